@@ -1,0 +1,23 @@
+// Atomic file writes: write a temporary file beside the target, then rename. A crash leaves either
+// the old file or the new one, never half of one; writing the same content twice is harmless.
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export async function writeFileAtomic(file: string, content: string | Buffer): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  await writeFile(tmp, content);
+  await rename(tmp, file);
+}
+
+export function resultsDir(outputDir: string): string {
+  return path.join(outputDir, 'results');
+}
+
+export function pagesDir(outputDir: string): string {
+  return path.join(outputDir, 'results', 'pages');
+}
+
+export function pageFile(outputDir: string, page: number): string {
+  return path.join(pagesDir(outputDir), `page-${String(page).padStart(6, '0')}.jsonl`);
+}

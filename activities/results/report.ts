@@ -1,0 +1,100 @@
+// The final report: joins the result pages into items.jsonl, results.csv and failed.csv (the
+// original rows of failed items plus the error, ready to fix and feed back), and writes
+// summary.json / summary.txt. Every file is rebuilt from the pages and replaced atomically, so a
+// retried report activity produces the same files.
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { stringify } from 'csv-stringify/sync';
+import { readManifest } from '../../src/source/stage';
+import type { StatsState } from '../../workflows/stats';
+import type { BatchProgress, FailureRecord, Item, ItemOutcome, StagedSourceRef } from '../../workflows/types';
+import { pageFile, resultsDir, writeFileAtomic } from './files';
+import { formatSummaryText } from './summary-text';
+
+export interface WriteReportInput {
+  batchId: string;
+  outputDir: string;
+  source: StagedSourceRef;
+  progress: BatchProgress;
+  resultsPages: number;
+  /** Items from this index on never started (the batch was cancelled or failed first). */
+  notStartedFrom: number;
+  stats: StatsState;
+  failures: FailureRecord[];
+}
+
+function cell(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  return typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean);
+}
+
+async function* jsonLines<T>(file: string): AsyncGenerator<T> {
+  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  for await (const line of rl) if (line.trim()) yield JSON.parse(line) as T;
+}
+
+const RESULT_COLUMNS = ['key', 'index', 'status', 'attempts', 'latencyMs', 'httpStatus', 'errorType', 'errorMessage', 'startedAt', 'endedAt'] as const;
+
+export async function writeReport(input: WriteReportInput): Promise<void> {
+  const dir = resultsDir(input.outputDir);
+  const outcomes: ItemOutcome[] = [];
+  const seen = new Set<string>();
+  for (let page = 0; page < input.resultsPages; page++) {
+    const text = await readFile(pageFile(input.outputDir, page), 'utf8');
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      const o = JSON.parse(line) as ItemOutcome;
+      if (!seen.has(o.key)) outcomes.push(o);
+      seen.add(o.key);
+    }
+  }
+  const failedByIndex = new Map<number, ItemOutcome>();
+  for (const o of outcomes) if (o.status === 'failed') failedByIndex.set(o.index, o);
+
+  // One pass over the staged source: original rows of failed items, and never-started items.
+  const manifest = await readManifest(input.source.dir);
+  const failedRows: string[][] = [];
+  const endedAt = input.progress.endedAt ?? new Date().toISOString();
+  for await (const item of jsonLines<Item>(path.join(input.source.dir, 'items.jsonl'))) {
+    const failed = failedByIndex.get(item.index);
+    if (failed) {
+      failedRows.push([
+        ...manifest.columns.map((c) => cell(item.data[c])),
+        failed.errorType ?? '', failed.errorMessage ?? '', String(failed.attempts),
+      ]);
+    }
+    if (item.index >= input.notStartedFrom && !seen.has(item.key)) {
+      outcomes.push({
+        index: item.index, key: item.key, status: 'cancelled', attempts: 0, latencyMs: 0, startedAt: endedAt, endedAt,
+        errorType: 'NotStarted', errorMessage: `batch ended ${input.progress.status} before this item started`,
+      });
+    }
+  }
+
+  await writeFileAtomic(path.join(dir, 'items.jsonl'), outcomes.map((o) => JSON.stringify(o)).join('\n') + '\n');
+  await writeFileAtomic(
+    path.join(dir, 'results.csv'),
+    stringify([[...RESULT_COLUMNS], ...outcomes.map((o) => RESULT_COLUMNS.map((c) => (o[c] === undefined ? '' : String(o[c]))))]),
+  );
+  await writeFileAtomic(
+    path.join(dir, 'failed.csv'),
+    stringify([[...manifest.columns, '_error_type', '_error_message', '_attempts'], ...failedRows]),
+  );
+  const summary = {
+    ...input.progress,
+    source: input.source.originalPath,
+    fastest: input.stats.fastest ?? null,
+    slowest: input.stats.slowest ?? null,
+    recentFailures: input.failures,
+    files: {
+      items: path.join(dir, 'items.jsonl'),
+      results: path.join(dir, 'results.csv'),
+      failed: path.join(dir, 'failed.csv'),
+      summaryText: path.join(dir, 'summary.txt'),
+    },
+  };
+  await writeFileAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  await writeFileAtomic(path.join(dir, 'summary.txt'), formatSummaryText(summary));
+}

@@ -1,0 +1,46 @@
+// summary.txt: the report a person reads first.
+import type { BatchProgress, FailureRecord } from '../../workflows/types';
+import type { ItemExtreme } from '../../workflows/stats';
+
+export interface SummaryForText extends BatchProgress {
+  source: string;
+  fastest: ItemExtreme | null;
+  slowest: ItemExtreme | null;
+  recentFailures: FailureRecord[];
+}
+
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m}m ${s % 60}s` : `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+export function formatSummaryText(s: SummaryForText): string {
+  const ms = s.endedAt ? Date.parse(s.endedAt) - Date.parse(s.startedAt) : 0;
+  const lines = [
+    `durabatch report — batch ${s.batchId}`,
+    ``,
+    `status       ${s.status}${s.statusReason ? ` (${s.statusReason})` : ''}`,
+    `source       ${s.source}`,
+    `items        ${s.total} total: ${s.succeeded} succeeded, ${s.failed} failed, ${s.skipped} skipped, ${s.cancelled} cancelled`,
+    `duration     ${duration(ms)} (${s.startedAt} → ${s.endedAt ?? 'running'})`,
+    `throughput   ${s.throughputPerMinute} items/min`,
+    `latency      avg ${s.latencyMs.avg} ms, p50 ${s.latencyMs.p50} ms, p95 ${s.latencyMs.p95} ms, p99 ${s.latencyMs.p99} ms`,
+    `error rate   ${(s.errorRate * 100).toFixed(2)}%`,
+    `cost         ${s.cost}`,
+  ];
+  if (s.fastest) lines.push(`fastest      ${s.fastest.key} (${s.fastest.latencyMs} ms)`);
+  if (s.slowest) lines.push(`slowest      ${s.slowest.key} (${s.slowest.latencyMs} ms)`);
+  const errors = Object.entries(s.errorsByType).sort((a, b) => b[1] - a[1]);
+  if (errors.length > 0) {
+    lines.push('', 'errors by type');
+    for (const [type, n] of errors) lines.push(`  ${type.padEnd(24)} ${n}`);
+  }
+  if (s.recentFailures.length > 0) {
+    lines.push('', 'recent failures');
+    for (const f of s.recentFailures.slice(-10)) lines.push(`  ${f.key}: ${f.errorType}: ${f.errorMessage.slice(0, 160)}`);
+  }
+  lines.push('', 'files: items.jsonl, results.csv, failed.csv (original rows + error, fix and rerun), summary.json');
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,60 @@
+// ESLint flat config. Workflow code runs in Temporal's deterministic sandbox: it may not import
+// Node built-ins, I/O libraries or loggers, and may not read the wall clock or randomness.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = [
+  'fs', 'fs/promises', 'path', 'os', 'child_process', 'crypto', 'http', 'https', 'net', 'stream',
+  'worker_threads', 'process', 'url', 'util', 'events', 'timers', 'dns', 'zlib', 'readline',
+].flatMap((m) => [m, `node:${m}`]);
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'output/**', '.durabatch/**', 'test-artifacts/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code is deterministic: do I/O in an activity.' })),
+            { name: 'pino', message: "Workflows log only through @temporalio/workflow's `log`." },
+            { name: '@temporalio/activity', message: 'Workflows import activity types only (import type).', allowTypeImports: true },
+            { name: '@temporalio/client', message: 'Workflows cannot use the client.' },
+            { name: '@temporalio/worker', message: 'Workflows cannot use the worker.' },
+          ],
+          patterns: [
+            { group: ['../src/*', '../activities/*'], message: 'Only type imports from outside workflows/.', allowTypeImports: true },
+          ],
+        },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Math', property: 'random', message: 'Use uuid4() from @temporalio/workflow if needed.' },
+        { object: 'Date', property: 'now', message: 'Use workflowNow() from workflows/clock.ts.' },
+      ],
+      'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'process', 'require'],
+    },
+  },
+  {
+    files: ['workflows/clock.ts'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+  {
+    files: ['**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);

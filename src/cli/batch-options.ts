@@ -1,0 +1,104 @@
+// Flags shared by commands that define a batch (run, start, plan), mapped onto the config schema.
+import type { Command } from 'commander';
+import { InputError } from '../errors';
+import { loadConfig } from '../config/load';
+import type { Config } from '../config/schema';
+
+export interface BatchFlags {
+  config?: string;
+  processor?: string;
+  url?: string;
+  method?: string;
+  header?: string[];
+  body?: string;
+  timeout?: string;
+  idColumn?: string;
+  delimiter?: string;
+  concurrency?: string;
+  rate?: string;
+  maxAttempts?: string;
+  failFast?: boolean;
+  maxFailures?: string;
+  maxFailureRate?: string;
+  outputDir?: string;
+  batchId?: string;
+  taskQueue?: string;
+}
+
+const FLAG_NAMES: Record<string, string> = {
+  processor: '--processor', 'http.url': '--url', 'http.method': '--method', 'http.headers': '--header',
+  'http.body': '--body', 'http.timeoutMs': '--timeout', idColumn: '--id-column', delimiter: '--delimiter',
+  concurrency: '--concurrency', rate: '--rate', maxAttempts: '--max-attempts', failFast: '--fail-fast',
+  maxFailures: '--max-failures', maxFailureRate: '--max-failure-rate', outputDir: '--output-dir',
+  batchId: '--batch-id', taskQueue: '--task-queue',
+};
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function addBatchOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'JSON config file (flags > DURABATCH_* env > file > defaults)')
+    .option('--processor <type>', 'processor: http', undefined)
+    .option('--url <template>', 'URL template (RFC 6570), e.g. http://host/patients/{patient_id}')
+    .option('--method <method>', 'HTTP method (default POST)')
+    .option('--header <name:value>', 'request header, repeatable; values may use ${env:NAME}', collect)
+    .option('--body <json>', 'JSON body template with {field} placeholders (default: the row as JSON)')
+    .option('--timeout <duration>', 'per-attempt timeout: ms, or with s/m suffix (default 30s)')
+    .option('--id-column <name>', 'column holding each item\'s unique key (default: row number)')
+    .option('--delimiter <char>', 'CSV delimiter (default ,)')
+    .option('--concurrency <n>', 'items in flight at once, 1..1000 (default 10)')
+    .option('--rate <items/s>', 'start at most this many items per second (default: unpaced)')
+    .option('--max-attempts <n>', 'attempts per item, first try included (default 5)')
+    .option('--fail-fast', 'end the batch at the first failed item')
+    .option('--max-failures <n>', 'end the batch as failed when more than n items failed')
+    .option('--max-failure-rate <percent>', 'end the batch as failed above this failure percentage')
+    .option('--output-dir <dir>', 'where results, logs and reports go (default output/<batchId>)')
+    .option('--batch-id <id>', 'batch id (default <source name>-<timestamp>)')
+    .option('--task-queue <name>', 'task queue of the workers (default durabatch)');
+}
+
+/** Parses `30000`, `30s`, `2m` into milliseconds; a flag name for the error. */
+export function parseDuration(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (!m) throw new InputError(`${flag} "${value}" is not a duration`, `use milliseconds (30000) or a suffix: 30s, 2m`);
+  const n = Number(m[1]);
+  return Math.round(m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n);
+}
+
+function parseHeaders(headers: string[] | undefined): Record<string, string> | undefined {
+  if (!headers) return undefined;
+  const out: Record<string, string> = {};
+  for (const h of headers) {
+    const i = h.indexOf(':');
+    if (i <= 0) throw new InputError(`--header "${h}" is not "Name: value"`, 'e.g. --header "Authorization: Bearer ${env:API_TOKEN}"');
+    out[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+  }
+  return out;
+}
+
+export async function resolveBatchConfig(flags: BatchFlags, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  const http = {
+    url: flags.url,
+    method: flags.method,
+    headers: parseHeaders(flags.header),
+    body: flags.body,
+    timeoutMs: flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout'),
+  };
+  const values: Record<string, unknown> = {
+    processor: flags.processor,
+    http: Object.values(http).some((v) => v !== undefined) ? http : undefined,
+    idColumn: flags.idColumn,
+    delimiter: flags.delimiter,
+    concurrency: flags.concurrency,
+    rate: flags.rate,
+    maxAttempts: flags.maxAttempts,
+    failFast: flags.failFast,
+    maxFailures: flags.maxFailures,
+    maxFailureRate: flags.maxFailureRate,
+    outputDir: flags.outputDir,
+    batchId: flags.batchId,
+    taskQueue: flags.taskQueue,
+  };
+  const { config } = await loadConfig({ file: flags.config, env, flags: values, flagNames: FLAG_NAMES });
+  return config;
+}

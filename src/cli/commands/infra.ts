@@ -1,0 +1,62 @@
+// `durabatch server` and `durabatch worker`: the long-running processes, in the foreground.
+import path from 'node:path';
+import type { Command } from 'commander';
+import { createLogger } from '../../logging/logger';
+import { openEnvironment } from '../../runtime/environment';
+import { startDevServer } from '../../server/dev-server';
+import { writeFile, rm } from 'node:fs/promises';
+import { createBatchWorker, DEFAULT_TASK_QUEUE } from '../../worker/worker';
+
+const homeOf = () => path.resolve(process.env.DURABATCH_HOME ?? '.durabatch');
+
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}
+
+export function registerInfra(program: Command): void {
+  program
+    .command('server')
+    .description('run the embedded Temporal dev server (SQLite in DURABATCH_HOME, Web UI on) in the foreground')
+    .option('--port <n>', 'gRPC port (default 7233, or a free one)')
+    .option('--ui-port <n>', 'Web UI port (default gRPC port + 1000, or a free one)')
+    .option('--headless', 'no Web UI')
+    .addHelpText('after', '\nExample:\n  durabatch server --port 7233   # then, elsewhere: durabatch worker; durabatch start ...')
+    .action(async (opts: { port?: string; uiPort?: string; headless?: boolean }) => {
+      const home = homeOf();
+      const say = (m: string) => process.stderr.write(`${m}\n`);
+      const server = await startDevServer({
+        home, port: opts.port ? Number(opts.port) : undefined, uiPort: opts.uiPort ? Number(opts.uiPort) : undefined,
+        headless: opts.headless, log: say,
+      });
+      await writeFile(path.join(home, 'server.json'), JSON.stringify({ address: server.address, uiUrl: server.uiUrl, pid: server.pid }));
+      say(`Temporal dev server ready at ${server.address} (pid ${server.pid}, database ${server.dbFile})`);
+      if (server.uiUrl) say(`Web UI: ${server.uiUrl}`);
+      say('Ctrl-C stops it; workflows persist in the database.');
+      const why = await Promise.race([untilSignal(), server.exited.then((c) => `exit ${String(c)}`)]);
+      say(`stopping (${why})`);
+      await server.stop();
+      await rm(path.join(home, 'server.json'), { force: true });
+    });
+
+  program
+    .command('worker')
+    .description('run a durabatch worker in the foreground (resumes every batch on its task queue)')
+    .option('--task-queue <name>', `task queue (default ${DEFAULT_TASK_QUEUE})`)
+    .addHelpText('after', '\nExample:\n  TEMPORAL_ADDRESS=127.0.0.1:7233 durabatch worker')
+    .action(async (opts: { taskQueue?: string }) => {
+      const home = homeOf();
+      const logger = createLogger();
+      const env = await openEnvironment({ home, allowEmbedded: false });
+      const worker = await createBatchWorker({
+        connectionOptions: env.connectionOptions, namespace: env.namespace, taskQueue: opts.taskQueue, home, logger,
+      });
+      logger.info({ address: env.address, taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE }, 'worker running');
+      const running = worker.run();
+      await Promise.race([untilSignal(), running]);
+      await worker.shutdown();
+      await env.close();
+    });
+}

@@ -1,0 +1,91 @@
+// Commands on an existing batch: status, watch, pause, resume, set, cancel.
+import path from 'node:path';
+import type { Command } from 'commander';
+import { BatchClient } from '../../client/batch-client';
+import { InputError } from '../../errors';
+import { openEnvironment, type Environment } from '../../runtime/environment';
+import { DEFAULT_TASK_QUEUE } from '../../worker/worker';
+import { exitCodeFor, followBatch } from '../follow';
+import { ProgressView, progressLine, summaryBlock } from '../progress-view';
+
+async function withClient<T>(fn: (client: BatchClient, env: Environment) => Promise<T>): Promise<T> {
+  const home = path.resolve(process.env.DURABATCH_HOME ?? '.durabatch');
+  const env = await openEnvironment({ home, allowEmbedded: false });
+  try {
+    return await fn(new BatchClient(env.client, { namespace: env.namespace, taskQueue: DEFAULT_TASK_QUEUE, home, webUiBase: env.webUiBase }), env);
+  } finally {
+    await env.close();
+  }
+}
+
+const positiveNumber = (flag: string, v: string | undefined) => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InputError(`${flag} "${v}" is not a number`);
+  return n;
+};
+
+export function registerOps(program: Command): void {
+  program
+    .command('status')
+    .argument('<batchId>')
+    .description('one snapshot of a batch\'s progress')
+    .option('--json', 'the status object as JSON')
+    .action((batchId: string, opts: { json?: boolean }) =>
+      withClient(async (client) => {
+        const p = await client.progress(batchId);
+        if (opts.json) process.stdout.write(JSON.stringify(p, null, 2) + '\n');
+        else process.stdout.write(`${progressLine(p)}\n${summaryBlock(p)}\n${p.webUiUrl ? `  Web UI: ${p.webUiUrl}\n` : ''}`);
+      }),
+    );
+
+  program
+    .command('watch')
+    .argument('<batchId>')
+    .description('live progress until the batch ends')
+    .option('--json', 'print the final status as JSON')
+    .action((batchId: string, opts: { json?: boolean }) =>
+      withClient(async (client) => {
+        const final = await followBatch(client, batchId, new ProgressView());
+        process.stderr.write(summaryBlock(final) + '\n');
+        if (opts.json) process.stdout.write(JSON.stringify(final, null, 2) + '\n');
+        process.exitCode = exitCodeFor(final);
+      }),
+    );
+
+  program
+    .command('pause')
+    .argument('<batchId>')
+    .option('--reason <text>', 'shown in status and audit')
+    .description('stop starting new items; items in flight finish')
+    .action((batchId: string, opts: { reason?: string }) => withClient((c) => c.pause(batchId, opts.reason)));
+
+  program
+    .command('resume')
+    .argument('<batchId>')
+    .description('start new items again')
+    .action((batchId: string) => withClient((c) => c.resume(batchId)));
+
+  program
+    .command('set')
+    .argument('<batchId>')
+    .option('--concurrency <n>', 'items in flight, 1..1000')
+    .option('--rate <items/s>', 'items started per second (0 removes pacing)')
+    .description('change limits of a running batch (validated by the batch, answered synchronously)')
+    .action((batchId: string, opts: { concurrency?: string; rate?: string }) =>
+      withClient(async (c) => {
+        const rate = positiveNumber('--rate', opts.rate);
+        const limits = await c.setLimits(batchId, {
+          concurrency: positiveNumber('--concurrency', opts.concurrency),
+          rate: rate === 0 ? null : rate,
+        });
+        process.stdout.write(`limits now: concurrency ${limits.concurrency}, rate ${limits.rate ?? 'unpaced'}\n`);
+      }),
+    );
+
+  program
+    .command('cancel')
+    .argument('<batchId>')
+    .description('cancel the batch: in-flight items are cancelled, the report is written')
+    .action((batchId: string) => withClient((c) => c.cancel(batchId)));
+}

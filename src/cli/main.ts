@@ -1,0 +1,46 @@
+// The `durabatch` command line.
+import { Command, CommanderError } from 'commander';
+import { InputError, ServerUnavailableError } from '../errors';
+import { TemporalCliNotFoundError } from '../server/provision';
+import { registerInfra } from './commands/infra';
+import { registerOps } from './commands/ops';
+import { registerRun } from './commands/run';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+
+const program = new Command('durabatch')
+  .description('Durable batch processing on Temporal: one child workflow per item, with retries, limits, progress and a report.')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerRun(program);
+registerOps(program);
+registerInfra(program);
+
+/** Exit codes: 0 success, 1 batch ended failed/cancelled (set by commands), 2 usage or input error. */
+async function main(argv: string[]): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (err instanceof InputError || err instanceof ServerUnavailableError || err instanceof TemporalCliNotFoundError) {
+      process.stderr.write(`durabatch: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    if (err instanceof WorkflowUpdateFailedError) {
+      process.stderr.write(`durabatch: rejected: ${err.cause?.message ?? err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`durabatch: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main(process.argv);
+// Everything was closed above; the Temporal runtime's native threads can keep Node alive for many
+// seconds after the last worker stops, so end the process explicitly (logs are written synchronously).
+process.exit();

@@ -1,0 +1,60 @@
+// Live progress for `run` and `watch`: one redrawn line on a terminal, plain periodic lines otherwise.
+import type { BatchProgress } from '../../workflows/types';
+
+function bar(percent: number, width = 24): string {
+  const filled = Math.round((Math.min(100, percent) / 100) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
+function eta(seconds: number | null): string {
+  if (seconds === null) return '?';
+  if (seconds < 60) return `${seconds}s`;
+  return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
+}
+
+export function progressLine(p: BatchProgress): string {
+  return (
+    `${bar(p.percent)} ${p.percent.toFixed(1).padStart(5)}% ${p.status} ` +
+    `ok ${p.succeeded} failed ${p.failed} skipped ${p.skipped} cancelled ${p.cancelled} ` +
+    `running ${p.running} pending ${p.pending} | ${p.throughputPerMinute}/min eta ${eta(p.etaSeconds)}`
+  );
+}
+
+export function summaryBlock(p: BatchProgress): string {
+  return [
+    `batch ${p.batchId} ${p.status}${p.statusReason ? ` (${p.statusReason})` : ''}`,
+    `  total ${p.total} = succeeded ${p.succeeded} + failed ${p.failed} + skipped ${p.skipped} + cancelled ${p.cancelled}` +
+      (p.running + p.pending > 0 ? ` + running ${p.running} + pending ${p.pending}` : ''),
+    `  throughput ${p.throughputPerMinute} items/min, latency p50 ${p.latencyMs.p50} ms p95 ${p.latencyMs.p95} ms p99 ${p.latencyMs.p99} ms`,
+    `  results in ${p.outputDir}/results (summary.txt, results.csv, failed.csv)`,
+  ].join('\n');
+}
+
+export class ProgressView {
+  private lastPlain = 0;
+  private drawn = false;
+  constructor(
+    private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly plainEveryMs = 5_000,
+  ) {}
+
+  get isTty(): boolean {
+    return Boolean(this.out.isTTY) && process.env.CI !== 'true';
+  }
+
+  update(p: BatchProgress): void {
+    if (this.isTty) {
+      this.out.write(`\r\x1b[2K${progressLine(p)}`);
+      this.drawn = true;
+    } else if (Date.now() - this.lastPlain >= this.plainEveryMs) {
+      this.lastPlain = Date.now();
+      this.out.write(`${new Date().toISOString()} ${progressLine(p)}\n`);
+    }
+  }
+
+  /** Ends the live line so following output starts on a fresh line. */
+  end(): void {
+    if (this.drawn) this.out.write('\n');
+    this.drawn = false;
+  }
+}

@@ -1,0 +1,169 @@
+// The typed client API: everything the CLI does to a batch, for programs too.
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import type { BatchInput } from '../../workflows/batch';
+import { failuresQuery, pauseSignal, progressQuery, resumeSignal, setLimitsUpdate, type SetLimitsInput } from '../../workflows/messages';
+import { batchIdKey, batchProgressKey, batchStatusKey } from '../../workflows/search-attributes';
+import type { BatchProgress, FailureRecord, Limits, ProcessorSpec } from '../../workflows/types';
+import { appendAudit } from '../audit/audit-log';
+import type { Config } from '../config/schema';
+import { InputError, NON_RETRYABLE_ERROR_TYPES } from '../errors';
+import { stageSource } from '../source/stage';
+
+export interface BatchClientOptions {
+  namespace: string;
+  taskQueue: string;
+  /** DURABATCH_HOME (absolute). */
+  home: string;
+  /** Web UI base URL (e.g. http://127.0.0.1:8233), when one is known. */
+  webUiBase?: string | null;
+}
+
+export interface StartedBatch {
+  batchId: string;
+  total: number;
+  outputDir: string;
+  webUiUrl: string | null;
+  itemsUrl: string | null;
+  handle: WorkflowHandle;
+}
+
+/** A batch id from the source name and the time: readable in the Web UI, unique per start. */
+export function defaultBatchId(source: string, now = new Date()): string {
+  const base = path.basename(source).replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40) || 'batch';
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const suffix = Math.random().toString(36).slice(2, 6);
+  return `${base}-${stamp}-${suffix}`;
+}
+
+export function processorSpec(config: Config): ProcessorSpec {
+  if (!config.http.url) throw new InputError('--url is required for the http processor', 'e.g. --url http://localhost:8080/patients');
+  return { type: 'http', url: config.http.url, method: config.http.method, headers: config.http.headers, body: config.http.body, timeoutMs: config.http.timeoutMs };
+}
+
+export class BatchClient {
+  constructor(
+    readonly client: Client,
+    readonly opts: BatchClientOptions,
+  ) {}
+
+  webUiUrl(batchId: string): string | null {
+    const base = this.opts.webUiBase;
+    return base ? `${base}/namespaces/${encodeURIComponent(this.opts.namespace)}/workflows/${encodeURIComponent(batchId)}` : null;
+  }
+
+  itemsUrl(batchId: string): string | null {
+    const base = this.opts.webUiBase;
+    if (!base) return null;
+    const query = encodeURIComponent(`BatchId = "${batchId}"`);
+    return `${base}/namespaces/${encodeURIComponent(this.opts.namespace)}/workflows?query=${query}`;
+  }
+
+  /** Stages the source and starts the batch workflow. */
+  async start(source: string, config: Config): Promise<StartedBatch> {
+    const processor = processorSpec(config);
+    const staged = await stageSource(source, { home: this.opts.home, idColumn: config.idColumn, delimiter: config.delimiter });
+    const batchId = config.batchId ?? defaultBatchId(source);
+    const outputDir = path.resolve(config.outputDir ?? path.join('output', batchId));
+    await mkdir(outputDir, { recursive: true });
+    const limits: Limits = { concurrency: config.concurrency, rate: config.rate };
+    const input: BatchInput = {
+      batchId,
+      source: staged,
+      processor,
+      limits,
+      retry: {
+        maxAttempts: config.maxAttempts,
+        initialIntervalMs: config.initialIntervalMs,
+        maxIntervalMs: config.maxIntervalMs,
+        backoffCoefficient: config.backoffCoefficient,
+        nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+      },
+      failurePolicy: { failFast: config.failFast, maxFailures: config.maxFailures, maxFailureRate: config.maxFailureRate },
+      outputDir,
+      webUiUrl: this.webUiUrl(batchId) ?? undefined,
+    };
+    let handle: WorkflowHandle;
+    try {
+      handle = await this.client.workflow.start('batchWorkflow', {
+        workflowId: batchId,
+        taskQueue: this.opts.taskQueue,
+        args: [input],
+        typedSearchAttributes: [
+          { key: batchIdKey, value: batchId },
+          { key: batchStatusKey, value: 'running' },
+          { key: batchProgressKey, value: 0 },
+        ],
+        memo: { source: staged.originalPath, outputDir, total: staged.total },
+        staticSummary: `durabatch: ${staged.total} items from ${path.basename(staged.originalPath)} → ${processor.method} ${processor.url}`,
+        staticDetails: [
+          `**source** ${staged.originalPath} (${staged.total} items)`,
+          `**processor** http ${processor.method} ${processor.url}`,
+          `**limits** concurrency ${limits.concurrency}, rate ${limits.rate ?? 'unpaced'}`,
+          `**output** ${outputDir}`,
+        ].join('\n\n'),
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new InputError(`a batch with id "${batchId}" already exists`, 'choose another --batch-id, or omit it');
+      }
+      throw err;
+    }
+    await appendAudit(outputDir, { action: 'start', batchId, args: { source: staged.originalPath, total: staged.total, concurrency: limits.concurrency, rate: limits.rate, url: processor.url } });
+    return { batchId, total: staged.total, outputDir, webUiUrl: this.webUiUrl(batchId), itemsUrl: this.itemsUrl(batchId), handle };
+  }
+
+  handle(batchId: string): WorkflowHandle {
+    return this.client.workflow.getHandle(batchId);
+  }
+
+  /** Current progress: the live query while running, else the final summary the batch wrote. */
+  async progress(batchId: string): Promise<BatchProgress> {
+    const handle = this.handle(batchId);
+    try {
+      const desc = await handle.describe();
+      if (desc.status.name === 'RUNNING') return await handle.query(progressQuery);
+      const outputDir = (desc.memo as { outputDir?: string } | undefined)?.outputDir;
+      if (outputDir) {
+        const summary = await readFile(path.join(outputDir, 'results', 'summary.json'), 'utf8').catch(() => undefined);
+        if (summary) return JSON.parse(summary) as BatchProgress;
+      }
+      return await handle.query(progressQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new InputError(`no batch with id "${batchId}"`, 'see `durabatch list`');
+      throw err;
+    }
+  }
+
+  failures(batchId: string): Promise<FailureRecord[]> {
+    return this.handle(batchId).query(failuresQuery);
+  }
+
+  async pause(batchId: string, reason?: string): Promise<void> {
+    await this.handle(batchId).signal(pauseSignal, { reason });
+    await this.audit(batchId, 'pause', { reason });
+  }
+
+  async resume(batchId: string): Promise<void> {
+    await this.handle(batchId).signal(resumeSignal);
+    await this.audit(batchId, 'resume');
+  }
+
+  async setLimits(batchId: string, limits: SetLimitsInput): Promise<Limits> {
+    const result = await this.handle(batchId).executeUpdate(setLimitsUpdate, { args: [limits] });
+    await this.audit(batchId, 'set', { ...limits });
+    return result;
+  }
+
+  async cancel(batchId: string): Promise<void> {
+    await this.handle(batchId).cancel();
+    await this.audit(batchId, 'cancel');
+  }
+
+  private async audit(batchId: string, action: string, args?: Record<string, unknown>): Promise<void> {
+    const desc = await this.handle(batchId).describe();
+    const outputDir = (desc.memo as { outputDir?: string } | undefined)?.outputDir;
+    if (outputDir) await appendAudit(outputDir, { action, batchId, args });
+  }
+}

@@ -1,0 +1,78 @@
+// durabatch's settings: one zod schema, each field documented with its default. Booleans are parsed
+// explicitly ("true"/"false"), never coerced, so "false" never means true.
+import { z } from 'zod';
+import { MAX_CONCURRENCY } from '../../workflows/messages';
+
+const boolish = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+export const HttpSettings = z.strictObject({
+  /** URL template (RFC 6570, e.g. `http://host/patients/{patient_id}`). Required for the http processor. */
+  url: z.string().min(1).optional(),
+  /** HTTP method. Default POST. */
+  method: z
+    .string()
+    .transform((m) => m.toUpperCase())
+    .pipe(z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']))
+    .default('POST'),
+  /** Request headers; values may reference worker environment variables as `${env:NAME}`. Default none. */
+  headers: z.record(z.string(), z.string()).default({}),
+  /** JSON body template with `{field}` placeholders. Default: the item's fields as JSON. */
+  body: z.string().optional(),
+  /** Per-attempt timeout in milliseconds. Default 30000. */
+  timeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+});
+
+export const Config = z.strictObject({
+  /** Processor type. Default http. */
+  processor: z.enum(['http']).default('http'),
+  http: HttpSettings.default({ method: 'POST', headers: {}, timeoutMs: 30_000 }),
+  /** Column holding each item's unique key. Default: the row number. */
+  idColumn: z.string().min(1).optional(),
+  /** CSV delimiter. Default `,`. */
+  delimiter: z.string().length(1).default(','),
+  /** Items in flight at once. Default 10, at most 1000. */
+  concurrency: z.coerce.number().int().min(1).max(MAX_CONCURRENCY).default(10),
+  /** Items started per second. Default: unpaced. */
+  rate: z.coerce.number().positive().max(10_000).optional(),
+  /** Attempts per item (first try included). Default 5. */
+  maxAttempts: z.coerce.number().int().min(1).max(100).default(5),
+  /** First retry delay in ms. Default 1000. */
+  initialIntervalMs: z.coerce.number().int().min(1).default(1_000),
+  /** Longest retry delay in ms. Default 30000. */
+  maxIntervalMs: z.coerce.number().int().min(1).default(30_000),
+  /** Retry delay growth factor. Default 2. */
+  backoffCoefficient: z.coerce.number().min(1).max(10).default(2),
+  /** End the batch at the first failed item. Default false. */
+  failFast: boolish.default(false),
+  /** End the batch as failed when more items than this failed. Default: no limit. */
+  maxFailures: z.coerce.number().int().min(0).optional(),
+  /** End the batch as failed when this percentage of finished items failed. Default: no limit. */
+  maxFailureRate: z.coerce.number().min(0).max(100).optional(),
+  /** Output directory. Default `output/<batchId>`. */
+  outputDir: z.string().optional(),
+  /** Batch id (also the parent workflow id). Default: `<source name>-<timestamp>`. */
+  batchId: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'letters, digits, ".", "_" and "-" only, at most 100 characters')
+    .optional(),
+  /** Task queue of the durabatch workers. Default `durabatch`. */
+  taskQueue: z.string().min(1).default('durabatch'),
+  /** Home of the embedded server's database, staged sources and tools. Default `./.durabatch`. */
+  home: z.string().default('.durabatch'),
+});
+export type Config = z.infer<typeof Config>;
+export type ConfigInput = z.input<typeof Config>;
+
+/** Where each setting came from, so errors can name the flag, variable or file. */
+export type SettingSources = Partial<Record<string, string>>;
+
+/** Formats zod issues as one line per field, naming the flag or source that set it. */
+export function formatConfigIssues(error: z.ZodError, sources: SettingSources): string {
+  return error.issues
+    .map((issue) => {
+      const field = issue.path.join('.');
+      const from = sources[field] ?? `setting "${field}"`;
+      return `${from}: ${issue.message}`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,62 @@
+// Reads one page of a staged source by seeking to the nearest indexed offset: O(page), not O(file).
+import { open, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import type { Item, StagedSourceRef } from '../../workflows/types';
+import { SourceChangedError } from '../errors';
+import { readManifest } from './stage';
+
+interface StagedIndex {
+  stride: number;
+  offsets: number[];
+}
+
+const indexCache = new Map<string, StagedIndex>();
+
+async function loadIndex(source: StagedSourceRef): Promise<StagedIndex> {
+  const cached = indexCache.get(source.dir);
+  if (cached) return cached;
+  const manifest = await readManifest(source.dir).catch(() => undefined);
+  if (manifest?.fingerprint !== source.fingerprint) {
+    throw new SourceChangedError(
+      `the staged copy of ${source.originalPath} in ${source.dir} is missing or differs from the one this batch started with`,
+    );
+  }
+  const index = JSON.parse(await readFile(path.join(source.dir, 'index.json'), 'utf8')) as StagedIndex;
+  indexCache.set(source.dir, index);
+  return index;
+}
+
+export async function readStagedPage(source: StagedSourceRef, offset: number, limit: number): Promise<Item[]> {
+  if (offset >= source.total || limit <= 0) return [];
+  const index = await loadIndex(source);
+  const slot = Math.floor(offset / index.stride);
+  let skip = offset - slot * index.stride;
+  const fh = await open(path.join(source.dir, 'items.jsonl'), 'r');
+  try {
+    const items: Item[] = [];
+    let pos = index.offsets[slot] ?? 0;
+    let carry = '';
+    const buf = Buffer.alloc(256 * 1024);
+    // A read may end inside a multi-byte character; the decoder holds the partial bytes back.
+    const decoder = new StringDecoder('utf8');
+    while (items.length < limit) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      const lines = (carry + decoder.write(buf.subarray(0, bytesRead))).split('\n');
+      carry = lines.pop() ?? '';
+      for (const line of lines) {
+        if (skip > 0) {
+          skip -= 1;
+          continue;
+        }
+        items.push(JSON.parse(line) as Item);
+        if (items.length >= limit) break;
+      }
+    }
+    return items;
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,37 @@
+// The workflow bundle. Building it costs seconds, so it is cached under DURABATCH_HOME keyed by the
+// hash of the workflow sources and the SDK version: a second `durabatch run` starts at once.
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { Logger } from 'pino';
+
+export const WORKFLOWS_DIR = fileURLToPath(new URL('../../workflows', import.meta.url));
+export const WORKFLOWS_ENTRY = path.join(WORKFLOWS_DIR, 'index.ts');
+
+async function sourcesHash(): Promise<string> {
+  const hash = createHash('sha256');
+  const pkg = JSON.parse(
+    await readFile(fileURLToPath(new URL('../../node_modules/@temporalio/workflow/package.json', import.meta.url)), 'utf8'),
+  ) as { version: string };
+  hash.update(pkg.version);
+  const files = (await readdir(WORKFLOWS_DIR)).filter((f) => f.endsWith('.ts')).sort();
+  for (const f of files) hash.update(f).update(await readFile(path.join(WORKFLOWS_DIR, f)));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** Returns the path of a bundle of workflows/ (built now, or reused from the cache). */
+export async function workflowBundlePath(home: string, logger?: Logger): Promise<string> {
+  const dir = path.join(home, 'bundles');
+  const file = path.join(dir, `workflows-${await sourcesHash()}.js`);
+  const cached = await readFile(file, 'utf8').catch(() => undefined);
+  if (cached) return file;
+  logger?.info('bundling workflow code (cached for next time)');
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: undefined });
+  await mkdir(dir, { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, code);
+  await rename(tmp, file);
+  return file;
+}

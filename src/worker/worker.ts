@@ -1,0 +1,72 @@
+// A durabatch worker: polls one task queue for batch and item workflows and runs the activities.
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { ConnectionOptions } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { createActivities } from '../../activities';
+import { PinoTemporalLogger } from '../logging/temporal-logger';
+import { workflowBundlePath } from './bundle';
+
+export const DEFAULT_TASK_QUEUE = 'durabatch';
+
+let runtimeInstalled = false;
+
+/** Routes the SDK's logs into pino; the Temporal runtime can be installed once per process. */
+export function installRuntimeLogger(logger: Logger): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new PinoTemporalLogger(logger.child({ component: 'temporal' })) });
+}
+
+export interface BatchWorkerOptions {
+  connectionOptions: ConnectionOptions;
+  namespace: string;
+  taskQueue?: string;
+  home: string;
+  logger: Logger;
+  /** Prebuilt workflow bundle (tests build one per run); default: the cached bundle under home. */
+  workflowBundlePath?: string;
+  /** Activities running at once on this worker (default 200: item activities mostly wait on I/O). */
+  maxConcurrentActivities?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface BatchWorker {
+  worker: Worker;
+  connection: NativeConnection;
+  /** Runs until shutdown() is called or the worker fails. */
+  run(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function createBatchWorker(opts: BatchWorkerOptions): Promise<BatchWorker> {
+  installRuntimeLogger(opts.logger);
+  const { address, tls, apiKey, metadata } = opts.connectionOptions;
+  const connection = await NativeConnection.connect({
+    address,
+    tls: tls as never,
+    apiKey: typeof apiKey === 'string' ? apiKey : undefined,
+    metadata: metadata as Record<string, string> | undefined,
+  });
+  const codePath = opts.workflowBundlePath ?? (await workflowBundlePath(opts.home, opts.logger));
+  const worker = await Worker.create({
+    connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
+    workflowBundle: { codePath },
+    activities: createActivities({ logger: opts.logger, env: opts.env }),
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
+    maxConcurrentWorkflowTaskExecutions: 100,
+    maxCachedWorkflows: 1_000,
+  });
+  let running: Promise<void> | undefined;
+  return {
+    worker,
+    connection,
+    run: () => (running ??= worker.run()),
+    shutdown: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running?.catch(() => undefined);
+      await connection.close();
+    },
+  };
+}

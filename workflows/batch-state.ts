@@ -1,0 +1,193 @@
+// The parent's bookkeeping: counters, the in-flight set, statistics and recent failures. Everything
+// here is carried across continue-as-new, so every collection is bounded by `concurrency`, by a fixed
+// cap, or by operator actions.
+import { workflowNow, workflowNowIso } from './clock';
+import { emptyStats, latencySummary, recordOutcome, type StatsState } from './stats';
+import type {
+  BatchProgress,
+  BatchStatus,
+  FailureRecord,
+  ItemOutcome,
+  ItemStatus,
+  Limits,
+} from './types';
+
+const MAX_RECENT_FAILURES = 50;
+
+export interface InFlightItem {
+  key: string;
+  index: number;
+  childId: string;
+  startedAt: string;
+}
+
+/** Plain-data state handed to the next run by continue-as-new. */
+export interface CarriedState {
+  cursor: number;
+  counts: Record<ItemStatus, number>;
+  inFlight: InFlightItem[];
+  stats: StatsState;
+  failures: FailureRecord[];
+  limits: Limits;
+  paused: boolean;
+  pauseReason?: string;
+  resultsPage: number;
+  unwrittenOutcomes: ItemOutcome[];
+  startedAt: string;
+  runNumber: number;
+}
+
+export class BatchState {
+  cursor: number;
+  readonly counts: Record<ItemStatus, number>;
+  readonly inFlight: Map<string, InFlightItem>;
+  readonly stats: StatsState;
+  readonly failures: FailureRecord[];
+  limits: Limits;
+  paused: boolean;
+  pauseReason?: string;
+  resultsPage: number;
+  unwrittenOutcomes: ItemOutcome[];
+  readonly startedAt: string;
+  readonly runNumber: number;
+  /** Set once the batch is ending (cancel, failure policy, or all done). */
+  terminal?: { status: BatchStatus; reason?: string };
+  endedAt?: string;
+
+  constructor(
+    readonly batchId: string,
+    readonly total: number,
+    initialLimits: Limits,
+    carried?: CarriedState,
+  ) {
+    this.cursor = carried?.cursor ?? 0;
+    this.counts = carried?.counts ?? { succeeded: 0, failed: 0, skipped: 0, cancelled: 0 };
+    this.inFlight = new Map((carried?.inFlight ?? []).map((f) => [f.key, f]));
+    this.stats = carried?.stats ?? emptyStats();
+    this.failures = carried?.failures ?? [];
+    this.limits = carried?.limits ?? initialLimits;
+    this.paused = carried?.paused ?? false;
+    this.pauseReason = carried?.pauseReason;
+    this.resultsPage = carried?.resultsPage ?? 0;
+    this.unwrittenOutcomes = carried?.unwrittenOutcomes ?? [];
+    this.startedAt = carried?.startedAt ?? workflowNowIso();
+    this.runNumber = (carried?.runNumber ?? 0) + 1;
+  }
+
+  toCarried(): CarriedState {
+    return {
+      cursor: this.cursor,
+      counts: { ...this.counts },
+      inFlight: [...this.inFlight.values()],
+      stats: this.stats,
+      failures: this.failures,
+      limits: this.limits,
+      paused: this.paused,
+      pauseReason: this.pauseReason,
+      resultsPage: this.resultsPage,
+      unwrittenOutcomes: this.unwrittenOutcomes,
+      startedAt: this.startedAt,
+      runNumber: this.runNumber,
+    };
+  }
+
+  get finishedCount(): number {
+    const c = this.counts;
+    return c.succeeded + c.failed + c.skipped + c.cancelled;
+  }
+
+  /** True when every item has a terminal outcome. */
+  get allDone(): boolean {
+    return this.cursor >= this.total && this.inFlight.size === 0;
+  }
+
+  /**
+   * Applies a terminal outcome. Returns false for an outcome of an item that is not in flight
+   * (a duplicate or stray signal), which must not be counted twice.
+   */
+  applyOutcome(outcome: ItemOutcome): boolean {
+    if (!this.inFlight.delete(outcome.key)) return false;
+    this.record(outcome);
+    return true;
+  }
+
+  /** Records an outcome of an item that never ran (skipped, or cancelled before its start). */
+  record(outcome: ItemOutcome): void {
+    this.counts[outcome.status] += 1;
+    recordOutcome(this.stats, outcome);
+    this.unwrittenOutcomes.push(outcome);
+    if (outcome.status === 'failed') {
+      this.failures.push({
+        key: outcome.key,
+        index: outcome.index,
+        errorType: outcome.errorType ?? 'Error',
+        errorMessage: outcome.errorMessage ?? '',
+        attempts: outcome.attempts,
+        at: outcome.endedAt,
+      });
+      if (this.failures.length > MAX_RECENT_FAILURES) this.failures.splice(0, this.failures.length - MAX_RECENT_FAILURES);
+    }
+  }
+
+  /** Returns the reason the failure policy ends the batch, if it does. */
+  failurePolicyBreach(policy: { failFast: boolean; maxFailures?: number; maxFailureRate?: number }): string | undefined {
+    const failed = this.counts.failed;
+    if (failed === 0) return undefined;
+    if (policy.failFast) return `fail-fast: item failed (${this.failures.at(-1)?.key ?? '?'})`;
+    if (policy.maxFailures !== undefined && failed > policy.maxFailures) {
+      return `${failed} items failed, more than --max-failures ${policy.maxFailures}`;
+    }
+    if (policy.maxFailureRate !== undefined) {
+      const done = this.counts.succeeded + failed;
+      const rate = (failed / Math.max(done, 1)) * 100;
+      // Judge the rate only once a few items finished, so one early failure does not end a large batch.
+      if (done >= Math.min(10, this.total) && rate > policy.maxFailureRate) {
+        return `failure rate ${rate.toFixed(1)}% exceeds --max-failure-rate ${policy.maxFailureRate}%`;
+      }
+    }
+    return undefined;
+  }
+
+  currentStatus(): BatchStatus {
+    if (this.terminal) return this.terminal.status;
+    return this.paused ? 'paused' : 'running';
+  }
+
+  progress(outputDir: string, webUiUrl: string | null): BatchProgress {
+    const c = this.counts;
+    const running = this.inFlight.size;
+    const finished = this.finishedCount;
+    const pending = Math.max(0, this.total - finished - running);
+    const end = this.endedAt ? Date.parse(this.endedAt) : workflowNow();
+    const elapsedMin = Math.max((end - Date.parse(this.startedAt)) / 60_000, 1 / 600);
+    const throughputPerMinute = finished === 0 ? 0 : Math.round((finished / elapsedMin) * 10) / 10;
+    const remaining = pending + running;
+    const judged = c.succeeded + c.failed;
+    return {
+      batchId: this.batchId,
+      status: this.currentStatus(),
+      total: this.total,
+      succeeded: c.succeeded,
+      failed: c.failed,
+      skipped: c.skipped,
+      cancelled: c.cancelled,
+      running,
+      pending,
+      percent: this.total === 0 ? 100 : Math.floor((finished / this.total) * 1000) / 10,
+      throughputPerMinute,
+      latencyMs: latencySummary(this.stats),
+      errorRate: judged === 0 ? 0 : Math.round((c.failed / judged) * 10_000) / 10_000,
+      etaSeconds: remaining === 0 ? 0 : throughputPerMinute > 0 ? Math.round((remaining / throughputPerMinute) * 60) : null,
+      cost: Math.round(this.stats.cost * 1e6) / 1e6,
+      startedAt: this.startedAt,
+      endedAt: this.endedAt ?? null,
+      outputDir,
+      webUiUrl,
+      concurrency: this.limits.concurrency,
+      rate: this.limits.rate ?? null,
+      runNumber: this.runNumber,
+      errorsByType: { ...this.stats.errorsByType },
+      statusReason: this.terminal?.reason ?? this.pauseReason,
+    };
+  }
+}

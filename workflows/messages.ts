@@ -1,0 +1,47 @@
+// Signals, queries and updates of durabatch workflows, shared by workflows and the client so both
+// sides agree on names and payload shapes. Descriptions show up in the Temporal Web UI.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { BatchProgress, FailureRecord, ItemOutcome, Limits } from './types';
+
+/** Child → parent: an item reached a terminal state (sent on success, failure and cancellation). */
+export const itemCompletedSignal = defineSignal<[ItemOutcome]>('itemCompleted');
+
+/** Stop starting new items; items in flight finish. Payload: `{ "reason": "..." }` (optional). */
+export const pauseSignal = defineSignal<[{ reason?: string }?]>('pause');
+
+/** Start new items again after a pause. Payload: none, or `{}`. */
+export const resumeSignal = defineSignal<[]>('resume');
+
+/** The status object of the design brief; counts always add up to `total`. */
+export const progressQuery = defineQuery<BatchProgress>('progress');
+
+/** The most recent item failures (at most 50), newest last. */
+export const failuresQuery = defineQuery<FailureRecord[]>('failures');
+
+/** Change limits of a running batch. Payload: `{ "concurrency": 1..1000, "rate": items/s > 0 or null }`. */
+export const setLimitsUpdate = defineUpdate<Limits, [SetLimitsInput]>('setLimits');
+
+export interface SetLimitsInput {
+  concurrency?: number;
+  /** Items started per second; `null` removes the pacing. */
+  rate?: number | null;
+}
+
+/** Highest concurrency a batch accepts: far below Temporal's 2,000 pending-children limit. */
+export const MAX_CONCURRENCY = 1000;
+
+/** Returns an error message for invalid limits, or undefined when they are acceptable. */
+export function validateLimits(input: SetLimitsInput): string | undefined {
+  if (input.concurrency === undefined && input.rate === undefined) {
+    return 'setLimits needs "concurrency" and/or "rate", e.g. {"concurrency": 20}';
+  }
+  const c = input.concurrency;
+  if (c !== undefined && (!Number.isInteger(c) || c < 1 || c > MAX_CONCURRENCY)) {
+    return `concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}, got ${String(c)}`;
+  }
+  const r = input.rate;
+  if (r !== undefined && r !== null && (typeof r !== 'number' || !Number.isFinite(r) || r <= 0 || r > 10_000)) {
+    return `rate must be a number of items per second above 0 and at most 10000 (or null for no pacing), got ${String(r)}`;
+  }
+  return undefined;
+}

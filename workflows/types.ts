@@ -1,0 +1,133 @@
+// Data shapes shared by the workflows, activities and the client. Type declarations only: this file
+// is bundled into the workflow sandbox, so it must stay free of runtime imports.
+
+/** One item of a batch as read from a staged source page. */
+export interface Item {
+  /** 0-based position in the source. */
+  index: number;
+  /** Stable, unique key (the id column, else the row number). */
+  key: string;
+  /** 1-based line of the source where the item starts (for error messages). */
+  line: number;
+  /** The row's fields, as read. */
+  data: Record<string, unknown>;
+}
+
+/** Where a staged source lives; workers read pages from it by index. */
+export interface StagedSourceRef {
+  /** Directory under DURABATCH_HOME holding items.jsonl, index.json and manifest.json. */
+  dir: string;
+  /** sha256 of the original source, to detect a source edited mid-batch. */
+  fingerprint: string;
+  /** Original path, for messages. */
+  originalPath: string;
+  total: number;
+}
+
+/** Temporal retry policy subset that a batch exposes (durations in milliseconds). */
+export interface ItemRetryPolicy {
+  maxAttempts: number;
+  initialIntervalMs: number;
+  maxIntervalMs: number;
+  backoffCoefficient: number;
+  nonRetryableErrorTypes?: string[];
+}
+
+/** The http processor's settings. Header values may hold `${env:NAME}` references, resolved on the worker. */
+export interface HttpProcessorSpec {
+  type: 'http';
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  /** JSON body template; `{field}` placeholders are filled from the item. Absent: the item's data. */
+  body?: string;
+  timeoutMs: number;
+}
+
+export type ProcessorSpec = HttpProcessorSpec;
+
+export interface FailurePolicy {
+  failFast: boolean;
+  /** End the batch as failed once more than this many items failed. */
+  maxFailures?: number;
+  /** End the batch as failed once the failure percentage exceeds this (checked after minItems finished). */
+  maxFailureRate?: number;
+}
+
+export interface Limits {
+  concurrency: number;
+  /** Items started per second; undefined = unpaced. */
+  rate?: number;
+}
+
+export type ItemStatus = 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+
+/** What a child reports to its parent: bounded in size whatever the processor returned. */
+export interface ItemOutcome {
+  index: number;
+  key: string;
+  status: ItemStatus;
+  attempts: number;
+  latencyMs: number;
+  startedAt: string;
+  endedAt: string;
+  errorType?: string;
+  errorMessage?: string;
+  httpStatus?: number;
+  cost?: number;
+  /** Short excerpt of the processor's output. */
+  output?: string;
+}
+
+export type BatchStatus =
+  | 'running'
+  | 'paused'
+  | 'cancelling'
+  | 'completed'
+  | 'partial_failure'
+  | 'failed'
+  | 'cancelled';
+
+export interface LatencySummary {
+  avg: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/** The `status --json` object of the design brief (field names are a public contract). */
+export interface BatchProgress {
+  batchId: string;
+  status: BatchStatus;
+  total: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  cancelled: number;
+  running: number;
+  pending: number;
+  percent: number;
+  throughputPerMinute: number;
+  latencyMs: LatencySummary;
+  errorRate: number;
+  etaSeconds: number | null;
+  cost: number;
+  startedAt: string;
+  endedAt: string | null;
+  outputDir: string;
+  webUiUrl: string | null;
+  concurrency: number;
+  rate: number | null;
+  runNumber: number;
+  errorsByType: Record<string, number>;
+  statusReason?: string;
+}
+
+export interface FailureRecord {
+  key: string;
+  index: number;
+  errorType: string;
+  errorMessage: string;
+  attempts: number;
+  at: string;
+}
