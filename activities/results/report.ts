@@ -27,7 +27,9 @@ export interface WriteReportInput {
 
 function cell(v: unknown): string {
   if (v === undefined || v === null) return '';
-  return typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean);
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
 }
 
 async function* jsonLines<T>(file: string): AsyncGenerator<T> {

@@ -117,7 +117,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       (stopping ??= (async () => {
         if (exitCode !== undefined) return;
         child.kill('SIGTERM');
-        const code = await Promise.race([exited, delay(15_000).then(() => 'timeout' as const)]);
+        const code = await Promise.race([exited, delay(15_000, 'timeout' as const, { ref: false })]);
         if (code === 'timeout') {
           child.kill('SIGKILL');
           await exited;

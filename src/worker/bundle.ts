@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import type { Logger } from 'pino';
 
 export const WORKFLOWS_DIR = fileURLToPath(new URL('../../workflows', import.meta.url));
@@ -28,7 +28,7 @@ export async function workflowBundlePath(home: string, logger?: Logger): Promise
   const cached = await readFile(file, 'utf8').catch(() => undefined);
   if (cached) return file;
   logger?.info('bundling workflow code (cached for next time)');
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: undefined });
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: new DefaultLogger('WARN') });
   await mkdir(dir, { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   await writeFile(tmp, code);
