@@ -2,7 +2,7 @@
 // (`proxyActivities<ReturnType<typeof createActivities>>`); tests pass their own dependencies.
 import { Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import { readStagedPage } from '../src/source/page-reader';
+import { findStagedItem, readStagedPage } from '../src/source/page-reader';
 import type { Item, ItemOutcome, ProcessorSpec, StagedSourceRef } from '../workflows/types';
 import { callHttp } from './processors/http';
 import { writeReport, type WriteReportInput } from './results/report';
@@ -41,12 +41,19 @@ export function createActivities(deps: ActivityDeps) {
       return readStagedPage(input.source, input.offset, input.limit);
     },
 
+    async findItem(input: { source: StagedSourceRef; key: string }): Promise<Item | undefined> {
+      return findStagedItem(input.source, input.key);
+    },
+
     async processItem(input: ProcessItemInput): Promise<ProcessItemResult> {
       const ctx = Context.current();
       const { attempt } = ctx.info;
       const log = deps.logger.child({ batchId: input.batchId, itemKey: input.item.key, attempt });
       const idempotencyKey = `${input.batchId}:${input.item.key}`;
       log.debug('processing item');
+      // Heartbeats let Temporal notice a dead worker within the heartbeat timeout and deliver
+      // cancellation to a running item.
+      const beat = setInterval(() => ctx.heartbeat(), 1_000);
       try {
         const res = await callHttp({
           spec: input.processor, item: input.item, idempotencyKey, attempt, env, signal: ctx.cancellationSignal,
@@ -54,8 +61,10 @@ export function createActivities(deps: ActivityDeps) {
         log.info({ httpStatus: res.httpStatus }, 'item processed');
         return { attempt, httpStatus: res.httpStatus, output: res.output };
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'item attempt failed');
+        log.info({ err: (err as Error).message }, 'item attempt failed');
         throw err;
+      } finally {
+        clearInterval(beat);
       }
     },
 

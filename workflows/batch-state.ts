@@ -33,6 +33,8 @@ export interface CarriedState {
   pauseReason?: string;
   resultsPage: number;
   unwrittenOutcomes: ItemOutcome[];
+  /** Pending items cancelled by an operator (key → index): already counted as skipped, never started. */
+  skipAhead: Record<string, number>;
   startedAt: string;
   runNumber: number;
 }
@@ -48,6 +50,7 @@ export class BatchState {
   pauseReason?: string;
   resultsPage: number;
   unwrittenOutcomes: ItemOutcome[];
+  readonly skipAhead: Record<string, number>;
   readonly startedAt: string;
   readonly runNumber: number;
   /** Set once the batch is ending (cancel, failure policy, or all done). */
@@ -70,6 +73,7 @@ export class BatchState {
     this.pauseReason = carried?.pauseReason;
     this.resultsPage = carried?.resultsPage ?? 0;
     this.unwrittenOutcomes = carried?.unwrittenOutcomes ?? [];
+    this.skipAhead = carried?.skipAhead ?? {};
     this.startedAt = carried?.startedAt ?? workflowNowIso();
     this.runNumber = (carried?.runNumber ?? 0) + 1;
   }
@@ -86,6 +90,7 @@ export class BatchState {
       pauseReason: this.pauseReason,
       resultsPage: this.resultsPage,
       unwrittenOutcomes: this.unwrittenOutcomes,
+      skipAhead: this.skipAhead,
       startedAt: this.startedAt,
       runNumber: this.runNumber,
     };
@@ -127,6 +132,18 @@ export class BatchState {
       });
       if (this.failures.length > MAX_RECENT_FAILURES) this.failures.splice(0, this.failures.length - MAX_RECENT_FAILURES);
     }
+  }
+
+  /**
+   * Counts every item that never started as cancelled (the batch is ending early) and returns the
+   * index from which the report must list them. Items already skipped by an operator are not recounted.
+   */
+  cancelNotStarted(): number {
+    const from = this.cursor;
+    const skippedAhead = Object.values(this.skipAhead).filter((i) => i >= from).length;
+    this.counts.cancelled += Math.max(0, this.total - from - skippedAhead);
+    this.cursor = this.total;
+    return from;
   }
 
   /** Returns the reason the failure policy ends the batch, if it does. */

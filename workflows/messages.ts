@@ -45,3 +45,16 @@ export function validateLimits(input: SetLimitsInput): string | undefined {
   }
   return undefined;
 }
+
+export interface CancelItemInput {
+  key: string;
+}
+
+export interface CancelItemResult {
+  key: string;
+  /** `cancelling`: the running child was asked to cancel; `skipped`: the pending item will not start. */
+  action: 'cancelling' | 'skipped';
+}
+
+/** Cancel one item. Payload: `{ "key": "<item key>" }`. Running → its child is cancelled; pending → skipped. */
+export const cancelItemUpdate = defineUpdate<CancelItemResult, [CancelItemInput]>('cancelItem');

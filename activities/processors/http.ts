@@ -56,6 +56,8 @@ export async function callHttp(input: HttpCallInput): Promise<HttpCallResult> {
       signal: AbortSignal.any([input.signal, AbortSignal.timeout(spec.timeoutMs)]),
     });
   } catch (err) {
+    // Cancelled item: surface Temporal's cancellation, not a network error.
+    if (input.signal.aborted) throw input.signal.reason;
     const e = err as Error & { cause?: { code?: string } };
     const why = e.name === 'TimeoutError' ? `no answer within ${spec.timeoutMs} ms` : `${e.cause?.code ?? e.name}: ${e.message}`;
     throw ApplicationFailure.retryable(`${spec.method} ${url} failed: ${why}`, 'TransientTargetError', { attempt });

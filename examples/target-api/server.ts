@@ -34,6 +34,9 @@ export interface TargetApiStats {
   byStatus: Record<string, number>;
   effects: number;
   distinctKeys: number;
+  /** Requests being handled right now, and the most there ever were at once. */
+  inFlight: number;
+  maxInFlight: number;
 }
 
 export interface TargetApi {
@@ -127,6 +130,8 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
   const byStatus: Record<string, number> = {};
   let requests = 0;
   let effects = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
   let nextId = 1;
   // Aborts pending latency waits so close() is not held up by in-flight requests.
   const closing = new AbortController();
@@ -136,13 +141,21 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
     byStatus: { ...byStatus },
     effects,
     distinctKeys: keys.size,
+    inFlight,
+    maxInFlight,
   });
   const received = (): ReceivedRecord[] =>
     [...keys.values()].map(({ cached: _cached, ...record }) => ({ ...record }));
 
-  async function handleApi(req: IncomingMessage, res: ServerResponse, path: string): Promise<number> {
+  async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<number> {
+    const path = url.pathname;
+    // Per-request test controls, so one batch can hold slow, failing and healthy items:
+    // ?delayMs=N adds latency, ?status=NNN answers that status, ?failAttempts=N fails N attempts with 503.
+    const extraDelay = Number(url.searchParams.get('delayMs') ?? 0);
+    const forcedStatus = Number(url.searchParams.get('status') ?? 0);
+    const failAttempts = Number(url.searchParams.get('failAttempts') ?? 0);
     const rawBody = await readBody(req);
-    await sleep(latMin + random() * (latMax - latMin), undefined, { signal: closing.signal });
+    await sleep(latMin + random() * (latMax - latMin) + extraDelay, undefined, { signal: closing.signal });
 
     // Everything below runs synchronously, so two concurrent requests with the same key cannot
     // both perform the effect.
@@ -177,7 +190,10 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
     };
 
     // Faults come before the effect: a failed request must leave no trace but the attempt count.
-    if (state.attempts <= failFirstAttempts) return respond(503, { error: 'temporarily unavailable' });
+    if (state.attempts <= Math.max(failFirstAttempts, failAttempts)) {
+      return respond(503, { error: 'temporarily unavailable' });
+    }
+    if (forcedStatus >= 400) return respond(forcedStatus, { error: `forced status ${forcedStatus}` });
     const roll = random();
     if (roll < failureRate) return respond(503, { error: 'temporarily unavailable' });
     if (roll < failureRate + rateLimitRate) {
@@ -206,7 +222,8 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
 
     // Introspection endpoints: no latency, no faults, not counted in stats.
     if (path === '/_health' && req.method === 'GET') return send(res, 200, { ok: true });
@@ -215,15 +232,18 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
     }
 
     requests += 1;
+    inFlight += 1;
+    maxInFlight = Math.max(maxInFlight, inFlight);
     let status: number;
     try {
       if (path !== '/patients' && !path.startsWith('/api/')) {
         req.resume();
         throw new HttpError(404, `no route for ${path}`);
       }
-      status = await handleApi(req, res, path);
+      status = await handleApi(req, res, url);
     } catch (err) {
       if (closing.signal.aborted) {
+        inFlight -= 1;
         res.destroy();
         return;
       }
@@ -231,6 +251,7 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
       const message = err instanceof Error ? err.message : String(err);
       send(res, status, { error: message }, status === 405 ? { allow: 'POST' } : {});
     }
+    inFlight -= 1;
     byStatus[status] = (byStatus[status] ?? 0) + 1;
   }
 

@@ -1,5 +1,7 @@
 // Reads one page of a staged source by seeking to the nearest indexed offset: O(page), not O(file).
+import { createReadStream } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Item, StagedSourceRef } from '../../workflows/types';
@@ -58,5 +60,23 @@ export async function readStagedPage(source: StagedSourceRef, offset: number, li
     return items;
   } finally {
     await fh.close();
+  }
+}
+
+/** Finds an item by key with one streaming pass over the staged copy (used for rare operator actions). */
+export async function findStagedItem(source: StagedSourceRef, key: string): Promise<Item | undefined> {
+  await loadIndex(source); // verifies the staged copy is the batch's own
+  const needle = `"key":${JSON.stringify(key)},`;
+  const rl = createInterface({ input: createReadStream(path.join(source.dir, 'items.jsonl')), crlfDelay: Infinity });
+  try {
+    for await (const line of rl) {
+      if (line.includes(needle)) {
+        const item = JSON.parse(line) as Item;
+        if (item.key === key) return item;
+      }
+    }
+    return undefined;
+  } finally {
+    rl.close();
   }
 }

@@ -57,6 +57,9 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Batch
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     maxConcurrentWorkflowTaskExecutions: 100,
     maxCachedWorkflows: 1_000,
+    // Send heartbeats promptly so cancellation reaches running items within a second or two.
+    defaultHeartbeatThrottleInterval: '1 second',
+    maxHeartbeatThrottleInterval: '2 seconds',
   });
   let running: Promise<void> | undefined;
   return {

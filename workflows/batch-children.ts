@@ -1,0 +1,89 @@
+// Starting and cancelling item children. Starts are issued together (not awaited one by one) and
+// tracked, so the parent can make sure every start is recorded before it continues-as-new.
+import {
+  getExternalWorkflowHandle,
+  log,
+  ParentClosePolicy,
+  startChild,
+  WorkflowIdReusePolicy,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { BatchState } from './batch-state';
+import { workflowNowIso } from './clock';
+import { itemWorkflow, type ItemInput } from './item';
+import { batchIdKey, itemKeyKey } from './search-attributes';
+import type { Item } from './types';
+
+export type ChildTemplate = Omit<ItemInput, 'item' | 'parentWorkflowId'>;
+
+export class ChildLauncher {
+  private readonly starting = new Set<Promise<void>>();
+
+  constructor(
+    private readonly state: BatchState,
+    private readonly template: ChildTemplate,
+  ) {}
+
+  get pendingStarts(): number {
+    return this.starting.size;
+  }
+
+  childId(key: string): string {
+    return `${this.template.batchId}/${key}`;
+  }
+
+  /** Marks the item in flight at once (its outcome signal may arrive before the start resolves). */
+  start(item: Item): void {
+    const childId = this.childId(item.key);
+    this.state.inFlight.set(item.key, { key: item.key, index: item.index, childId, startedAt: workflowNowIso() });
+    const p = startChild(itemWorkflow, {
+      workflowId: childId,
+      args: [{ ...this.template, parentWorkflowId: workflowInfo().workflowId, item }],
+      // Children must outlive this run: the parent continues-as-new while they are in flight.
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      typedSearchAttributes: [
+        { key: batchIdKey, value: this.template.batchId },
+        { key: itemKeyKey, value: item.key },
+      ],
+      staticSummary: `item ${item.key} of batch ${this.template.batchId}`,
+      staticDetails: `**item** ${item.key} (row ${item.index + 1}, line ${item.line})\n\n**batch** ${this.template.batchId}`,
+    }).then(
+      () => undefined,
+      (err: unknown) => {
+        // A child that cannot be started is a failed item, not a stuck slot.
+        const now = workflowNowIso();
+        this.state.applyOutcome({
+          index: item.index,
+          key: item.key,
+          status: 'failed',
+          attempts: 0,
+          latencyMs: 0,
+          startedAt: now,
+          endedAt: now,
+          errorType: 'ChildStartFailed',
+          errorMessage: err instanceof Error ? err.message : String(err),
+        });
+      },
+    );
+    this.starting.add(p);
+    void p.finally(() => this.starting.delete(p));
+  }
+
+  /** Resolves when every issued start is recorded in history (or failed). */
+  async allStarted(): Promise<void> {
+    await Promise.all([...this.starting]);
+  }
+
+  /** Requests cancellation of one in-flight child, whichever run started it. */
+  async cancel(childId: string): Promise<void> {
+    await getExternalWorkflowHandle(childId)
+      .cancel()
+      .catch((e: unknown) => log.warn('cancel child failed', { batchId: this.template.batchId, childId, error: String(e) }));
+  }
+
+  async cancelAll(): Promise<void> {
+    await this.allStarted();
+    await Promise.all([...this.state.inFlight.values()].map((f) => this.cancel(f.childId)));
+  }
+}
