@@ -1,7 +1,9 @@
 // CSV reading through csv-parse (RFC 4180: BOM, CRLF, quoted delimiters, quotes and newlines).
 import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream';
 import { parse, CsvError } from 'csv-parse';
 import { InputError } from '../errors';
+import { LineTracker } from './line-tracker';
 
 export interface CsvOptions {
   /** Column holding each item's unique key; default: the 1-based data row number. */
@@ -19,21 +21,15 @@ export interface CsvRecord {
 }
 
 export async function* readCsvRecords(file: string, opts: CsvOptions): AsyncGenerator<CsvRecord> {
-  const parser = createReadStream(file).pipe(
-    parse({
-      bom: true,
-      columns: true,
-      delimiter: opts.delimiter ?? ',',
-      skip_empty_lines: true,
-      info: true,
-      raw: true,
-    }),
-  );
+  const lines = new LineTracker();
+  const parser = parse({ bom: true, columns: true, delimiter: opts.delimiter ?? ',', skip_empty_lines: true, info: true });
+  // pipeline() tears all three streams down together; any error surfaces through the parser's iterator.
+  pipeline(createReadStream(file), lines, parser, () => undefined);
   let columns: string[] | undefined;
   let row = 0;
   try {
     for await (const chunk of parser) {
-      const { record, info, raw } = chunk as { record: Record<string, string>; info: { lines: number }; raw: string };
+      const { record, info } = chunk as { record: Record<string, string>; info: { bytes: number } };
       if (!columns) {
         columns = Object.keys(record);
         if (opts.idColumn && !columns.includes(opts.idColumn)) {
@@ -44,9 +40,10 @@ export async function* readCsvRecords(file: string, opts: CsvOptions): AsyncGene
         }
       }
       row += 1;
-      // info.lines is where the record ends; a quoted field may span several lines.
-      const spanned = (raw.replace(/\r?\n$/, '').match(/\n/g) ?? []).length;
-      const line = info.lines - spanned;
+      // The record ends at info.bytes; quoted fields may span lines, so count back their newlines.
+      let spanned = 0;
+      for (const v of Object.values(record)) for (let i = v.indexOf('\n'); i !== -1; i = v.indexOf('\n', i + 1)) spanned += 1;
+      const line = lines.lastLineOfRecordEndingAt(info.bytes) - spanned;
       const key = opts.idColumn ? (record[opts.idColumn] ?? '').trim() : String(row);
       if (opts.idColumn && key === '') {
         throw new InputError(`${file}: line ${line}: column "${opts.idColumn}" is empty`, 'every row needs a key');

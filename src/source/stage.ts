@@ -81,6 +81,8 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
     out.end();
     await finished(out);
   } catch (err) {
+    // The staging copy is abandoned: a write still queued may fail on the destroyed stream.
+    out.on('error', () => undefined);
     out.destroy();
     await rm(tmp, { recursive: true, force: true });
     throw err;

@@ -3,7 +3,12 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { startTargetApi, type TargetApi } from '../../examples/target-api/server';
 import { progressQuery } from '../../workflows/messages';
@@ -35,11 +40,16 @@ export function key(i: number): string {
 }
 
 /** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T> | T,
+  timeoutMs = 20_000,
+  everyMs = 50,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value) return value;
+    if (value) return value as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }
@@ -75,7 +85,11 @@ export async function batchEnd(handle: WorkflowHandle): Promise<BatchEnd> {
     if (!(err instanceof WorkflowFailedError)) throw err;
     if (err.cause instanceof CancelledFailure) return { kind: 'cancelled' };
     if (err.cause instanceof ApplicationFailure && err.cause.type === 'BatchFailed') {
-      return { kind: 'failed', progress: err.cause.details?.[0] as BatchProgress, message: err.cause.message };
+      return {
+        kind: 'failed',
+        progress: err.cause.details?.[0] as BatchProgress,
+        message: err.cause.message,
+      };
     }
     throw err;
   }
@@ -102,7 +116,11 @@ export async function listIds(client: Client, query: string): Promise<string[]> 
 }
 
 /** Item workflows (children) of a batch, optionally only those still running. */
-export function childIds(client: Client, batchId: string, opts: { running?: boolean } = {}): Promise<string[]> {
+export function childIds(
+  client: Client,
+  batchId: string,
+  opts: { running?: boolean } = {},
+): Promise<string[]> {
   const running = opts.running ? ' AND ExecutionStatus = "Running"' : '';
   return listIds(client, `BatchId = "${batchId}" AND WorkflowType = "itemWorkflow"${running}`);
 }
@@ -123,7 +141,10 @@ export function tally(items: ItemOutcome[]): Record<string, number> {
 }
 
 /** Requests the target received for one batch (idempotency keys are `<batchId>:<itemKey>`), by item key. */
-export function receivedFor(target: TargetApi, batchId: string): Map<string, { attempts: number; effects: number }> {
+export function receivedFor(
+  target: TargetApi,
+  batchId: string,
+): Map<string, { attempts: number; effects: number }> {
   const out = new Map<string, { attempts: number; effects: number }>();
   for (const r of target.received()) {
     if (r.idempotencyKey.startsWith(`${batchId}:`)) {
