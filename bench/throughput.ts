@@ -1,6 +1,6 @@
 // Throughput benchmark: N near no-op items (an HTTP call to a local target with no latency and no
 // faults) through a fresh embedded dev server and one in-process worker. Prints one JSON object.
-//   npx tsx bench/throughput.ts --items 2000 --concurrency 200 [--pragmas wal|none]
+//   npx tsx bench/throughput.ts --items 2000 --concurrency 200 [--pragmas wal|none|p1=v1,p2=v2]
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,7 +23,8 @@ const { values } = parseArgs({
 });
 const items = Number(values.items);
 const concurrency = Number(values.concurrency);
-const pragmas = values.pragmas === 'none' ? [] : SQLITE_PRAGMAS;
+// `none`: SQLite defaults (rollback journal, synchronous=FULL); `wal`: durabatch's choice; or a list.
+const pragmas = values.pragmas === 'none' ? [] : values.pragmas === 'wal' ? SQLITE_PRAGMAS : values.pragmas.split(',');
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'durabatch-bench-'));
 const home = path.resolve('.durabatch');

@@ -20,11 +20,19 @@ export function quietTarget(): Promise<TargetApi> {
   return startTargetApi({ failureRate: 0, rateLimitRate: 0, latencyMs: [1, 5] });
 }
 
+export interface ControlRow {
+  id: string;
+  delayMs: number;
+  status: number;
+  failAttempts: number;
+  [column: string]: string | number;
+}
+
 /** `n` rows `K0001`… with the per-request controls of the target as columns (always set). */
 export function controlRows(
   n: number,
   each: (i: number) => { delayMs?: number; status?: number; failAttempts?: number } = () => ({}),
-): { id: string; delayMs: number; status: number; failAttempts: number }[] {
+): ControlRow[] {
   return Array.from({ length: n }, (_, i) => ({
     id: key(i),
     delayMs: 0,
@@ -49,7 +57,7 @@ export async function waitFor<T>(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value) return value as NonNullable<T>;
+    if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }

@@ -1,0 +1,94 @@
+// The `durabatch` command as a user runs it: a real process against the test's dev server.
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { startTargetApi, type TargetApi } from '../../examples/target-api/server';
+import type { BatchProgress } from '../../workflows/types';
+import { createTestContext, type TestContext } from '../helpers/context';
+import { patientRows, writeCsv } from '../helpers/files';
+
+const run = promisify(execFile);
+const BIN = path.resolve('bin/durabatch.js');
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function durabatch(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      env: { ...process.env, DURABATCH_HOME: inject('toolsHome'), CI: 'true', ...env },
+      timeout: 120_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+describe('durabatch CLI', () => {
+  let ctx: TestContext;
+  let target: TargetApi;
+  beforeAll(async () => {
+    ctx = await createTestContext('cli');
+    target = await startTargetApi({ failureRate: 0.1, rateLimitRate: 0.05, retryAfterSeconds: 1, latencyMs: [1, 10] });
+  });
+  afterAll(async () => {
+    await ctx?.close();
+    await target?.close();
+  });
+
+  it('runs a batch end to end on an already running server, with counts that add up', async () => {
+    const csv = await writeCsv(ctx.dir, 'cli.csv', patientRows(25));
+    const out = path.join(ctx.dir, 'cli-out');
+    const res = await durabatch(
+      ['run', csv, '--url', `${target.url}/patients`, '--id-column', 'id', '--concurrency', '5', '--task-queue', `${ctx.taskQueue}-cli`, '--output-dir', out, '--batch-id', `cli-${Date.now()}`, '--json'],
+      { TEMPORAL_ADDRESS: ctx.address },
+    );
+    expect(res.stderr).toContain(`Temporal server ${ctx.address}`);
+    expect(res.code).toBe(0);
+    const final = JSON.parse(res.stdout) as BatchProgress;
+    expect(final).toMatchObject({ status: 'completed', total: 25, succeeded: 25, failed: 0, running: 0, pending: 0 });
+    expect(res.stderr).toMatch(/total 25 = succeeded 25 \+ failed 0 \+ skipped 0 \+ cancelled 0/);
+    const summary = await readFile(path.join(out, 'results', 'summary.txt'), 'utf8');
+    expect(summary).toContain('25 total: 25 succeeded, 0 failed');
+    const audit = (await readFile(path.join(out, 'audit', 'audit.jsonl'), 'utf8')).trim().split('\n');
+    expect(JSON.parse(audit[0]!)).toMatchObject({ action: 'start', args: { total: 25 } });
+  });
+
+  it('rejects bad flags with exit code 2 and a message naming the flag', async () => {
+    const csv = await writeCsv(ctx.dir, 'flags.csv', patientRows(2));
+    const res = await durabatch(['run', csv, '--url', 'http://127.0.0.1:9/x', '--concurrency', '5000'], { TEMPORAL_ADDRESS: ctx.address });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/flag --concurrency: .*1000/);
+    const noUrl = await durabatch(['run', csv], { TEMPORAL_ADDRESS: ctx.address });
+    expect(noUrl.code).toBe(2);
+    expect(noUrl.stderr).toContain('--url is required');
+    const missing = await durabatch(['run', path.join(ctx.dir, 'nope.csv'), '--url', 'http://x/'], { TEMPORAL_ADDRESS: ctx.address });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read source .*nope\.csv: ENOENT/);
+    const unknown = await durabatch(['run', csv, '--no-such-flag']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown option '--no-such-flag'");
+  });
+
+  it('names an unreachable TEMPORAL_ADDRESS instead of starting another server', async () => {
+    const csv = await writeCsv(ctx.dir, 'unreach.csv', patientRows(1));
+    const res = await durabatch(['run', csv, '--url', 'http://127.0.0.1:9/x'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('no Temporal server answers at 127.0.0.1:1');
+  });
+
+  it('prints help with examples for run', async () => {
+    const res = await durabatch(['run', '--help']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('Examples:');
+    expect(res.stdout).toContain('--max-failure-rate');
+  });
+});
