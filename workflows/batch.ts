@@ -79,8 +79,13 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     onStrayOutcome: (key) => log.warn('ignored outcome of an item not in flight', { batchId: input.batchId, itemKey: key }),
   });
 
+  // A breached failure policy stops new starts at once, before the loop gets to end the batch.
   const canStartMore = () =>
-    !state.terminal && !state.paused && state.cursor < state.total && state.inFlight.size < state.limits.concurrency;
+    !state.terminal &&
+    !state.paused &&
+    state.cursor < state.total &&
+    state.inFlight.size < state.limits.concurrency &&
+    state.failurePolicyBreach(input.failurePolicy) === undefined;
   const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= canAfter;
 
   async function nextItem(): Promise<Item | undefined> {
