@@ -114,6 +114,15 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
       }
       state.cursor = item.index + 1;
       if (item.key in state.skipAhead) continue; // cancelled while pending: already counted as skipped
+      if (item.invalid !== undefined) {
+        // Rejected at staging (validation, parse error, size): reported, never sent to the target.
+        const now = workflowNowIso();
+        state.record({
+          index: item.index, key: item.key, status: 'skipped', attempts: 0, latencyMs: 0, startedAt: now, endedAt: now,
+          errorType: 'InvalidItem', errorMessage: item.invalid,
+        });
+        continue;
+      }
       children.start(item);
       if (++issued >= MAX_STARTS_PER_TASK) {
         await children.allStarted();

@@ -11,6 +11,8 @@ export interface Item {
   line: number;
   /** The row's fields, as read. */
   data: Record<string, unknown>;
+  /** Why the row cannot be processed (failed validation, unparsable, too large): it becomes `skipped`. */
+  invalid?: string;
 }
 
 /** Where a staged source lives; workers read pages from it by index. */

@@ -53,7 +53,8 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
     }
   }
   const failedByIndex = new Map<number, ItemOutcome>();
-  for (const o of outcomes) if (o.status === 'failed') failedByIndex.set(o.index, o);
+  // Rows to fix and feed back: failed items, and rows rejected as invalid before they ran.
+  for (const o of outcomes) if (o.status === 'failed' || o.errorType === 'InvalidItem') failedByIndex.set(o.index, o);
 
   // One pass over the staged source: original rows of failed items, and never-started items.
   const manifest = await readManifest(input.source.dir);
