@@ -46,6 +46,7 @@ describe('a 5,000-item batch', () => {
       const desc = await ctx.client.workflow.getHandle(batchId, wf.runId).describe();
       runs.push({ runId: wf.runId, historyLength: desc.historyLength });
     }
+    console.info(`scale: ${ITEMS} items, ${runs.length} runs, history lengths ${runs.map((r) => r.historyLength).join(', ')}`);
     expect(runs.length).toBeGreaterThanOrEqual(3);
     expect(result.runNumber).toBe(runs.length);
     for (const run of runs) expect(run.historyLength).toBeLessThanOrEqual(10_240);
