@@ -40,7 +40,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
     // Temporal owns retries; the activity itself never loops.
     startToCloseTimeout: processor.timeoutMs + 5_000,
     // The activity heartbeats every second: a dead worker is noticed in seconds, not at the timeout.
-    heartbeatTimeout: 15_000,
+    heartbeatTimeout: retry.heartbeatTimeoutMs ?? 15_000,
     retry: {
       maximumAttempts: retry.maxAttempts,
       initialInterval: retry.initialIntervalMs,

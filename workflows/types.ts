@@ -33,6 +33,8 @@ export interface ItemRetryPolicy {
   maxIntervalMs: number;
   backoffCoefficient: number;
   nonRetryableErrorTypes?: string[];
+  /** A running item that has not heartbeated for this long is retried elsewhere (default 15 s). */
+  heartbeatTimeoutMs?: number;
 }
 
 /** The http processor's settings. Header values may hold `${env:NAME}` references, resolved on the worker. */
