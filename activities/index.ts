@@ -3,8 +3,8 @@
 import { Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { findStagedItem, readStagedPage } from '../src/source/page-reader';
-import type { Item, ItemOutcome, ProcessorSpec, StagedSourceRef } from '../workflows/types';
-import { callHttp } from './processors/http';
+import type { Item, ItemOutcome, StagedSourceRef, StepResult, StepSpec } from '../workflows/types';
+import { runProcessor } from './processors';
 import { writeReport, type WriteReportInput } from './results/report';
 import { writeResultsPage, type WriteResultsPageInput } from './results/pages';
 
@@ -23,15 +23,12 @@ export interface ReadPageInput {
 export interface ProcessItemInput {
   batchId: string;
   item: Item;
-  processor: ProcessorSpec;
+  step: StepSpec;
+  /** True when the batch has several steps: the step name joins the idempotency key. */
+  pipeline: boolean;
+  /** Results of the earlier steps, by name. */
+  steps: Record<string, StepResult>;
   outputDir: string;
-}
-
-export interface ProcessItemResult {
-  attempt: number;
-  httpStatus?: number;
-  output?: string;
-  cost?: number;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -45,23 +42,43 @@ export function createActivities(deps: ActivityDeps) {
       return findStagedItem(input.source, input.key);
     },
 
-    async processItem(input: ProcessItemInput): Promise<ProcessItemResult> {
+    async processItem(input: ProcessItemInput): Promise<StepResult> {
       const ctx = Context.current();
       const { attempt } = ctx.info;
-      const log = deps.logger.child({ batchId: input.batchId, itemKey: input.item.key, attempt });
-      const idempotencyKey = `${input.batchId}:${input.item.key}`;
-      log.debug('processing item');
+      const { step, item } = input;
+      const log = deps.logger.child(
+        { batchId: input.batchId, itemKey: item.key, step: step.name, attempt },
+        step.logLevel ? { level: step.logLevel } : undefined,
+      );
+      const idempotencyKey = input.pipeline ? `${input.batchId}:${item.key}:${step.name}` : `${input.batchId}:${item.key}`;
+      const started = Date.now();
       // Heartbeats let Temporal notice a dead worker within the heartbeat timeout and deliver
-      // cancellation to a running item.
-      const beat = setInterval(() => ctx.heartbeat(), 1_000);
+      // cancellation to a running item. A processor may heartbeat with details of its own.
+      let lastDetails: unknown = ctx.info.heartbeatDetails;
+      const beat = setInterval(() => ctx.heartbeat(lastDetails), 1_000);
       try {
-        const res = await callHttp({
-          spec: input.processor, item: input.item, idempotencyKey, attempt, env, signal: ctx.cancellationSignal,
+        const out = await runProcessor(step.processor, {
+          batchId: input.batchId,
+          item,
+          stepName: input.pipeline ? step.name : undefined,
+          idempotencyKey,
+          attempt,
+          signal: ctx.cancellationSignal,
+          heartbeat: (details?: unknown) => {
+            lastDetails = details;
+            ctx.heartbeat(details);
+          },
+          lastHeartbeatDetails: ctx.info.heartbeatDetails as unknown,
+          steps: input.steps,
+          outputDir: input.outputDir,
+          env,
+          log,
         });
-        log.info({ httpStatus: res.httpStatus }, 'item processed');
-        return { attempt, httpStatus: res.httpStatus, output: res.output };
+        const latencyMs = Date.now() - started;
+        log.info({ httpStatus: out.httpStatus, latencyMs }, 'step succeeded');
+        return { ...out, name: step.name, attempt, latencyMs };
       } catch (err) {
-        log.info({ err: (err as Error).message }, 'item attempt failed');
+        log.info({ err: (err as Error).message }, 'step attempt failed');
         throw err;
       } finally {
         clearInterval(beat);

@@ -1,7 +1,9 @@
 // Starting and cancelling item children. Starts are issued together (not awaited one by one) and
 // tracked, so the parent can make sure every start is recorded before it continues-as-new.
 import {
+  CancellationScope,
   getExternalWorkflowHandle,
+  isCancellation,
   log,
   ParentClosePolicy,
   startChild,
@@ -36,7 +38,9 @@ export class ChildLauncher {
   start(item: Item): void {
     const childId = this.childId(item.key);
     this.state.inFlight.set(item.key, { key: item.key, index: item.index, childId, startedAt: workflowNowIso() });
-    const p = startChild(itemWorkflow, {
+    // Not cancellable: a start that was issued completes, so a batch cancellation never leaves a child
+    // half-started; the ending path then cancels every started child by id.
+    const p = CancellationScope.nonCancellable(() => startChild(itemWorkflow, {
       workflowId: childId,
       args: [{ ...this.template, parentWorkflowId: workflowInfo().workflowId, item }],
       // Children must outlive this run: the parent continues-as-new while they are in flight.
@@ -48,20 +52,21 @@ export class ChildLauncher {
       ],
       staticSummary: `item ${item.key} of batch ${this.template.batchId}`,
       staticDetails: `**item** ${item.key} (row ${item.index + 1}, line ${item.line})\n\n**batch** ${this.template.batchId}`,
-    }).then(
+    })).then(
       () => undefined,
       (err: unknown) => {
         // A child that cannot be started is a failed item, not a stuck slot.
         const now = workflowNowIso();
+        const cancelled = isCancellation(err);
         this.state.applyOutcome({
           index: item.index,
           key: item.key,
-          status: 'failed',
+          status: cancelled ? 'cancelled' : 'failed',
           attempts: 0,
           latencyMs: 0,
           startedAt: now,
           endedAt: now,
-          errorType: 'ChildStartFailed',
+          errorType: cancelled ? 'Cancelled' : 'ChildStartFailed',
           errorMessage: err instanceof Error ? err.message : String(err),
         });
       },

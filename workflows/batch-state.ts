@@ -2,7 +2,7 @@
 // here is carried across continue-as-new, so every collection is bounded by `concurrency`, by a fixed
 // cap, or by operator actions.
 import { workflowNow, workflowNowIso } from './clock';
-import { emptyStats, latencySummary, recordOutcome, type StatsState } from './stats';
+import { emptyStats, latencySummary, recordOutcome, stepLatencySummary, type StatsState } from './stats';
 import type {
   BatchProgress,
   BatchStatus,
@@ -193,6 +193,7 @@ export class BatchState {
       percent: this.total === 0 ? 100 : Math.floor((finished / this.total) * 1000) / 10,
       throughputPerMinute,
       latencyMs: latencySummary(this.stats),
+      stepLatencyMs: stepLatencySummary(this.stats),
       errorRate: judged === 0 ? 0 : Math.round((c.failed / judged) * 10_000) / 10_000,
       etaSeconds: remaining === 0 ? 0 : throughputPerMinute > 0 ? Math.round((remaining / throughputPerMinute) * 60) : null,
       cost: Math.round(this.stats.cost * 1e6) / 1e6,

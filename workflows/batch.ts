@@ -17,12 +17,13 @@ import { registerBatchHandlers } from './batch-handlers';
 import { BatchState, type CarriedState } from './batch-state';
 import { workflowNow, workflowNowIso } from './clock';
 import { batchProgressKey, batchStatusKey } from './search-attributes';
-import type { BatchProgress, FailurePolicy, Item, ItemRetryPolicy, Limits, ProcessorSpec, StagedSourceRef } from './types';
+import type { BatchProgress, FailurePolicy, Item, ItemRetryPolicy, Limits, StagedSourceRef, StepSpec } from './types';
 
 export interface BatchInput {
   batchId: string;
   source: StagedSourceRef;
-  processor: ProcessorSpec;
+  /** One step (a single processor) or a pipeline. */
+  steps: StepSpec[];
   limits: Limits;
   retry: ItemRetryPolicy;
   failurePolicy: FailurePolicy;
@@ -65,7 +66,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   const webUiUrl = input.webUiUrl ?? null;
   const children = new ChildLauncher(state, {
     batchId: input.batchId,
-    processor: input.processor,
+    steps: input.steps,
     retry: input.retry,
     outputDir: input.outputDir,
   });

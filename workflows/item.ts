@@ -12,33 +12,26 @@ import { RetryState } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import { workflowNow, workflowNowIso } from './clock';
 import { itemCompletedSignal } from './messages';
-import type { Item, ItemOutcome, ItemRetryPolicy, ProcessorSpec } from './types';
+import type { Item, ItemOutcome, ItemRetryPolicy, StepResult, StepSpec } from './types';
 
 export interface ItemInput {
   batchId: string;
   /** The parent's workflow id (no run id: the signal must reach whichever run is current). */
   parentWorkflowId: string;
   item: Item;
-  processor: ProcessorSpec;
+  /** One step (a single processor) or a pipeline, run in order. */
+  steps: StepSpec[];
   retry: ItemRetryPolicy;
   outputDir: string;
 }
 
 const MAX_MESSAGE = 500;
 
-/**
- * One item of a batch. Runs the item's processor as an activity under the batch's retry policy, then
- * reports the outcome (succeeded, failed or cancelled) to the parent by signal, and ends in the
- * matching Temporal state (Completed, Failed or Canceled) so the Web UI reads true. Its history is the
- * item's checkpoint: a finished activity is never run again on replay.
- */
-export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
-  const { item, retry, processor } = input;
-  const started = workflowNow();
-  const startedAt = workflowNowIso();
-  const { processItem } = proxyActivities<ReturnType<typeof createActivities>>({
+function stepActivity(step: StepSpec, batchRetry: ItemRetryPolicy) {
+  const retry = { ...batchRetry, ...step.retry };
+  return proxyActivities<ReturnType<typeof createActivities>>({
     // Temporal owns retries; the activity itself never loops.
-    startToCloseTimeout: processor.timeoutMs + 5_000,
+    startToCloseTimeout: step.processor.timeoutMs + 5_000,
     // The activity heartbeats every second: a dead worker is noticed in seconds, not at the timeout.
     heartbeatTimeout: retry.heartbeatTimeoutMs ?? 15_000,
     retry: {
@@ -48,10 +41,23 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
       backoffCoefficient: retry.backoffCoefficient,
       nonRetryableErrorTypes: retry.nonRetryableErrorTypes,
     },
-    summary: `process ${item.key}`,
-  });
+    summary: `${step.name}: ${step.processor.type}`,
+  }).processItem;
+}
 
-  const finish = (partial: Omit<ItemOutcome, 'index' | 'key' | 'latencyMs' | 'startedAt' | 'endedAt'>) => ({
+/**
+ * One item of a batch. Runs the item's steps in order, each an activity under its own retry policy;
+ * a later step can use earlier steps' results. A finished step is never run again: its result is in
+ * this workflow's history, which is the item's checkpoint. Reports the outcome (succeeded, failed or
+ * cancelled) to the parent by signal, then ends in the matching Temporal state (Completed, Failed,
+ * Canceled) so the Web UI reads true.
+ */
+export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
+  const { item, retry } = input;
+  const started = workflowNow();
+  const startedAt = workflowNowIso();
+  const results: Record<string, StepResult> = {};
+  const finish = (partial: Omit<ItemOutcome, 'index' | 'key' | 'latencyMs' | 'startedAt' | 'endedAt'>): ItemOutcome => ({
     index: item.index,
     key: item.key,
     latencyMs: workflowNow() - started,
@@ -62,26 +68,38 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
 
   let outcome: ItemOutcome;
   let failure: unknown;
+  let current: StepSpec | undefined;
   try {
-    const result = await processItem({
-      batchId: input.batchId,
-      item,
-      processor,
-      outputDir: input.outputDir,
-    });
+    for (const step of input.steps) {
+      current = step;
+      results[step.name] = await stepActivity(step, retry)({
+        batchId: input.batchId,
+        item,
+        step,
+        pipeline: input.steps.length > 1,
+        steps: { ...results },
+        outputDir: input.outputDir,
+      });
+    }
+    const all = Object.values(results);
+    const last = all.at(-1);
+    const costs = all.map((r) => r.cost).filter((c): c is number => c !== undefined);
     outcome = finish({
       status: 'succeeded',
-      attempts: result.attempt,
-      httpStatus: result.httpStatus,
-      cost: result.cost,
-      output: result.output,
+      attempts: Math.max(...all.map((r) => r.attempt)),
+      httpStatus: last?.httpStatus,
+      cost: costs.length > 0 ? costs.reduce((a, b) => a + b, 0) : undefined,
+      output: last?.output,
+      steps: all.length > 1 ? all.map((r) => ({ name: r.name, attempts: r.attempt, latencyMs: r.latencyMs })) : undefined,
     });
   } catch (err) {
     failure = err;
+    const stepName = input.steps.length > 1 ? current?.name : undefined;
     if (isCancellation(err)) {
-      outcome = finish({ status: 'cancelled', attempts: 0, errorType: 'Cancelled', errorMessage: 'item cancelled' });
+      outcome = finish({ status: 'cancelled', attempts: 0, errorType: 'Cancelled', errorMessage: 'item cancelled', failedStep: stepName });
     } else {
-      outcome = finish({ status: 'failed', ...describeFailure(err, retry.maxAttempts) });
+      const d = describeFailure(err, { ...retry, ...current?.retry }.maxAttempts);
+      outcome = finish({ status: 'failed', ...d, failedStep: stepName, errorMessage: stepName ? `step ${stepName}: ${d.errorMessage}` : d.errorMessage });
     }
   }
 
@@ -97,11 +115,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
 
   if (failure !== undefined) {
     if (isCancellation(failure)) throw failure as Error;
-    throw ApplicationFailure.nonRetryable(
-      `item ${item.key} failed: ${outcome.errorMessage ?? ''}`,
-      outcome.errorType ?? 'ItemFailed',
-      outcome,
-    );
+    throw ApplicationFailure.nonRetryable(`item ${item.key} failed: ${outcome.errorMessage ?? ''}`, outcome.errorType ?? 'ItemFailed', outcome);
   }
   return outcome;
 }

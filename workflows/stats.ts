@@ -18,11 +18,17 @@ export interface ItemExtreme {
   latencyMs: number;
 }
 
-export interface StatsState {
+export interface Histogram {
   finished: number;
   latencySumMs: number;
   /** Sparse histogram: bucket index → count (sparse keeps carried state small). */
   buckets: Record<string, number>;
+  maxMs?: number;
+}
+
+export interface StatsState extends Histogram {
+  /** Per pipeline step (bounded by the number of steps). */
+  steps?: Record<string, Histogram>;
   fastest?: ItemExtreme;
   slowest?: ItemExtreme;
   errorsByType: Record<string, number>;
@@ -44,6 +50,14 @@ function bucketOf(ms: number): number {
   return lo;
 }
 
+function addLatency(h: Histogram, ms: number): void {
+  h.finished += 1;
+  h.latencySumMs += ms;
+  h.maxMs = Math.max(h.maxMs ?? 0, ms);
+  const b = String(bucketOf(ms));
+  h.buckets[b] = (h.buckets[b] ?? 0) + 1;
+}
+
 /** Records one terminal outcome. Skipped items carry no latency and are not timed. */
 export function recordOutcome(stats: StatsState, outcome: ItemOutcome): void {
   if (outcome.cost !== undefined && Number.isFinite(outcome.cost)) stats.cost += outcome.cost;
@@ -57,10 +71,11 @@ export function recordOutcome(stats: StatsState, outcome: ItemOutcome): void {
   }
   if (outcome.status === 'skipped') return;
   const ms = Math.max(0, Math.round(outcome.latencyMs));
-  stats.finished += 1;
-  stats.latencySumMs += ms;
-  const b = String(bucketOf(ms));
-  stats.buckets[b] = (stats.buckets[b] ?? 0) + 1;
+  addLatency(stats, ms);
+  for (const step of outcome.steps ?? []) {
+    stats.steps ??= {};
+    addLatency((stats.steps[step.name] ??= { finished: 0, latencySumMs: 0, buckets: {} }), Math.max(0, Math.round(step.latencyMs)));
+  }
   if (outcome.status === 'succeeded') {
     if (!stats.fastest || ms < stats.fastest.latencyMs) stats.fastest = { key: outcome.key, latencyMs: ms };
     if (!stats.slowest || ms > stats.slowest.latencyMs) stats.slowest = { key: outcome.key, latencyMs: ms };
@@ -68,7 +83,7 @@ export function recordOutcome(stats: StatsState, outcome: ItemOutcome): void {
 }
 
 /** Percentile from the histogram: the upper bound of the bucket holding the rank (never under-reports). */
-export function percentile(stats: StatsState, p: number): number {
+export function percentile(stats: Histogram, p: number): number {
   if (stats.finished === 0) return 0;
   const rank = Math.max(1, Math.ceil((p / 100) * stats.finished));
   let seen = 0;
@@ -80,17 +95,23 @@ export function percentile(stats: StatsState, p: number): number {
     if (seen >= rank) {
       const bound = BUCKET_BOUNDS[i]!;
       // The last bucket is open-ended; report the slowest seen instead of a sentinel.
-      return bound === Number.MAX_SAFE_INTEGER ? (stats.slowest?.latencyMs ?? 0) : bound;
+      return bound === Number.MAX_SAFE_INTEGER ? (stats.maxMs ?? 0) : bound;
     }
   }
   return 0;
 }
 
-export function latencySummary(stats: StatsState): LatencySummary {
+export function latencySummary(stats: Histogram): LatencySummary {
   return {
     avg: stats.finished === 0 ? 0 : Math.round(stats.latencySumMs / stats.finished),
     p50: percentile(stats, 50),
     p95: percentile(stats, 95),
     p99: percentile(stats, 99),
   };
+}
+
+/** Latency per pipeline step, for progress and reports. */
+export function stepLatencySummary(stats: StatsState): Record<string, LatencySummary> | undefined {
+  if (!stats.steps) return undefined;
+  return Object.fromEntries(Object.entries(stats.steps).map(([name, h]) => [name, latencySummary(h)]));
 }

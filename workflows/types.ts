@@ -45,10 +45,67 @@ export interface HttpProcessorSpec {
   headers: Record<string, string>;
   /** JSON body template; `{field}` placeholders are filled from the item. Absent: the item's data. */
   body?: string;
+  /**
+   * How the body is sent: `json` (default), `raw` (the item's file streamed as the body) or
+   * `multipart` (the file plus the item's other fields as form fields). `raw`/`multipart` need a
+   * directory source (the item's `path`).
+   */
+  bodyMode?: 'json' | 'raw' | 'multipart';
+  /** Form field name of the file in multipart mode (default `file`). */
+  fileField?: string;
   timeoutMs: number;
 }
 
-export type ProcessorSpec = HttpProcessorSpec;
+/** The command processor: an argv template run without a shell. */
+export interface CommandProcessorSpec {
+  type: 'command';
+  /** argv[0] is the program; `{field}` placeholders are filled per argument, never through a shell. */
+  argv: string[];
+  cwd?: string;
+  /** Extra environment; values may hold `${env:NAME}` references resolved on the worker. */
+  env?: Record<string, string>;
+  timeoutMs: number;
+  /** Exit codes meaning success (default [0]). */
+  successExitCodes?: number[];
+  /** Exit codes worth retrying (default [75], EX_TEMPFAIL); any other code fails the item at once. */
+  retryableExitCodes?: number[];
+}
+
+/** The module processor: `export default async function process(item, ctx)` from the user's file. */
+export interface ModuleProcessorSpec {
+  type: 'module';
+  /** Absolute path of the JS/TS module, loaded by the worker. */
+  module: string;
+  timeoutMs: number;
+}
+
+export type ProcessorSpec = HttpProcessorSpec | CommandProcessorSpec | ModuleProcessorSpec;
+
+/** One step of a pipeline: a processor with its own retry policy and timeout. */
+export interface StepSpec {
+  /** Step name, unique in the pipeline; later steps read `{steps.<name>.…}`. */
+  name: string;
+  processor: ProcessorSpec;
+  /** Overrides of the batch retry policy for this step. */
+  retry?: Partial<ItemRetryPolicy>;
+  /** Log level of this step's activity logs (default: the worker's). */
+  logLevel?: string;
+}
+
+/** What a finished step hands to later steps and to the item's outcome (bounded). */
+export interface StepResult {
+  name: string;
+  attempt: number;
+  latencyMs: number;
+  httpStatus?: number;
+  /** Parsed JSON response body (http), parsed stdout JSON (command) or the returned value (module); bounded. */
+  body?: unknown;
+  /** Text excerpt of the output. */
+  output?: string;
+  /** Files the step produced (relative to the output directory). */
+  files?: string[];
+  cost?: number;
+}
 
 export interface FailurePolicy {
   failFast: boolean;
@@ -81,6 +138,10 @@ export interface ItemOutcome {
   cost?: number;
   /** Short excerpt of the processor's output. */
   output?: string;
+  /** Per-step attempts and latency, for pipelines. */
+  steps?: { name: string; attempts: number; latencyMs: number }[];
+  /** The pipeline step that failed or was cancelled. */
+  failedStep?: string;
 }
 
 export type BatchStatus =
@@ -113,6 +174,8 @@ export interface BatchProgress {
   percent: number;
   throughputPerMinute: number;
   latencyMs: LatencySummary;
+  /** Latency per pipeline step (pipelines only). */
+  stepLatencyMs?: Record<string, LatencySummary>;
   errorRate: number;
   etaSeconds: number | null;
   cost: number;

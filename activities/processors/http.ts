@@ -1,24 +1,19 @@
 // The http processor: one request per attempt. Temporal's retry policy does the retrying; this code
 // only classifies the answer: 2xx success, 408/429/5xx and network errors retryable (Retry-After
 // honoured through nextRetryDelay), any other status non-retryable.
+import { openAsBlob } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/activity';
-import type { HttpProcessorSpec, Item } from '../../workflows/types';
+import { Agent, fetch, FormData, type RequestInit, type Response } from 'undici';
+import type { HttpProcessorSpec } from '../../workflows/types';
+import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } from './context';
 import { expandUrl, renderBody, resolveEnvRefs } from './template';
 
-const EXCERPT = 300;
-
-export interface HttpCallInput {
-  spec: HttpProcessorSpec;
-  item: Item;
-  idempotencyKey: string;
-  attempt: number;
-  env: NodeJS.ProcessEnv;
-  signal: AbortSignal;
-}
-
-export interface HttpCallResult {
-  httpStatus: number;
-  output: string;
+/** Connections per target origin, shared by every item on this worker (a connection limit). */
+const agents = new Map<number, Agent>();
+function agentFor(connections: number): Agent {
+  let agent = agents.get(connections);
+  if (!agent) agents.set(connections, (agent = new Agent({ connections, keepAliveTimeout: 10_000 })));
+  return agent;
 }
 
 /** Parses Retry-After (seconds or an HTTP date) into milliseconds, capped at 10 minutes. */
@@ -29,23 +24,65 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, 600_000) : undefined;
 }
 
-export async function callHttp(input: HttpCallInput): Promise<HttpCallResult> {
-  const { spec, item, attempt } = input;
+/** The item's file for raw/multipart uploads: a directory source puts its absolute path in `path`. */
+function itemFile(ctx: ProcessorContext): string {
+  const p = ctx.item.data.path;
+  if (typeof p !== 'string' || p === '') {
+    throw new Error('bodyMode raw/multipart needs a directory source (items with a "path" field)');
+  }
+  return p;
+}
+
+/** Builds the request body. Files are streamed from disk (openAsBlob), never read whole. */
+async function buildBody(
+  spec: HttpProcessorSpec,
+  ctx: ProcessorContext,
+  headers: Record<string, string>,
+): Promise<RequestInit['body']> {
+  if (spec.method === 'GET' || spec.method === 'HEAD') return undefined;
+  const mode = spec.bodyMode ?? 'json';
+  if (mode === 'raw') {
+    headers['content-type'] ??= 'application/octet-stream';
+    return await openAsBlob(itemFile(ctx));
+  }
+  if (mode === 'multipart') {
+    const file = itemFile(ctx);
+    const form = new FormData();
+    for (const [k, v] of Object.entries(ctx.item.data)) {
+      if (k === 'path' || v === undefined || v === null) continue;
+      form.append(k, typeof v === 'string' ? v : JSON.stringify(v));
+    }
+    const name = typeof ctx.item.data.file === 'string' ? ctx.item.data.file.split('/').pop() : ctx.item.key;
+    form.append(spec.fileField ?? 'file', await openAsBlob(file), name);
+    return form;
+  }
+  headers['content-type'] ??= 'application/json';
+  return JSON.stringify(renderBody(spec.body, ctx.item, ctx.steps));
+}
+
+export async function runHttp(
+  spec: HttpProcessorSpec & { connections?: number },
+  ctx: ProcessorContext,
+): Promise<ProcessorOutcome> {
+  const { attempt } = ctx;
   let url: string;
   let headers: Record<string, string>;
-  let body: string | undefined;
+  let body: RequestInit['body'];
   try {
-    url = expandUrl(spec.url, item);
-    headers = Object.fromEntries(Object.entries(spec.headers).map(([k, v]) => [k, resolveEnvRefs(v, input.env)]));
-    if (spec.method !== 'GET' && spec.method !== 'HEAD') {
-      body = JSON.stringify(renderBody(spec.body, item));
-      headers['content-type'] ??= 'application/json';
-    }
+    url = expandUrl(spec.url, ctx.item, ctx.steps);
+    headers = Object.fromEntries(
+      Object.entries(spec.headers).map(([k, v]) => [k.toLowerCase(), resolveEnvRefs(v, ctx.env)]),
+    );
+    body = await buildBody(spec, ctx, headers);
   } catch (err) {
-    // A template or configuration problem fails the same way on every attempt.
-    throw ApplicationFailure.nonRetryable(`cannot build the request: ${(err as Error).message}`, 'InputError', { attempt });
+    // A template, file or configuration problem fails the same way on every attempt.
+    throw ApplicationFailure.nonRetryable(
+      `cannot build the request: ${(err as Error).message}`,
+      'InputError',
+      { attempt },
+    );
   }
-  headers['idempotency-key'] = input.idempotencyKey;
+  headers['idempotency-key'] = ctx.idempotencyKey;
 
   let res: Response;
   try {
@@ -53,20 +90,28 @@ export async function callHttp(input: HttpCallInput): Promise<HttpCallResult> {
       method: spec.method,
       headers,
       body,
-      signal: AbortSignal.any([input.signal, AbortSignal.timeout(spec.timeoutMs)]),
+      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(spec.timeoutMs)]),
+      dispatcher: agentFor(spec.connections ?? 64),
     });
   } catch (err) {
     // Cancelled item: surface Temporal's cancellation, not a network error.
-    if (input.signal.aborted) throw input.signal.reason;
+    if (ctx.signal.aborted) throw ctx.signal.reason;
     const e = err as Error & { cause?: { code?: string } };
     const why = e.name === 'TimeoutError' ? `no answer within ${spec.timeoutMs} ms` : `${e.cause?.code ?? e.name}: ${e.message}`;
     throw ApplicationFailure.retryable(`${spec.method} ${url} failed: ${why}`, 'TransientTargetError', { attempt });
   }
   const text = await res.text().catch(() => '');
-  const excerpt = text.length > EXCERPT ? `${text.slice(0, EXCERPT)}…` : text;
-  if (res.ok) return { httpStatus: res.status, output: excerpt };
+  if (res.ok) {
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { httpStatus: res.status, output: excerpt(text), body: boundedBody(parsed) };
+  }
 
-  const message = `${spec.method} ${url} answered ${res.status} ${res.statusText}: ${excerpt}`;
+  const message = `${spec.method} ${url} answered ${res.status} ${res.statusText}: ${excerpt(text)}`;
   const details = { attempt, httpStatus: res.status };
   if (res.status === 408 || res.status === 429 || res.status >= 500) {
     throw ApplicationFailure.create({

@@ -1,4 +1,6 @@
 // Flags shared by commands that define a batch (run, start, plan), mapped onto the config schema.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../errors';
 import { loadConfig } from '../config/load';
@@ -14,6 +16,14 @@ export interface BatchFlags {
   timeout?: string;
   idColumn?: string;
   delimiter?: string;
+  format?: string;
+  sheet?: string;
+  columns?: string;
+  glob?: string;
+  metadata?: string;
+  metadataKey?: string;
+  schema?: string;
+  strict?: boolean;
   concurrency?: string;
   rate?: string;
   maxAttempts?: string;
@@ -28,6 +38,8 @@ export interface BatchFlags {
 const FLAG_NAMES: Record<string, string> = {
   processor: '--processor', 'http.url': '--url', 'http.method': '--method', 'http.headers': '--header',
   'http.body': '--body', 'http.timeoutMs': '--timeout', idColumn: '--id-column', delimiter: '--delimiter',
+  format: '--format', sheet: '--sheet', columns: '--columns', glob: '--glob', metadata: '--metadata',
+  metadataKey: '--metadata-key', schema: '--schema', strict: '--strict',
   concurrency: '--concurrency', rate: '--rate', maxAttempts: '--max-attempts', failFast: '--fail-fast',
   maxFailures: '--max-failures', maxFailureRate: '--max-failure-rate', outputDir: '--output-dir',
   batchId: '--batch-id', taskQueue: '--task-queue',
@@ -45,7 +57,15 @@ export function addBatchOptions(cmd: Command): Command {
     .option('--body <json>', 'JSON body template with {field} placeholders (default: the row as JSON)')
     .option('--timeout <duration>', 'per-attempt timeout: ms, or with s/m suffix (default 30s)')
     .option('--id-column <name>', 'column holding each item\'s unique key (default: row number)')
-    .option('--delimiter <char>', 'CSV delimiter (default ,)')
+    .option('--delimiter <char>', 'CSV delimiter, or "tab" (default , and a tab for .tsv)')
+    .option('--format <format>', 'source format: csv|jsonl|json|xlsx|dir (default: from the extension)')
+    .option('--sheet <name>', 'XLSX sheet to read (default: the first)')
+    .option('--columns <json>', 'rename source columns, e.g. \'{"Patient ID":"patient_id"}\'')
+    .option('--glob <pattern>', "directory sources: only files matching, e.g. '**/*.pdf'")
+    .option('--metadata <file>', 'directory sources: CSV/JSON file of per-file metadata')
+    .option('--metadata-key <column>', 'metadata column naming the file (default file)')
+    .option('--schema <json|file>', 'item schema (JSON text or a JSON file): required fields and per-field checks')
+    .option('--strict', 'refuse the batch if any row is invalid (default: invalid rows are skipped)')
     .option('--concurrency <n>', 'items in flight at once, 1..1000 (default 10)')
     .option('--rate <items/s>', 'start at most this many items per second (default: unpaced)')
     .option('--max-attempts <n>', 'attempts per item, first try included (default 5)')
@@ -76,6 +96,15 @@ function parseHeaders(headers: string[] | undefined): Record<string, string> | u
   return out;
 }
 
+/** `--schema` takes JSON text or the path of a JSON file; the config schema parses the text. */
+async function schemaText(value: string | undefined): Promise<string | undefined> {
+  if (value === undefined || value.trim().startsWith('{')) return value;
+  const file = path.resolve(value);
+  return readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(`cannot read --schema file ${file}: ${err.code ?? err.message}`, 'give a JSON file, or JSON text starting with {');
+  });
+}
+
 export async function resolveBatchConfig(flags: BatchFlags, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
   const http = {
     url: flags.url,
@@ -89,6 +118,14 @@ export async function resolveBatchConfig(flags: BatchFlags, env: NodeJS.ProcessE
     http: Object.values(http).some((v) => v !== undefined) ? http : undefined,
     idColumn: flags.idColumn,
     delimiter: flags.delimiter,
+    format: flags.format,
+    sheet: flags.sheet,
+    columns: flags.columns,
+    glob: flags.glob,
+    metadata: flags.metadata,
+    metadataKey: flags.metadataKey,
+    schema: await schemaText(flags.schema),
+    strict: flags.strict,
     concurrency: flags.concurrency,
     rate: flags.rate,
     maxAttempts: flags.maxAttempts,

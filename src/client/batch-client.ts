@@ -5,11 +5,13 @@ import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, ty
 import type { BatchInput } from '../../workflows/batch';
 import { failuresQuery, pauseSignal, progressQuery, resumeSignal, setLimitsUpdate, type SetLimitsInput } from '../../workflows/messages';
 import { batchIdKey, batchProgressKey, batchStatusKey } from '../../workflows/search-attributes';
-import type { BatchProgress, FailureRecord, Limits, ProcessorSpec } from '../../workflows/types';
+import type { BatchProgress, FailureRecord, Limits } from '../../workflows/types';
 import { appendAudit } from '../audit/audit-log';
 import type { Config } from '../config/schema';
 import { InputError, NON_RETRYABLE_ERROR_TYPES } from '../errors';
-import { stageSource } from '../source/stage';
+import { stageOptionsFromConfig } from '../source/options';
+import { sourceRef, stageSource } from '../source/stage';
+import { describeSteps, stepsFromConfig } from './steps';
 
 export interface BatchClientOptions {
   namespace: string;
@@ -19,6 +21,8 @@ export interface BatchClientOptions {
   /** Web UI base URL (e.g. http://127.0.0.1:8233), when one is known. */
   webUiBase?: string | null;
 }
+
+export type EngineOptions = Pick<BatchInput, 'pageSize' | 'continueAsNewAfterEvents' | 'resultsPageSize' | 'cancelGraceMs'>;
 
 export interface StartedBatch {
   batchId: string;
@@ -37,10 +41,6 @@ export function defaultBatchId(source: string, now = new Date()): string {
   return `${base}-${stamp}-${suffix}`;
 }
 
-export function processorSpec(config: Config): ProcessorSpec {
-  if (!config.http.url) throw new InputError('--url is required for the http processor', 'e.g. --url http://localhost:8080/patients');
-  return { type: 'http', url: config.http.url, method: config.http.method, headers: config.http.headers, body: config.http.body, timeoutMs: config.http.timeoutMs };
-}
 
 export class BatchClient {
   constructor(
@@ -61,9 +61,10 @@ export class BatchClient {
   }
 
   /** Stages the source and starts the batch workflow. */
-  async start(source: string, config: Config): Promise<StartedBatch> {
-    const processor = processorSpec(config);
-    const staged = await stageSource(source, { home: this.opts.home, idColumn: config.idColumn, delimiter: config.delimiter });
+  /** `engine` tunes workflow internals (tests use a small continue-as-new threshold). */
+  async start(source: string, config: Config, engine: EngineOptions = {}): Promise<StartedBatch> {
+    const steps = stepsFromConfig(config);
+    const staged = sourceRef(await stageSource(source, stageOptionsFromConfig(config, this.opts.home)));
     const batchId = config.batchId ?? defaultBatchId(source);
     const outputDir = path.resolve(config.outputDir ?? path.join('output', batchId));
     await mkdir(outputDir, { recursive: true });
@@ -71,7 +72,7 @@ export class BatchClient {
     const input: BatchInput = {
       batchId,
       source: staged,
-      processor,
+      steps,
       limits,
       retry: {
         maxAttempts: config.maxAttempts,
@@ -83,6 +84,7 @@ export class BatchClient {
       failurePolicy: { failFast: config.failFast, maxFailures: config.maxFailures, maxFailureRate: config.maxFailureRate },
       outputDir,
       webUiUrl: this.webUiUrl(batchId) ?? undefined,
+      ...engine,
     };
     let handle: WorkflowHandle;
     try {
@@ -96,10 +98,10 @@ export class BatchClient {
           { key: batchProgressKey, value: 0 },
         ],
         memo: { source: staged.originalPath, outputDir, total: staged.total },
-        staticSummary: `durabatch: ${staged.total} items from ${path.basename(staged.originalPath)} → ${processor.method} ${processor.url}`,
+        staticSummary: `durabatch: ${staged.total} items from ${path.basename(staged.originalPath)} → ${describeSteps(steps)}`,
         staticDetails: [
           `**source** ${staged.originalPath} (${staged.total} items)`,
-          `**processor** http ${processor.method} ${processor.url}`,
+          `**processor** ${describeSteps(steps)}`,
           `**limits** concurrency ${limits.concurrency}, rate ${limits.rate ?? 'unpaced'}`,
           `**output** ${outputDir}`,
         ].join('\n\n'),
@@ -110,7 +112,7 @@ export class BatchClient {
       }
       throw err;
     }
-    await appendAudit(outputDir, { action: 'start', batchId, args: { source: staged.originalPath, total: staged.total, concurrency: limits.concurrency, rate: limits.rate, url: processor.url } });
+    await appendAudit(outputDir, { action: 'start', batchId, args: { source: staged.originalPath, total: staged.total, concurrency: limits.concurrency, rate: limits.rate, processor: describeSteps(steps) } });
     return { batchId, total: staged.total, outputDir, webUiUrl: this.webUiUrl(batchId), itemsUrl: this.itemsUrl(batchId), handle };
   }
 

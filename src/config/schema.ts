@@ -2,8 +2,27 @@
 // explicitly ("true"/"false"), never coerced, so "false" never means true.
 import { z } from 'zod';
 import { MAX_CONCURRENCY } from '../../workflows/messages';
+import { SOURCE_FORMATS } from '../source/types';
+import { ItemSchemaSpec } from '../source/validate';
 
 const boolish = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+/** Structured settings given as text (a flag or an environment variable) are JSON. */
+const jsonText = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value, ctx) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `not valid JSON (${(err as Error).message})` });
+      return z.NEVER;
+    }
+  }, schema);
+
+/** Source field renames, `{"Patient ID": "patient_id"}`: each target name at most once. */
+const ColumnMapping = z
+  .record(z.string().min(1), z.string().min(1))
+  .refine((m) => new Set(Object.values(m)).size === Object.values(m).length, 'two columns are renamed to the same name');
 
 export const HttpSettings = z.strictObject({
   /** URL template (RFC 6570, e.g. `http://host/patients/{patient_id}`). Required for the http processor. */
@@ -28,8 +47,28 @@ export const Config = z.strictObject({
   http: HttpSettings.default({ method: 'POST', headers: {}, timeoutMs: 30_000 }),
   /** Column holding each item's unique key. Default: the row number. */
   idColumn: z.string().min(1).optional(),
-  /** CSV delimiter. Default `,`. */
-  delimiter: z.string().length(1).default(','),
+  /** Source format: csv, jsonl, json, xlsx or dir. Default: from the extension (a directory is dir). */
+  format: z.enum(SOURCE_FORMATS).optional(),
+  /** CSV delimiter, one character (`\t` or `tab` for a tab). Default `,` (a tab for .tsv files). */
+  delimiter: z
+    .string()
+    .transform((d) => (d === '\\t' || d.toLowerCase() === 'tab' ? '\t' : d))
+    .pipe(z.string().length(1, 'must be one character'))
+    .optional(),
+  /** Renames source columns/fields before anything else sees them: `{"Patient ID": "patient_id"}`. */
+  columns: jsonText(ColumnMapping).optional(),
+  /** XLSX sheet name. Default: the first sheet. */
+  sheet: z.string().min(1).optional(),
+  /** Directory sources: only files whose relative path matches this glob (picomatch). Default: all files not starting with a dot. */
+  glob: z.string().min(1).optional(),
+  /** Directory sources: CSV/JSON/JSONL/XLSX file of per-file metadata joined to the files. */
+  metadata: z.string().min(1).optional(),
+  /** Column of the metadata file naming each file (relative path or base name). Default `file`. */
+  metadataKey: z.string().min(1).optional(),
+  /** Item schema: `{ required: [...], fields: { name: { type, pattern, min, max, enum } } }`. Default: none. */
+  schema: jsonText(ItemSchemaSpec).optional(),
+  /** Refuse the whole source when any row is invalid (instead of skipping invalid rows). Default false. */
+  strict: boolish.default(false),
   /** Items in flight at once. Default 10, at most 1000. */
   concurrency: z.coerce.number().int().min(1).max(MAX_CONCURRENCY).default(10),
   /** Items started per second. Default: unpaced. */

@@ -1,79 +1,150 @@
 // Staging: a source is parsed once, normalised to JSON lines under DURABATCH_HOME with an index of
-// byte offsets, and identified by the sha256 of its content. Workers then read any page by seeking,
-// without re-parsing the original, and a source edited mid-batch is detected by its fingerprint.
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+// byte offsets, and identified by a fingerprint of its content and of every option that changes the
+// items. Workers then read any page by seeking, without re-parsing the original; an identical earlier
+// staging is reused; and the manifest lets a later check notice an original edited mid-batch.
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { StagedSourceRef } from '../../workflows/types';
 import { InputError } from '../errors';
-import { readCsvRecords, type CsvOptions } from './csv';
+import { identifySource, STAGE_FORMAT, type FileStamp, type IdentityOptions } from './fingerprint';
+import { ItemBuilder } from './items';
+import { KeyRegistry } from './keys';
+import { readSource } from './read-source';
+import type { SourceFormat } from './types';
+import { compileItemSchema } from './validate';
+
+export { fingerprintFile } from './fingerprint';
 
 /** Items per index entry: a page read seeks to the nearest entry and skips at most this many lines. */
 export const INDEX_STRIDE = 100;
+/** Problems listed by --strict, and kept in the manifest. */
+const MAX_PROBLEMS = 20;
+const MAX_WARNINGS = 50;
 
-export interface StageOptions extends CsvOptions {
+export interface StageOptions extends Omit<IdentityOptions, 'onWarning'> {
+  /** DURABATCH_HOME: staged copies go to `<home>/staged/<fingerprint>`. */
   home: string;
+  /** Refuse the source if any row is invalid, instead of staging invalid rows as skipped items. */
+  strict?: boolean;
+}
+
+/** A staged source: the reference workers use, plus what the caller should tell the user. */
+export interface StagedSource extends StagedSourceRef {
+  format: SourceFormat;
+  /** Items staged as invalid (they become `skipped`). */
+  invalid: number;
+  /** The first invalid rows' reasons. */
+  problems: string[];
+  /** Non-fatal findings to print (e.g. metadata rows naming no file). */
+  warnings: string[];
 }
 
 export interface StagedManifest {
-  version: 1;
+  version: typeof STAGE_FORMAT;
   originalPath: string;
   fingerprint: string;
+  format: SourceFormat;
+  kind: 'file' | 'dir';
   total: number;
   columns: string[];
+  /** The original's size and mtime when staged (a directory's own, for information). */
   size: number;
   mtimeMs: number;
+  /** sha256 of the original file, or of the directory listing. */
+  contentHash: string;
+  /** Directory sources: the glob and metadata file, to recompute the listing when checking for changes. */
+  glob?: string;
+  metadata?: FileStamp;
   idColumn?: string;
+  invalid: number;
+  problems: string[];
+  warnings: string[];
+  stagedAt: string;
 }
 
-export async function fingerprintFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+/** The part of a staged source that goes into workflow inputs (kept small: it travels with every page read). */
+export function sourceRef(staged: StagedSourceRef): StagedSourceRef {
+  return {
+    dir: staged.dir,
+    fingerprint: staged.fingerprint,
+    originalPath: staged.originalPath,
+    total: staged.total,
+  };
 }
 
-/** Stages a CSV source (or reuses an identical earlier staging) and returns its reference. */
-export async function stageSource(sourcePath: string, opts: StageOptions): Promise<StagedSourceRef> {
-  const abs = path.resolve(sourcePath);
-  const st = await stat(abs).catch((err: NodeJS.ErrnoException) => {
-    throw new InputError(`cannot read source ${abs}: ${err.code ?? err.message}`, 'check the path and its permissions');
-  });
-  if (!st.isFile()) throw new InputError(`source ${abs} is not a file`, 'give a CSV file');
-  const contentHash = await fingerprintFile(abs);
-  // Options change the items (keys), so they are part of the staging identity.
-  const fingerprint = createHash('sha256')
-    .update(`${contentHash}\0${opts.idColumn ?? ''}\0${opts.delimiter ?? ','}`)
-    .digest('hex');
-  const dir = path.join(opts.home, 'staged', fingerprint.slice(0, 24));
+function strictError(file: string, invalid: number, problems: string[]): InputError {
+  const first = invalid > problems.length ? ` (the first ${problems.length})` : '';
+  return new InputError(
+    `${file}: ${invalid} invalid row${invalid === 1 ? '' : 's'}${first}:\n  ${problems.join('\n  ')}`,
+    'fix these rows, or run without --strict to skip invalid rows (they are reported as skipped)',
+  );
+}
+
+/** Stages a source (or reuses an identical earlier staging) and returns its reference. */
+export async function stageSource(sourcePath: string, opts: StageOptions): Promise<StagedSource> {
+  const id = await identifySource(sourcePath, opts);
+  const abs = id.source.abs;
+  const dir = path.join(opts.home, 'staged', id.fingerprint.slice(0, 24));
   const existing = await readManifest(dir).catch(() => undefined);
-  if (existing?.fingerprint === fingerprint) {
-    return { dir, fingerprint, originalPath: abs, total: existing.total };
+  if (existing?.fingerprint === id.fingerprint) {
+    // --strict is not part of the identity: a reused staging answers it from its manifest.
+    if (opts.strict && existing.invalid > 0) throw strictError(abs, existing.invalid, existing.problems);
+    const { invalid, problems, warnings, format } = existing;
+    return {
+      dir,
+      fingerprint: id.fingerprint,
+      originalPath: abs,
+      total: existing.total,
+      format,
+      invalid,
+      problems,
+      warnings,
+    };
   }
 
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
-  const out = createWriteStream(path.join(tmp, 'items.jsonl'));
+  const itemsFile = path.join(tmp, 'items.jsonl');
+  const out = createWriteStream(itemsFile);
+  const idColumn = opts.idColumn ?? (id.source.format === 'dir' ? (opts.columns?.file ?? 'file') : undefined);
+  const builder = new ItemBuilder({
+    file: abs,
+    format: id.source.format,
+    idColumn,
+    validate: compileItemSchema(opts.schema),
+  });
+  const keys = new KeyRegistry();
   const offsets: number[] = [];
-  const seenKeys = new Map<string, number>();
-  const duplicates: string[] = [];
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  let dropped = 0;
+  const onWarning = (m: string) => (warnings.length < MAX_WARNINGS ? warnings.push(m) : (dropped += 1));
   let bytes = 0;
   let total = 0;
-  let columns: string[] = [];
+  let invalid = 0;
+  const abandon = async () => {
+    // The staging copy is abandoned: a write still queued may fail on the destroyed stream.
+    out.on('error', () => undefined);
+    out.destroy();
+    await rm(tmp, { recursive: true, force: true });
+  };
   try {
-    for await (const rec of readCsvRecords(abs, opts)) {
-      columns = rec.columns;
-      const key = rec.key;
-      const firstLine = seenKeys.get(key);
-      if (firstLine !== undefined) {
-        if (duplicates.length < 20) duplicates.push(`key "${key}" on line ${rec.line} (first on line ${firstLine})`);
-        continue;
+    for await (const rec of readSource(
+      abs,
+      { ...opts, format: id.source.format, onWarning },
+      { listing: id.listing },
+    )) {
+      const item = builder.build(rec, total);
+      keys.add(item.key);
+      if (item.invalid !== undefined) {
+        invalid += 1;
+        if (problems.length < MAX_PROBLEMS) problems.push(item.invalid);
       }
-      seenKeys.set(key, rec.line);
       if (total % INDEX_STRIDE === 0) offsets.push(bytes);
-      const line = JSON.stringify({ index: total, key, line: rec.line, data: rec.data }) + '\n';
+      const line = item.json + '\n';
       bytes += Buffer.byteLength(line);
       total += 1;
       if (!out.write(line)) await new Promise<void>((r) => out.once('drain', () => r()));
@@ -81,31 +152,69 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
     out.end();
     await finished(out);
   } catch (err) {
-    // The staging copy is abandoned: a write still queued may fail on the destroyed stream.
-    out.on('error', () => undefined);
-    out.destroy();
-    await rm(tmp, { recursive: true, force: true });
+    await abandon();
     throw err;
   }
-  if (duplicates.length > 0) {
-    await rm(tmp, { recursive: true, force: true });
+  const duplicates = await keys.duplicates(itemsFile, MAX_PROBLEMS);
+  if (duplicates.total > 0) {
+    await abandon();
+    const more = duplicates.total > duplicates.messages.length ? ` (${duplicates.total} in all)` : '';
     throw new InputError(
-      `duplicate keys in ${abs}: ${duplicates.join('; ')}`,
-      opts.idColumn ? `make column "${opts.idColumn}" unique, or choose another --id-column` : 'choose a unique --id-column',
+      `duplicate keys in ${abs}: ${duplicates.messages.join('; ')}${more}`,
+      idColumn
+        ? `make column "${idColumn}" unique, or choose another --id-column`
+        : 'choose a unique --id-column',
     );
   }
   if (total === 0) {
-    await rm(tmp, { recursive: true, force: true });
-    throw new InputError(`source ${abs} has no items (only a header or nothing)`, 'add rows below the header');
+    await abandon();
+    const what =
+      id.source.format === 'dir'
+        ? `no files${opts.glob ? ` matching "${opts.glob}"` : ''}`
+        : 'no items (only a header or nothing)';
+    throw new InputError(
+      `source ${abs} has ${what}`,
+      id.source.format === 'dir' ? 'check the directory and --glob' : 'add rows below the header',
+    );
   }
+  if (opts.strict && invalid > 0) {
+    await abandon();
+    throw strictError(abs, invalid, problems);
+  }
+  if (dropped > 0) warnings.push(`… and ${dropped} more warning${dropped === 1 ? '' : 's'}`);
   const manifest: StagedManifest = {
-    version: 1, originalPath: abs, fingerprint, total, columns, size: st.size, mtimeMs: st.mtimeMs, idColumn: opts.idColumn,
+    version: STAGE_FORMAT,
+    originalPath: abs,
+    fingerprint: id.fingerprint,
+    format: id.source.format,
+    kind: id.source.format === 'dir' ? 'dir' : 'file',
+    total,
+    columns: builder.columns,
+    size: id.source.size,
+    mtimeMs: id.source.mtimeMs,
+    contentHash: id.contentHash,
+    glob: id.source.format === 'dir' ? opts.glob : undefined,
+    metadata: id.metadata,
+    idColumn,
+    invalid,
+    problems,
+    warnings,
+    stagedAt: new Date().toISOString(),
   };
   await writeFile(path.join(tmp, 'index.json'), JSON.stringify({ stride: INDEX_STRIDE, offsets }));
   await writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
   await rm(dir, { recursive: true, force: true });
   await rename(tmp, dir);
-  return { dir, fingerprint, originalPath: abs, total };
+  return {
+    dir,
+    fingerprint: id.fingerprint,
+    originalPath: abs,
+    total,
+    format: manifest.format,
+    invalid,
+    problems,
+    warnings,
+  };
 }
 
 export async function readManifest(dir: string): Promise<StagedManifest> {

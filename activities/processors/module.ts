@@ -1,0 +1,172 @@
+// The module processor: the user's `export default async function process(item, ctx)`, loaded once
+// per worker and called once per attempt. Its errors are classified for Temporal's retry policy:
+// NonRetryableError fails the item at once, anything else is retried.
+import { mkdir } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import { ApplicationFailure } from '@temporalio/activity';
+import { NonRetryableError, type ProcessContext, type ProcessFunction } from '../../src/sdk';
+import type { ModuleProcessorSpec } from '../../workflows/types';
+import { collectDocuments, documentsDirOf } from './command';
+import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } from './context';
+
+const HEARTBEAT_MS = 1_000;
+/** Error messages travel through history and reports. */
+const MAX_MESSAGE = 1_000;
+
+const loaded = new Map<string, Promise<ProcessFunction>>();
+/** Bumped after a failed load: Node caches a module that threw, so a fixed file needs a new URL. */
+const reloads = new Map<string, number>();
+
+const bound = (text: string): string => excerpt(text, MAX_MESSAGE);
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+async function importProcessFunction(file: string): Promise<ProcessFunction> {
+  const reload = reloads.get(file);
+  const url = pathToFileURL(file).href + (reload ? `?reload=${reload}` : '');
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(url)) as { default?: unknown };
+  } catch (err) {
+    throw new Error(`module ${file} could not be loaded: ${describeError(err)}`, { cause: err });
+  }
+  // A CommonJS build of `export default` arrives as `{ default: { default: fn } }`.
+  const candidate = mod.default as { default?: unknown } | undefined;
+  const fn = typeof candidate === 'function' ? candidate : candidate?.default;
+  if (typeof fn !== 'function') {
+    throw new Error(
+      `module ${file} has no default export function: write \`export default async function process(item, ctx) { … }\``,
+    );
+  }
+  return fn as ProcessFunction;
+}
+
+/** The module's function, imported once per path; a failed load is forgotten so a fixed file loads. */
+function loadModule(file: string, attempt: number): Promise<ProcessFunction> {
+  let promise = loaded.get(file);
+  if (!promise) {
+    promise = importProcessFunction(file).catch((err: Error) => {
+      loaded.delete(file);
+      reloads.set(file, (reloads.get(file) ?? 0) + 1);
+      throw ApplicationFailure.nonRetryable(bound(err.message), 'ModuleLoadError', { attempt });
+    });
+    loaded.set(file, promise);
+  }
+  return promise;
+}
+
+function isNonRetryable(err: unknown): err is Error & { type?: unknown } {
+  // By name too: a user's module may resolve its own copy of durabatch's sdk.
+  return err instanceof NonRetryableError || (err instanceof Error && err.name === 'NonRetryableError');
+}
+
+function serialise(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? '';
+  } catch {
+    return String(value); // cycles, BigInt: keep a readable excerpt at least
+  }
+}
+
+export async function runModule(spec: ModuleProcessorSpec, ctx: ProcessorContext): Promise<ProcessorOutcome> {
+  const { attempt, item } = ctx;
+  const fn = await loadModule(spec.module, attempt);
+  if (ctx.signal.aborted) throw ctx.signal.reason;
+
+  const documentsDir = documentsDirOf(ctx.outputDir, item.key);
+  await mkdir(documentsDir, { recursive: true });
+
+  // Our own controller, merged into the function's signal, lets the timeout abort its I/O too.
+  const timeoutController = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, timeoutController.signal]);
+  // The activity needs heartbeats for cancellation delivery even if the function never calls
+  // heartbeat(); repeating the latest details keeps them for the next attempt.
+  let latestDetails = ctx.lastHeartbeatDetails;
+  const userCtx: ProcessContext = {
+    batchId: ctx.batchId,
+    key: item.key,
+    attempt,
+    idempotencyKey: ctx.idempotencyKey,
+    signal,
+    heartbeat: (details?: unknown) => {
+      latestDetails = details;
+      ctx.heartbeat(details);
+    },
+    lastHeartbeat: ctx.lastHeartbeatDetails,
+    log: ctx.log,
+    outputDir: ctx.outputDir,
+    documentsDir,
+    steps: ctx.steps,
+  };
+  const heartbeat = setInterval(() => ctx.heartbeat(latestDetails), HEARTBEAT_MS);
+
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  // JavaScript cannot be killed: on timeout or cancellation we stop waiting and abort its signal.
+  const stopped = new Promise<never>((_resolve, reject) => {
+    if (spec.timeoutMs > 0) {
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new Error('timeout'));
+        timeoutController.abort(
+          new DOMException(`module timed out after ${spec.timeoutMs} ms`, 'TimeoutError'),
+        );
+      }, spec.timeoutMs);
+    }
+    onAbort = () => reject(new Error('aborted'));
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+  });
+
+  let value: unknown;
+  let files: string[];
+  try {
+    const running = Promise.resolve().then(() =>
+      fn({ key: item.key, index: item.index, line: item.line, data: item.data }, userCtx),
+    );
+    // A function still running after we stopped waiting may reject later: not an unhandled rejection.
+    void running.catch(() => undefined);
+    value = await Promise.race([running, stopped]);
+  } catch (err) {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    if (timedOut) {
+      throw ApplicationFailure.retryable(
+        `module ${spec.module} did not finish within ${spec.timeoutMs} ms (its signal was aborted)`,
+        'ModuleTimeout',
+        { attempt, timeoutMs: spec.timeoutMs },
+      );
+    }
+    if (err instanceof ApplicationFailure) throw err; // the author classified it already
+    if (isNonRetryable(err)) {
+      const type = typeof err.type === 'string' && err.type ? err.type : 'NonRetryableError';
+      throw ApplicationFailure.nonRetryable(bound(err.message), type, { attempt });
+    }
+    // Unexpected errors keep their stack in the worker log; history gets the bounded message.
+    ctx.log.warn({ err, key: item.key, attempt }, 'module processor threw');
+    const message = err instanceof Error ? err.message : String(err);
+    throw ApplicationFailure.retryable(bound(message), 'ModuleError', { attempt });
+  } finally {
+    clearInterval(heartbeat);
+    clearTimeout(timer);
+    if (onAbort) ctx.signal.removeEventListener('abort', onAbort);
+    // On failures too, so a batch does not leave an empty folder per item.
+    files = await collectDocuments(ctx.outputDir, documentsDir);
+  }
+
+  const cost = (value as { cost?: unknown } | null | undefined)?.cost;
+  let body: unknown;
+  try {
+    body = boundedBody(value);
+  } catch {
+    body = undefined; // not JSON-serialisable: it cannot travel through history
+  }
+  return {
+    body,
+    output: excerpt(serialise(value)),
+    cost: typeof cost === 'number' ? cost : undefined,
+    // Only when the function wrote files, so a plain result stays exactly { body, output, cost }.
+    ...(files.length > 0 ? { files } : {}),
+  };
+}

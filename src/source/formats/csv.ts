@@ -1,0 +1,83 @@
+// CSV reading through csv-parse (RFC 4180: BOM, CRLF, quoted delimiters, quotes and newlines).
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream';
+import { parse, CsvError } from 'csv-parse';
+import { InputError } from '../../errors';
+import type { FormatHooks, SourceRecord } from '../types';
+import { LineTracker } from './line-tracker';
+
+export interface CsvOptions extends FormatHooks {
+  /** Field delimiter (default ','). */
+  delimiter?: string;
+}
+
+function checkHeader(file: string, header: string[]): string[] {
+  const names = header.map((h) => h ?? '');
+  const seen = new Set<string>();
+  for (const [i, name] of names.entries()) {
+    // A nameless or repeated column would silently lose its values in the item.
+    if (name.trim() === '')
+      throw new InputError(
+        `${file}: line 1: column ${i + 1} of the header has no name`,
+        'name every column in the header row',
+      );
+    if (seen.has(name))
+      throw new InputError(
+        `${file}: line 1: the header has column "${name}" twice`,
+        'give every column its own name',
+      );
+    seen.add(name);
+  }
+  return names;
+}
+
+export async function* readCsv(file: string, opts: CsvOptions = {}): AsyncGenerator<SourceRecord> {
+  const lines = new LineTracker();
+  let header: string[] = [];
+  const parser = parse({
+    bom: true,
+    delimiter: opts.delimiter ?? ',',
+    skip_empty_lines: true,
+    // A row with the wrong number of fields is a row-level problem (an invalid item), not a broken file.
+    relax_column_count: true,
+    info: true,
+    columns: (raw: string[]) => {
+      header = checkHeader(file, raw);
+      opts.onHeader?.(header);
+      return header;
+    },
+  });
+  // pipeline() tears all three streams down together; any error surfaces through the parser's iterator.
+  pipeline(createReadStream(file), lines, parser, () => undefined);
+  try {
+    for await (const chunk of parser) {
+      const { record, info } = chunk as {
+        record: Record<string, string>;
+        info: { bytes: number; index: number; error?: unknown };
+      };
+      // The record ends at info.bytes; quoted fields may span lines, so count back their newlines.
+      let spanned = 0;
+      for (const v of Object.values(record))
+        for (let i = v.indexOf('\n'); i !== -1; i = v.indexOf('\n', i + 1)) spanned += 1;
+      const line = lines.lastLineOfRecordEndingAt(info.bytes) - spanned;
+      if (info.error) {
+        yield {
+          line,
+          data: record,
+          error: `line ${line}: has ${info.index} fields, the header has ${header.length}`,
+        };
+      } else {
+        yield { line, data: record };
+      }
+    }
+  } catch (err) {
+    if (err instanceof CsvError) {
+      const at = (err as CsvError & { lines?: number }).lines;
+      throw new InputError(
+        `${file}${at ? `: line ${at}` : ''}: ${err.message}`,
+        'fix the CSV (quotes must be closed, and doubled inside quoted fields)',
+      );
+    }
+    throw err;
+  }
+}

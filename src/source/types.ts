@@ -1,0 +1,52 @@
+// Shapes shared by the source readers and staging. A reader yields records in source order; turning
+// them into items (keys, validation, size limits) is staging's job, the same for every format.
+
+export const SOURCE_FORMATS = ['csv', 'jsonl', 'json', 'xlsx', 'dir'] as const;
+export type SourceFormat = (typeof SOURCE_FORMATS)[number];
+
+/** A row whose JSON is larger than this is staged as invalid: pages of items must stay far below Temporal's 2 MB payload limit. */
+export const MAX_ROW_BYTES = 256 * 1024;
+
+export interface SourceRecord {
+  /** 1-based line (spreadsheet row for XLSX, position in the sorted listing for a directory). */
+  line: number;
+  data: Record<string, unknown>;
+  /** A row-level problem (unparsable line, wrong field count, too large): the row becomes an invalid item. */
+  error?: string;
+}
+
+export interface ReadSourceOptions {
+  /** Default: from the extension (a directory is `dir`). */
+  format?: SourceFormat;
+  /** CSV field delimiter. Default ',' (a tab for .tsv files). */
+  delimiter?: string;
+  /** Renames fields: source name → item field name. */
+  columns?: Record<string, string>;
+  /** XLSX sheet name. Default: the first sheet. */
+  sheet?: string;
+  /** Directory: picomatch glob on the relative path, e.g. `invoices/**` or `*.pdf`. Default: every file not starting with a dot. */
+  glob?: string;
+  /** Directory: a CSV/JSON/JSONL/XLSX file of per-file metadata. */
+  metadata?: string;
+  /** Directory: the metadata column holding the file name (relative path or base name). Default `file`. */
+  metadataKey?: string;
+  /** Non-fatal findings (e.g. metadata rows naming no file). */
+  onWarning?: (message: string) => void;
+}
+
+/** Reader-level hooks: tabular formats announce their header so a column mapping can be checked at once. */
+export interface FormatHooks {
+  onHeader?: (columns: string[]) => void;
+}
+
+export function rowTooLarge(bytes: number): string {
+  return `row too large (${Math.ceil(bytes / 1024)} KB > ${MAX_ROW_BYTES / 1024} KB)`;
+}
+
+/** A value as text: strings as they are, numbers and booleans printed, objects as JSON, null as ''. */
+export function plainText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (v === undefined || v === null) return '';
+  return JSON.stringify(v);
+}
