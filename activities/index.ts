@@ -1,6 +1,8 @@
 // Activity factory: every real transaction of durabatch. Workflows take the types only
 // (`proxyActivities<ReturnType<typeof createActivities>>`); tests pass their own dependencies.
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { SourceChangedError } from '../src/errors';
+import { checkSourceUnchanged } from '../src/source/source-check';
 import type { Logger } from 'pino';
 import { findStagedItem, readStagedPage } from '../src/source/page-reader';
 import type { Item, ItemOutcome, StagedSourceRef, StepResult, StepSpec } from '../workflows/types';
@@ -15,6 +17,7 @@ export interface ActivityDeps {
 }
 
 export interface ReadPageInput {
+  batchId?: string;
   source: StagedSourceRef;
   offset: number;
   limit: number;
@@ -35,6 +38,14 @@ export function createActivities(deps: ActivityDeps) {
   const env = deps.env ?? process.env;
   return {
     async readPage(input: ReadPageInput): Promise<Item[]> {
+      try {
+        await checkSourceUnchanged(input.source);
+      } catch (err) {
+        if (!(err instanceof SourceChangedError)) throw err;
+        deps.logger.warn({ batchId: input.batchId, source: input.source.originalPath }, err.message);
+        // Retrying cannot help: the batch pauses with this reason (see workflows/batch.ts).
+        throw ApplicationFailure.nonRetryable(err.message, 'SourceChangedError');
+      }
       return readStagedPage(input.source, input.offset, input.limit);
     },
 

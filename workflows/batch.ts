@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -89,9 +90,21 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     state.failurePolicyBreach(input.failurePolicy) === undefined;
   const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= canAfter;
 
-  async function nextItem(): Promise<Item | undefined> {
+  /** The next item, or 'source-changed' when the original source was edited (the batch pauses). */
+  async function nextItem(): Promise<Item | 'source-changed' | undefined> {
     if (buffer.length === 0) {
-      buffer.push(...(await readPage({ source: input.source, offset: state.cursor, limit: pageSize })));
+      try {
+        buffer.push(...(await readPage({ batchId: input.batchId, source: input.source, offset: state.cursor, limit: pageSize })));
+      } catch (err) {
+        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'SourceChangedError') {
+          // Never mix two versions of the input: stop starting items and say why; the operator
+          // restores the file and resumes, or cancels.
+          state.paused = true;
+          state.pauseReason = err.cause.message;
+          return 'source-changed';
+        }
+        throw err;
+      }
     }
     return buffer.shift();
   }
@@ -109,6 +122,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
         nextStartAt = Math.max(nextStartAt, workflowNow()) + 1000 / state.limits.rate;
       }
       const item = await nextItem();
+      if (item === 'source-changed') return;
       if (!item) {
         // The staged source holds fewer items than its manifest said: stop rather than spin.
         throw ApplicationFailure.nonRetryable(`source ended at item ${state.cursor} of ${state.total}`, 'SourceTruncated');
