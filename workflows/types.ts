@@ -53,6 +53,8 @@ export interface HttpProcessorSpec {
   bodyMode?: 'json' | 'raw' | 'multipart';
   /** Form field name of the file in multipart mode (default `file`). */
   fileField?: string;
+  /** Connections per target host on one worker (default 64). */
+  connections?: number;
   timeoutMs: number;
 }
 

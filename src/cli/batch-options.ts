@@ -14,6 +14,13 @@ export interface BatchFlags {
   header?: string[];
   body?: string;
   timeout?: string;
+  bodyMode?: string;
+  fileField?: string;
+  connections?: string;
+  command?: string;
+  cwd?: string;
+  module?: string;
+  heartbeatTimeout?: string;
   idColumn?: string;
   delimiter?: string;
   format?: string;
@@ -42,7 +49,10 @@ const FLAG_NAMES: Record<string, string> = {
   metadataKey: '--metadata-key', schema: '--schema', strict: '--strict',
   concurrency: '--concurrency', rate: '--rate', maxAttempts: '--max-attempts', failFast: '--fail-fast',
   maxFailures: '--max-failures', maxFailureRate: '--max-failure-rate', outputDir: '--output-dir',
-  batchId: '--batch-id', taskQueue: '--task-queue',
+  batchId: '--batch-id', taskQueue: '--task-queue', 'http.bodyMode': '--body-mode', 'http.fileField': '--file-field',
+  'http.connections': '--connections', 'command.argv': '--command', 'command.cwd': '--cwd',
+  'command.timeoutMs': '--timeout', 'module.path': '--module', 'module.timeoutMs': '--timeout',
+  heartbeatTimeoutMs: '--heartbeat-timeout',
 };
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -50,12 +60,19 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function addBatchOptions(cmd: Command): Command {
   return cmd
     .option('--config <file>', 'JSON config file (flags > DURABATCH_* env > file > defaults)')
-    .option('--processor <type>', 'processor: http', undefined)
+    .option('--processor <type>', 'processor: http|command|module (default http; command/module implied by --command/--module)')
     .option('--url <template>', 'URL template (RFC 6570), e.g. http://host/patients/{patient_id}')
     .option('--method <method>', 'HTTP method (default POST)')
     .option('--header <name:value>', 'request header, repeatable; values may use ${env:NAME}', collect)
     .option('--body <json>', 'JSON body template with {field} placeholders (default: the row as JSON)')
-    .option('--timeout <duration>', 'per-attempt timeout: ms, or with s/m suffix (default 30s)')
+    .option('--body-mode <mode>', 'json (default), raw (the item file as body) or multipart (file + fields)')
+    .option('--file-field <name>', 'multipart form field of the file (default file)')
+    .option('--connections <n>', 'connections per target host on one worker (default 64)')
+    .option('--command <line>', 'command per item, never run through a shell: "convert {path} {documents}/out.png"')
+    .option('--cwd <dir>', 'working directory of --command')
+    .option('--module <file>', 'JS/TS module whose default export is async function process(item, ctx)')
+    .option('--timeout <duration>', 'per-attempt timeout: ms, or with s/m suffix (default 30s http, 5m command/module)')
+    .option('--heartbeat-timeout <duration>', 'retry a running item elsewhere after this long without heartbeat (default 15s)')
     .option('--id-column <name>', 'column holding each item\'s unique key (default: row number)')
     .option('--delimiter <char>', 'CSV delimiter, or "tab" (default , and a tab for .tsv)')
     .option('--format <format>', 'source format: csv|jsonl|json|xlsx|dir (default: from the extension)')
@@ -106,16 +123,28 @@ async function schemaText(value: string | undefined): Promise<string | undefined
 }
 
 export async function resolveBatchConfig(flags: BatchFlags, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
-  const http = {
+  const timeoutMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout');
+  const processor = flags.processor ?? (flags.command ? 'command' : flags.module ? 'module' : undefined);
+  const kind = processor ?? 'http';
+  const defined = (o: Record<string, unknown>) => (Object.values(o).some((v) => v !== undefined) ? o : undefined);
+  const http = defined({
     url: flags.url,
     method: flags.method,
     headers: parseHeaders(flags.header),
     body: flags.body,
-    timeoutMs: flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout'),
-  };
+    bodyMode: flags.bodyMode,
+    fileField: flags.fileField,
+    connections: flags.connections,
+    timeoutMs: kind === 'http' ? timeoutMs : undefined,
+  });
+  const command = defined({ argv: flags.command, cwd: flags.cwd, timeoutMs: kind === 'command' ? timeoutMs : undefined });
+  const module = defined({ path: flags.module, timeoutMs: kind === 'module' ? timeoutMs : undefined });
   const values: Record<string, unknown> = {
-    processor: flags.processor,
-    http: Object.values(http).some((v) => v !== undefined) ? http : undefined,
+    processor,
+    http,
+    command,
+    module,
+    heartbeatTimeoutMs: flags.heartbeatTimeout === undefined ? undefined : parseDuration(flags.heartbeatTimeout, '--heartbeat-timeout'),
     idColumn: flags.idColumn,
     delimiter: flags.delimiter,
     format: flags.format,

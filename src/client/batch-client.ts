@@ -31,6 +31,10 @@ export interface StartedBatch {
   webUiUrl: string | null;
   itemsUrl: string | null;
   handle: WorkflowHandle;
+  /** Rows staged as invalid (they are skipped), the first reasons, and non-fatal findings. */
+  invalid: number;
+  problems: string[];
+  warnings: string[];
 }
 
 /** A batch id from the source name and the time: readable in the Web UI, unique per start. */
@@ -64,7 +68,9 @@ export class BatchClient {
   /** `engine` tunes workflow internals (tests use a small continue-as-new threshold). */
   async start(source: string, config: Config, engine: EngineOptions = {}): Promise<StartedBatch> {
     const steps = stepsFromConfig(config);
-    const staged = sourceRef(await stageSource(source, stageOptionsFromConfig(config, this.opts.home)));
+    const stagedFull = await stageSource(source, stageOptionsFromConfig(config, this.opts.home));
+    // Only the reference enters workflow input; the findings go back to the caller.
+    const staged = sourceRef(stagedFull);
     const batchId = config.batchId ?? defaultBatchId(source);
     const outputDir = path.resolve(config.outputDir ?? path.join('output', batchId));
     await mkdir(outputDir, { recursive: true });
@@ -80,6 +86,7 @@ export class BatchClient {
         maxIntervalMs: config.maxIntervalMs,
         backoffCoefficient: config.backoffCoefficient,
         nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+        heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       },
       failurePolicy: { failFast: config.failFast, maxFailures: config.maxFailures, maxFailureRate: config.maxFailureRate },
       outputDir,
@@ -113,7 +120,10 @@ export class BatchClient {
       throw err;
     }
     await appendAudit(outputDir, { action: 'start', batchId, args: { source: staged.originalPath, total: staged.total, concurrency: limits.concurrency, rate: limits.rate, processor: describeSteps(steps) } });
-    return { batchId, total: staged.total, outputDir, webUiUrl: this.webUiUrl(batchId), itemsUrl: this.itemsUrl(batchId), handle };
+    return {
+      batchId, total: staged.total, outputDir, webUiUrl: this.webUiUrl(batchId), itemsUrl: this.itemsUrl(batchId), handle,
+      invalid: stagedFull.invalid, problems: stagedFull.problems, warnings: stagedFull.warnings,
+    };
   }
 
   handle(batchId: string): WorkflowHandle {

@@ -1,15 +1,50 @@
 // Turns settings into the steps an item runs, and describes them for people.
-import type { ProcessorSpec, StepSpec } from '../../workflows/types';
+import path from 'node:path';
+import type { ItemRetryPolicy, ProcessorSpec, StepSpec } from '../../workflows/types';
+import type { StepSettings } from '../config/processors';
 import type { Config } from '../config/schema';
 import { InputError } from '../errors';
 
-export function httpProcessor(config: Config): ProcessorSpec {
-  if (!config.http.url) throw new InputError('--url is required for the http processor', 'e.g. --url http://localhost:8080/patients');
-  return { type: 'http', url: config.http.url, method: config.http.method, headers: config.http.headers, body: config.http.body, timeoutMs: config.http.timeoutMs };
+type ProcessorSettings = Pick<Config, 'http' | 'command' | 'module'> & { processor: Config['processor'] };
+
+function processorFrom(s: Partial<ProcessorSettings> & { processor: Config['processor'] }, where: string): ProcessorSpec {
+  switch (s.processor) {
+    case 'http': {
+      if (!s.http?.url) throw new InputError(`${where}: the http processor needs a URL`, 'give --url http://host/path/{field} (or "http": {"url": ...} in the config)');
+      const { url, method, headers, body, bodyMode, fileField, connections, timeoutMs } = s.http;
+      return { type: 'http', url, method, headers, body, bodyMode, fileField, connections, timeoutMs };
+    }
+    case 'command': {
+      if (!s.command) throw new InputError(`${where}: the command processor needs a command`, 'give --command "convert {path} {documents}/out.png"');
+      const { argv, cwd, env, timeoutMs, successExitCodes, retryableExitCodes } = s.command;
+      return { type: 'command', argv, cwd, env, timeoutMs, successExitCodes, retryableExitCodes };
+    }
+    case 'module': {
+      if (!s.module) throw new InputError(`${where}: the module processor needs a module`, 'give --module ./my-processor.ts');
+      // Workers load it by absolute path, whatever their working directory.
+      return { type: 'module', module: path.resolve(s.module.path), timeoutMs: s.module.timeoutMs };
+    }
+  }
 }
 
+function stepRetry(s: StepSettings): Partial<ItemRetryPolicy> | undefined {
+  const r: Partial<ItemRetryPolicy> = {};
+  if (s.maxAttempts !== undefined) r.maxAttempts = s.maxAttempts;
+  if (s.initialIntervalMs !== undefined) r.initialIntervalMs = s.initialIntervalMs;
+  if (s.maxIntervalMs !== undefined) r.maxIntervalMs = s.maxIntervalMs;
+  if (s.backoffCoefficient !== undefined) r.backoffCoefficient = s.backoffCoefficient;
+  return Object.keys(r).length > 0 ? r : undefined;
+}
+
+/** One step named `process` for a single processor, or the configured pipeline. */
 export function stepsFromConfig(config: Config): StepSpec[] {
-  return [{ name: 'process', processor: httpProcessor(config) }];
+  if (!config.steps) return [{ name: 'process', processor: processorFrom(config, `processor ${config.processor}`) }];
+  return config.steps.map((s) => ({
+    name: s.name,
+    processor: processorFrom(s, `step "${s.name}"`),
+    retry: stepRetry(s),
+    logLevel: s.logLevel,
+  }));
 }
 
 export function describeProcessor(p: ProcessorSpec): string {

@@ -3,11 +3,17 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../errors';
+import { CommandSettings, HttpSettings, ModuleSettings } from './processors';
 import { Config, formatConfigIssues, type SettingSources } from './schema';
 
 type Plain = Record<string, unknown>;
 
-const NESTED = ['http'] as const;
+/** Nested settings groups and their fields, for `DURABATCH_<GROUP>_<FIELD>` variables. */
+const NESTED: Record<string, Record<string, unknown>> = {
+  http: HttpSettings.shape,
+  command: CommandSettings.shape,
+  module: ModuleSettings.shape,
+};
 
 /** `maxFailureRate` → `DURABATCH_MAX_FAILURE_RATE`; `http.timeoutMs` → `DURABATCH_HTTP_TIMEOUT_MS`. */
 export function envName(fieldPath: string): string {
@@ -19,30 +25,23 @@ function readEnv(env: NodeJS.ProcessEnv, sources: SettingSources): Plain {
   const visit = (shape: Record<string, unknown>, prefix: string, target: Plain) => {
     for (const key of Object.keys(shape)) {
       const field = prefix ? `${prefix}.${key}` : key;
-      if ((NESTED as readonly string[]).includes(field)) {
+      const group = NESTED[field];
+      if (group) {
         const nested: Plain = {};
-        visit(Config.shape.http.unwrap().shape, field, nested);
+        visit(group, field, nested);
         if (Object.keys(nested).length > 0) target[key] = nested;
         continue;
       }
       const name = envName(field);
       const value = env[name];
       if (value === undefined || value === '') continue;
-      // Headers are JSON objects in the environment.
-      target[key] = key === 'headers' ? parseJsonEnv(name, value) : value;
+      // Structured values (headers, exit codes, steps) are JSON text; the schema parses them.
+      target[key] = value;
       sources[field] = `environment variable ${name}`;
     }
   };
   visit(Config.shape, '', out);
   return out;
-}
-
-function parseJsonEnv(name: string, value: string): unknown {
-  try {
-    return JSON.parse(value);
-  } catch {
-    throw new InputError(`environment variable ${name} is not valid JSON`, `e.g. ${name}='{"Authorization":"Bearer \${env:TOKEN}"}'`);
-  }
 }
 
 function merge(base: Plain, over: Plain): Plain {
@@ -61,7 +60,7 @@ function noteSources(values: Plain, label: (field: string) => string, sources: S
   for (const [k, v] of Object.entries(values)) {
     if (v === undefined) continue;
     const field = prefix ? `${prefix}.${k}` : k;
-    if ((NESTED as readonly string[]).includes(field) && v && typeof v === 'object') noteSources(v as Plain, label, sources, field);
+    if (NESTED[field] && v && typeof v === 'object') noteSources(v as Plain, label, sources, field);
     else sources[field] = label(field);
   }
 }

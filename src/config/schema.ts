@@ -4,47 +4,27 @@ import { z } from 'zod';
 import { MAX_CONCURRENCY } from '../../workflows/messages';
 import { SOURCE_FORMATS } from '../source/types';
 import { ItemSchemaSpec } from '../source/validate';
+import { CommandSettings, HttpSettings, jsonText, ModuleSettings, Steps } from './processors';
+
+export { HttpSettings };
 
 const boolish = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
-
-/** Structured settings given as text (a flag or an environment variable) are JSON. */
-const jsonText = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((value, ctx) => {
-    if (typeof value !== 'string') return value;
-    try {
-      return JSON.parse(value) as unknown;
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `not valid JSON (${(err as Error).message})` });
-      return z.NEVER;
-    }
-  }, schema);
 
 /** Source field renames, `{"Patient ID": "patient_id"}`: each target name at most once. */
 const ColumnMapping = z
   .record(z.string().min(1), z.string().min(1))
   .refine((m) => new Set(Object.values(m)).size === Object.values(m).length, 'two columns are renamed to the same name');
 
-export const HttpSettings = z.strictObject({
-  /** URL template (RFC 6570, e.g. `http://host/patients/{patient_id}`). Required for the http processor. */
-  url: z.string().min(1).optional(),
-  /** HTTP method. Default POST. */
-  method: z
-    .string()
-    .transform((m) => m.toUpperCase())
-    .pipe(z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']))
-    .default('POST'),
-  /** Request headers; values may reference worker environment variables as `${env:NAME}`. Default none. */
-  headers: z.record(z.string(), z.string()).default({}),
-  /** JSON body template with `{field}` placeholders. Default: the item's fields as JSON. */
-  body: z.string().optional(),
-  /** Per-attempt timeout in milliseconds. Default 30000. */
-  timeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
-});
-
 export const Config = z.strictObject({
-  /** Processor type. Default http. */
-  processor: z.enum(['http']).default('http'),
-  http: HttpSettings.default({ method: 'POST', headers: {}, timeoutMs: 30_000 }),
+  /** Processor of a one-step batch: http, command or module. Default http. */
+  processor: z.enum(['http', 'command', 'module']).default('http'),
+  http: HttpSettings.prefault({}),
+  command: CommandSettings.optional(),
+  module: ModuleSettings.optional(),
+  /** A pipeline instead of one processor: `[{ name, processor, http|command|module, maxAttempts, ... }]`. */
+  steps: Steps.optional(),
+  /** A running item that stops heartbeating for this long is retried (worker died). Default 15000. */
+  heartbeatTimeoutMs: z.coerce.number().int().min(1_000).max(3_600_000).default(15_000),
   /** Column holding each item's unique key. Default: the row number. */
   idColumn: z.string().min(1).optional(),
   /** Source format: csv, jsonl, json, xlsx or dir. Default: from the extension (a directory is dir). */

@@ -69,7 +69,8 @@ describe('durabatch CLI', () => {
     expect(res.stderr).toMatch(/flag --concurrency: .*1000/);
     const noUrl = await durabatch(['run', csv], { TEMPORAL_ADDRESS: ctx.address });
     expect(noUrl.code).toBe(2);
-    expect(noUrl.stderr).toContain('--url is required');
+    expect(noUrl.stderr).toContain('the http processor needs a URL');
+    expect(noUrl.stderr).toContain('--url');
     const missing = await durabatch(['run', path.join(ctx.dir, 'nope.csv'), '--url', 'http://x/'], { TEMPORAL_ADDRESS: ctx.address });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read source .*nope\.csv: ENOENT/);

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { BatchClient, defaultBatchId } from '../../client/batch-client';
+import { stepsFromConfig } from '../../client/steps';
 import { createLogger } from '../../logging/logger';
 import { openEnvironment } from '../../runtime/environment';
 import { createBatchWorker } from '../../worker/worker';
@@ -14,7 +15,7 @@ export function registerRun(program: Command): void {
   addBatchOptions(
     program
       .command('run')
-      .argument('<source>', 'CSV file of items')
+      .argument('<source>', 'items: a CSV, JSONL, JSON or XLSX file, or a directory of files')
       .description('start a batch and follow it with live progress to the end')
       .option('--json', 'print the final status as JSON on stdout')
       .option('--no-worker', 'do not run a worker in this process (use workers started with `durabatch worker`)'),
@@ -33,6 +34,8 @@ Exit code: 0 all items succeeded, 1 the batch ended partial_failure/failed/cance
     )
     .action(async (source: string, flags: BatchFlags & { json?: boolean; worker: boolean }) => {
       const config = await resolveBatchConfig(flags);
+      stepsFromConfig(config); // refuse a bad processor setup before starting anything
+
       const home = path.resolve(config.home);
       // Fix the id now so the in-process worker can log into the batch's own logs/ folder.
       config.batchId ??= defaultBatchId(source);
@@ -71,6 +74,11 @@ Exit code: 0 all items succeeded, 1 the batch ended partial_failure/failed/cance
         const client = new BatchClient(env.client, { namespace: env.namespace, taskQueue: config.taskQueue, home, webUiBase: env.webUiBase });
         const started = await client.start(source, config);
         say(`batch ${started.batchId}: ${started.total} items`);
+        for (const w of started.warnings) say(`  warning: ${w}`);
+        if (started.invalid > 0) {
+          say(`  ${started.invalid} invalid rows will be skipped (use --strict to refuse the batch instead):`);
+          for (const p of started.problems) say(`    ${p}`);
+        }
         if (started.webUiUrl) say(`  Web UI: ${started.webUiUrl}`);
         if (started.itemsUrl) say(`  items:  ${started.itemsUrl}`);
         const final = await followBatch(client, started.batchId, new ProgressView());
