@@ -12,6 +12,7 @@ import type { StatsState } from '../../workflows/stats';
 import type { BatchProgress, FailureRecord, Item, ItemOutcome, StagedSourceRef } from '../../workflows/types';
 import { pageFile, resultsDir, writeFileAtomic } from './files';
 import { formatSummaryText } from './summary-text';
+import { writeResultsWorkbook } from './workbook';
 
 export interface WriteReportInput {
   batchId: string;
@@ -23,6 +24,10 @@ export interface WriteReportInput {
   notStartedFrom: number;
   stats: StatsState;
   failures: FailureRecord[];
+  /** XLSX sources: also write results/results.xlsx, the original rows plus their outcomes. Default true. */
+  resultsWorkbook?: boolean;
+  /** The XLSX source's sheet name, given to the results workbook's sheet. Default `Results`. */
+  sheet?: string;
 }
 
 function cell(v: unknown): string {
@@ -85,6 +90,18 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
     path.join(dir, 'failed.csv'),
     stringify([[...manifest.columns, '_error_type', '_error_message', '_attempts'], ...failedRows]),
   );
+  // After items.jsonl etc.: those are the report's core; the workbook is a convenience on top.
+  const workbook =
+    manifest.format === 'xlsx' && input.resultsWorkbook !== false
+      ? await writeResultsWorkbook({
+          dir,
+          stagedDir: input.source.dir,
+          columns: manifest.columns,
+          outcomes,
+          sheet: input.sheet,
+          createdAt: new Date(endedAt),
+        })
+      : undefined;
   const summary = {
     ...input.progress,
     source: input.source.originalPath,
@@ -96,6 +113,7 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
       results: path.join(dir, 'results.csv'),
       failed: path.join(dir, 'failed.csv'),
       summaryText: path.join(dir, 'summary.txt'),
+      ...(workbook ? { workbook } : {}),
     },
   };
   await writeFileAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');

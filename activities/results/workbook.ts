@@ -95,7 +95,7 @@ async function writeWorkbook(tmp: string, input: ResultsWorkbookInput): Promise<
   const out = createWriteStream(tmp);
   // The writer only listens for stream errors once it finalises: an earlier one (a full disk) must
   // fail this write rather than crash the worker or leave commit() waiting forever.
-  const failed = new Promise<never>((_, reject) => out.once('error', reject));
+  const failed = new Promise<never>((_, reject) => out.on('error', reject));
   failed.catch(() => undefined);
   // Loaded on demand, like the XLSX reader: exceljs is heavy and most batches never need it.
   const { default: excel } = await import('exceljs');
@@ -116,7 +116,7 @@ async function writeWorkbook(tmp: string, input: ResultsWorkbookInput): Promise<
     let lastRow = 0;
     let written = 0;
     const header = [...columns, ...OUTCOME_COLUMNS];
-    for await (const item of jsonLines<Item>(`${input.stagedDir}/items.jsonl`)) {
+    for await (const item of jsonLines<Item>(path.join(input.stagedDir, 'items.jsonl'))) {
       if (lastRow === 0) {
         // The header sits right above the first row, as it usually did in the original.
         lastRow = Math.max(1, item.line - 1);
