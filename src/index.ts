@@ -1,0 +1,8 @@
+// durabatch's public API: the typed client for programs, and the types module processors use.
+export { BatchClient, defaultBatchId, type BatchClientOptions, type StartedBatch } from './client/batch-client';
+export { Config, type ConfigInput } from './config/schema';
+export { loadConfig } from './config/load';
+export { openEnvironment, type Environment } from './runtime/environment';
+export { createBatchWorker, DEFAULT_TASK_QUEUE } from './worker/worker';
+export { NonRetryableError, type ProcessContext, type ProcessFunction } from './sdk';
+export type { BatchProgress, ItemOutcome, BatchStatus, FailureRecord } from '../workflows/types';
