@@ -38,6 +38,8 @@ export interface BatchInput {
   resultsPageSize?: number;
   /** How long cancellation waits for in-flight children to stop (default 60 s). */
   cancelGraceMs?: number;
+  /** XLSX sources: write the results workbook, named after this sheet (default true). */
+  resultsWorkbook?: { enabled: boolean; sheet?: string };
   /** State from the previous run; absent on the first run. */
   carried?: CarriedState;
 }
@@ -224,6 +226,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     await writeReport({
       batchId: input.batchId, outputDir: input.outputDir, source: input.source, progress,
       resultsPages: state.resultsPage, notStartedFrom, stats: state.stats, failures: state.failures,
+      resultsWorkbook: input.resultsWorkbook?.enabled ?? true, sheet: input.resultsWorkbook?.sheet,
     });
     reportSearchAttributes();
     await condition(allHandlersFinished);

@@ -18,8 +18,6 @@ export const OUTCOME_COLUMNS = ['durabatch_status', 'durabatch_attempts', 'durab
 const DEFAULT_SHEET = 'Results';
 /** Excel refuses longer text in a cell (and would "repair" the workbook). */
 const MAX_CELL_CHARS = 32_767;
-/** Rows written between yields to the event loop, so the zip stream can drain what is buffered. */
-const YIELD_EVERY = 500;
 
 export interface ResultsWorkbookInput {
   /** The results directory; `results.xlsx` (and its `.bak`) go there. */
@@ -114,7 +112,6 @@ async function writeWorkbook(tmp: string, input: ResultsWorkbookInput): Promise<
 
   const write = async () => {
     let lastRow = 0;
-    let written = 0;
     const header = [...columns, ...OUTCOME_COLUMNS];
     for await (const item of jsonLines<Item>(path.join(input.stagedDir, 'items.jsonl'))) {
       if (lastRow === 0) {
@@ -132,7 +129,6 @@ async function writeWorkbook(tmp: string, input: ResultsWorkbookInput): Promise<
         o?.attempts ?? null,
         o ? errorText(o) : 'NoOutcome: no outcome was recorded for this item',
       ]);
-      if (++written % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
     }
     if (lastRow === 0) addRow(sheet, 1, header);
     sheet.commit();

@@ -91,6 +91,7 @@ export class BatchClient {
       failurePolicy: { failFast: config.failFast, maxFailures: config.maxFailures, maxFailureRate: config.maxFailureRate },
       outputDir,
       webUiUrl: this.webUiUrl(batchId) ?? undefined,
+      resultsWorkbook: { enabled: config.resultsWorkbook, sheet: config.sheet },
       ...engine,
     };
     let handle: WorkflowHandle;

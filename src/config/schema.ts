@@ -47,6 +47,8 @@ export const Config = z.strictObject({
   metadataKey: z.string().min(1).optional(),
   /** Item schema: `{ required: [...], fields: { name: { type, pattern, min, max, enum } } }`. Default: none. */
   schema: jsonText(ItemSchemaSpec).optional(),
+  /** XLSX sources: also write results/results.xlsx (the original rows plus status, attempts, error). Default true. */
+  resultsWorkbook: boolish.default(true),
   /** Refuse the whole source when any row is invalid (instead of skipping invalid rows). Default false. */
   strict: boolish.default(false),
   /** Items in flight at once. Default 10, at most 1000. */
