@@ -3,6 +3,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { SourceChangedError } from '../src/errors';
 import { checkSourceUnchanged } from '../src/source/source-check';
+import { appendAudit, type AuditEntry } from '../src/audit/audit-log';
 import type { Logger } from 'pino';
 import { findStagedItem, readStagedPage } from '../src/source/page-reader';
 import type { Item, ItemOutcome, StagedSourceRef, StepResult, StepSpec } from '../workflows/types';
@@ -94,6 +95,10 @@ export function createActivities(deps: ActivityDeps) {
       } finally {
         clearInterval(beat);
       }
+    },
+
+    async recordAudit(input: { outputDir: string; entry: AuditEntry & { by?: string } }): Promise<void> {
+      await appendAudit(input.outputDir, input.entry);
     },
 
     async writeResultsPage(input: WriteResultsPageInput): Promise<void> {

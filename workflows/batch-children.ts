@@ -35,9 +35,9 @@ export class ChildLauncher {
   }
 
   /** Marks the item in flight at once (its outcome signal may arrive before the start resolves). */
-  start(item: Item): void {
+  start(item: Item, expectedCost?: number): void {
     const childId = this.childId(item.key);
-    this.state.inFlight.set(item.key, { key: item.key, index: item.index, childId, startedAt: workflowNowIso() });
+    this.state.inFlight.set(item.key, { key: item.key, index: item.index, childId, startedAt: workflowNowIso(), expectedCost });
     // Not cancellable: a start that was issued completes, so a batch cancellation never leaves a child
     // half-started; the ending path then cancels every started child by id.
     const p = CancellationScope.nonCancellable(() => startChild(itemWorkflow, {

@@ -51,6 +51,7 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
       state.limits = {
         concurrency: req.concurrency ?? state.limits.concurrency,
         rate: req.rate === undefined ? state.limits.rate : (req.rate ?? undefined),
+        budget: req.budget === undefined ? state.limits.budget : (req.budget ?? undefined),
       };
       return state.limits;
     },

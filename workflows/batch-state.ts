@@ -19,6 +19,8 @@ export interface InFlightItem {
   index: number;
   childId: string;
   startedAt: string;
+  /** Cost expected when it started, held against the budget until its real cost is known. */
+  expectedCost?: number;
 }
 
 /** Plain-data state handed to the next run by continue-as-new. */
@@ -94,6 +96,13 @@ export class BatchState {
       startedAt: this.startedAt,
       runNumber: this.runNumber,
     };
+  }
+
+  /** Spent cost plus what items in flight are expected to cost. */
+  get committedCost(): number {
+    let c = this.stats.cost;
+    for (const f of this.inFlight.values()) c += f.expectedCost ?? 0;
+    return c;
   }
 
   get finishedCount(): number {
@@ -197,6 +206,7 @@ export class BatchState {
       errorRate: judged === 0 ? 0 : Math.round((c.failed / judged) * 10_000) / 10_000,
       etaSeconds: remaining === 0 ? 0 : throughputPerMinute > 0 ? Math.round((remaining / throughputPerMinute) * 60) : null,
       cost: Math.round(this.stats.cost * 1e6) / 1e6,
+      budget: this.limits.budget ?? null,
       startedAt: this.startedAt,
       endedAt: this.endedAt ?? null,
       outputDir,

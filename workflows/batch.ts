@@ -18,7 +18,8 @@ import { registerBatchHandlers } from './batch-handlers';
 import { BatchState, type CarriedState } from './batch-state';
 import { workflowNow, workflowNowIso } from './clock';
 import { batchProgressKey, batchStatusKey } from './search-attributes';
-import type { BatchProgress, FailurePolicy, Item, ItemRetryPolicy, Limits, StagedSourceRef, StepSpec } from './types';
+import type { BatchProgress, CostPolicy, FailurePolicy, Item, ItemRetryPolicy, Limits, StagedSourceRef, StepSpec } from './types';
+import { expectedCost } from './cost';
 
 export interface BatchInput {
   batchId: string;
@@ -38,16 +39,20 @@ export interface BatchInput {
   resultsPageSize?: number;
   /** How long cancellation waits for in-flight children to stop (default 60 s). */
   cancelGraceMs?: number;
+  /** How item costs are known (budget and cost statistics). */
+  cost?: CostPolicy;
   /** XLSX sources: write the results workbook, named after this sheet (default true). */
   resultsWorkbook?: { enabled: boolean; sheet?: string };
   /** State from the previous run; absent on the first run. */
   carried?: CarriedState;
 }
 
+const round = (n: number) => Math.round(n * 1e6) / 1e6;
+
 /** Starts issued in one go before waiting for them to be recorded: keeps each workflow task small. */
 const MAX_STARTS_PER_TASK = 100;
 
-const { readPage, writeResultsPage, writeReport } = proxyActivities<ReturnType<typeof createActivities>>({
+const { readPage, writeResultsPage, writeReport, recordAudit } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '2 minutes',
   retry: { maximumInterval: '30 seconds' },
 });
@@ -71,6 +76,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     batchId: input.batchId,
     steps: input.steps,
     retry: input.retry,
+    cost: input.cost,
     outputDir: input.outputDir,
   });
   const buffer: Item[] = [];
@@ -129,6 +135,18 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
         // The staged source holds fewer items than its manifest said: stop rather than spin.
         throw ApplicationFailure.nonRetryable(`source ended at item ${state.cursor} of ${state.total}`, 'SourceTruncated');
       }
+      const cost = item.invalid === undefined ? expectedCost(item, input.cost, state.stats) : 0;
+      const budget = state.limits.budget;
+      if (budget !== undefined && !(item.key in state.skipAhead) && state.committedCost + cost > budget) {
+        // Stop before the item that would overspend; it starts first when the operator resumes.
+        buffer.unshift(item);
+        state.paused = true;
+        state.pauseReason =
+          `budget ${budget} reached: spent ${round(state.stats.cost)}, in flight ${round(state.committedCost - state.stats.cost)}, ` +
+          `next item ${item.key} would cost ${round(cost)}; raise it with \`durabatch set ${input.batchId} --budget N\` and resume`;
+        await recordAudit({ outputDir: input.outputDir, entry: { action: 'pause', batchId: input.batchId, by: 'budget', args: { budget, spent: state.stats.cost, reason: state.pauseReason } } });
+        return;
+      }
       state.cursor = item.index + 1;
       if (item.key in state.skipAhead) continue; // cancelled while pending: already counted as skipped
       if (item.invalid !== undefined) {
@@ -140,7 +158,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
         });
         continue;
       }
-      children.start(item);
+      children.start(item, cost);
       if (++issued >= MAX_STARTS_PER_TASK) {
         await children.allStarted();
         issued = 0;

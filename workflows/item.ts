@@ -12,7 +12,8 @@ import { RetryState } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import { workflowNow, workflowNowIso } from './clock';
 import { itemCompletedSignal } from './messages';
-import type { Item, ItemOutcome, ItemRetryPolicy, StepResult, StepSpec } from './types';
+import { itemCost } from './cost';
+import type { CostPolicy, Item, ItemOutcome, ItemRetryPolicy, StepResult, StepSpec } from './types';
 
 export interface ItemInput {
   batchId: string;
@@ -22,6 +23,7 @@ export interface ItemInput {
   /** One step (a single processor) or a pipeline, run in order. */
   steps: StepSpec[];
   retry: ItemRetryPolicy;
+  cost?: CostPolicy;
   outputDir: string;
 }
 
@@ -88,7 +90,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
       status: 'succeeded',
       attempts: Math.max(...all.map((r) => r.attempt)),
       httpStatus: last?.httpStatus,
-      cost: costs.length > 0 ? costs.reduce((a, b) => a + b, 0) : undefined,
+      cost: itemCost(item, input.cost, costs.length > 0 ? costs.reduce((a, b) => a + b, 0) : undefined),
       output: last?.output,
       steps: all.length > 1 ? all.map((r) => ({ name: r.name, attempts: r.attempt, latencyMs: r.latencyMs })) : undefined,
     });

@@ -18,13 +18,15 @@ export const progressQuery = defineQuery<BatchProgress>('progress');
 /** The most recent item failures (at most 50), newest last. */
 export const failuresQuery = defineQuery<FailureRecord[]>('failures');
 
-/** Change limits of a running batch. Payload: `{ "concurrency": 1..1000, "rate": items/s > 0 or null }`. */
+/** Change limits of a running batch. Payload: `{ "concurrency": 1..1000, "rate": items/s > 0 or null, "budget": > 0 or null }`. */
 export const setLimitsUpdate = defineUpdate<Limits, [SetLimitsInput]>('setLimits');
 
 export interface SetLimitsInput {
   concurrency?: number;
   /** Items started per second; `null` removes the pacing. */
   rate?: number | null;
+  /** Cost budget; `null` removes it. */
+  budget?: number | null;
 }
 
 /** Highest concurrency a batch accepts: far below Temporal's 2,000 pending-children limit. */
@@ -32,8 +34,12 @@ export const MAX_CONCURRENCY = 1000;
 
 /** Returns an error message for invalid limits, or undefined when they are acceptable. */
 export function validateLimits(input: SetLimitsInput): string | undefined {
-  if (input.concurrency === undefined && input.rate === undefined) {
-    return 'setLimits needs "concurrency" and/or "rate", e.g. {"concurrency": 20}';
+  if (input.concurrency === undefined && input.rate === undefined && input.budget === undefined) {
+    return 'setLimits needs "concurrency", "rate" and/or "budget", e.g. {"concurrency": 20}';
+  }
+  const b = input.budget;
+  if (b !== undefined && b !== null && (typeof b !== 'number' || !Number.isFinite(b) || b <= 0)) {
+    return `budget must be a number above 0 (or null for no budget), got ${String(b)}`;
   }
   const c = input.concurrency;
   if (c !== undefined && (!Number.isInteger(c) || c < 1 || c > MAX_CONCURRENCY)) {

@@ -121,6 +121,14 @@ export interface Limits {
   concurrency: number;
   /** Items started per second; undefined = unpaced. */
   rate?: number;
+  /** Pause before the running cost would exceed this; undefined = no budget. */
+  budget?: number;
+}
+
+/** How an item's cost is known: reported by the processor, else an item field, else a constant. */
+export interface CostPolicy {
+  perItem?: number;
+  field?: string;
 }
 
 export type ItemStatus = 'succeeded' | 'failed' | 'skipped' | 'cancelled';
@@ -181,6 +189,8 @@ export interface BatchProgress {
   errorRate: number;
   etaSeconds: number | null;
   cost: number;
+  /** The cost budget, if any. */
+  budget: number | null;
   startedAt: string;
   endedAt: string | null;
   outputDir: string;

@@ -74,7 +74,7 @@ export class BatchClient {
     const batchId = config.batchId ?? defaultBatchId(source);
     const outputDir = path.resolve(config.outputDir ?? path.join('output', batchId));
     await mkdir(outputDir, { recursive: true });
-    const limits: Limits = { concurrency: config.concurrency, rate: config.rate };
+    const limits: Limits = { concurrency: config.concurrency, rate: config.rate, budget: config.budget };
     const input: BatchInput = {
       batchId,
       source: staged,
@@ -92,6 +92,7 @@ export class BatchClient {
       outputDir,
       webUiUrl: this.webUiUrl(batchId) ?? undefined,
       resultsWorkbook: { enabled: config.resultsWorkbook, sheet: config.sheet },
+      cost: config.costPerItem !== undefined || config.costField ? { perItem: config.costPerItem, field: config.costField } : undefined,
       ...engine,
     };
     let handle: WorkflowHandle;

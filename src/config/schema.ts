@@ -69,6 +69,12 @@ export const Config = z.strictObject({
   maxFailures: z.coerce.number().int().min(0).optional(),
   /** End the batch as failed when this percentage of finished items failed. Default: no limit. */
   maxFailureRate: z.coerce.number().min(0).max(100).optional(),
+  /** Cost of one item (any unit: dollars, credits, tokens). Default: none. */
+  costPerItem: z.coerce.number().min(0).optional(),
+  /** Item field holding that item's cost (overrides costPerItem when present). Default: none. */
+  costField: z.string().min(1).optional(),
+  /** Pause the batch before the running cost would exceed this. Default: no budget. */
+  budget: z.coerce.number().positive().optional(),
   /** Output directory. Default `output/<batchId>`. */
   outputDir: z.string().optional(),
   /** Batch id (also the parent workflow id). Default: `<source name>-<timestamp>`. */

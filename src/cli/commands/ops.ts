@@ -71,15 +71,20 @@ export function registerOps(program: Command): void {
     .argument('<batchId>')
     .option('--concurrency <n>', 'items in flight, 1..1000')
     .option('--rate <items/s>', 'items started per second (0 removes pacing)')
+    .option('--budget <cost>', 'cost budget (0 removes it); a batch paused by its budget needs `resume` after raising it')
     .description('change limits of a running batch (validated by the batch, answered synchronously)')
-    .action((batchId: string, opts: { concurrency?: string; rate?: string }) =>
+    .action((batchId: string, opts: { concurrency?: string; rate?: string; budget?: string }) =>
       withClient(async (c) => {
         const rate = positiveNumber('--rate', opts.rate);
+        const budget = positiveNumber('--budget', opts.budget);
         const limits = await c.setLimits(batchId, {
           concurrency: positiveNumber('--concurrency', opts.concurrency),
           rate: rate === 0 ? null : rate,
+          budget: budget === 0 ? null : budget,
         });
-        process.stdout.write(`limits now: concurrency ${limits.concurrency}, rate ${limits.rate ?? 'unpaced'}\n`);
+        process.stdout.write(
+          `limits now: concurrency ${limits.concurrency}, rate ${limits.rate ?? 'unpaced'}, budget ${limits.budget ?? 'none'}\n`,
+        );
       }),
     );
 

@@ -1,0 +1,62 @@
+// Cost budget: a batch pauses before the item that would overspend, says why in status and audit,
+// and goes on when the budget is raised.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { batchEnd, controlRows, readItems, waitFor } from '../helpers/engine';
+import { engineHarness, type EngineHarness } from '../helpers/harness';
+
+describe('cost budget', () => {
+  let h: EngineHarness;
+  beforeAll(async () => {
+    h = await engineHarness('budget');
+  });
+  afterAll(() => h?.close());
+
+  it('pauses at the item that would exceed the budget, counting items in flight', async () => {
+    const b = await h.start('budget-const', controlRows(20, () => ({ delayMs: 50 })), {
+      concurrency: 3,
+      costPerItem: 1.5,
+      budget: 10,
+    });
+    const paused = await waitFor(
+      'the budget to pause the batch',
+      async () => {
+        const p = await h.ctx.batches.progress(b.batchId);
+        return p.status === 'paused' && p.running === 0 ? p : undefined;
+      },
+      30_000,
+    );
+    // 6 × 1.5 = 9 fits in 10; the 7th would make 10.5.
+    expect(paused).toMatchObject({ succeeded: 6, pending: 14, cost: 9, budget: 10 });
+    expect(paused.statusReason).toContain('budget 10 reached');
+    expect(paused.statusReason).toContain('next item K0007 would cost 1.5');
+    expect(b.target.stats().requests).toBe(6);
+
+    const audit = (await readFile(path.join(b.outputDir, 'audit', 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(audit.find((e) => e.action === 'pause')).toMatchObject({ by: 'budget', args: { budget: 10, spent: 9 } });
+
+    await h.ctx.batches.setLimits(b.batchId, { budget: 100 });
+    await h.ctx.batches.resume(b.batchId);
+    const end = await batchEnd(b.handle);
+    expect(end).toMatchObject({ kind: 'returned', progress: { status: 'completed', succeeded: 20, cost: 30, budget: 100 } });
+  });
+
+  it('uses an item cost field when present', async () => {
+    const rows = controlRows(5).map((r, i) => ({ ...r, price: [3, 3, 3, 3, 3][i]! }));
+    const b = await h.start('budget-field', rows, { concurrency: 1, costField: 'price', budget: 10 });
+    const paused = await waitFor(
+      'the budget to pause the batch',
+      async () => {
+        const p = await h.ctx.batches.progress(b.batchId);
+        return p.status === 'paused' && p.running === 0 ? p : undefined;
+      },
+      30_000,
+    );
+    expect(paused).toMatchObject({ succeeded: 3, cost: 9 });
+    await h.ctx.batches.cancel(b.batchId);
+    expect(await batchEnd(b.handle)).toEqual({ kind: 'cancelled' });
+    const items = await readItems(b.outputDir);
+    expect(items.filter((i) => i.status === 'succeeded').map((i) => i.cost)).toEqual([3, 3, 3]);
+  });
+});

@@ -1,0 +1,24 @@
+// Item costs: what the processor reported, else the item's cost field, else the per-item constant.
+// The parent uses the expected cost to keep a batch within its budget before starting an item.
+import type { StatsState } from './stats';
+import type { CostPolicy, Item } from './types';
+
+function fieldCost(item: Item, policy: CostPolicy | undefined): number | undefined {
+  if (!policy?.field) return undefined;
+  const raw = item.data[policy.field];
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+/** Cost expected for an item before it runs (0 when nothing is known yet). */
+export function expectedCost(item: Item, policy: CostPolicy | undefined, stats: StatsState): number {
+  const known = fieldCost(item, policy) ?? policy?.perItem;
+  if (known !== undefined) return known;
+  // Only processors report costs: expect the average so far.
+  return stats.finished > 0 ? stats.cost / stats.finished : 0;
+}
+
+/** The cost recorded for a succeeded item. */
+export function itemCost(item: Item, policy: CostPolicy | undefined, reported: number | undefined): number | undefined {
+  return reported ?? fieldCost(item, policy) ?? policy?.perItem;
+}
