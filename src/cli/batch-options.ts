@@ -21,6 +21,9 @@ export interface BatchFlags {
   cwd?: string;
   module?: string;
   heartbeatTimeout?: string;
+  costPerItem?: string;
+  costField?: string;
+  budget?: string;
   idColumn?: string;
   delimiter?: string;
   format?: string;
@@ -52,7 +55,7 @@ const FLAG_NAMES: Record<string, string> = {
   batchId: '--batch-id', taskQueue: '--task-queue', 'http.bodyMode': '--body-mode', 'http.fileField': '--file-field',
   'http.connections': '--connections', 'command.argv': '--command', 'command.cwd': '--cwd',
   'command.timeoutMs': '--timeout', 'module.path': '--module', 'module.timeoutMs': '--timeout',
-  heartbeatTimeoutMs: '--heartbeat-timeout',
+  heartbeatTimeoutMs: '--heartbeat-timeout', costPerItem: '--cost-per-item', costField: '--cost-field', budget: '--budget',
 };
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -89,6 +92,9 @@ export function addBatchOptions(cmd: Command): Command {
     .option('--fail-fast', 'end the batch at the first failed item')
     .option('--max-failures <n>', 'end the batch as failed when more than n items failed')
     .option('--max-failure-rate <percent>', 'end the batch as failed above this failure percentage')
+    .option('--cost-per-item <n>', 'cost of one item, for plan estimates, statistics and --budget')
+    .option('--cost-field <column>', "item field holding that item's cost (overrides --cost-per-item)")
+    .option('--budget <n>', 'pause the batch before its running cost would exceed this')
     .option('--output-dir <dir>', 'where results, logs and reports go (default output/<batchId>)')
     .option('--batch-id <id>', 'batch id (default <source name>-<timestamp>)')
     .option('--task-queue <name>', 'task queue of the workers (default durabatch)');
@@ -164,6 +170,9 @@ export async function resolveBatchConfig(flags: BatchFlags, env: NodeJS.ProcessE
     outputDir: flags.outputDir,
     batchId: flags.batchId,
     taskQueue: flags.taskQueue,
+    costPerItem: flags.costPerItem,
+    costField: flags.costField,
+    budget: flags.budget,
   };
   const { config } = await loadConfig({ file: flags.config, env, flags: values, flagNames: FLAG_NAMES });
   return config;
