@@ -5,6 +5,7 @@ import { TemporalCliNotFoundError } from '../server/provision';
 import { registerInfra } from './commands/infra';
 import { registerOps } from './commands/ops';
 import { registerRun } from './commands/run';
+import { registerStart } from './commands/start';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 
 const program = new Command('durabatch')
@@ -13,6 +14,7 @@ const program = new Command('durabatch')
   .exitOverride();
 
 registerRun(program);
+registerStart(program);
 registerOps(program);
 registerInfra(program);
 

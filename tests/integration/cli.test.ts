@@ -86,6 +86,30 @@ describe('durabatch CLI', () => {
     expect(res.stderr).toContain('no Temporal server answers at 127.0.0.1:1');
   });
 
+  it('starts a batch that a separate worker runs, then status and watch report it', async () => {
+    await ctx.startWorker();
+    const csv = await writeCsv(ctx.dir, 'start.csv', patientRows(12));
+    const env = { TEMPORAL_ADDRESS: ctx.address };
+    const started = await durabatch(
+      ['start', csv, '--url', `${target.url}/patients`, '--id-column', 'id', '--task-queue', ctx.taskQueue, '--output-dir', path.join(ctx.dir, 'start-out'), '--json'],
+      env,
+    );
+    expect(started.code).toBe(0);
+    const { batchId, total } = JSON.parse(started.stdout) as { batchId: string; total: number };
+    expect(total).toBe(12);
+    const watched = await durabatch(['watch', batchId, '--json'], env);
+    expect(watched.code).toBe(0);
+    expect(JSON.parse(watched.stdout)).toMatchObject({ batchId, status: 'completed', succeeded: 12 });
+    const status = await durabatch(['status', batchId, '--json'], env);
+    const p = JSON.parse(status.stdout) as BatchProgress;
+    // The design brief's status fields, all present.
+    for (const field of ['batchId', 'status', 'total', 'succeeded', 'failed', 'skipped', 'cancelled', 'running', 'pending', 'percent',
+      'throughputPerMinute', 'latencyMs', 'errorRate', 'etaSeconds', 'cost', 'startedAt', 'endedAt', 'outputDir', 'webUiUrl']) {
+      expect(p, field).toHaveProperty(field);
+    }
+    expect(p.succeeded + p.failed + p.skipped + p.cancelled + p.running + p.pending).toBe(p.total);
+  });
+
   it('prints help with examples for run', async () => {
     const res = await durabatch(['run', '--help']);
     expect(res.code).toBe(0);
