@@ -3,6 +3,7 @@
 // items. Workers then read any page by seeking, without re-parsing the original; an identical earlier
 // staging is reused; and the manifest lets a later check notice an original edited mid-batch.
 import { createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -104,8 +105,9 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
     };
   }
 
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
+  // A private temporary folder per call: two batches staging identical content at once must not
+  // write into (or delete) each other's copy.
+  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   await mkdir(tmp, { recursive: true });
   const itemsFile = path.join(tmp, 'items.jsonl');
   const out = createWriteStream(itemsFile);
@@ -203,8 +205,7 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
   };
   await writeFile(path.join(tmp, 'index.json'), JSON.stringify({ stride: INDEX_STRIDE, offsets }));
   await writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
-  await rm(dir, { recursive: true, force: true });
-  await rename(tmp, dir);
+  await publishStaging(tmp, dir, id.fingerprint);
   return {
     dir,
     fingerprint: id.fingerprint,
@@ -215,6 +216,27 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
     problems,
     warnings,
   };
+}
+
+/**
+ * Moves a finished staging into place. If an identical staging got there first (same fingerprint),
+ * it is kept, since a running batch may be reading it; a stale or broken one is replaced.
+ */
+async function publishStaging(tmp: string, dir: string, fingerprint: string): Promise<void> {
+  try {
+    await rename(tmp, dir);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+  }
+  const existing = await readManifest(dir).catch(() => undefined);
+  if (existing?.fingerprint === fingerprint) {
+    await rm(tmp, { recursive: true, force: true });
+    return;
+  }
+  await rm(dir, { recursive: true, force: true });
+  await rename(tmp, dir);
 }
 
 export async function readManifest(dir: string): Promise<StagedManifest> {

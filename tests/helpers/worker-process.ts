@@ -1,0 +1,54 @@
+// A real `durabatch worker` in its own OS process (bin/durabatch.js), for tests that kill a worker
+// the hard way. Its output goes to a log file; kill() sends SIGKILL and waits for the exit.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../../bin/durabatch.js', import.meta.url));
+
+export interface WorkerProcess {
+  pid: number;
+  child: ChildProcess;
+  logFile: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL (no graceful shutdown) and wait until the process is gone. */
+  kill(): Promise<void>;
+}
+
+export function spawnWorkerProcess(opts: {
+  taskQueue: string;
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+}): WorkerProcess {
+  const fd = openSync(opts.logFile, 'a');
+  const child = spawn(process.execPath, [BIN, 'worker', '--task-queue', opts.taskQueue], {
+    cwd: path.dirname(path.dirname(BIN)),
+    env: {
+      ...process.env,
+      ...opts.env,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_NAMESPACE: 'default',
+      DURABATCH_HOME: inject('toolsHome'),
+    },
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  if (child.pid === undefined) throw new Error('could not start a durabatch worker process');
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null)
+      resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    pid: child.pid,
+    child,
+    logFile: opts.logFile,
+    exited,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
