@@ -5,6 +5,7 @@ import { SourceChangedError } from '../src/errors';
 import { checkSourceUnchanged } from '../src/source/source-check';
 import { appendAudit, type AuditEntry } from '../src/audit/audit-log';
 import type { Logger } from 'pino';
+import { operationLogger, type LogLevels } from '../src/logging/levels';
 import { findStagedItem, readStagedPage } from '../src/source/page-reader';
 import type { Item, ItemOutcome, StagedSourceRef, StepResult, StepSpec } from '../workflows/types';
 import { runProcessor } from './processors';
@@ -13,6 +14,8 @@ import { writeResultsPage, type WriteResultsPageInput } from './results/pages';
 
 export interface ActivityDeps {
   logger: Logger;
+  /** Per-operation log levels: `source` (pages), `processor` (items), `results` (result files). */
+  logLevels?: LogLevels;
   /** Where `${env:NAME}` references are resolved (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -37,13 +40,16 @@ export interface ProcessItemInput {
 
 export function createActivities(deps: ActivityDeps) {
   const env = deps.env ?? process.env;
+  const sourceLog = operationLogger(deps.logger, 'source', deps.logLevels);
+  const processorLog = operationLogger(deps.logger, 'processor', deps.logLevels);
+  const resultsLog = operationLogger(deps.logger, 'results', deps.logLevels);
   return {
     async readPage(input: ReadPageInput): Promise<Item[]> {
       try {
         await checkSourceUnchanged(input.source);
       } catch (err) {
         if (!(err instanceof SourceChangedError)) throw err;
-        deps.logger.warn({ batchId: input.batchId, source: input.source.originalPath }, err.message);
+        sourceLog.warn({ batchId: input.batchId, source: input.source.originalPath }, err.message);
         // Retrying cannot help: the batch pauses with this reason (see workflows/batch.ts).
         throw ApplicationFailure.nonRetryable(err.message, 'SourceChangedError');
       }
@@ -58,7 +64,7 @@ export function createActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const { attempt } = ctx.info;
       const { step, item } = input;
-      const log = deps.logger.child(
+      const log = processorLog.child(
         { batchId: input.batchId, itemKey: item.key, step: step.name, attempt },
         step.logLevel ? { level: step.logLevel } : undefined,
       );
@@ -107,7 +113,7 @@ export function createActivities(deps: ActivityDeps) {
 
     async writeReport(input: WriteReportInput): Promise<void> {
       await writeReport(input);
-      deps.logger.child({ batchId: input.batchId }).info({ outputDir: input.outputDir }, 'report written');
+      resultsLog.child({ batchId: input.batchId }).info({ outputDir: input.outputDir }, 'report written');
     },
   };
 }

@@ -2,11 +2,16 @@
 import { Command, CommanderError } from 'commander';
 import { InputError, ServerUnavailableError } from '../errors';
 import { TemporalCliNotFoundError } from '../server/provision';
+import { registerConfig } from './commands/config';
 import { registerInfra } from './commands/infra';
 import { registerOps } from './commands/ops';
 import { registerRun } from './commands/run';
+import { registerList } from './commands/list';
+import { registerPlan } from './commands/plan';
+import { registerReport } from './commands/report';
+import { registerRetryFailed } from './commands/retry-failed';
 import { registerStart } from './commands/start';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 
 const program = new Command('durabatch')
   .description('Durable batch processing on Temporal: one child workflow per item, with retries, limits, progress and a report.')
@@ -17,6 +22,11 @@ registerRun(program);
 registerStart(program);
 registerOps(program);
 registerInfra(program);
+registerList(program);
+registerReport(program);
+registerRetryFailed(program);
+registerPlan(program);
+registerConfig(program);
 
 /** Exit codes: 0 success, 1 batch ended failed/cancelled (set by commands), 2 usage or input error. */
 async function main(argv: string[]): Promise<void> {
@@ -29,6 +39,11 @@ async function main(argv: string[]): Promise<void> {
     }
     if (err instanceof InputError || err instanceof ServerUnavailableError || err instanceof TemporalCliNotFoundError) {
       process.stderr.write(`durabatch: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    if (err instanceof WorkflowNotFoundError) {
+      process.stderr.write(`durabatch: no batch with that id: ${err.message}\n  fix: see \`durabatch list\`\n`);
       process.exitCode = 2;
       return;
     }

@@ -3,7 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { BatchInput } from '../../workflows/batch';
-import { failuresQuery, pauseSignal, progressQuery, resumeSignal, setLimitsUpdate, type SetLimitsInput } from '../../workflows/messages';
+import { cancelItemUpdate, type CancelItemResult, failuresQuery, pauseSignal, progressQuery, resumeSignal, setLimitsUpdate, type SetLimitsInput } from '../../workflows/messages';
 import { batchIdKey, batchProgressKey, batchStatusKey } from '../../workflows/search-attributes';
 import type { BatchProgress, FailureRecord, Limits } from '../../workflows/types';
 import { appendAudit } from '../audit/audit-log';
@@ -167,6 +167,13 @@ export class BatchClient {
   async setLimits(batchId: string, limits: SetLimitsInput): Promise<Limits> {
     const result = await this.handle(batchId).executeUpdate(setLimitsUpdate, { args: [limits] });
     await this.audit(batchId, 'set', { ...limits });
+    return result;
+  }
+
+  /** Cancels one item: a running one's child is cancelled, a pending one is skipped. */
+  async cancelItem(batchId: string, key: string): Promise<CancelItemResult> {
+    const result = await this.handle(batchId).executeUpdate(cancelItemUpdate, { args: [{ key }] });
+    await this.audit(batchId, 'cancel', { item: key, result: result.action });
     return result;
   }
 

@@ -1,5 +1,7 @@
 // Effective configuration: defaults < config file < DURABATCH_* environment < CLI flags. Every
-// value remembers where it came from, so a validation error names the flag, variable or file.
+// value remembers where it came from, so a validation error names the flag, variable or file, and
+// `durabatch config` can show each value's origin.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../errors';
@@ -9,23 +11,43 @@ import { Config, formatConfigIssues, type SettingSources } from './schema';
 type Plain = Record<string, unknown>;
 
 /** Nested settings groups and their fields, for `DURABATCH_<GROUP>_<FIELD>` variables. */
-const NESTED: Record<string, Record<string, unknown>> = {
+export const SETTING_GROUPS: Record<string, Record<string, unknown>> = {
   http: HttpSettings.shape,
   command: CommandSettings.shape,
   module: ModuleSettings.shape,
+  logLevels: Config.shape.logLevels.unwrap().shape,
 };
 
-/** `maxFailureRate` → `DURABATCH_MAX_FAILURE_RATE`; `http.timeoutMs` → `DURABATCH_HTTP_TIMEOUT_MS`. */
+/**
+ * `maxFailureRate` → `DURABATCH_MAX_FAILURE_RATE`; `http.timeoutMs` → `DURABATCH_HTTP_TIMEOUT_MS`.
+ * Per-operation log levels read as `DURABATCH_LOG_LEVEL_<OPERATION>`, next to `DURABATCH_LOG_LEVEL`.
+ */
 export function envName(fieldPath: string): string {
-  return 'DURABATCH_' + fieldPath.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+  const field = fieldPath.replace(/^logLevels\./, 'logLevel.');
+  return (
+    'DURABATCH_' +
+    field
+      .replace(/\./g, '_')
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .toUpperCase()
+  );
 }
 
-function readEnv(env: NodeJS.ProcessEnv, sources: SettingSources): Plain {
+/** Where a value came from: the layer, and a label naming the flag, variable or file and field. */
+export interface SettingOrigin {
+  kind: 'file' | 'env' | 'flag';
+  /** The file path, variable name or flag name. */
+  name: string;
+  label: string;
+}
+export type SettingOrigins = Partial<Record<string, SettingOrigin>>;
+
+function readEnv(env: NodeJS.ProcessEnv, note: (field: string, origin: SettingOrigin) => void): Plain {
   const out: Plain = {};
   const visit = (shape: Record<string, unknown>, prefix: string, target: Plain) => {
     for (const key of Object.keys(shape)) {
       const field = prefix ? `${prefix}.${key}` : key;
-      const group = NESTED[field];
+      const group = SETTING_GROUPS[field];
       if (group) {
         const nested: Plain = {};
         visit(group, field, nested);
@@ -37,7 +59,7 @@ function readEnv(env: NodeJS.ProcessEnv, sources: SettingSources): Plain {
       if (value === undefined || value === '') continue;
       // Structured values (headers, exit codes, steps) are JSON text; the schema parses them.
       target[key] = value;
-      sources[field] = `environment variable ${name}`;
+      note(field, { kind: 'env', name, label: `environment variable ${name}` });
     }
   };
   visit(Config.shape, '', out);
@@ -49,19 +71,38 @@ function merge(base: Plain, over: Plain): Plain {
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
     const prev = out[k];
-    out[k] = prev && typeof prev === 'object' && !Array.isArray(prev) && v && typeof v === 'object' && !Array.isArray(v)
-      ? merge(prev as Plain, v as Plain)
-      : v;
+    out[k] =
+      prev &&
+      typeof prev === 'object' &&
+      !Array.isArray(prev) &&
+      v &&
+      typeof v === 'object' &&
+      !Array.isArray(v)
+        ? merge(prev as Plain, v as Plain)
+        : v;
   }
   return out;
 }
 
-function noteSources(values: Plain, label: (field: string) => string, sources: SettingSources, prefix = ''): void {
+const isContainer = (v: unknown): v is Plain => v !== null && typeof v === 'object';
+
+/**
+ * Records the origin of every value given. Flags recurse only into settings groups (a header map is
+ * one flag); a file records every level, so an error deep inside `steps` names its exact place.
+ */
+function noteValues(
+  values: Plain,
+  origin: (field: string) => SettingOrigin,
+  note: (f: string, o: SettingOrigin) => void,
+  deep: boolean,
+  prefix = '',
+): void {
   for (const [k, v] of Object.entries(values)) {
     if (v === undefined) continue;
     const field = prefix ? `${prefix}.${k}` : k;
-    if (NESTED[field] && v && typeof v === 'object') noteSources(v as Plain, label, sources, field);
-    else sources[field] = label(field);
+    const group = Boolean(SETTING_GROUPS[field]) && isContainer(v);
+    if (!group || deep) note(field, origin(field));
+    if ((group || deep) && isContainer(v)) noteValues(v, origin, note, deep, field);
   }
 }
 
@@ -74,28 +115,76 @@ export interface LoadConfigInput {
   flagNames?: Record<string, string>;
 }
 
-export async function loadConfig(input: LoadConfigInput): Promise<{ config: Config; sources: SettingSources }> {
+export interface LoadedConfig {
+  config: Config;
+  /** Field path → label for messages (`flag --concurrency`, `environment variable ...`). */
+  sources: SettingSources;
+  /** Field path → layer and label, for every value not left at its default. */
+  origins: SettingOrigins;
+  /** The config file read, as an absolute path. */
+  file?: string;
+}
+
+const observed = new AsyncLocalStorage<{ loaded?: LoadedConfig }>();
+
+/**
+ * Runs `fn` (e.g. resolveBatchConfig, which owns the flag-to-setting mapping) and returns what its
+ * loadConfig call resolved, origins included, so `durabatch config` shows exactly what `run` would
+ * use without a second copy of that mapping.
+ */
+export async function withConfigOrigins<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T; loaded?: LoadedConfig }> {
+  const store: { loaded?: LoadedConfig } = {};
+  const result = await observed.run(store, fn);
+  return { result, loaded: store.loaded };
+}
+
+async function readConfigFile(file: string): Promise<Plain> {
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(`cannot read config file ${file}: ${err.code ?? err.message}`, 'check --config');
+  });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!isContainer(parsed) || Array.isArray(parsed)) {
+    throw new InputError(
+      `config file ${file} must hold one JSON object of settings`,
+      'see config/*.json for templates',
+    );
+  }
+  // JSON has no comments: templates explain their settings in a top-level "$comment" object.
+  delete parsed.$comment;
+  return parsed;
+}
+
+export async function loadConfig(input: LoadConfigInput): Promise<LoadedConfig> {
   const sources: SettingSources = {};
-  let fromFile: Plain = {};
-  if (input.file) {
-    const file = path.resolve(input.file);
-    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new InputError(`cannot read config file ${file}: ${err.code ?? err.message}`, 'check --config');
-    });
-    try {
-      fromFile = JSON.parse(text) as Plain;
-    } catch (err) {
-      throw new InputError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
-    }
-    delete fromFile.$comment;
-    noteSources(fromFile, (f) => `${file}: "${f}"`, sources);
-  }
-  const fromEnv = readEnv(input.env ?? process.env, sources);
+  const origins: SettingOrigins = {};
+  const note = (field: string, origin: SettingOrigin) => {
+    sources[field] = origin.label;
+    origins[field] = origin;
+  };
+  const file = input.file ? path.resolve(input.file) : undefined;
+  const fromFile = file ? await readConfigFile(file) : {};
+  if (file) noteValues(fromFile, (f) => ({ kind: 'file', name: file, label: `${file}: "${f}"` }), note, true);
+  const fromEnv = readEnv(input.env ?? process.env, note);
   const flags = input.flags ?? {};
-  noteSources(flags, (f) => `flag ${input.flagNames?.[f] ?? f}`, sources);
-  const parsed = Config.safeParse(merge(merge(fromFile, fromEnv), flags));
+  const flagName = (f: string) => input.flagNames?.[f] ?? f;
+  noteValues(flags, (f) => ({ kind: 'flag', name: flagName(f), label: `flag ${flagName(f)}` }), note, false);
+  const merged = merge(merge(fromFile, fromEnv), flags);
+  const parsed = Config.safeParse(merged);
   if (!parsed.success) {
-    throw new InputError(`invalid settings:\n${formatConfigIssues(parsed.error, sources)}`, 'see `durabatch run --help`');
+    throw new InputError(
+      `invalid settings:\n${formatConfigIssues(parsed.error, sources, merged)}`,
+      'see `durabatch run --help`',
+    );
   }
-  return { config: parsed.data, sources };
+  const loaded: LoadedConfig = { config: parsed.data, sources, origins, file };
+  const store = observed.getStore();
+  if (store) store.loaded = loaded;
+  return loaded;
 }

@@ -2,6 +2,8 @@
 // explicitly ("true"/"false"), never coerced, so "false" never means true.
 import { z } from 'zod';
 import { MAX_CONCURRENCY } from '../../workflows/messages';
+import { LOG_LEVELS } from '../logging/levels';
+import { maskSecrets } from '../logging/secrets';
 import { SOURCE_FORMATS } from '../source/types';
 import { ItemSchemaSpec } from '../source/validate';
 import { CommandSettings, HttpSettings, jsonText, ModuleSettings, Steps } from './processors';
@@ -82,6 +84,23 @@ export const Config = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'letters, digits, ".", "_" and "-" only, at most 100 characters')
     .optional(),
+  /** Level of durabatch's logs: trace, debug, info, warn, error, fatal or silent. Default info. */
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  /** Per-operation levels over logLevel, e.g. `{"processor": "debug", "source": "warn"}`. Default: none. */
+  logLevels: z
+    .strictObject({
+      /** Reading and staging the source. */
+      source: z.enum(LOG_LEVELS).optional(),
+      /** Processor calls (http, command, module), per item and attempt. */
+      processor: z.enum(LOG_LEVELS).optional(),
+      /** Writing results, reports and failed.csv. */
+      results: z.enum(LOG_LEVELS).optional(),
+      /** The batch and item workflows' own logs. */
+      workflow: z.enum(LOG_LEVELS).optional(),
+      /** The worker process: connection, polling, shutdown. */
+      worker: z.enum(LOG_LEVELS).optional(),
+    })
+    .optional(),
   /** Task queue of the durabatch workers. Default `durabatch`. */
   taskQueue: z.string().min(1).default('durabatch'),
   /** Home of the embedded server's database, staged sources and tools. Default `./.durabatch`. */
@@ -93,13 +112,119 @@ export type ConfigInput = z.input<typeof Config>;
 /** Where each setting came from, so errors can name the flag, variable or file. */
 export type SettingSources = Partial<Record<string, string>>;
 
-/** Formats zod issues as one line per field, naming the flag or source that set it. */
-export function formatConfigIssues(error: z.ZodError, sources: SettingSources): string {
+/**
+ * Formats zod issues as one line per problem: who set the value (flag, environment variable or
+ * file), the offending value and what is allowed, e.g. `flag --concurrency: 5000 is too big: at
+ * most 1000`. `input` is the merged settings the schema saw (values are looked up there because
+ * zod reports coerced ones); secrets in it are masked before anything is echoed.
+ */
+export function formatConfigIssues(error: z.ZodError, sources: SettingSources, input?: unknown): string {
+  type Node = {
+    _zod: { def: { innerType?: Node; in?: Node; out?: Node; element?: Node; shape?: Record<string, Node> } };
+  };
+  type Issue = z.core.$ZodIssue;
+  const safe = maskSecrets(input);
+  const valueAt = (path: PropertyKey[]): unknown =>
+    path.reduce<unknown>(
+      (v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined),
+      safe,
+    );
+  const show = (v: unknown): string => {
+    if (typeof v === 'string' && /^[\w.+:/-]+$/.test(v)) return v;
+    const text = JSON.stringify(v) ?? String(v);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  };
+  const from = (path: PropertyKey[]): string => {
+    const field = path.map(String).join('.');
+    // Values inside JSON text (a `steps` variable) have no source of their own: name the holder.
+    for (let n = path.length; n > 0; n--) {
+      const label = sources[path.slice(0, n).map(String).join('.')];
+      if (label) return n === path.length ? label : `${label} (at ${field})`;
+    }
+    return `setting "${field}"`;
+  };
+  // The setting names valid at `path`, found by walking the schema through wrappers, pipes and arrays.
+  const keysAt = (node: Node | undefined, path: PropertyKey[]): string[] => {
+    const def = node?._zod.def;
+    if (!def) return [];
+    if (def.shape)
+      return path.length === 0 ? Object.keys(def.shape) : keysAt(def.shape[String(path[0])], path.slice(1));
+    if (def.element) return keysAt(def.element, path.slice(1));
+    for (const next of [def.innerType, def.out, def.in]) {
+      const keys = keysAt(next, path);
+      if (keys.length > 0) return keys;
+    }
+    return [];
+  };
+  // A typo of a valid name: same letters ignoring case and separators, or one edit away.
+  const similar = (a: string, b: string): boolean => {
+    const [x, y] = [a, b].map((t) => t.toLowerCase().replace(/[-_]/g, '')) as [string, string];
+    if (x === y) return true;
+    if (Math.abs(x.length - y.length) > 1) return false;
+    let i = 0;
+    while (i < x.length && x[i] === y[i]) i++;
+    return [
+      x.slice(i + 1) === y.slice(i + 1),
+      x.slice(i) === y.slice(i + 1),
+      x.slice(i + 1) === y.slice(i),
+    ].some(Boolean);
+  };
+  const describe = (issue: Issue, value: unknown): string => {
+    const v = show(value);
+    switch (issue.code) {
+      case 'too_big': {
+        const max = String(issue.maximum);
+        if (issue.origin === 'string') return `${v} is too long: at most ${max} characters`;
+        if (issue.origin === 'array') return `has too many entries: at most ${max}`;
+        return `${v} is too big: ${issue.inclusive ? 'at most' : 'must be less than'} ${max}`;
+      }
+      case 'too_small': {
+        const min = String(issue.minimum);
+        if (issue.origin === 'string')
+          return min === '1' ? 'must not be empty' : `${v} is too short: at least ${min} characters`;
+        if (issue.origin === 'array') return `needs at least ${min} ${min === '1' ? 'entry' : 'entries'}`;
+        return `${v} is too small: ${issue.inclusive ? 'at least' : 'must be more than'} ${min}`;
+      }
+      case 'invalid_value':
+        return `${v} is not allowed: use one of ${issue.values.map(String).join(', ')}`;
+      case 'invalid_type':
+        if (value === undefined) return `missing: required (${issue.expected})`;
+        return `${v} is not ${issue.expected === 'int' ? 'a whole number' : `a valid ${issue.expected}`}`;
+      case 'invalid_union': {
+        // A branch that got past the type check (a string with a shell operator) says the most.
+        const typed = issue.errors.filter(
+          (b) => !b.every((i) => i.path.length === 0 && i.code === 'invalid_type'),
+        );
+        if (typed.length === 1 && typed[0]?.[0]) return describe(typed[0][0], value);
+        const allowed = new Set(
+          issue.errors
+            .flat()
+            .flatMap((i) =>
+              i.code === 'invalid_value'
+                ? i.values.map(String)
+                : i.code === 'invalid_type'
+                  ? [i.expected]
+                  : [],
+            ),
+        );
+        if (allowed.has('boolean')) return `${v} is not allowed: use true or false`;
+        return `${v} is not allowed: expected ${[...allowed].join(' or ')}`;
+      }
+      default:
+        return value === undefined ? issue.message : `${v}: ${issue.message}`;
+    }
+  };
   return error.issues
-    .map((issue) => {
-      const field = issue.path.join('.');
-      const from = sources[field] ?? `setting "${field}"`;
-      return `${from}: ${issue.message}`;
+    .flatMap((issue) => {
+      if (issue.code !== 'unrecognized_keys')
+        return [`${from(issue.path)}: ${describe(issue, valueAt(issue.path))}`];
+      const valid = keysAt(Config as unknown as Node, issue.path);
+      const where = issue.path.length > 0 ? ` in "${issue.path.map(String).join('.')}"` : '';
+      return issue.keys.map((key) => {
+        const near = valid.find((name) => similar(key, name));
+        const hint = near ? ` (did you mean "${near}"?)` : '';
+        return `${from([...issue.path, key])}: unknown setting${hint}; valid settings${where}: ${valid.join(', ')}`;
+      });
     })
     .join('\n');
 }

@@ -1,8 +1,11 @@
-// pino loggers. Every line carries `batchId` (and `itemKey` in item scope) as bindings; secrets in
-// headers are redacted by path in case a caller logs a request.
+// pino loggers. Every line carries `batchId` (and `itemKey` in item scope) as bindings; credentials
+// are redacted by path in case a caller logs a request or a settings object. Files always get JSON
+// lines (for jq and log shippers); a person at a terminal gets pino-pretty.
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
+export { operationLogger, type LogLevels, type Operation } from './levels';
 
 export interface LoggerOptions {
   level?: string;
@@ -10,29 +13,77 @@ export interface LoggerOptions {
   file?: string;
   /** Destination for the terminal stream (default stderr, so stdout stays for --json output). */
   fd?: number;
-  /** Level on the terminal when a file also gets the logs (default: same as level). */
+  /** Level on the terminal when a file also gets the logs (default: whatever the loggers write). */
   terminalLevel?: string;
+  /** Human-readable terminal output. Default: when the terminal stream is a TTY and CI is not "true". */
+  pretty?: boolean;
 }
 
-export const REDACT_PATHS = [
-  'headers.authorization',
-  'headers.Authorization',
-  'headers["x-api-key"]',
-  '*.headers.authorization',
-  '*.headers.Authorization',
-  'apiKey',
-  '*.apiKey',
+const secretsUnder = (prefix: string) => [
+  `${prefix}authorization`,
+  `${prefix}Authorization`,
+  `${prefix}["proxy-authorization"]`,
+  `${prefix}["Proxy-Authorization"]`,
+  `${prefix}cookie`,
+  `${prefix}Cookie`,
+  `${prefix}["x-api-key"]`,
+  `${prefix}["X-Api-Key"]`,
+  `${prefix}["X-API-Key"]`,
 ];
+
+export const REDACT_PATHS = [
+  // Request headers logged on their own or inside a request/response object.
+  ...secretsUnder('headers.'),
+  ...secretsUnder('*.headers.'),
+  // Credentials by name, at the top of a log object or one level down (`{ config: { token } }`).
+  ...['token', 'password', 'secret', 'apiKey', 'accessToken', 'refreshToken', 'clientSecret'].flatMap((k) => [
+    k,
+    `*.${k}`,
+  ]),
+  // A command's environment may hold resolved `${env:NAME}` secrets.
+  'env.*',
+  '*.env.*',
+];
+
+export function defaultPretty(fd: number, env: NodeJS.ProcessEnv = process.env): boolean {
+  const tty = fd === 1 ? process.stdout.isTTY : fd === 2 ? process.stderr.isTTY : false;
+  return Boolean(tty) && env.CI !== 'true';
+}
+
+function terminalStream(fd: number, usePretty: boolean): pino.DestinationStream {
+  if (!usePretty) return pino.destination({ fd, sync: true });
+  // In-process and synchronous (not a worker-thread transport): the CLI ends with process.exit(),
+  // which must not lose the last lines.
+  return pretty({
+    destination: fd,
+    sync: true,
+    colorize: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+  });
+}
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? process.env.DURABATCH_LOG_LEVEL ?? 'info';
-  const terminal = (opts.terminalLevel ?? level) as pino.Level;
-  const streams: pino.StreamEntry[] = [{ level: terminal, stream: pino.destination({ fd: opts.fd ?? 2, sync: true }) }];
+  // The loggers decide what is written, not the streams: an operation logger (operationLogger) may
+  // be more verbose than this one, and a stream at this logger's level would drop its lines.
+  const fd = opts.fd ?? 2;
+  const streams: pino.StreamEntry[] = [
+    {
+      level: (opts.terminalLevel ?? 'trace') as pino.Level,
+      stream: terminalStream(fd, opts.pretty ?? defaultPretty(fd)),
+    },
+  ];
   if (opts.file) {
-    streams.push({ level: level as pino.Level, stream: pino.destination({ dest: opts.file, mkdir: true, sync: true }) });
+    streams.push({ level: 'trace', stream: pino.destination({ dest: opts.file, mkdir: true, sync: true }) });
   }
   return pino(
-    { level, base: { pid: process.pid }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime },
+    {
+      level,
+      base: { pid: process.pid },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
     pino.multistream(streams),
   );
 }

@@ -3,6 +3,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { ConnectionOptions } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createActivities } from '../../activities';
+import { operationLogger, type LogLevels } from '../logging/levels';
 import { PinoTemporalLogger } from '../logging/temporal-logger';
 import { workflowBundlePath } from './bundle';
 
@@ -14,7 +15,7 @@ let runtimeInstalled = false;
 export function installRuntimeLogger(logger: Logger): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new PinoTemporalLogger(logger.child({ component: 'temporal' })) });
+  Runtime.install({ logger: new PinoTemporalLogger(logger) });
 }
 
 export interface BatchWorkerOptions {
@@ -25,6 +26,8 @@ export interface BatchWorkerOptions {
   logger: Logger;
   /** Prebuilt workflow bundle (tests build one per run); default: the cached bundle under home. */
   workflowBundlePath?: string;
+  /** Per-operation log levels (workflow, processor, source, results, worker). */
+  logLevels?: LogLevels;
   /** Activities running at once on this worker (default 200: item activities mostly wait on I/O). */
   maxConcurrentActivities?: number;
   env?: NodeJS.ProcessEnv;
@@ -39,7 +42,7 @@ export interface BatchWorker {
 }
 
 export async function createBatchWorker(opts: BatchWorkerOptions): Promise<BatchWorker> {
-  installRuntimeLogger(opts.logger);
+  installRuntimeLogger(operationLogger(opts.logger, 'workflow', opts.logLevels));
   const { address, tls, apiKey, metadata } = opts.connectionOptions;
   const connection = await NativeConnection.connect({
     address,
@@ -53,7 +56,7 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Batch
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowBundle: { codePath },
-    activities: createActivities({ logger: opts.logger, env: opts.env }),
+    activities: createActivities({ logger: opts.logger, env: opts.env, logLevels: opts.logLevels }),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     maxConcurrentWorkflowTaskExecutions: 100,
     maxCachedWorkflows: 1_000,

@@ -1,22 +1,12 @@
 // Commands on an existing batch: status, watch, pause, resume, set, cancel.
-import path from 'node:path';
 import type { Command } from 'commander';
 import { BatchClient } from '../../client/batch-client';
 import { InputError } from '../../errors';
-import { openEnvironment, type Environment } from '../../runtime/environment';
-import { DEFAULT_TASK_QUEUE } from '../../worker/worker';
+import { withBatchClient } from '../follow-batch';
 import { exitCodeFor, followBatch } from '../follow';
 import { ProgressView, progressLine, summaryBlock } from '../progress-view';
 
-async function withClient<T>(fn: (client: BatchClient, env: Environment) => Promise<T>): Promise<T> {
-  const home = path.resolve(process.env.DURABATCH_HOME ?? '.durabatch');
-  const env = await openEnvironment({ home, allowEmbedded: false });
-  try {
-    return await fn(new BatchClient(env.client, { namespace: env.namespace, taskQueue: DEFAULT_TASK_QUEUE, home, webUiBase: env.webUiBase }), env);
-  } finally {
-    await env.close();
-  }
-}
+const withClient = <T>(fn: (client: BatchClient) => Promise<T>) => withBatchClient(fn);
 
 const positiveNumber = (flag: string, v: string | undefined) => {
   if (v === undefined) return undefined;
@@ -91,6 +81,14 @@ export function registerOps(program: Command): void {
   program
     .command('cancel')
     .argument('<batchId>')
+    .option('--item <key>', 'cancel only this item: running → cancelled, pending → skipped; the batch goes on')
     .description('cancel the batch: in-flight items are cancelled, the report is written')
-    .action((batchId: string) => withClient((c) => c.cancel(batchId)));
+    .addHelpText('after', '\nExamples:\n  durabatch cancel patients-20261122-0412-ab12\n  durabatch cancel patients-20261122-0412-ab12 --item P00042')
+    .action((batchId: string, opts: { item?: string }) =>
+      withClient(async (c) => {
+        if (opts.item === undefined) return c.cancel(batchId);
+        const res = await c.cancelItem(batchId, opts.item);
+        process.stdout.write(`item ${res.key}: ${res.action === 'skipped' ? 'will not start (skipped)' : 'cancellation requested'}\n`);
+      }),
+    );
 }

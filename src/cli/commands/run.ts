@@ -2,14 +2,12 @@
 // the embedded one) and runs a worker in this process, so one command does everything.
 import path from 'node:path';
 import type { Command } from 'commander';
-import { BatchClient, defaultBatchId } from '../../client/batch-client';
+import { defaultBatchId } from '../../client/batch-client';
 import { stepsFromConfig } from '../../client/steps';
-import { createLogger } from '../../logging/logger';
-import { openEnvironment } from '../../runtime/environment';
-import { createBatchWorker } from '../../worker/worker';
 import { addBatchOptions, resolveBatchConfig, type BatchFlags } from '../batch-options';
-import { exitCodeFor, followBatch } from '../follow';
-import { ProgressView, summaryBlock } from '../progress-view';
+import { followWithWorker } from '../follow-batch';
+
+const say = (msg: string) => process.stderr.write(`${msg}\n`);
 
 export function registerRun(program: Command): void {
   addBatchOptions(
@@ -38,57 +36,28 @@ Exit code: 0 all items succeeded, 1 the batch ended partial_failure/failed/cance
 
       const home = path.resolve(config.home);
       // Fix the id now so the in-process worker can log into the batch's own logs/ folder.
-      config.batchId ??= defaultBatchId(source);
-      config.outputDir ??= path.join('output', config.batchId);
-      const logger = createLogger({
-        level: process.env.DURABATCH_LOG_LEVEL ?? 'info',
-        terminalLevel: 'warn',
-        file: path.resolve(config.outputDir, 'logs', 'worker.jsonl'),
+      const batchId = (config.batchId ??= defaultBatchId(source));
+      config.outputDir ??= path.join('output', batchId);
+      await followWithWorker({
+        taskQueue: config.taskQueue,
+        outputDir: config.outputDir,
+        worker: flags.worker,
+        json: flags.json,
+        home,
+        logLevel: config.logLevel,
+        logLevels: config.logLevels,
+        start: async (client) => {
+          const started = await client.start(source, config);
+          say(`batch ${started.batchId}: ${started.total} items`);
+          for (const w of started.warnings) say(`  warning: ${w}`);
+          if (started.invalid > 0) {
+            say(`  ${started.invalid} invalid rows will be skipped (use --strict to refuse the batch instead):`);
+            for (const p of started.problems) say(`    ${p}`);
+          }
+          if (started.webUiUrl) say(`  Web UI: ${started.webUiUrl}`);
+          if (started.itemsUrl) say(`  items:  ${started.itemsUrl}`);
+          return started.batchId;
+        },
       });
-      const say = (msg: string) => process.stderr.write(`${msg}\n`);
-      const env = await openEnvironment({ home, log: say });
-      const cleanups: (() => Promise<void>)[] = [() => env.close()];
-      const cleanup = async () => {
-        for (let fn = cleanups.pop(); fn; fn = cleanups.pop()) {
-          const t = Date.now();
-          await fn().catch(() => undefined);
-          if (process.env.DURABATCH_TRACE) say(`cleanup step ${Date.now() - t} ms`);
-        }
-      };
-      const onSignal = () => {
-        say('\ninterrupted: stopping the worker; the batch is durable and resumes when a worker runs again');
-        void cleanup().then(() => process.exit(130));
-      };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      try {
-        say(`Temporal server ${env.address}${env.embedded ? ' (embedded)' : ''}${env.webUiBase ? `, Web UI ${env.webUiBase}` : ''}`);
-        if (flags.worker) {
-          const worker = await createBatchWorker({
-            connectionOptions: env.connectionOptions, namespace: env.namespace, taskQueue: config.taskQueue, home, logger,
-          });
-          const running = worker.run();
-          cleanups.push(() => worker.shutdown());
-          void running.catch((err: unknown) => say(`worker stopped: ${String(err)}`));
-        }
-        const client = new BatchClient(env.client, { namespace: env.namespace, taskQueue: config.taskQueue, home, webUiBase: env.webUiBase });
-        const started = await client.start(source, config);
-        say(`batch ${started.batchId}: ${started.total} items`);
-        for (const w of started.warnings) say(`  warning: ${w}`);
-        if (started.invalid > 0) {
-          say(`  ${started.invalid} invalid rows will be skipped (use --strict to refuse the batch instead):`);
-          for (const p of started.problems) say(`    ${p}`);
-        }
-        if (started.webUiUrl) say(`  Web UI: ${started.webUiUrl}`);
-        if (started.itemsUrl) say(`  items:  ${started.itemsUrl}`);
-        const final = await followBatch(client, started.batchId, new ProgressView());
-        say(summaryBlock(final));
-        if (flags.json) process.stdout.write(JSON.stringify(final, null, 2) + '\n');
-        process.exitCode = exitCodeFor(final);
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        await cleanup();
-      }
     });
 }

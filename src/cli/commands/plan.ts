@@ -1,0 +1,197 @@
+// `durabatch plan <source>`: everything `start` would check, and a preview of the batch, without
+// starting it. Staging is the validation (the same code `start` runs), so a plan that passes means
+// the start will accept the source; the staged copy is kept and reused by that start.
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import type { Item } from '../../../workflows/types';
+import { describeSteps, stepsFromConfig } from '../../client/steps';
+import { InputError } from '../../errors';
+import type { Config } from '../../config/schema';
+import { stageOptionsFromConfig } from '../../source/options';
+import { stageSource } from '../../source/stage';
+import { addBatchOptions, parseDuration, resolveBatchConfig, type BatchFlags } from '../batch-options';
+
+interface PlanFlags extends BatchFlags {
+  estimateLatency: string;
+  json?: boolean;
+}
+
+export interface PlanCost {
+  /** Expected cost of the items that would run; null when no cost is configured. */
+  total: number | null;
+  perItem: number | null;
+  field: string | null;
+  budget: number | null;
+  /** Items whose cost is unknown (no numeric cost field and no per-item cost). */
+  unknownItems: number;
+}
+
+/** Cost settings are read defensively: they are optional, and older configs do not have them. */
+function costSettings(config: Config): { perItem?: number; field?: string; budget?: number } {
+  const c = config as Partial<Record<'costPerItem' | 'costField' | 'budget', unknown>>;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  return {
+    perItem: num(c.costPerItem),
+    field: typeof c.costField === 'string' && c.costField ? c.costField : undefined,
+    budget: num(c.budget),
+  };
+}
+
+async function estimateCost(stagedDir: string, config: Config, runnable: number): Promise<PlanCost> {
+  const { perItem, field, budget } = costSettings(config);
+  const base = { perItem: perItem ?? null, field: field ?? null, budget: budget ?? null };
+  if (!field) return { ...base, total: perItem === undefined ? null : perItem * runnable, unknownItems: 0 };
+  // A cost field is per item: one streamed pass over the staged items sums it.
+  let total = 0;
+  let unknownItems = 0;
+  const rl = createInterface({
+    input: createReadStream(path.join(stagedDir, 'items.jsonl')),
+    crlfDelay: Infinity,
+  });
+  for await (const line of rl) {
+    if (!line) continue;
+    const item = JSON.parse(line) as Item;
+    if (item.invalid !== undefined) continue;
+    const raw = item.data[field];
+    const value =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+    if (Number.isFinite(value)) total += value;
+    else if (perItem !== undefined) total += perItem;
+    else unknownItems += 1;
+  }
+  return { ...base, total: Math.round(total * 1e6) / 1e6, unknownItems };
+}
+
+/** Waves of `concurrency` items each taking `latencyMs`, unless the rate is the tighter limit. */
+export function estimateSeconds(
+  items: number,
+  concurrency: number,
+  latencyMs: number,
+  rate?: number,
+): number {
+  const byConcurrency = (Math.ceil(items / concurrency) * latencyMs) / 1000;
+  const byRate = rate ? items / rate : 0;
+  return Math.ceil(Math.max(byConcurrency, byRate));
+}
+
+function humanSeconds(s: number): string {
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** `line 12: field "age": ...` → 12 (null for directory items, named by file). */
+const lineOf = (problem: string) => {
+  const m = /^line (\d+)\b/.exec(problem);
+  return m ? Number(m[1]) : null;
+};
+
+export function registerPlan(program: Command): void {
+  addBatchOptions(
+    program
+      .command('plan')
+      .argument('<source>', 'items: a CSV, JSONL, JSON or XLSX file, or a directory of files')
+      .description(
+        'validate every item and preview the batch (count, invalid rows, duration, cost); starts nothing',
+      )
+      .option(
+        '--estimate-latency <duration>',
+        'assumed time per item for the duration estimate: ms, or 2s, 1m',
+        '1s',
+      )
+      .option('--json', 'print the plan as JSON'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  durabatch plan examples/patients.csv --url http://localhost:8080/patients --id-column patient_id
+  durabatch plan leads.csv --config batch.json --concurrency 50 --estimate-latency 300ms
+  durabatch plan invoices/ --glob '**/*.pdf' --command "pdftotext {path} {documents}/{file}.txt" --json
+
+Takes the same options as \`start\` and runs the same checks (settings, processor, every row against
+--schema, duplicate keys), so a clean plan means \`start\` accepts the batch. Needs no Temporal server
+and starts nothing; the validated copy is kept in DURABATCH_HOME and reused by the next start.
+The duration assumes --estimate-latency per item at the chosen --concurrency and --rate; the cost uses
+costPerItem / costField from the settings (\`-\` when none is set).
+Exit code: 0 valid (invalid rows are listed and would be skipped), 2 refused (bad settings, or
+invalid rows with --strict).`,
+    )
+    .action(async (source: string, flags: PlanFlags) => {
+      const latencyMs = parseDuration(flags.estimateLatency, '--estimate-latency');
+      const config = await resolveBatchConfig(flags);
+      // A processor problem does not hide the item check: both are reported, then exit code 2.
+      let processor: string | null = null;
+      let refusal: string | null = null;
+      try {
+        processor = describeSteps(stepsFromConfig(config));
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        refusal = err.message;
+      }
+      const staged = await stageSource(source, stageOptionsFromConfig(config, path.resolve(config.home)));
+      const runnable = staged.total - staged.invalid;
+      const seconds = estimateSeconds(runnable, config.concurrency, latencyMs, config.rate);
+      const cost = await estimateCost(staged.dir, config, runnable);
+      const plan = {
+        source: staged.originalPath,
+        format: staged.format,
+        total: staged.total,
+        valid: runnable,
+        invalid: staged.invalid,
+        invalidRows: staged.problems.map((reason) => ({ line: lineOf(reason), reason })),
+        warnings: staged.warnings,
+        processor,
+        /** Why `start` would refuse these settings; null when it would accept them. */
+        refusal,
+        concurrency: config.concurrency,
+        rate: config.rate ?? null,
+        maxAttempts: config.maxAttempts,
+        estimate: { latencyMs, latencySource: 'assumed', seconds },
+        cost,
+        staged: { dir: staged.dir, fingerprint: staged.fingerprint },
+      };
+      if (refusal) process.exitCode = 2;
+      if (flags.json) {
+        process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
+        return;
+      }
+      const out: string[] = [`plan for ${plan.source} (${plan.format})`];
+      out.push(
+        `  items       ${plan.total}` +
+          (plan.invalid > 0
+            ? ` (${plan.valid} to run, ${plan.invalid} invalid: skipped, or refused with --strict)`
+            : ', all valid'),
+      );
+      if (plan.invalid > 0) {
+        const more = plan.invalid > plan.invalidRows.length ? ` (the first ${plan.invalidRows.length})` : '';
+        out.push(`  invalid rows${more}:`, ...plan.invalidRows.map((r) => `    ${r.reason}`));
+      }
+      for (const w of plan.warnings) out.push(`  warning: ${w}`);
+      out.push(
+        `  processor   ${plan.processor ?? '(not usable, see below)'}`,
+        `  limits      concurrency ${plan.concurrency}, rate ${plan.rate === null ? 'unpaced' : `${plan.rate}/s`}, ` +
+          `${plan.maxAttempts} attempts per item`,
+        `  duration    ~${humanSeconds(seconds)} (assuming ${latencyMs} ms per item; --estimate-latency)`,
+      );
+      const costText =
+        cost.total === null
+          ? '-'
+          : `${cost.total}${cost.field ? ` (field "${cost.field}"${cost.unknownItems > 0 ? `, ${cost.unknownItems} items without a cost` : ''})` : ` (${runnable} × ${cost.perItem})`}`;
+      out.push(`  cost        ${costText}`);
+      if (cost.budget !== null && cost.total !== null && cost.total > cost.budget) {
+        out.push(
+          `  warning: the expected cost ${cost.total} exceeds the budget ${cost.budget}: the batch would pause at the budget`,
+        );
+      }
+      out.push(
+        refusal
+          ? `start would refuse these settings:\n  ${refusal.replace(/\n/g, '\n  ')}`
+          : 'nothing was started: `durabatch start` (or `run`) with the same options starts this batch',
+      );
+      process.stdout.write(out.join('\n') + '\n');
+    });
+}

@@ -1,0 +1,284 @@
+// `durabatch list`: one page of batches from Temporal visibility, newest first. It reads one page per
+// call (never the whole namespace), so it stays fast with thousands of batches, and it hands back the
+// server's own page token so a later call continues exactly where this one stopped.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isGrpcServiceError, type Client } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import proto, { type google, type temporal } from '@temporalio/proto';
+import { InputError } from '../errors';
+
+/** Statuses `--status` accepts: the batch's own (BatchStatus) plus how a workflow can end otherwise. */
+export const LIST_STATUSES = [
+  'running',
+  'paused',
+  'cancelling',
+  'completed',
+  'partial_failure',
+  'failed',
+  'cancelled',
+  'terminated',
+  'timed_out',
+] as const;
+export type ListStatus = (typeof LIST_STATUSES)[number];
+
+export interface ListBatchesOptions {
+  status?: string;
+  /** Only batches whose (current run) started after this instant. */
+  since?: Date;
+  /** Substring of the batch's source path (memo), matched on the client side. */
+  source?: string;
+  /** Page size: batches read from Temporal per call. */
+  limit: number;
+  /** Token printed by an earlier call with the same filters. */
+  pageToken?: string;
+}
+
+export interface BatchListEntry {
+  batchId: string;
+  status: string;
+  /** The workflow execution's status (RUNNING, COMPLETED, FAILED, ...). */
+  workflowStatus: string;
+  percent: number | null;
+  total: number | null;
+  source: string | null;
+  outputDir: string | null;
+  retryOf: string | null;
+  startedAt: string;
+  endedAt: string | null;
+  durationMs: number;
+  /** From results/summary.json once the batch wrote its report; null before (or if unreadable here). */
+  throughputPerMinute: number | null;
+  succeeded: number | null;
+  failed: number | null;
+}
+
+export interface BatchListPage {
+  batches: BatchListEntry[];
+  /** Pass to `--page-token` for the next page; null on the last page. */
+  nextPageToken: string | null;
+  /** Executions read from Temporal for this page (more than `batches` when --source filtered some out). */
+  scanned: number;
+  query: string;
+}
+
+// @temporalio/proto is CommonJS: its namespaces are reached through the default export under ESM.
+const WorkflowStatus = proto.temporal.api.enums.v1.WorkflowExecutionStatus;
+
+/** `24h`, `7d`, `30m`, `90s` or an ISO date/time → the instant it names. */
+export function parseSince(value: string, now = new Date()): Date {
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$/.exec(value.trim());
+  if (m) {
+    const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[
+      m[2] as 's' | 'm' | 'h' | 'd' | 'w'
+    ];
+    return new Date(now.getTime() - Number(m[1]) * unit);
+  }
+  const t = Date.parse(value);
+  if (/^\d{4}-\d{2}-\d{2}/.test(value.trim()) && Number.isFinite(t)) return new Date(t);
+  throw new InputError(
+    `--since "${value}" is neither a duration nor an ISO date`,
+    'use a duration back from now (90s, 30m, 24h, 7d, 2w) or a date such as 2025-01-31 or 2025-01-31T08:00:00Z',
+  );
+}
+
+const quote = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+/** The visibility query: parent batch workflows only, never the runs a batch continued-as-new from. */
+export function buildListQuery(opts: Pick<ListBatchesOptions, 'status' | 'since'>): string {
+  const parts = ['WorkflowType = "batchWorkflow"', 'ExecutionStatus != "ContinuedAsNew"'];
+  if (opts.status !== undefined) {
+    const s = opts.status as ListStatus;
+    if (!LIST_STATUSES.includes(s)) {
+      throw new InputError(
+        `--status "${opts.status}" is not a batch status`,
+        `use one of: ${LIST_STATUSES.join(', ')}`,
+      );
+    }
+    // BatchStatus is the batch's own word while it runs and when it ends normally; a workflow that
+    // failed, was cancelled, terminated or timed out may not have had the chance to update it.
+    const byWorkflow: Partial<Record<ListStatus, string>> = {
+      failed: 'Failed',
+      cancelled: 'Canceled',
+      terminated: 'Terminated',
+      timed_out: 'TimedOut',
+    };
+    if (s === 'running' || s === 'paused' || s === 'cancelling') {
+      parts.push(`BatchStatus = ${quote(s)}`, 'ExecutionStatus = "Running"');
+    } else if (s === 'terminated' || s === 'timed_out') {
+      parts.push(`ExecutionStatus = ${quote(byWorkflow[s]!)}`);
+    } else if (byWorkflow[s]) {
+      parts.push(`(BatchStatus = ${quote(s)} OR ExecutionStatus = ${quote(byWorkflow[s])})`);
+    } else {
+      parts.push(`BatchStatus = ${quote(s)}`, 'ExecutionStatus = "Completed"');
+    }
+  }
+  if (opts.since) parts.push(`StartTime > ${quote(opts.since.toISOString())}`);
+  return parts.join(' AND ');
+}
+
+function toDate(ts: google.protobuf.ITimestamp | null | undefined): Date | undefined {
+  if (!ts?.seconds && !ts?.nanos) return undefined;
+  const seconds = typeof ts.seconds === 'number' ? ts.seconds : (ts.seconds?.toNumber() ?? 0);
+  return new Date(seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6));
+}
+
+/** Decodes a payload the way the client would: its codecs (if any) in reverse, then its converter. */
+export async function decodePayload(client: Client, payload: Payload | null | undefined): Promise<unknown> {
+  if (!payload) return undefined;
+  const { payloadConverter, payloadCodecs } = client.options.loadedDataConverter;
+  let payloads: Payload[] = [payload];
+  for (const codec of [...payloadCodecs].reverse()) payloads = await codec.decode(payloads);
+  return payloads[0] ? payloadConverter.fromPayload(payloads[0]) : undefined;
+}
+
+/** Search attribute values are plain JSON payloads, never passed through codecs. */
+function attribute(fields: Record<string, Payload> | null | undefined, name: string): unknown {
+  const p = fields?.[name];
+  if (!p) return undefined;
+  const v: unknown = defaultPayloadConverter.fromPayload(p);
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function displayStatus(
+  workflowStatus: temporal.api.enums.v1.WorkflowExecutionStatus,
+  batchStatus: unknown,
+): string {
+  const own = typeof batchStatus === 'string' ? batchStatus : undefined;
+  switch (workflowStatus) {
+    case WorkflowStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
+      return own ?? 'running';
+    case WorkflowStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+      return own === 'completed' || own === 'partial_failure' ? own : 'completed';
+    case WorkflowStatus.WORKFLOW_EXECUTION_STATUS_FAILED:
+      return 'failed';
+    case WorkflowStatus.WORKFLOW_EXECUTION_STATUS_CANCELED:
+      return 'cancelled';
+    case WorkflowStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+      return 'terminated';
+    case WorkflowStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+      return 'timed_out';
+    default:
+      return own ?? 'unknown';
+  }
+}
+
+function workflowStatusName(code: temporal.api.enums.v1.WorkflowExecutionStatus): string {
+  const name: string | undefined = WorkflowStatus[code];
+  return name ? name.replace('WORKFLOW_EXECUTION_STATUS_', '') : 'UNKNOWN';
+}
+
+interface SummaryFacts {
+  throughputPerMinute?: number;
+  succeeded?: number;
+  failed?: number;
+  startedAt?: string;
+  endedAt?: string | null;
+}
+
+async function readSummary(outputDir: string | null): Promise<SummaryFacts | undefined> {
+  if (!outputDir) return undefined;
+  // The output directory may live on another machine than this CLI: then there is simply no figure.
+  const text = await readFile(path.join(outputDir, 'results', 'summary.json'), 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as SummaryFacts;
+  } catch {
+    return undefined;
+  }
+}
+
+async function toEntry(
+  client: Client,
+  raw: temporal.api.workflow.v1.IWorkflowExecutionInfo,
+  now: Date,
+): Promise<BatchListEntry> {
+  const memoFields = raw.memo?.fields ?? {};
+  const memo = async (name: string) => decodePayload(client, memoFields[name]).catch(() => undefined);
+  const [source, outputDir, total, retryOf] = await Promise.all([
+    memo('source'),
+    memo('outputDir'),
+    memo('total'),
+    memo('retryOf'),
+  ]);
+  const attrs = raw.searchAttributes?.indexedFields;
+  const code = raw.status ?? WorkflowStatus.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED;
+  const str = (v: unknown) => (typeof v === 'string' ? v : null);
+  const num = (v: unknown) => (typeof v === 'number' ? v : null);
+  const out = str(outputDir);
+  const summary = await readSummary(out);
+  // After a continue-as-new the execution's start is the current run's; the report knows the batch's.
+  const started =
+    (summary?.startedAt ? new Date(summary.startedAt) : undefined) ?? toDate(raw.startTime) ?? now;
+  const closed = toDate(raw.closeTime);
+  const ended = summary?.endedAt ? new Date(summary.endedAt) : closed;
+  const percent = attribute(attrs, 'BatchProgress');
+  return {
+    batchId: raw.execution?.workflowId ?? '',
+    status: displayStatus(code, attribute(attrs, 'BatchStatus')),
+    workflowStatus: workflowStatusName(code),
+    percent: typeof percent === 'number' ? percent : null,
+    total: typeof total === 'number' ? total : null,
+    source: str(source),
+    outputDir: out,
+    retryOf: str(retryOf),
+    startedAt: started.toISOString(),
+    endedAt: ended ? ended.toISOString() : null,
+    durationMs: Math.max(0, (ended ?? now).getTime() - started.getTime()),
+    throughputPerMinute: num(summary?.throughputPerMinute),
+    succeeded: num(summary?.succeeded),
+    failed: num(summary?.failed),
+  };
+}
+
+function decodeToken(token: string): Uint8Array {
+  const bytes = Buffer.from(token, 'base64url');
+  if (bytes.length === 0 || bytes.toString('base64url') !== token.replace(/=+$/, '')) {
+    throw new InputError(
+      `--page-token "${token}" is not a page token`,
+      'copy the token printed by the previous `durabatch list`',
+    );
+  }
+  return bytes;
+}
+
+/**
+ * One page of batches. Temporal's own order applies (running batches first, then by most recent
+ * end); the SDK's `workflow.list` iterator hides the page token, so this calls the visibility API
+ * directly to hand the token back to the user.
+ */
+export async function listBatches(
+  client: Client,
+  namespace: string,
+  opts: ListBatchesOptions,
+): Promise<BatchListPage> {
+  const query = buildListQuery(opts);
+  let res: temporal.api.workflowservice.v1.IListWorkflowExecutionsResponse;
+  try {
+    res = await client.workflowService.listWorkflowExecutions({
+      namespace,
+      query,
+      pageSize: opts.limit,
+      nextPageToken: opts.pageToken ? decodeToken(opts.pageToken) : undefined,
+    });
+  } catch (err) {
+    if (isGrpcServiceError(err) && Number(err.code) === 3 /* INVALID_ARGUMENT */) {
+      throw new InputError(
+        `Temporal refused the listing: ${err.details}`,
+        opts.pageToken
+          ? 'a page token only continues a listing with the same --status/--since filters'
+          : 'check --status and --since (and that the BatchStatus search attribute is registered)',
+      );
+    }
+    throw err;
+  }
+  const now = new Date();
+  const all = await Promise.all((res.executions ?? []).map((raw) => toEntry(client, raw, now)));
+  const needle = opts.source?.toLowerCase();
+  const batches = needle ? all.filter((b) => b.source?.toLowerCase().includes(needle)) : all;
+  const token =
+    res.nextPageToken && res.nextPageToken.length > 0
+      ? Buffer.from(res.nextPageToken).toString('base64url')
+      : null;
+  return { batches, nextPageToken: token, scanned: all.length, query };
+}

@@ -1,0 +1,258 @@
+// `retry-failed`: a new batch of exactly the failed items of an ended batch, linked to it both ways.
+// The items come from the old batch's staged copy, never from its original file: that file may have
+// been edited since, and the retry must send what failed, with the same keys.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { finished } from 'node:stream/promises';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import type { BatchInput } from '../../workflows/batch';
+import { batchIdKey, batchProgressKey, batchStatusKey } from '../../workflows/search-attributes';
+import type {
+  FailurePolicy,
+  Item,
+  ItemOutcome,
+  ItemRetryPolicy,
+  Limits,
+  StepSpec,
+} from '../../workflows/types';
+import { appendAudit } from '../audit/audit-log';
+import { InputError } from '../errors';
+import { readManifest, sourceRef, stageSource } from '../source/stage';
+import { defaultBatchId, type BatchClient, type StartedBatch } from './batch-client';
+import { decodePayload } from './listing';
+import { describeSteps } from './steps';
+
+/** Key column of a retry file whose old batch keyed items by row number (the new rows are numbered anew). */
+export const RETRY_KEY_COLUMN = '_durabatch_key';
+
+export interface RetryOverrides {
+  batchId?: string;
+  outputDir?: string;
+  /** Default: the old batch's task queue. */
+  taskQueue?: string;
+  /** Replaces or edits the old batch's steps. */
+  steps?: (old: StepSpec[]) => StepSpec[] | Promise<StepSpec[]>;
+  limits?: Partial<Limits>;
+  retry?: Partial<ItemRetryPolicy>;
+  failurePolicy?: Partial<FailurePolicy>;
+}
+
+export interface RetryStarted extends StartedBatch {
+  retryOf: string;
+  /** The JSONL file of the retried rows (the new batch's source). */
+  file: string;
+  taskQueue: string;
+}
+
+async function* jsonLines<T>(file: string): AsyncGenerator<T> {
+  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  for await (const line of rl) if (line.trim()) yield JSON.parse(line) as T;
+}
+
+/** The input the batch's current run started with: one history event, whatever the history's length. */
+export async function readBatchInput(client: BatchClient, batchId: string): Promise<BatchInput> {
+  const res = await client.client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.opts.namespace,
+    execution: { workflowId: batchId },
+    maximumPageSize: 1,
+  });
+  const payload = res.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  const input = (await decodePayload(client.client, payload)) as BatchInput | undefined;
+  if (!input?.source?.dir || !Array.isArray(input.steps)) {
+    throw new InputError(
+      `"${batchId}" was not started by durabatch (no batch input in its history)`,
+      'see `durabatch list`',
+    );
+  }
+  return input;
+}
+
+async function failedKeys(outputDir: string, batchId: string): Promise<Set<string>> {
+  const file = path.join(outputDir, 'results', 'items.jsonl');
+  const keys = new Set<string>();
+  try {
+    for await (const o of jsonLines<ItemOutcome>(file)) if (o.status === 'failed') keys.add(o.key);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    throw new InputError(
+      `batch "${batchId}" has no ${file}`,
+      'the batch wrote no report (it may have been terminated), or its output directory is on another machine',
+    );
+  }
+  return keys;
+}
+
+/** Writes the failed items' rows as JSONL, keyed so the new batch's keys equal the old ones. */
+async function writeRetryFile(
+  stagedDir: string,
+  keys: Set<string>,
+  idColumn: string | undefined,
+  file: string,
+): Promise<number> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const out = createWriteStream(file);
+  let written = 0;
+  const missing = new Set(keys);
+  try {
+    for await (const item of jsonLines<Item>(path.join(stagedDir, 'items.jsonl'))) {
+      if (!missing.delete(item.key)) continue;
+      // With an id column the rows go out unchanged (the processor sees what it saw); row-number keys
+      // would be renumbered, so the old key travels in a column of its own.
+      const data = idColumn ? item.data : { ...item.data, [RETRY_KEY_COLUMN]: item.key };
+      if (!out.write(JSON.stringify(data) + '\n'))
+        await new Promise<void>((r) => out.once('drain', () => r()));
+      written += 1;
+    }
+  } finally {
+    out.end();
+    await finished(out);
+  }
+  if (missing.size > 0) {
+    const some = [...missing].slice(0, 5).join(', ');
+    throw new InputError(
+      `${missing.size} failed item(s) are not in the batch's staged copy ${stagedDir} (e.g. ${some})`,
+      'the staged copy was replaced; retry from results/failed.csv with `durabatch start` instead',
+    );
+  }
+  return written;
+}
+
+export async function startRetryFailed(
+  client: BatchClient,
+  oldId: string,
+  overrides: RetryOverrides = {},
+): Promise<RetryStarted> {
+  const old = client.handle(oldId);
+  let desc;
+  try {
+    desc = await old.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      throw new InputError(`no batch with id "${oldId}"`, 'see `durabatch list`');
+    throw err;
+  }
+  if (desc.status.name === 'RUNNING') {
+    throw new InputError(
+      `batch "${oldId}" is still running: its failed items are known once it ends`,
+      `wait with \`durabatch watch ${oldId}\` (or cancel it), then retry`,
+    );
+  }
+  const oldOutputDir = (desc.memo as { outputDir?: unknown } | undefined)?.outputDir;
+  if (typeof oldOutputDir !== 'string') {
+    throw new InputError(
+      `"${oldId}" has no output directory in its memo: it is not a durabatch batch`,
+      'see `durabatch list`',
+    );
+  }
+  const keys = await failedKeys(oldOutputDir, oldId);
+  if (keys.size === 0) {
+    throw new InputError(
+      `batch "${oldId}" has no failed items: nothing to retry`,
+      `see \`durabatch report ${oldId}\``,
+    );
+  }
+  const input = await readBatchInput(client, oldId);
+  // Settings first: a bad override is refused before any file is written.
+  const steps = overrides.steps ? await overrides.steps(input.steps) : input.steps;
+  const manifest = await readManifest(input.source.dir).catch(() => {
+    throw new InputError(
+      `the staged copy of batch "${oldId}" is gone (${input.source.dir})`,
+      `start a new batch from ${path.join(oldOutputDir, 'results', 'failed.csv')} (the failed rows) instead`,
+    );
+  });
+
+  const batchId = overrides.batchId ?? defaultBatchId(`${oldId}-retry`);
+  const outputDir = path.resolve(overrides.outputDir ?? path.join('output', batchId));
+  const file = path.join(outputDir, `retry-of-${oldId}.jsonl`);
+  const idColumn = manifest.idColumn;
+  await writeRetryFile(input.source.dir, keys, idColumn, file);
+  const staged = await stageSource(file, {
+    home: client.opts.home,
+    format: 'jsonl',
+    idColumn: idColumn ?? RETRY_KEY_COLUMN,
+  });
+  const source = sourceRef(staged);
+
+  const limits: Limits = { ...input.limits, ...overrides.limits };
+  const taskQueue = overrides.taskQueue ?? desc.taskQueue;
+  const { carried: _carried, ...settings } = input;
+  const newInput: BatchInput = {
+    ...settings,
+    batchId,
+    source,
+    steps,
+    limits,
+    retry: { ...input.retry, ...overrides.retry },
+    failurePolicy: { ...input.failurePolicy, ...overrides.failurePolicy },
+    outputDir,
+    webUiUrl: client.webUiUrl(batchId) ?? undefined,
+  };
+  let handle: WorkflowHandle;
+  try {
+    handle = await client.client.workflow.start('batchWorkflow', {
+      workflowId: batchId,
+      taskQueue,
+      args: [newInput],
+      typedSearchAttributes: [
+        { key: batchIdKey, value: batchId },
+        { key: batchStatusKey, value: 'running' },
+        { key: batchProgressKey, value: 0 },
+      ],
+      memo: { source: file, outputDir, total: source.total, retryOf: oldId },
+      staticSummary: `durabatch: retry of ${source.total} failed items of ${oldId} → ${describeSteps(steps)}`,
+      staticDetails: [
+        `**retry of** ${oldId} (its ${source.total} failed items, same keys)`,
+        `**source** ${file}`,
+        `**processor** ${describeSteps(steps)}`,
+        `**limits** concurrency ${limits.concurrency}, rate ${limits.rate ?? 'unpaced'}`,
+        `**output** ${outputDir}`,
+      ].join('\n\n'),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new InputError(
+        `a batch with id "${batchId}" already exists`,
+        'choose another --batch-id, or omit it',
+      );
+    }
+    throw err;
+  }
+  await appendAudit(outputDir, {
+    action: 'start',
+    batchId,
+    args: {
+      source: file,
+      total: source.total,
+      retryOf: oldId,
+      concurrency: limits.concurrency,
+      rate: limits.rate,
+      processor: describeSteps(steps),
+    },
+  });
+  await appendAudit(oldOutputDir, {
+    action: 'retry-failed',
+    batchId: oldId,
+    args: { newBatchId: batchId, items: source.total },
+    result: batchId,
+  });
+  return {
+    batchId,
+    total: source.total,
+    outputDir,
+    webUiUrl: client.webUiUrl(batchId),
+    itemsUrl: client.itemsUrl(batchId),
+    handle,
+    invalid: staged.invalid,
+    problems: staged.problems,
+    warnings: staged.warnings,
+    retryOf: oldId,
+    file,
+    taskQueue,
+  };
+}
