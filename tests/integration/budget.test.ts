@@ -1,7 +1,9 @@
 // Cost budget: a batch pauses before the item that would overspend, says why in status and audit,
 // and goes on when the budget is raised.
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchEnd, controlRows, readItems, waitFor } from '../helpers/engine';
 import { engineHarness, type EngineHarness } from '../helpers/harness';
@@ -33,13 +35,34 @@ describe('cost budget', () => {
     expect(paused.statusReason).toContain('next item K0007 would cost 1.5');
     expect(b.target.stats().requests).toBe(6);
 
-    const audit = (await readFile(path.join(b.outputDir, 'audit', 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(audit.find((e) => e.action === 'pause')).toMatchObject({ by: 'budget', args: { budget: 10, spent: 9 } });
+    // The audit line is written by an activity right after the pause takes effect.
+    const pauseEntry = await waitFor('the budget pause in the audit log', async () => {
+      const lines = (await readFile(path.join(b.outputDir, 'audit', 'audit.jsonl'), 'utf8')).trim().split('\n');
+      return lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.action === 'pause');
+    });
+    expect(pauseEntry).toMatchObject({ by: 'budget', args: { budget: 10, spent: 9 } });
 
     await h.ctx.batches.setLimits(b.batchId, { budget: 100 });
     await h.ctx.batches.resume(b.batchId);
     const end = await batchEnd(b.handle);
     expect(end).toMatchObject({ kind: 'returned', progress: { status: 'completed', succeeded: 20, cost: 30, budget: 100 } });
+  });
+
+  it("plan's cost estimate matches the measured cost of the batch", async () => {
+    const rows = controlRows(12).map((r, i) => ({ ...r, price: (i % 4) + 0.25 }));
+    const b = await h.start('plan-cost', rows, { concurrency: 4, costField: 'price' });
+    const end = await batchEnd(b.handle);
+    expect(end).toMatchObject({ kind: 'returned', progress: { status: 'completed', succeeded: 12 } });
+    const measured = end.kind === 'returned' ? end.progress.cost : NaN;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [path.resolve('bin/durabatch.js'), 'plan', path.join(h.ctx.dir, `${b.batchId}.csv`), '--id-column', 'id', '--cost-field', 'price', '--url', 'http://127.0.0.1:9/x', '--json'],
+      { env: { ...process.env, DURABATCH_HOME: h.ctx.home } },
+    );
+    const plan = JSON.parse(stdout) as { cost?: { total: number } };
+    expect(measured).toBe(12 * 0.25 + 3 * (0 + 1 + 2 + 3));
+    expect(plan.cost?.total).toBeDefined();
+    expect(Math.abs(plan.cost!.total - measured) / measured).toBeLessThanOrEqual(0.1);
   });
 
   it('uses an item cost field when present', async () => {
