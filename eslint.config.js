@@ -4,8 +4,25 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = [
-  'fs', 'fs/promises', 'path', 'os', 'child_process', 'crypto', 'http', 'https', 'net', 'stream',
-  'worker_threads', 'process', 'url', 'util', 'events', 'timers', 'dns', 'zlib', 'readline',
+  'fs',
+  'fs/promises',
+  'path',
+  'os',
+  'child_process',
+  'crypto',
+  'http',
+  'https',
+  'net',
+  'stream',
+  'worker_threads',
+  'process',
+  'url',
+  'util',
+  'events',
+  'timers',
+  'dns',
+  'zlib',
+  'readline',
 ].flatMap((m) => [m, `node:${m}`]);
 
 export default tseslint.config(
@@ -14,13 +31,19 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'bin/*.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
     },
   },
   {
@@ -30,14 +53,25 @@ export default tseslint.config(
         'error',
         {
           paths: [
-            ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code is deterministic: do I/O in an activity.' })),
+            ...nodeBuiltins.map((name) => ({
+              name,
+              message: 'Workflow code is deterministic: do I/O in an activity.',
+            })),
             { name: 'pino', message: "Workflows log only through @temporalio/workflow's `log`." },
-            { name: '@temporalio/activity', message: 'Workflows import activity types only (import type).', allowTypeImports: true },
+            {
+              name: '@temporalio/activity',
+              message: 'Workflows import activity types only (import type).',
+              allowTypeImports: true,
+            },
             { name: '@temporalio/client', message: 'Workflows cannot use the client.' },
             { name: '@temporalio/worker', message: 'Workflows cannot use the worker.' },
           ],
           patterns: [
-            { group: ['../src/*', '../activities/*'], message: 'Only type imports from outside workflows/.', allowTypeImports: true },
+            {
+              group: ['../src/*', '../activities/*'],
+              message: 'Only type imports from outside workflows/.',
+              allowTypeImports: true,
+            },
           ],
         },
       ],

@@ -68,7 +68,9 @@ export function createActivities(deps: ActivityDeps) {
         { batchId: input.batchId, itemKey: item.key, step: step.name, attempt },
         step.logLevel ? { level: step.logLevel } : undefined,
       );
-      const idempotencyKey = input.pipeline ? `${input.batchId}:${item.key}:${step.name}` : `${input.batchId}:${item.key}`;
+      const idempotencyKey = input.pipeline
+        ? `${input.batchId}:${item.key}:${step.name}`
+        : `${input.batchId}:${item.key}`;
       const started = Date.now();
       // Heartbeats let Temporal notice a dead worker within the heartbeat timeout and deliver
       // cancellation to a running item. A processor may heartbeat with details of its own.

@@ -24,21 +24,44 @@ const { values } = parseArgs({
 const items = Number(values.items);
 const concurrency = Number(values.concurrency);
 // `none`: SQLite defaults (rollback journal, synchronous=FULL); `wal`: durabatch's choice; or a list.
-const pragmas = values.pragmas === 'none' ? [] : values.pragmas === 'wal' ? SQLITE_PRAGMAS : values.pragmas.split(',');
+const pragmas =
+  values.pragmas === 'none' ? [] : values.pragmas === 'wal' ? SQLITE_PRAGMAS : values.pragmas.split(',');
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'durabatch-bench-'));
 const home = path.resolve('.durabatch');
-const server = await startDevServer({ home, dbFile: path.join(dir, 'bench.db'), port: 0, headless: true, sqlitePragmas: pragmas });
+const server = await startDevServer({
+  home,
+  dbFile: path.join(dir, 'bench.db'),
+  port: 0,
+  headless: true,
+  sqlitePragmas: pragmas,
+});
 const target = await startTargetApi({ latencyMs: [0, 0], failureRate: 0, rateLimitRate: 0 });
 const logger = createLogger({ level: 'warn', file: path.join(dir, 'worker.log') });
-const worker = await createBatchWorker({ connectionOptions: { address: server.address }, namespace: 'default', taskQueue: 'bench', home, logger });
+const worker = await createBatchWorker({
+  connectionOptions: { address: server.address },
+  namespace: 'default',
+  taskQueue: 'bench',
+  home,
+  logger,
+});
 const running = worker.run();
 const connection = await Connection.connect({ address: server.address });
 try {
   const csv = path.join(dir, 'items.csv');
   await writeFile(csv, 'id\n' + Array.from({ length: items }, (_, i) => `item-${i}`).join('\n') + '\n');
-  const batches = new BatchClient(new Client({ connection }), { namespace: 'default', taskQueue: 'bench', home: dir });
-  const config = Config.parse({ batchId: `bench-${Date.now()}`, idColumn: 'id', concurrency, http: { url: `${target.url}/api/bench` }, outputDir: path.join(dir, 'out') });
+  const batches = new BatchClient(new Client({ connection }), {
+    namespace: 'default',
+    taskQueue: 'bench',
+    home: dir,
+  });
+  const config = Config.parse({
+    batchId: `bench-${Date.now()}`,
+    idColumn: 'id',
+    concurrency,
+    http: { url: `${target.url}/api/bench` },
+    outputDir: path.join(dir, 'out'),
+  });
   const t0 = performance.now();
   const started = await batches.start(csv, config);
   const result = (await started.handle.result()) as BatchProgress;

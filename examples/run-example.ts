@@ -16,25 +16,35 @@ const target = await startTargetApi({ failureRate: 0.05, rateLimitRate: 0.03, re
 process.stderr.write(`example target API listening on ${target.url} (5% 503, 3% 429 with Retry-After)\n`);
 
 const args = [
-  'bin/durabatch.js', 'run', csv,
-  '--url', `${target.url}/patients`,
-  '--id-column', 'patient_id',
-  '--concurrency', '20',
-  '--max-attempts', '8',
+  'bin/durabatch.js',
+  'run',
+  csv,
+  '--url',
+  `${target.url}/patients`,
+  '--id-column',
+  'patient_id',
+  '--concurrency',
+  '20',
+  '--max-attempts',
+  '8',
   ...process.argv.slice(2),
 ];
 const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
 const forward = (sig: NodeJS.Signals) => child.kill(sig);
 process.on('SIGINT', forward);
 process.on('SIGTERM', forward);
-const code = await new Promise<number>((resolve) => child.once('exit', (c, sig) => resolve(c ?? (sig ? 130 : 1))));
+const code = await new Promise<number>((resolve) =>
+  child.once('exit', (c, sig) => resolve(c ?? (sig ? 130 : 1))),
+);
 
 const stats = target.stats();
 const effectsPerKey = target.received().filter((r) => r.effects > 0);
 const duplicated = effectsPerKey.filter((r) => r.effects > 1).length;
 process.stderr.write(
   `\ntarget received ${stats.requests} requests for ${stats.distinctKeys} patients ` +
-    `(${Object.entries(stats.byStatus).map(([s, n]) => `${n}×${s}`).join(', ')}); ` +
+    `(${Object.entries(stats.byStatus)
+      .map(([s, n]) => `${n}×${s}`)
+      .join(', ')}); ` +
     `${effectsPerKey.length} of ${rows} CSV rows registered, ${duplicated} registered twice\n`,
 );
 await target.close();

@@ -1,5 +1,10 @@
 // durabatch's public API: the typed client for programs, and the types module processors use.
-export { BatchClient, defaultBatchId, type BatchClientOptions, type StartedBatch } from './client/batch-client';
+export {
+  BatchClient,
+  defaultBatchId,
+  type BatchClientOptions,
+  type StartedBatch,
+} from './client/batch-client';
 export { Config, type ConfigInput } from './config/schema';
 export { loadConfig } from './config/load';
 export { openEnvironment, type Environment } from './runtime/environment';

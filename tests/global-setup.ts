@@ -50,5 +50,6 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   await server?.stop();
-  if (tmpRoot && process.env.DURABATCH_KEEP_TEST_FILES !== 'true') await rm(tmpRoot, { recursive: true, force: true });
+  if (tmpRoot && process.env.DURABATCH_KEEP_TEST_FILES !== 'true')
+    await rm(tmpRoot, { recursive: true, force: true });
 }

@@ -37,22 +37,30 @@ export class ChildLauncher {
   /** Marks the item in flight at once (its outcome signal may arrive before the start resolves). */
   start(item: Item, expectedCost?: number): void {
     const childId = this.childId(item.key);
-    this.state.inFlight.set(item.key, { key: item.key, index: item.index, childId, startedAt: workflowNowIso(), expectedCost });
+    this.state.inFlight.set(item.key, {
+      key: item.key,
+      index: item.index,
+      childId,
+      startedAt: workflowNowIso(),
+      expectedCost,
+    });
     // Not cancellable: a start that was issued completes, so a batch cancellation never leaves a child
     // half-started; the ending path then cancels every started child by id.
-    const p = CancellationScope.nonCancellable(() => startChild(itemWorkflow, {
-      workflowId: childId,
-      args: [{ ...this.template, parentWorkflowId: workflowInfo().workflowId, item }],
-      // Children must outlive this run: the parent continues-as-new while they are in flight.
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-      typedSearchAttributes: [
-        { key: batchIdKey, value: this.template.batchId },
-        { key: itemKeyKey, value: item.key },
-      ],
-      staticSummary: `item ${item.key} of batch ${this.template.batchId}`,
-      staticDetails: `**item** ${item.key} (row ${item.index + 1}, line ${item.line})\n\n**batch** ${this.template.batchId}`,
-    })).then(
+    const p = CancellationScope.nonCancellable(() =>
+      startChild(itemWorkflow, {
+        workflowId: childId,
+        args: [{ ...this.template, parentWorkflowId: workflowInfo().workflowId, item }],
+        // Children must outlive this run: the parent continues-as-new while they are in flight.
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        typedSearchAttributes: [
+          { key: batchIdKey, value: this.template.batchId },
+          { key: itemKeyKey, value: item.key },
+        ],
+        staticSummary: `item ${item.key} of batch ${this.template.batchId}`,
+        staticDetails: `**item** ${item.key} (row ${item.index + 1}, line ${item.line})\n\n**batch** ${this.template.batchId}`,
+      }),
+    ).then(
       () => undefined,
       (err: unknown) => {
         // A child that cannot be started is a failed item, not a stuck slot.
@@ -84,7 +92,9 @@ export class ChildLauncher {
   async cancel(childId: string): Promise<void> {
     await getExternalWorkflowHandle(childId)
       .cancel()
-      .catch((e: unknown) => log.warn('cancel child failed', { batchId: this.template.batchId, childId, error: String(e) }));
+      .catch((e: unknown) =>
+        log.warn('cancel child failed', { batchId: this.template.batchId, childId, error: String(e) }),
+      );
   }
 
   async cancelAll(): Promise<void> {

@@ -18,7 +18,9 @@ import {
 } from './messages';
 import type { StagedSourceRef } from './types';
 
-const { findItem } = proxyActivities<ReturnType<typeof createActivities>>({ startToCloseTimeout: '5 minutes' });
+const { findItem } = proxyActivities<ReturnType<typeof createActivities>>({
+  startToCloseTimeout: '5 minutes',
+});
 
 export interface HandlerContext {
   state: BatchState;
@@ -73,7 +75,8 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
       }
       if (key in state.skipAhead) return { key, action: 'skipped' as const };
       const found = await findItem({ source: ctx.source, key });
-      if (!found) throw ApplicationFailure.nonRetryable(`no item with key "${key}" in this batch`, 'UnknownItem');
+      if (!found)
+        throw ApplicationFailure.nonRetryable(`no item with key "${key}" in this batch`, 'UnknownItem');
       // The cursor may have moved while the item was looked up: check again.
       const nowRunning = running();
       if (nowRunning) {
@@ -81,19 +84,30 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
         return { key, action: 'cancelling' as const };
       }
       if (found.index < state.cursor) {
-        throw ApplicationFailure.nonRetryable(`item "${key}" already finished; nothing to cancel`, 'ItemFinished');
+        throw ApplicationFailure.nonRetryable(
+          `item "${key}" already finished; nothing to cancel`,
+          'ItemFinished',
+        );
       }
       state.skipAhead[key] = found.index;
       const now = workflowNowIso();
       state.record({
-        index: found.index, key, status: 'skipped', attempts: 0, latencyMs: 0, startedAt: now, endedAt: now,
-        errorType: 'CancelledBeforeStart', errorMessage: 'cancelled by an operator before it started',
+        index: found.index,
+        key,
+        status: 'skipped',
+        attempts: 0,
+        latencyMs: 0,
+        startedAt: now,
+        endedAt: now,
+        errorType: 'CancelledBeforeStart',
+        errorMessage: 'cancelled by an operator before it started',
       });
       return { key, action: 'skipped' as const };
     },
     {
       validator: (req: CancelItemInput) => {
-        if (typeof req?.key !== 'string' || req.key === '') throw new Error('cancelItem needs {"key": "<item key>"}');
+        if (typeof req?.key !== 'string' || req.key === '')
+          throw new Error('cancelItem needs {"key": "<item key>"}');
         if (state.terminal) throw new Error(`the batch is already ending (${state.terminal.status})`);
       },
     },

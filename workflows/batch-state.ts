@@ -3,14 +3,7 @@
 // cap, or by operator actions.
 import { workflowNow, workflowNowIso } from './clock';
 import { emptyStats, latencySummary, recordOutcome, stepLatencySummary, type StatsState } from './stats';
-import type {
-  BatchProgress,
-  BatchStatus,
-  FailureRecord,
-  ItemOutcome,
-  ItemStatus,
-  Limits,
-} from './types';
+import type { BatchProgress, BatchStatus, FailureRecord, ItemOutcome, ItemStatus, Limits } from './types';
 
 const MAX_RECENT_FAILURES = 50;
 
@@ -139,7 +132,8 @@ export class BatchState {
         attempts: outcome.attempts,
         at: outcome.endedAt,
       });
-      if (this.failures.length > MAX_RECENT_FAILURES) this.failures.splice(0, this.failures.length - MAX_RECENT_FAILURES);
+      if (this.failures.length > MAX_RECENT_FAILURES)
+        this.failures.splice(0, this.failures.length - MAX_RECENT_FAILURES);
     }
   }
 
@@ -156,7 +150,11 @@ export class BatchState {
   }
 
   /** Returns the reason the failure policy ends the batch, if it does. */
-  failurePolicyBreach(policy: { failFast: boolean; maxFailures?: number; maxFailureRate?: number }): string | undefined {
+  failurePolicyBreach(policy: {
+    failFast: boolean;
+    maxFailures?: number;
+    maxFailureRate?: number;
+  }): string | undefined {
     const failed = this.counts.failed;
     if (failed === 0) return undefined;
     if (policy.failFast) return `fail-fast: item failed (${this.failures.at(-1)?.key ?? '?'})`;
@@ -204,7 +202,12 @@ export class BatchState {
       latencyMs: latencySummary(this.stats),
       stepLatencyMs: stepLatencySummary(this.stats),
       errorRate: judged === 0 ? 0 : Math.round((c.failed / judged) * 10_000) / 10_000,
-      etaSeconds: remaining === 0 ? 0 : throughputPerMinute > 0 ? Math.round((remaining / throughputPerMinute) * 60) : null,
+      etaSeconds:
+        remaining === 0
+          ? 0
+          : throughputPerMinute > 0
+            ? Math.round((remaining / throughputPerMinute) * 60)
+            : null,
       cost: Math.round(this.stats.cost * 1e6) / 1e6,
       budget: this.limits.budget ?? null,
       startedAt: this.startedAt,

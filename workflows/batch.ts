@@ -18,7 +18,16 @@ import { registerBatchHandlers } from './batch-handlers';
 import { BatchState, type CarriedState } from './batch-state';
 import { workflowNow, workflowNowIso } from './clock';
 import { batchProgressKey, batchStatusKey } from './search-attributes';
-import type { BatchProgress, CostPolicy, FailurePolicy, Item, ItemRetryPolicy, Limits, StagedSourceRef, StepSpec } from './types';
+import type {
+  BatchProgress,
+  CostPolicy,
+  FailurePolicy,
+  Item,
+  ItemRetryPolicy,
+  Limits,
+  StagedSourceRef,
+  StepSpec,
+} from './types';
 import { expectedCost } from './cost';
 
 export interface BatchInput {
@@ -52,7 +61,9 @@ const round = (n: number) => Math.round(n * 1e6) / 1e6;
 /** Starts issued in one go before waiting for them to be recorded: keeps each workflow task small. */
 const MAX_STARTS_PER_TASK = 100;
 
-const { readPage, writeResultsPage, writeReport, recordAudit } = proxyActivities<ReturnType<typeof createActivities>>({
+const { readPage, writeResultsPage, writeReport, recordAudit } = proxyActivities<
+  ReturnType<typeof createActivities>
+>({
   startToCloseTimeout: '2 minutes',
   retry: { maximumInterval: '30 seconds' },
 });
@@ -85,8 +96,13 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   let lastReportedStatus = '';
 
   registerBatchHandlers({
-    state, children, source: input.source, outputDir: input.outputDir, webUiUrl,
-    onStrayOutcome: (key) => log.warn('ignored outcome of an item not in flight', { batchId: input.batchId, itemKey: key }),
+    state,
+    children,
+    source: input.source,
+    outputDir: input.outputDir,
+    webUiUrl,
+    onStrayOutcome: (key) =>
+      log.warn('ignored outcome of an item not in flight', { batchId: input.batchId, itemKey: key }),
   });
 
   // A breached failure policy stops new starts at once, before the loop gets to end the batch.
@@ -102,9 +118,20 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   async function nextItem(): Promise<Item | 'source-changed' | undefined> {
     if (buffer.length === 0) {
       try {
-        buffer.push(...(await readPage({ batchId: input.batchId, source: input.source, offset: state.cursor, limit: pageSize })));
+        buffer.push(
+          ...(await readPage({
+            batchId: input.batchId,
+            source: input.source,
+            offset: state.cursor,
+            limit: pageSize,
+          })),
+        );
       } catch (err) {
-        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'SourceChangedError') {
+        if (
+          err instanceof ActivityFailure &&
+          err.cause instanceof ApplicationFailure &&
+          err.cause.type === 'SourceChangedError'
+        ) {
           // Never mix two versions of the input: stop starting items and say why; the operator
           // restores the file and resumes, or cancels.
           state.paused = true;
@@ -133,7 +160,10 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
       if (item === 'source-changed') return;
       if (!item) {
         // The staged source holds fewer items than its manifest said: stop rather than spin.
-        throw ApplicationFailure.nonRetryable(`source ended at item ${state.cursor} of ${state.total}`, 'SourceTruncated');
+        throw ApplicationFailure.nonRetryable(
+          `source ended at item ${state.cursor} of ${state.total}`,
+          'SourceTruncated',
+        );
       }
       const cost = item.invalid === undefined ? expectedCost(item, input.cost, state.stats) : 0;
       const budget = state.limits.budget;
@@ -144,7 +174,15 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
         state.pauseReason =
           `budget ${budget} reached: spent ${round(state.stats.cost)}, in flight ${round(state.committedCost - state.stats.cost)}, ` +
           `next item ${item.key} would cost ${round(cost)}; raise it with \`durabatch set ${input.batchId} --budget N\` and resume`;
-        await recordAudit({ outputDir: input.outputDir, entry: { action: 'pause', batchId: input.batchId, by: 'budget', args: { budget, spent: state.stats.cost, reason: state.pauseReason } } });
+        await recordAudit({
+          outputDir: input.outputDir,
+          entry: {
+            action: 'pause',
+            batchId: input.batchId,
+            by: 'budget',
+            args: { budget, spent: state.stats.cost, reason: state.pauseReason },
+          },
+        });
         return;
       }
       state.cursor = item.index + 1;
@@ -153,8 +191,15 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
         // Rejected at staging (validation, parse error, size): reported, never sent to the target.
         const now = workflowNowIso();
         state.record({
-          index: item.index, key: item.key, status: 'skipped', attempts: 0, latencyMs: 0, startedAt: now, endedAt: now,
-          errorType: 'InvalidItem', errorMessage: item.invalid,
+          index: item.index,
+          key: item.key,
+          status: 'skipped',
+          attempts: 0,
+          latencyMs: 0,
+          startedAt: now,
+          endedAt: now,
+          errorType: 'InvalidItem',
+          errorMessage: item.invalid,
         });
         continue;
       }
@@ -169,7 +214,12 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   async function flushResults(force: boolean): Promise<void> {
     while (state.unwrittenOutcomes.length >= (force ? 1 : resultsPageSize)) {
       const outcomes = state.unwrittenOutcomes.slice(0, resultsPageSize);
-      await writeResultsPage({ outputDir: input.outputDir, batchId: input.batchId, page: state.resultsPage, outcomes });
+      await writeResultsPage({
+        outputDir: input.outputDir,
+        batchId: input.batchId,
+        page: state.resultsPage,
+        outcomes,
+      });
       state.unwrittenOutcomes.splice(0, outcomes.length);
       state.resultsPage += 1;
     }
@@ -179,7 +229,12 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   function reportSearchAttributes(): void {
     const status = state.currentStatus();
     const percent = Math.floor(state.progress(input.outputDir, webUiUrl).percent);
-    if (status === lastReportedStatus && percent - lastReportedPercent < 5 && !(percent === 100 && lastReportedPercent < 100)) return;
+    if (
+      status === lastReportedStatus &&
+      percent - lastReportedPercent < 5 &&
+      !(percent === 100 && lastReportedPercent < 100)
+    )
+      return;
     lastReportedPercent = percent;
     lastReportedStatus = status;
     upsertSearchAttributes([
@@ -230,28 +285,53 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
       await condition(() => state.inFlight.size === 0, input.cancelGraceMs ?? 60_000);
       for (const f of [...state.inFlight.values()]) {
         state.applyOutcome({
-          index: f.index, key: f.key, status: 'cancelled', attempts: 0, latencyMs: 0, startedAt: f.startedAt,
-          endedAt: workflowNowIso(), errorType: 'Cancelled', errorMessage: 'did not confirm cancellation in time',
+          index: f.index,
+          key: f.key,
+          status: 'cancelled',
+          attempts: 0,
+          latencyMs: 0,
+          startedAt: f.startedAt,
+          endedAt: workflowNowIso(),
+          errorType: 'Cancelled',
+          errorMessage: 'did not confirm cancellation in time',
         });
       }
     }
     const notStartedFrom = state.cancelNotStarted();
-    const final = ending === 'cancelling' ? 'cancelled' : ending === 'failed' ? 'failed' : state.counts.failed > 0 ? 'partial_failure' : 'completed';
+    const final =
+      ending === 'cancelling'
+        ? 'cancelled'
+        : ending === 'failed'
+          ? 'failed'
+          : state.counts.failed > 0
+            ? 'partial_failure'
+            : 'completed';
     state.terminal = { status: final, reason: state.terminal?.reason };
     state.endedAt = workflowNowIso();
     await flushResults(true);
     const progress = state.progress(input.outputDir, webUiUrl);
     await writeReport({
-      batchId: input.batchId, outputDir: input.outputDir, source: input.source, progress,
-      resultsPages: state.resultsPage, notStartedFrom, stats: state.stats, failures: state.failures,
-      resultsWorkbook: input.resultsWorkbook?.enabled ?? true, sheet: input.resultsWorkbook?.sheet,
+      batchId: input.batchId,
+      outputDir: input.outputDir,
+      source: input.source,
+      progress,
+      resultsPages: state.resultsPage,
+      notStartedFrom,
+      stats: state.stats,
+      failures: state.failures,
+      resultsWorkbook: input.resultsWorkbook?.enabled ?? true,
+      sheet: input.resultsWorkbook?.sheet,
     });
     reportSearchAttributes();
     await condition(allHandlersFinished);
     // Rethrowing the cancellation ends the workflow as Canceled (what the Web UI and CLI expect).
     if (final === 'cancelled') throw cancelError as Error;
     if (final === 'failed') {
-      throw ApplicationFailure.nonRetryable(`batch failed: ${state.terminal.reason ?? ''}`, 'BatchFailed', progress);
+      throw ApplicationFailure.nonRetryable(
+        `batch failed: ${state.terminal.reason ?? ''}`,
+        'BatchFailed',
+        progress,
+      );
     }
     return progress;
   });

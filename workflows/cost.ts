@@ -19,6 +19,10 @@ export function expectedCost(item: Item, policy: CostPolicy | undefined, stats: 
 }
 
 /** The cost recorded for a succeeded item. */
-export function itemCost(item: Item, policy: CostPolicy | undefined, reported: number | undefined): number | undefined {
+export function itemCost(
+  item: Item,
+  policy: CostPolicy | undefined,
+  reported: number | undefined,
+): number | undefined {
   return reported ?? fieldCost(item, policy) ?? policy?.perItem;
 }

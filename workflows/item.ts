@@ -59,7 +59,9 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
   const started = workflowNow();
   const startedAt = workflowNowIso();
   const results: Record<string, StepResult> = {};
-  const finish = (partial: Omit<ItemOutcome, 'index' | 'key' | 'latencyMs' | 'startedAt' | 'endedAt'>): ItemOutcome => ({
+  const finish = (
+    partial: Omit<ItemOutcome, 'index' | 'key' | 'latencyMs' | 'startedAt' | 'endedAt'>,
+  ): ItemOutcome => ({
     index: item.index,
     key: item.key,
     latencyMs: workflowNow() - started,
@@ -74,7 +76,10 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
   try {
     for (const step of input.steps) {
       current = step;
-      results[step.name] = await stepActivity(step, retry)({
+      results[step.name] = await stepActivity(
+        step,
+        retry,
+      )({
         batchId: input.batchId,
         item,
         step,
@@ -92,16 +97,30 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
       httpStatus: last?.httpStatus,
       cost: itemCost(item, input.cost, costs.length > 0 ? costs.reduce((a, b) => a + b, 0) : undefined),
       output: last?.output,
-      steps: all.length > 1 ? all.map((r) => ({ name: r.name, attempts: r.attempt, latencyMs: r.latencyMs })) : undefined,
+      steps:
+        all.length > 1
+          ? all.map((r) => ({ name: r.name, attempts: r.attempt, latencyMs: r.latencyMs }))
+          : undefined,
     });
   } catch (err) {
     failure = err;
     const stepName = input.steps.length > 1 ? current?.name : undefined;
     if (isCancellation(err)) {
-      outcome = finish({ status: 'cancelled', attempts: 0, errorType: 'Cancelled', errorMessage: 'item cancelled', failedStep: stepName });
+      outcome = finish({
+        status: 'cancelled',
+        attempts: 0,
+        errorType: 'Cancelled',
+        errorMessage: 'item cancelled',
+        failedStep: stepName,
+      });
     } else {
       const d = describeFailure(err, { ...retry, ...current?.retry }.maxAttempts);
-      outcome = finish({ status: 'failed', ...d, failedStep: stepName, errorMessage: stepName ? `step ${stepName}: ${d.errorMessage}` : d.errorMessage });
+      outcome = finish({
+        status: 'failed',
+        ...d,
+        failedStep: stepName,
+        errorMessage: stepName ? `step ${stepName}: ${d.errorMessage}` : d.errorMessage,
+      });
     }
   }
 
@@ -111,13 +130,21 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
       await getExternalWorkflowHandle(input.parentWorkflowId).signal(itemCompletedSignal, outcome);
     } catch (err) {
       // The parent is gone (terminated or already closed); the item's own history still holds the outcome.
-      log.warn('could not report outcome to parent', { batchId: input.batchId, itemKey: item.key, error: String(err) });
+      log.warn('could not report outcome to parent', {
+        batchId: input.batchId,
+        itemKey: item.key,
+        error: String(err),
+      });
     }
   });
 
   if (failure !== undefined) {
     if (isCancellation(failure)) throw failure as Error;
-    throw ApplicationFailure.nonRetryable(`item ${item.key} failed: ${outcome.errorMessage ?? ''}`, outcome.errorType ?? 'ItemFailed', outcome);
+    throw ApplicationFailure.nonRetryable(
+      `item ${item.key} failed: ${outcome.errorMessage ?? ''}`,
+      outcome.errorType ?? 'ItemFailed',
+      outcome,
+    );
   }
   return outcome;
 }

@@ -46,7 +46,11 @@ export function validateLimits(input: SetLimitsInput): string | undefined {
     return `concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}, got ${String(c)}`;
   }
   const r = input.rate;
-  if (r !== undefined && r !== null && (typeof r !== 'number' || !Number.isFinite(r) || r <= 0 || r > 10_000)) {
+  if (
+    r !== undefined &&
+    r !== null &&
+    (typeof r !== 'number' || !Number.isFinite(r) || r <= 0 || r > 10_000)
+  ) {
     return `rate must be a number of items per second above 0 and at most 10000 (or null for no pacing), got ${String(r)}`;
   }
   return undefined;

@@ -74,7 +74,10 @@ export function recordOutcome(stats: StatsState, outcome: ItemOutcome): void {
   addLatency(stats, ms);
   for (const step of outcome.steps ?? []) {
     stats.steps ??= {};
-    addLatency((stats.steps[step.name] ??= { finished: 0, latencySumMs: 0, buckets: {} }), Math.max(0, Math.round(step.latencyMs)));
+    addLatency(
+      (stats.steps[step.name] ??= { finished: 0, latencySumMs: 0, buckets: {} }),
+      Math.max(0, Math.round(step.latencyMs)),
+    );
   }
   if (outcome.status === 'succeeded') {
     if (!stats.fastest || ms < stats.fastest.latencyMs) stats.fastest = { key: outcome.key, latencyMs: ms };

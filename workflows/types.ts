@@ -155,13 +155,7 @@ export interface ItemOutcome {
 }
 
 export type BatchStatus =
-  | 'running'
-  | 'paused'
-  | 'cancelling'
-  | 'completed'
-  | 'partial_failure'
-  | 'failed'
-  | 'cancelled';
+  'running' | 'paused' | 'cancelling' | 'completed' | 'partial_failure' | 'failed' | 'cancelled';
 
 export interface LatencySummary {
   avg: number;

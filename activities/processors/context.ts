@@ -44,6 +44,9 @@ export function excerpt(text: string, max = MAX_OUTPUT_EXCERPT): string {
 
 /** A file-system-safe form of an item key, for per-item document folders. */
 export function safeKey(key: string): string {
-  const cleaned = key.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_').slice(0, 100);
+  const cleaned = key
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^\.+/, '_')
+    .slice(0, 100);
   return cleaned || '_';
 }

@@ -97,8 +97,13 @@ export async function runHttp(
     // Cancelled item: surface Temporal's cancellation, not a network error.
     if (ctx.signal.aborted) throw ctx.signal.reason;
     const e = err as Error & { cause?: { code?: string } };
-    const why = e.name === 'TimeoutError' ? `no answer within ${spec.timeoutMs} ms` : `${e.cause?.code ?? e.name}: ${e.message}`;
-    throw ApplicationFailure.retryable(`${spec.method} ${url} failed: ${why}`, 'TransientTargetError', { attempt });
+    const why =
+      e.name === 'TimeoutError'
+        ? `no answer within ${spec.timeoutMs} ms`
+        : `${e.cause?.code ?? e.name}: ${e.message}`;
+    throw ApplicationFailure.retryable(`${spec.method} ${url} failed: ${why}`, 'TransientTargetError', {
+      attempt,
+    });
   }
   const text = await res.text().catch(() => '');
   if (res.ok) {

@@ -22,7 +22,10 @@ function flatten(prefix: string, value: unknown, into: Record<string, Primitive>
  * Item fields plus `key` and `index`, and earlier pipeline steps as `steps.<name>.body.<field>`,
  * `steps.<name>.httpStatus`, `steps.<name>.output`: flattened to primitives for expansion.
  */
-export function templateContext(item: Item, steps: Record<string, StepResult> = {}): Record<string, Primitive> {
+export function templateContext(
+  item: Item,
+  steps: Record<string, StepResult> = {},
+): Record<string, Primitive> {
   const ctx: Record<string, Primitive> = {};
   for (const [k, v] of Object.entries(item.data)) ctx[k] = toPrimitive(v);
   ctx.key = item.key;
@@ -48,7 +51,11 @@ export function fillText(template: string, ctx: Record<string, Primitive>): stri
  * Fills a JSON body template: a string that is exactly `"{field}"` takes the field's value with its
  * type; placeholders inside longer strings are interpolated as text. No template: the item's data.
  */
-export function renderBody(template: string | undefined, item: Item, steps?: Record<string, StepResult>): unknown {
+export function renderBody(
+  template: string | undefined,
+  item: Item,
+  steps?: Record<string, StepResult>,
+): unknown {
   if (template === undefined) return item.data;
   const ctx = templateContext(item, steps);
   const fill = (node: unknown): unknown => {
@@ -70,7 +77,10 @@ export function renderBody(template: string | undefined, item: Item, steps?: Rec
 export function resolveEnvRefs(value: string, env: NodeJS.ProcessEnv): string {
   return value.replace(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
     const v = env[name];
-    if (v === undefined) throw new Error(`environment variable ${name} is not set on the worker (referenced as \${env:${name}})`);
+    if (v === undefined)
+      throw new Error(
+        `environment variable ${name} is not set on the worker (referenced as \${env:${name}})`,
+      );
     return v;
   });
 }

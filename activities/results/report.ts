@@ -42,7 +42,18 @@ async function* jsonLines<T>(file: string): AsyncGenerator<T> {
   for await (const line of rl) if (line.trim()) yield JSON.parse(line) as T;
 }
 
-const RESULT_COLUMNS = ['key', 'index', 'status', 'attempts', 'latencyMs', 'httpStatus', 'errorType', 'errorMessage', 'startedAt', 'endedAt'] as const;
+const RESULT_COLUMNS = [
+  'key',
+  'index',
+  'status',
+  'attempts',
+  'latencyMs',
+  'httpStatus',
+  'errorType',
+  'errorMessage',
+  'startedAt',
+  'endedAt',
+] as const;
 
 export async function writeReport(input: WriteReportInput): Promise<void> {
   const dir = resultsDir(input.outputDir);
@@ -59,7 +70,8 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
   }
   const failedByIndex = new Map<number, ItemOutcome>();
   // Rows to fix and feed back: failed items, and rows rejected as invalid before they ran.
-  for (const o of outcomes) if (o.status === 'failed' || o.errorType === 'InvalidItem') failedByIndex.set(o.index, o);
+  for (const o of outcomes)
+    if (o.status === 'failed' || o.errorType === 'InvalidItem') failedByIndex.set(o.index, o);
 
   // One pass over the staged source: original rows of failed items, and never-started items.
   const manifest = await readManifest(input.source.dir);
@@ -70,21 +82,36 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
     if (failed) {
       failedRows.push([
         ...manifest.columns.map((c) => cell(item.data[c])),
-        failed.errorType ?? '', failed.errorMessage ?? '', String(failed.attempts),
+        failed.errorType ?? '',
+        failed.errorMessage ?? '',
+        String(failed.attempts),
       ]);
     }
     if (item.index >= input.notStartedFrom && !seen.has(item.key)) {
       outcomes.push({
-        index: item.index, key: item.key, status: 'cancelled', attempts: 0, latencyMs: 0, startedAt: endedAt, endedAt,
-        errorType: 'NotStarted', errorMessage: `batch ended ${input.progress.status} before this item started`,
+        index: item.index,
+        key: item.key,
+        status: 'cancelled',
+        attempts: 0,
+        latencyMs: 0,
+        startedAt: endedAt,
+        endedAt,
+        errorType: 'NotStarted',
+        errorMessage: `batch ended ${input.progress.status} before this item started`,
       });
     }
   }
 
-  await writeFileAtomic(path.join(dir, 'items.jsonl'), outcomes.map((o) => JSON.stringify(o)).join('\n') + '\n');
+  await writeFileAtomic(
+    path.join(dir, 'items.jsonl'),
+    outcomes.map((o) => JSON.stringify(o)).join('\n') + '\n',
+  );
   await writeFileAtomic(
     path.join(dir, 'results.csv'),
-    stringify([[...RESULT_COLUMNS], ...outcomes.map((o) => RESULT_COLUMNS.map((c) => (o[c] === undefined ? '' : String(o[c]))))]),
+    stringify([
+      [...RESULT_COLUMNS],
+      ...outcomes.map((o) => RESULT_COLUMNS.map((c) => (o[c] === undefined ? '' : String(o[c])))),
+    ]),
   );
   await writeFileAtomic(
     path.join(dir, 'failed.csv'),

@@ -39,8 +39,12 @@ export function formatSummaryText(s: SummaryForText): string {
   }
   if (s.recentFailures.length > 0) {
     lines.push('', 'recent failures');
-    for (const f of s.recentFailures.slice(-10)) lines.push(`  ${f.key}: ${f.errorType}: ${f.errorMessage.slice(0, 160)}`);
+    for (const f of s.recentFailures.slice(-10))
+      lines.push(`  ${f.key}: ${f.errorType}: ${f.errorMessage.slice(0, 160)}`);
   }
-  lines.push('', 'files: items.jsonl, results.csv, failed.csv (original rows + error, fix and rerun), summary.json');
+  lines.push(
+    '',
+    'files: items.jsonl, results.csv, failed.csv (original rows + error, fix and rerun), summary.json',
+  );
   return lines.join('\n') + '\n';
 }

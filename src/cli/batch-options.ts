@@ -46,16 +46,43 @@ export interface BatchFlags {
 }
 
 const FLAG_NAMES: Record<string, string> = {
-  processor: '--processor', 'http.url': '--url', 'http.method': '--method', 'http.headers': '--header',
-  'http.body': '--body', 'http.timeoutMs': '--timeout', idColumn: '--id-column', delimiter: '--delimiter',
-  format: '--format', sheet: '--sheet', columns: '--columns', glob: '--glob', metadata: '--metadata',
-  metadataKey: '--metadata-key', schema: '--schema', strict: '--strict',
-  concurrency: '--concurrency', rate: '--rate', maxAttempts: '--max-attempts', failFast: '--fail-fast',
-  maxFailures: '--max-failures', maxFailureRate: '--max-failure-rate', outputDir: '--output-dir',
-  batchId: '--batch-id', taskQueue: '--task-queue', 'http.bodyMode': '--body-mode', 'http.fileField': '--file-field',
-  'http.connections': '--connections', 'command.argv': '--command', 'command.cwd': '--cwd',
-  'command.timeoutMs': '--timeout', 'module.path': '--module', 'module.timeoutMs': '--timeout',
-  heartbeatTimeoutMs: '--heartbeat-timeout', costPerItem: '--cost-per-item', costField: '--cost-field', budget: '--budget',
+  processor: '--processor',
+  'http.url': '--url',
+  'http.method': '--method',
+  'http.headers': '--header',
+  'http.body': '--body',
+  'http.timeoutMs': '--timeout',
+  idColumn: '--id-column',
+  delimiter: '--delimiter',
+  format: '--format',
+  sheet: '--sheet',
+  columns: '--columns',
+  glob: '--glob',
+  metadata: '--metadata',
+  metadataKey: '--metadata-key',
+  schema: '--schema',
+  strict: '--strict',
+  concurrency: '--concurrency',
+  rate: '--rate',
+  maxAttempts: '--max-attempts',
+  failFast: '--fail-fast',
+  maxFailures: '--max-failures',
+  maxFailureRate: '--max-failure-rate',
+  outputDir: '--output-dir',
+  batchId: '--batch-id',
+  taskQueue: '--task-queue',
+  'http.bodyMode': '--body-mode',
+  'http.fileField': '--file-field',
+  'http.connections': '--connections',
+  'command.argv': '--command',
+  'command.cwd': '--cwd',
+  'command.timeoutMs': '--timeout',
+  'module.path': '--module',
+  'module.timeoutMs': '--timeout',
+  heartbeatTimeoutMs: '--heartbeat-timeout',
+  costPerItem: '--cost-per-item',
+  costField: '--cost-field',
+  budget: '--budget',
 };
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -63,7 +90,10 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function addBatchOptions(cmd: Command): Command {
   return cmd
     .option('--config <file>', 'JSON config file (flags > DURABATCH_* env > file > defaults)')
-    .option('--processor <type>', 'processor: http|command|module (default http; command/module implied by --command/--module)')
+    .option(
+      '--processor <type>',
+      'processor: http|command|module (default http; command/module implied by --command/--module)',
+    )
     .option('--url <template>', 'URL template (RFC 6570), e.g. http://host/patients/{patient_id}')
     .option('--method <method>', 'HTTP method (default POST)')
     .option('--header <name:value>', 'request header, repeatable; values may use ${env:NAME}', collect)
@@ -71,12 +101,21 @@ export function addBatchOptions(cmd: Command): Command {
     .option('--body-mode <mode>', 'json (default), raw (the item file as body) or multipart (file + fields)')
     .option('--file-field <name>', 'multipart form field of the file (default file)')
     .option('--connections <n>', 'connections per target host on one worker (default 64)')
-    .option('--command <line>', 'command per item, never run through a shell: "convert {path} {documents}/out.png"')
+    .option(
+      '--command <line>',
+      'command per item, never run through a shell: "convert {path} {documents}/out.png"',
+    )
     .option('--cwd <dir>', 'working directory of --command')
     .option('--module <file>', 'JS/TS module whose default export is async function process(item, ctx)')
-    .option('--timeout <duration>', 'per-attempt timeout: ms, or with s/m suffix (default 30s http, 5m command/module)')
-    .option('--heartbeat-timeout <duration>', 'retry a running item elsewhere after this long without heartbeat (default 15s)')
-    .option('--id-column <name>', 'column holding each item\'s unique key (default: row number)')
+    .option(
+      '--timeout <duration>',
+      'per-attempt timeout: ms, or with s/m suffix (default 30s http, 5m command/module)',
+    )
+    .option(
+      '--heartbeat-timeout <duration>',
+      'retry a running item elsewhere after this long without heartbeat (default 15s)',
+    )
+    .option('--id-column <name>', "column holding each item's unique key (default: row number)")
     .option('--delimiter <char>', 'CSV delimiter, or "tab" (default , and a tab for .tsv)')
     .option('--format <format>', 'source format: csv|jsonl|json|xlsx|dir (default: from the extension)')
     .option('--sheet <name>', 'XLSX sheet to read (default: the first)')
@@ -84,7 +123,10 @@ export function addBatchOptions(cmd: Command): Command {
     .option('--glob <pattern>', "directory sources: only files matching, e.g. '**/*.pdf'")
     .option('--metadata <file>', 'directory sources: CSV/JSON file of per-file metadata')
     .option('--metadata-key <column>', 'metadata column naming the file (default file)')
-    .option('--schema <json|file>', 'item schema (JSON text or a JSON file): required fields and per-field checks')
+    .option(
+      '--schema <json|file>',
+      'item schema (JSON text or a JSON file): required fields and per-field checks',
+    )
     .option('--strict', 'refuse the batch if any row is invalid (default: invalid rows are skipped)')
     .option('--concurrency <n>', 'items in flight at once, 1..1000 (default 10)')
     .option('--rate <items/s>', 'start at most this many items per second (default: unpaced)')
@@ -103,7 +145,11 @@ export function addBatchOptions(cmd: Command): Command {
 /** Parses `30000`, `30s`, `2m` into milliseconds; a flag name for the error. */
 export function parseDuration(value: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (!m) throw new InputError(`${flag} "${value}" is not a duration`, `use milliseconds (30000) or a suffix: 30s, 2m`);
+  if (!m)
+    throw new InputError(
+      `${flag} "${value}" is not a duration`,
+      `use milliseconds (30000) or a suffix: 30s, 2m`,
+    );
   const n = Number(m[1]);
   return Math.round(m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n);
 }
@@ -113,7 +159,11 @@ function parseHeaders(headers: string[] | undefined): Record<string, string> | u
   const out: Record<string, string> = {};
   for (const h of headers) {
     const i = h.indexOf(':');
-    if (i <= 0) throw new InputError(`--header "${h}" is not "Name: value"`, 'e.g. --header "Authorization: Bearer ${env:API_TOKEN}"');
+    if (i <= 0)
+      throw new InputError(
+        `--header "${h}" is not "Name: value"`,
+        'e.g. --header "Authorization: Bearer ${env:API_TOKEN}"',
+      );
     out[h.slice(0, i).trim()] = h.slice(i + 1).trim();
   }
   return out;
@@ -124,15 +174,22 @@ async function schemaText(value: string | undefined): Promise<string | undefined
   if (value === undefined || value.trim().startsWith('{')) return value;
   const file = path.resolve(value);
   return readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new InputError(`cannot read --schema file ${file}: ${err.code ?? err.message}`, 'give a JSON file, or JSON text starting with {');
+    throw new InputError(
+      `cannot read --schema file ${file}: ${err.code ?? err.message}`,
+      'give a JSON file, or JSON text starting with {',
+    );
   });
 }
 
-export async function resolveBatchConfig(flags: BatchFlags, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+export async function resolveBatchConfig(
+  flags: BatchFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Config> {
   const timeoutMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout');
   const processor = flags.processor ?? (flags.command ? 'command' : flags.module ? 'module' : undefined);
   const kind = processor ?? 'http';
-  const defined = (o: Record<string, unknown>) => (Object.values(o).some((v) => v !== undefined) ? o : undefined);
+  const defined = (o: Record<string, unknown>) =>
+    Object.values(o).some((v) => v !== undefined) ? o : undefined;
   const http = defined({
     url: flags.url,
     method: flags.method,
@@ -143,14 +200,21 @@ export async function resolveBatchConfig(flags: BatchFlags, env: NodeJS.ProcessE
     connections: flags.connections,
     timeoutMs: kind === 'http' ? timeoutMs : undefined,
   });
-  const command = defined({ argv: flags.command, cwd: flags.cwd, timeoutMs: kind === 'command' ? timeoutMs : undefined });
+  const command = defined({
+    argv: flags.command,
+    cwd: flags.cwd,
+    timeoutMs: kind === 'command' ? timeoutMs : undefined,
+  });
   const module = defined({ path: flags.module, timeoutMs: kind === 'module' ? timeoutMs : undefined });
   const values: Record<string, unknown> = {
     processor,
     http,
     command,
     module,
-    heartbeatTimeoutMs: flags.heartbeatTimeout === undefined ? undefined : parseDuration(flags.heartbeatTimeout, '--heartbeat-timeout'),
+    heartbeatTimeoutMs:
+      flags.heartbeatTimeout === undefined
+        ? undefined
+        : parseDuration(flags.heartbeatTimeout, '--heartbeat-timeout'),
     idColumn: flags.idColumn,
     delimiter: flags.delimiter,
     format: flags.format,

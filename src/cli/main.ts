@@ -14,7 +14,9 @@ import { registerStart } from './commands/start';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 
 const program = new Command('durabatch')
-  .description('Durable batch processing on Temporal: one child workflow per item, with retries, limits, progress and a report.')
+  .description(
+    'Durable batch processing on Temporal: one child workflow per item, with retries, limits, progress and a report.',
+  )
   .showHelpAfterError()
   .exitOverride();
 
@@ -37,13 +39,19 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (err instanceof InputError || err instanceof ServerUnavailableError || err instanceof TemporalCliNotFoundError) {
+    if (
+      err instanceof InputError ||
+      err instanceof ServerUnavailableError ||
+      err instanceof TemporalCliNotFoundError
+    ) {
       process.stderr.write(`durabatch: ${err.message}\n`);
       process.exitCode = 2;
       return;
     }
     if (err instanceof WorkflowNotFoundError) {
-      process.stderr.write(`durabatch: no batch with that id: ${err.message}\n  fix: see \`durabatch list\`\n`);
+      process.stderr.write(
+        `durabatch: no batch with that id: ${err.message}\n  fix: see \`durabatch list\`\n`,
+      );
       process.exitCode = 2;
       return;
     }
@@ -52,7 +60,9 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    process.stderr.write(`durabatch: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `durabatch: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exitCode = 1;
   }
 }

@@ -1,9 +1,23 @@
 // The typed client API: everything the CLI does to a batch, for programs too.
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import type { BatchInput } from '../../workflows/batch';
-import { cancelItemUpdate, type CancelItemResult, failuresQuery, pauseSignal, progressQuery, resumeSignal, setLimitsUpdate, type SetLimitsInput } from '../../workflows/messages';
+import {
+  cancelItemUpdate,
+  type CancelItemResult,
+  failuresQuery,
+  pauseSignal,
+  progressQuery,
+  resumeSignal,
+  setLimitsUpdate,
+  type SetLimitsInput,
+} from '../../workflows/messages';
 import { batchIdKey, batchProgressKey, batchStatusKey } from '../../workflows/search-attributes';
 import type { BatchProgress, FailureRecord, Limits } from '../../workflows/types';
 import { appendAudit } from '../audit/audit-log';
@@ -22,7 +36,10 @@ export interface BatchClientOptions {
   webUiBase?: string | null;
 }
 
-export type EngineOptions = Pick<BatchInput, 'pageSize' | 'continueAsNewAfterEvents' | 'resultsPageSize' | 'cancelGraceMs'>;
+export type EngineOptions = Pick<
+  BatchInput,
+  'pageSize' | 'continueAsNewAfterEvents' | 'resultsPageSize' | 'cancelGraceMs'
+>;
 
 export interface StartedBatch {
   batchId: string;
@@ -39,12 +56,16 @@ export interface StartedBatch {
 
 /** A batch id from the source name and the time: readable in the Web UI, unique per start. */
 export function defaultBatchId(source: string, now = new Date()): string {
-  const base = path.basename(source).replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40) || 'batch';
+  const base =
+    path
+      .basename(source)
+      .replace(/\.[^.]+$/, '')
+      .replace(/[^A-Za-z0-9_-]+/g, '-')
+      .slice(0, 40) || 'batch';
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   const suffix = Math.random().toString(36).slice(2, 6);
   return `${base}-${stamp}-${suffix}`;
 }
-
 
 export class BatchClient {
   constructor(
@@ -54,7 +75,9 @@ export class BatchClient {
 
   webUiUrl(batchId: string): string | null {
     const base = this.opts.webUiBase;
-    return base ? `${base}/namespaces/${encodeURIComponent(this.opts.namespace)}/workflows/${encodeURIComponent(batchId)}` : null;
+    return base
+      ? `${base}/namespaces/${encodeURIComponent(this.opts.namespace)}/workflows/${encodeURIComponent(batchId)}`
+      : null;
   }
 
   itemsUrl(batchId: string): string | null {
@@ -88,11 +111,18 @@ export class BatchClient {
         nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
         heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       },
-      failurePolicy: { failFast: config.failFast, maxFailures: config.maxFailures, maxFailureRate: config.maxFailureRate },
+      failurePolicy: {
+        failFast: config.failFast,
+        maxFailures: config.maxFailures,
+        maxFailureRate: config.maxFailureRate,
+      },
       outputDir,
       webUiUrl: this.webUiUrl(batchId) ?? undefined,
       resultsWorkbook: { enabled: config.resultsWorkbook, sheet: config.sheet },
-      cost: config.costPerItem !== undefined || config.costField ? { perItem: config.costPerItem, field: config.costField } : undefined,
+      cost:
+        config.costPerItem !== undefined || config.costField
+          ? { perItem: config.costPerItem, field: config.costField }
+          : undefined,
       ...engine,
     };
     let handle: WorkflowHandle;
@@ -117,14 +147,34 @@ export class BatchClient {
       });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new InputError(`a batch with id "${batchId}" already exists`, 'choose another --batch-id, or omit it');
+        throw new InputError(
+          `a batch with id "${batchId}" already exists`,
+          'choose another --batch-id, or omit it',
+        );
       }
       throw err;
     }
-    await appendAudit(outputDir, { action: 'start', batchId, args: { source: staged.originalPath, total: staged.total, concurrency: limits.concurrency, rate: limits.rate, processor: describeSteps(steps) } });
+    await appendAudit(outputDir, {
+      action: 'start',
+      batchId,
+      args: {
+        source: staged.originalPath,
+        total: staged.total,
+        concurrency: limits.concurrency,
+        rate: limits.rate,
+        processor: describeSteps(steps),
+      },
+    });
     return {
-      batchId, total: staged.total, outputDir, webUiUrl: this.webUiUrl(batchId), itemsUrl: this.itemsUrl(batchId), handle,
-      invalid: stagedFull.invalid, problems: stagedFull.problems, warnings: stagedFull.warnings,
+      batchId,
+      total: staged.total,
+      outputDir,
+      webUiUrl: this.webUiUrl(batchId),
+      itemsUrl: this.itemsUrl(batchId),
+      handle,
+      invalid: stagedFull.invalid,
+      problems: stagedFull.problems,
+      warnings: stagedFull.warnings,
     };
   }
 
@@ -140,12 +190,15 @@ export class BatchClient {
       if (desc.status.name === 'RUNNING') return await handle.query(progressQuery);
       const outputDir = (desc.memo as { outputDir?: string } | undefined)?.outputDir;
       if (outputDir) {
-        const summary = await readFile(path.join(outputDir, 'results', 'summary.json'), 'utf8').catch(() => undefined);
+        const summary = await readFile(path.join(outputDir, 'results', 'summary.json'), 'utf8').catch(
+          () => undefined,
+        );
         if (summary) return JSON.parse(summary) as BatchProgress;
       }
       return await handle.query(progressQuery);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new InputError(`no batch with id "${batchId}"`, 'see `durabatch list`');
+      if (err instanceof WorkflowNotFoundError)
+        throw new InputError(`no batch with id "${batchId}"`, 'see `durabatch list`');
       throw err;
     }
   }

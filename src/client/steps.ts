@@ -7,20 +7,35 @@ import { InputError } from '../errors';
 
 type ProcessorSettings = Pick<Config, 'http' | 'command' | 'module'> & { processor: Config['processor'] };
 
-function processorFrom(s: Partial<ProcessorSettings> & { processor: Config['processor'] }, where: string): ProcessorSpec {
+function processorFrom(
+  s: Partial<ProcessorSettings> & { processor: Config['processor'] },
+  where: string,
+): ProcessorSpec {
   switch (s.processor) {
     case 'http': {
-      if (!s.http?.url) throw new InputError(`${where}: the http processor needs a URL`, 'give --url http://host/path/{field} (or "http": {"url": ...} in the config)');
+      if (!s.http?.url)
+        throw new InputError(
+          `${where}: the http processor needs a URL`,
+          'give --url http://host/path/{field} (or "http": {"url": ...} in the config)',
+        );
       const { url, method, headers, body, bodyMode, fileField, connections, timeoutMs } = s.http;
       return { type: 'http', url, method, headers, body, bodyMode, fileField, connections, timeoutMs };
     }
     case 'command': {
-      if (!s.command) throw new InputError(`${where}: the command processor needs a command`, 'give --command "convert {path} {documents}/out.png"');
+      if (!s.command)
+        throw new InputError(
+          `${where}: the command processor needs a command`,
+          'give --command "convert {path} {documents}/out.png"',
+        );
       const { argv, cwd, env, timeoutMs, successExitCodes, retryableExitCodes } = s.command;
       return { type: 'command', argv, cwd, env, timeoutMs, successExitCodes, retryableExitCodes };
     }
     case 'module': {
-      if (!s.module) throw new InputError(`${where}: the module processor needs a module`, 'give --module ./my-processor.ts');
+      if (!s.module)
+        throw new InputError(
+          `${where}: the module processor needs a module`,
+          'give --module ./my-processor.ts',
+        );
       // Workers load it by absolute path, whatever their working directory.
       return { type: 'module', module: path.resolve(s.module.path), timeoutMs: s.module.timeoutMs };
     }
@@ -38,7 +53,8 @@ function stepRetry(s: StepSettings): Partial<ItemRetryPolicy> | undefined {
 
 /** One step named `process` for a single processor, or the configured pipeline. */
 export function stepsFromConfig(config: Config): StepSpec[] {
-  if (!config.steps) return [{ name: 'process', processor: processorFrom(config, `processor ${config.processor}`) }];
+  if (!config.steps)
+    return [{ name: 'process', processor: processorFrom(config, `processor ${config.processor}`) }];
   return config.steps.map((s) => ({
     name: s.name,
     processor: processorFrom(s, `step "${s.name}"`),
@@ -59,5 +75,7 @@ export function describeProcessor(p: ProcessorSpec): string {
 }
 
 export function describeSteps(steps: StepSpec[]): string {
-  return steps.length === 1 ? describeProcessor(steps[0]!.processor) : steps.map((s) => `${s.name}: ${describeProcessor(s.processor)}`).join(' → ');
+  return steps.length === 1
+    ? describeProcessor(steps[0]!.processor)
+    : steps.map((s) => `${s.name}: ${describeProcessor(s.processor)}`).join(' → ');
 }

@@ -25,7 +25,9 @@ export function splitCommandLine(line: string): string[] {
     if (typeof w === 'string') return w;
     if ('pattern' in w) return w.pattern;
     if ('op' in w) {
-      throw new Error(`"${w.op}" needs a shell, and commands never run through one: put the pipeline in a script and run that`);
+      throw new Error(
+        `"${w.op}" needs a shell, and commands never run through one: put the pipeline in a script and run that`,
+      );
     }
     throw new Error('comments are not allowed in a command');
   });
@@ -33,14 +35,17 @@ export function splitCommandLine(line: string): string[] {
 
 const Argv = z.union([
   z.array(z.string().min(1)).min(1),
-  z.string().min(1).transform((line, ctx) => {
-    try {
-      return splitCommandLine(line);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  }),
+  z
+    .string()
+    .min(1)
+    .transform((line, ctx) => {
+      try {
+        return splitCommandLine(line);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
 ]);
 
 const ExitCodes = jsonText(z.array(z.number().int().min(0).max(255)));

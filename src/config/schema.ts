@@ -15,7 +15,10 @@ const boolish = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) =>
 /** Source field renames, `{"Patient ID": "patient_id"}`: each target name at most once. */
 const ColumnMapping = z
   .record(z.string().min(1), z.string().min(1))
-  .refine((m) => new Set(Object.values(m)).size === Object.values(m).length, 'two columns are renamed to the same name');
+  .refine(
+    (m) => new Set(Object.values(m)).size === Object.values(m).length,
+    'two columns are renamed to the same name',
+  );
 
 export const Config = z.strictObject({
   /** Processor of a one-step batch: http, command or module. Default http. */
@@ -82,7 +85,10 @@ export const Config = z.strictObject({
   /** Batch id (also the parent workflow id). Default: `<source name>-<timestamp>`. */
   batchId: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'letters, digits, ".", "_" and "-" only, at most 100 characters')
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+      'letters, digits, ".", "_" and "-" only, at most 100 characters',
+    )
     .optional(),
   /** Level of durabatch's logs: trace, debug, info, warn, error, fatal or silent. Default info. */
   logLevel: z.enum(LOG_LEVELS).default('info'),

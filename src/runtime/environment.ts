@@ -52,7 +52,10 @@ export async function openEnvironment(opts: EnvironmentOptions): Promise<Environ
   const target = resolveServerTarget(env);
   const record = await readServerRecord(opts.home);
   // Prefer an embedded server that an earlier `durabatch server`/`run` left running for this home.
-  const candidates = target.explicit || !record ? [target.connectionOptions] : [{ address: record.address }, target.connectionOptions];
+  const candidates =
+    target.explicit || !record
+      ? [target.connectionOptions]
+      : [{ address: record.address }, target.connectionOptions];
   for (const options of candidates) {
     const connection = await tryConnect(options);
     if (connection) {
@@ -72,10 +75,16 @@ export async function openEnvironment(opts: EnvironmentOptions): Promise<Environ
     );
   }
   const server = await startDevServer({ home: opts.home, env, log: opts.log });
-  await writeFile(recordFile(opts.home), JSON.stringify({ address: server.address, uiUrl: server.uiUrl, pid: server.pid }));
+  await writeFile(
+    recordFile(opts.home),
+    JSON.stringify({ address: server.address, uiUrl: server.uiUrl, pid: server.pid }),
+  );
   const connectionOptions = { address: server.address };
   const connection = await Connection.connect(connectionOptions);
-  return makeEnvironment(connection, connectionOptions, server.namespace, server.uiUrl, { server, home: opts.home });
+  return makeEnvironment(connection, connectionOptions, server.namespace, server.uiUrl, {
+    server,
+    home: opts.home,
+  });
 }
 
 function makeEnvironment(

@@ -26,7 +26,10 @@ export function resolveServerTarget(env: NodeJS.ProcessEnv = process.env): Serve
 }
 
 /** Connects and checks the server answers, within `timeoutMs`. Returns undefined when it does not. */
-export async function tryConnect(options: ConnectionOptions, timeoutMs = 3_000): Promise<Connection | undefined> {
+export async function tryConnect(
+  options: ConnectionOptions,
+  timeoutMs = 3_000,
+): Promise<Connection | undefined> {
   let conn: Connection | undefined;
   try {
     conn = await Connection.connect({ ...options, connectTimeout: timeoutMs });

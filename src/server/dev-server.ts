@@ -70,11 +70,15 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   if (namespace !== 'default') args.push('--namespace', namespace);
   if (uiPort) args.push('--ui-port', String(uiPort));
   else args.push('--headless');
-  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
+    args.push('--search-attribute', `${name}=${type}`);
   for (const pragma of opts.sqlitePragmas ?? SQLITE_PRAGMAS) args.push('--sqlite-pragma', pragma);
 
   const out = createWriteStream(logFile, { flags: 'a' });
-  const child: ChildProcess = spawn(cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  const child: ChildProcess = spawn(cliPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: opts.env ?? process.env,
+  });
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -98,7 +102,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new ServerUnavailableError(`the Temporal dev server did not answer on ${address} in time; see ${logFile}`);
+      throw new ServerUnavailableError(
+        `the Temporal dev server did not answer on ${address} in time; see ${logFile}`,
+      );
     }
     await delay(200);
   }

@@ -29,7 +29,11 @@ async function loadIndex(source: StagedSourceRef): Promise<StagedIndex> {
   return index;
 }
 
-export async function readStagedPage(source: StagedSourceRef, offset: number, limit: number): Promise<Item[]> {
+export async function readStagedPage(
+  source: StagedSourceRef,
+  offset: number,
+  limit: number,
+): Promise<Item[]> {
   if (offset >= source.total || limit <= 0) return [];
   const index = await loadIndex(source);
   const slot = Math.floor(offset / index.stride);
@@ -67,7 +71,10 @@ export async function readStagedPage(source: StagedSourceRef, offset: number, li
 export async function findStagedItem(source: StagedSourceRef, key: string): Promise<Item | undefined> {
   await loadIndex(source); // verifies the staged copy is the batch's own
   const needle = `"key":${JSON.stringify(key)},`;
-  const rl = createInterface({ input: createReadStream(path.join(source.dir, 'items.jsonl')), crlfDelay: Infinity });
+  const rl = createInterface({
+    input: createReadStream(path.join(source.dir, 'items.jsonl')),
+    crlfDelay: Infinity,
+  });
   try {
     for await (const line of rl) {
       if (line.includes(needle)) {

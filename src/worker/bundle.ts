@@ -13,7 +13,10 @@ export const WORKFLOWS_ENTRY = path.join(WORKFLOWS_DIR, 'index.ts');
 async function sourcesHash(): Promise<string> {
   const hash = createHash('sha256');
   const pkg = JSON.parse(
-    await readFile(fileURLToPath(new URL('../../node_modules/@temporalio/workflow/package.json', import.meta.url)), 'utf8'),
+    await readFile(
+      fileURLToPath(new URL('../../node_modules/@temporalio/workflow/package.json', import.meta.url)),
+      'utf8',
+    ),
   ) as { version: string };
   hash.update(pkg.version);
   const files = (await readdir(WORKFLOWS_DIR)).filter((f) => f.endsWith('.ts')).sort();
@@ -28,7 +31,10 @@ export async function workflowBundlePath(home: string, logger?: Logger): Promise
   const cached = await readFile(file, 'utf8').catch(() => undefined);
   if (cached) return file;
   logger?.info('bundling workflow code (cached for next time)');
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: new DefaultLogger('WARN') });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_ENTRY,
+    logger: new DefaultLogger('WARN'),
+  });
   await mkdir(dir, { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   await writeFile(tmp, code);

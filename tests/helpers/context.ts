@@ -34,9 +34,18 @@ export async function createTestContext(name: string): Promise<TestContext> {
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: 'default' });
   const taskQueue = `tq-${id}`;
-  const batches = new BatchClient(client, { namespace: 'default', taskQueue, home, webUiBase: inject('temporalUiUrl') });
+  const batches = new BatchClient(client, {
+    namespace: 'default',
+    taskQueue,
+    home,
+    webUiBase: inject('temporalUiUrl'),
+  });
   const workers: BatchWorker[] = [];
-  const logger = createLogger({ level: 'info', terminalLevel: process.env.DURABATCH_TEST_LOG_LEVEL ?? 'error', file: path.join(dir, 'worker.log') });
+  const logger = createLogger({
+    level: 'info',
+    terminalLevel: process.env.DURABATCH_TEST_LOG_LEVEL ?? 'error',
+    file: path.join(dir, 'worker.log'),
+  });
   return {
     address,
     taskQueue,

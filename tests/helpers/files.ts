@@ -4,7 +4,11 @@ import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 
 /** Writes a CSV with a header; returns its path. */
-export async function writeCsv(dir: string, name: string, rows: Record<string, string | number>[]): Promise<string> {
+export async function writeCsv(
+  dir: string,
+  name: string,
+  rows: Record<string, string | number>[],
+): Promise<string> {
   const file = path.join(dir, name);
   const columns = Object.keys(rows[0] ?? {});
   await writeFile(file, stringify([columns, ...rows.map((r) => columns.map((c) => String(r[c] ?? '')))]));
@@ -13,7 +17,10 @@ export async function writeCsv(dir: string, name: string, rows: Record<string, s
 
 /** `n` rows with keys `K0001`…: the usual test source. */
 export function patientRows(n: number): { id: string; name: string }[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `K${String(i + 1).padStart(4, '0')}`, name: `Name ${i + 1}` }));
+  return Array.from({ length: n }, (_, i) => ({
+    id: `K${String(i + 1).padStart(4, '0')}`,
+    name: `Name ${i + 1}`,
+  }));
 }
 
 export async function readJsonLines<T>(file: string): Promise<T[]> {

@@ -13,5 +13,10 @@ export async function startBatchDirect(
   engine: EngineOptions,
 ): Promise<{ batchId: string; handle: WorkflowHandle; total: number; outputDir: string }> {
   const started = await ctx.batches.start(csv, config, engine);
-  return { batchId: started.batchId, handle: started.handle, total: started.total, outputDir: started.outputDir };
+  return {
+    batchId: started.batchId,
+    handle: started.handle,
+    total: started.total,
+    outputDir: started.outputDir,
+  };
 }

@@ -42,11 +42,26 @@ export async function startUploadServer(): Promise<UploadServer> {
             return;
           }
           const bytes = Buffer.from(await file.arrayBuffer());
-          uploads.push({ idempotencyKey: key, mode: 'multipart', sha256: sha(bytes), size: bytes.length, fileName: file.name, fields });
+          uploads.push({
+            idempotencyKey: key,
+            mode: 'multipart',
+            sha256: sha(bytes),
+            size: bytes.length,
+            fileName: file.name,
+            fields,
+          });
         } else {
-          uploads.push({ idempotencyKey: key, mode: 'raw', sha256: sha(body), size: body.length, fields: {} });
+          uploads.push({
+            idempotencyKey: key,
+            mode: 'raw',
+            sha256: sha(body),
+            size: body.length,
+            fields: {},
+          });
         }
-        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ id: `up_${uploads.length}` }));
+        res
+          .writeHead(201, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ id: `up_${uploads.length}` }));
       })().catch((err: unknown) => res.writeHead(500).end(String(err)));
     });
   });

@@ -16,7 +16,12 @@ describe('http batch through a real Temporal dev server', () => {
   beforeAll(async () => {
     ctx = await createTestContext('http');
     // Every key fails its first attempt with 503: each item must be retried exactly once.
-    target = await startTargetApi({ failureRate: 0, rateLimitRate: 0, failFirstAttempts: 1, latencyMs: [1, 5] });
+    target = await startTargetApi({
+      failureRate: 0,
+      rateLimitRate: 0,
+      failFirstAttempts: 1,
+      latencyMs: [1, 5],
+    });
     await ctx.startWorker();
   });
   afterAll(async () => {
@@ -27,12 +32,26 @@ describe('http batch through a real Temporal dev server', () => {
   it('retries transient failures and ends with exact counts', async () => {
     const rows = patientRows(40);
     const csv = await writeCsv(ctx.dir, 'patients.csv', rows);
-    const config = ctx.config({ batchId: `http-retry-${Date.now()}`, idColumn: 'id', concurrency: 8, http: { url: `${target.url}/patients` } });
+    const config = ctx.config({
+      batchId: `http-retry-${Date.now()}`,
+      idColumn: 'id',
+      concurrency: 8,
+      http: { url: `${target.url}/patients` },
+    });
     const started = await ctx.batches.start(csv, config);
     expect(started.total).toBe(40);
 
     const result = (await started.handle.result()) as BatchProgress;
-    expect(result).toMatchObject({ status: 'completed', total: 40, succeeded: 40, failed: 0, skipped: 0, cancelled: 0, running: 0, pending: 0 });
+    expect(result).toMatchObject({
+      status: 'completed',
+      total: 40,
+      succeeded: 40,
+      failed: 0,
+      skipped: 0,
+      cancelled: 0,
+      running: 0,
+      pending: 0,
+    });
 
     // The target saw every key twice (one 503, one success) and registered each exactly once.
     const received = target.received();
@@ -46,16 +65,23 @@ describe('http batch through a real Temporal dev server', () => {
     const items = await readJsonLines<ItemOutcome>(path.join(config.outputDir!, 'results', 'items.jsonl'));
     expect(items).toHaveLength(40);
     expect(new Set(items.map((i) => i.key))).toEqual(new Set(rows.map((r) => r.id)));
-    expect(items.every((i) => i.status === 'succeeded' && i.attempts === 2 && i.httpStatus === 201)).toBe(true);
+    expect(items.every((i) => i.status === 'succeeded' && i.attempts === 2 && i.httpStatus === 201)).toBe(
+      true,
+    );
 
-    const summary = JSON.parse(await readFile(path.join(config.outputDir!, 'results', 'summary.json'), 'utf8')) as BatchProgress;
+    const summary = JSON.parse(
+      await readFile(path.join(config.outputDir!, 'results', 'summary.json'), 'utf8'),
+    ) as BatchProgress;
     expect(summary.succeeded + summary.failed + summary.skipped + summary.cancelled).toBe(40);
-    const resultsCsv = (await readFile(path.join(config.outputDir!, 'results', 'results.csv'), 'utf8')).trim().split('\n');
+    const resultsCsv = (await readFile(path.join(config.outputDir!, 'results', 'results.csv'), 'utf8'))
+      .trim()
+      .split('\n');
     expect(resultsCsv).toHaveLength(41);
 
     // Parent and every child are visible by the BatchId search attribute, as in the Web UI filter.
     const ids: string[] = [];
-    for await (const wf of ctx.client.workflow.list({ query: `BatchId = "${started.batchId}"` })) ids.push(wf.workflowId);
+    for await (const wf of ctx.client.workflow.list({ query: `BatchId = "${started.batchId}"` }))
+      ids.push(wf.workflowId);
     expect(ids).toHaveLength(41);
     expect(ids).toContain(started.batchId);
 
@@ -66,7 +92,11 @@ describe('http batch through a real Temporal dev server', () => {
     const rows = patientRows(5);
     const csv = await writeCsv(ctx.dir, 'bad-path.csv', rows);
     // /nowhere answers 404: a permanent error, so one attempt and the item fails.
-    const config = ctx.config({ batchId: `http-404-${Date.now()}`, idColumn: 'id', http: { url: `${target.url}/nowhere/{id}` } });
+    const config = ctx.config({
+      batchId: `http-404-${Date.now()}`,
+      idColumn: 'id',
+      http: { url: `${target.url}/nowhere/{id}` },
+    });
     const started = await ctx.batches.start(csv, config);
     const result = (await started.handle.result()) as BatchProgress;
     expect(result).toMatchObject({ status: 'partial_failure', total: 5, succeeded: 0, failed: 5 });
@@ -74,7 +104,9 @@ describe('http batch through a real Temporal dev server', () => {
     const items = await readJsonLines<ItemOutcome>(path.join(config.outputDir!, 'results', 'items.jsonl'));
     expect(items.map((i) => i.attempts)).toEqual([1, 1, 1, 1, 1]);
     expect(items.every((i) => i.httpStatus === 404)).toBe(true);
-    const failedCsv = (await readFile(path.join(config.outputDir!, 'results', 'failed.csv'), 'utf8')).trim().split('\n');
+    const failedCsv = (await readFile(path.join(config.outputDir!, 'results', 'failed.csv'), 'utf8'))
+      .trim()
+      .split('\n');
     expect(failedCsv[0]).toBe('id,name,_error_type,_error_message,_attempts');
     expect(failedCsv).toHaveLength(6);
   });

@@ -16,11 +16,15 @@ describe('cost budget', () => {
   afterAll(() => h?.close());
 
   it('pauses at the item that would exceed the budget, counting items in flight', async () => {
-    const b = await h.start('budget-const', controlRows(20, () => ({ delayMs: 50 })), {
-      concurrency: 3,
-      costPerItem: 1.5,
-      budget: 10,
-    });
+    const b = await h.start(
+      'budget-const',
+      controlRows(20, () => ({ delayMs: 50 })),
+      {
+        concurrency: 3,
+        costPerItem: 1.5,
+        budget: 10,
+      },
+    );
     const paused = await waitFor(
       'the budget to pause the batch',
       async () => {
@@ -37,7 +41,9 @@ describe('cost budget', () => {
 
     // The audit line is written by an activity right after the pause takes effect.
     const pauseEntry = await waitFor('the budget pause in the audit log', async () => {
-      const lines = (await readFile(path.join(b.outputDir, 'audit', 'audit.jsonl'), 'utf8')).trim().split('\n');
+      const lines = (await readFile(path.join(b.outputDir, 'audit', 'audit.jsonl'), 'utf8'))
+        .trim()
+        .split('\n');
       return lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.action === 'pause');
     });
     expect(pauseEntry).toMatchObject({ by: 'budget', args: { budget: 10, spent: 9 } });
@@ -45,7 +51,10 @@ describe('cost budget', () => {
     await h.ctx.batches.setLimits(b.batchId, { budget: 100 });
     await h.ctx.batches.resume(b.batchId);
     const end = await batchEnd(b.handle);
-    expect(end).toMatchObject({ kind: 'returned', progress: { status: 'completed', succeeded: 20, cost: 30, budget: 100 } });
+    expect(end).toMatchObject({
+      kind: 'returned',
+      progress: { status: 'completed', succeeded: 20, cost: 30, budget: 100 },
+    });
   });
 
   it("plan's cost estimate matches the measured cost of the batch", async () => {
@@ -56,7 +65,18 @@ describe('cost budget', () => {
     const measured = end.kind === 'returned' ? end.progress.cost : NaN;
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      [path.resolve('bin/durabatch.js'), 'plan', path.join(h.ctx.dir, `${b.batchId}.csv`), '--id-column', 'id', '--cost-field', 'price', '--url', 'http://127.0.0.1:9/x', '--json'],
+      [
+        path.resolve('bin/durabatch.js'),
+        'plan',
+        path.join(h.ctx.dir, `${b.batchId}.csv`),
+        '--id-column',
+        'id',
+        '--cost-field',
+        'price',
+        '--url',
+        'http://127.0.0.1:9/x',
+        '--json',
+      ],
       { env: { ...process.env, DURABATCH_HOME: h.ctx.home } },
     );
     const plan = JSON.parse(stdout) as { cost?: { total: number } };

@@ -37,7 +37,12 @@ describe('durabatch CLI', () => {
   let target: TargetApi;
   beforeAll(async () => {
     ctx = await createTestContext('cli');
-    target = await startTargetApi({ failureRate: 0.1, rateLimitRate: 0.05, retryAfterSeconds: 1, latencyMs: [1, 10] });
+    target = await startTargetApi({
+      failureRate: 0.1,
+      rateLimitRate: 0.05,
+      retryAfterSeconds: 1,
+      latencyMs: [1, 10],
+    });
   });
   afterAll(async () => {
     await ctx?.close();
@@ -48,13 +53,36 @@ describe('durabatch CLI', () => {
     const csv = await writeCsv(ctx.dir, 'cli.csv', patientRows(25));
     const out = path.join(ctx.dir, 'cli-out');
     const res = await durabatch(
-      ['run', csv, '--url', `${target.url}/patients`, '--id-column', 'id', '--concurrency', '5', '--task-queue', `${ctx.taskQueue}-cli`, '--output-dir', out, '--batch-id', `cli-${Date.now()}`, '--json'],
+      [
+        'run',
+        csv,
+        '--url',
+        `${target.url}/patients`,
+        '--id-column',
+        'id',
+        '--concurrency',
+        '5',
+        '--task-queue',
+        `${ctx.taskQueue}-cli`,
+        '--output-dir',
+        out,
+        '--batch-id',
+        `cli-${Date.now()}`,
+        '--json',
+      ],
       { TEMPORAL_ADDRESS: ctx.address },
     );
     expect(res.stderr).toContain(`Temporal server ${ctx.address}`);
     expect(res.code).toBe(0);
     const final = JSON.parse(res.stdout) as BatchProgress;
-    expect(final).toMatchObject({ status: 'completed', total: 25, succeeded: 25, failed: 0, running: 0, pending: 0 });
+    expect(final).toMatchObject({
+      status: 'completed',
+      total: 25,
+      succeeded: 25,
+      failed: 0,
+      running: 0,
+      pending: 0,
+    });
     expect(res.stderr).toMatch(/total 25 = succeeded 25 \+ failed 0 \+ skipped 0 \+ cancelled 0/);
     const summary = await readFile(path.join(out, 'results', 'summary.txt'), 'utf8');
     expect(summary).toContain('25 total: 25 succeeded, 0 failed');
@@ -64,14 +92,18 @@ describe('durabatch CLI', () => {
 
   it('rejects bad flags with exit code 2 and a message naming the flag', async () => {
     const csv = await writeCsv(ctx.dir, 'flags.csv', patientRows(2));
-    const res = await durabatch(['run', csv, '--url', 'http://127.0.0.1:9/x', '--concurrency', '5000'], { TEMPORAL_ADDRESS: ctx.address });
+    const res = await durabatch(['run', csv, '--url', 'http://127.0.0.1:9/x', '--concurrency', '5000'], {
+      TEMPORAL_ADDRESS: ctx.address,
+    });
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/flag --concurrency: .*1000/);
     const noUrl = await durabatch(['run', csv], { TEMPORAL_ADDRESS: ctx.address });
     expect(noUrl.code).toBe(2);
     expect(noUrl.stderr).toContain('the http processor needs a URL');
     expect(noUrl.stderr).toContain('--url');
-    const missing = await durabatch(['run', path.join(ctx.dir, 'nope.csv'), '--url', 'http://x/'], { TEMPORAL_ADDRESS: ctx.address });
+    const missing = await durabatch(['run', path.join(ctx.dir, 'nope.csv'), '--url', 'http://x/'], {
+      TEMPORAL_ADDRESS: ctx.address,
+    });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read source .*nope\.csv: ENOENT/);
     const unknown = await durabatch(['run', csv, '--no-such-flag']);
@@ -81,7 +113,9 @@ describe('durabatch CLI', () => {
 
   it('names an unreachable TEMPORAL_ADDRESS instead of starting another server', async () => {
     const csv = await writeCsv(ctx.dir, 'unreach.csv', patientRows(1));
-    const res = await durabatch(['run', csv, '--url', 'http://127.0.0.1:9/x'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const res = await durabatch(['run', csv, '--url', 'http://127.0.0.1:9/x'], {
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+    });
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('no Temporal server answers at 127.0.0.1:1');
   });
@@ -91,7 +125,19 @@ describe('durabatch CLI', () => {
     const csv = await writeCsv(ctx.dir, 'start.csv', patientRows(12));
     const env = { TEMPORAL_ADDRESS: ctx.address };
     const started = await durabatch(
-      ['start', csv, '--url', `${target.url}/patients`, '--id-column', 'id', '--task-queue', ctx.taskQueue, '--output-dir', path.join(ctx.dir, 'start-out'), '--json'],
+      [
+        'start',
+        csv,
+        '--url',
+        `${target.url}/patients`,
+        '--id-column',
+        'id',
+        '--task-queue',
+        ctx.taskQueue,
+        '--output-dir',
+        path.join(ctx.dir, 'start-out'),
+        '--json',
+      ],
       env,
     );
     expect(started.code).toBe(0);
@@ -103,8 +149,27 @@ describe('durabatch CLI', () => {
     const status = await durabatch(['status', batchId, '--json'], env);
     const p = JSON.parse(status.stdout) as BatchProgress;
     // The design brief's status fields, all present.
-    for (const field of ['batchId', 'status', 'total', 'succeeded', 'failed', 'skipped', 'cancelled', 'running', 'pending', 'percent',
-      'throughputPerMinute', 'latencyMs', 'errorRate', 'etaSeconds', 'cost', 'startedAt', 'endedAt', 'outputDir', 'webUiUrl']) {
+    for (const field of [
+      'batchId',
+      'status',
+      'total',
+      'succeeded',
+      'failed',
+      'skipped',
+      'cancelled',
+      'running',
+      'pending',
+      'percent',
+      'throughputPerMinute',
+      'latencyMs',
+      'errorRate',
+      'etaSeconds',
+      'cost',
+      'startedAt',
+      'endedAt',
+      'outputDir',
+      'webUiUrl',
+    ]) {
       expect(p, field).toHaveProperty(field);
     }
     expect(p.succeeded + p.failed + p.skipped + p.cancelled + p.running + p.pending).toBe(p.total);

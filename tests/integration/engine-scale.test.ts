@@ -24,33 +24,53 @@ describe('a 5,000-item batch', () => {
     await target?.close();
   });
 
-  it('completes every item exactly once across several continue-as-new runs', { timeout: 900_000 }, async () => {
-    const rows = Array.from({ length: ITEMS }, (_, i) => ({ id: `item-${i}` }));
-    const csv = await writeCsv(ctx.dir, 'scale.csv', rows);
-    const batchId = `scale-${Date.now()}`;
-    const config = ctx.config({ batchId, idColumn: 'id', concurrency: 200, http: { url: `${target.url}/api/scale` } });
-    const started = await ctx.batches.start(csv, config);
-    const result = (await started.handle.result()) as BatchProgress;
+  it(
+    'completes every item exactly once across several continue-as-new runs',
+    { timeout: 900_000 },
+    async () => {
+      const rows = Array.from({ length: ITEMS }, (_, i) => ({ id: `item-${i}` }));
+      const csv = await writeCsv(ctx.dir, 'scale.csv', rows);
+      const batchId = `scale-${Date.now()}`;
+      const config = ctx.config({
+        batchId,
+        idColumn: 'id',
+        concurrency: 200,
+        http: { url: `${target.url}/api/scale` },
+      });
+      const started = await ctx.batches.start(csv, config);
+      const result = (await started.handle.result()) as BatchProgress;
 
-    expect(result).toMatchObject({ status: 'completed', total: ITEMS, succeeded: ITEMS, failed: 0, skipped: 0, cancelled: 0, running: 0, pending: 0 });
-    const items = await readItems(config.outputDir!);
-    expect(items).toHaveLength(ITEMS);
-    expect(new Set(items.map((i) => i.key)).size).toBe(ITEMS);
-    expect(items.every((i) => i.status === 'succeeded')).toBe(true);
-    // The target saw each key take effect exactly once.
-    expect(target.stats().effects).toBe(ITEMS);
-    expect(target.received().every((r) => r.effects === 1)).toBe(true);
+      expect(result).toMatchObject({
+        status: 'completed',
+        total: ITEMS,
+        succeeded: ITEMS,
+        failed: 0,
+        skipped: 0,
+        cancelled: 0,
+        running: 0,
+        pending: 0,
+      });
+      const items = await readItems(config.outputDir!);
+      expect(items).toHaveLength(ITEMS);
+      expect(new Set(items.map((i) => i.key)).size).toBe(ITEMS);
+      expect(items.every((i) => i.status === 'succeeded')).toBe(true);
+      // The target saw each key take effect exactly once.
+      expect(target.stats().effects).toBe(ITEMS);
+      expect(target.received().every((r) => r.effects === 1)).toBe(true);
 
-    const runs: { runId: string; historyLength: number }[] = [];
-    for await (const wf of ctx.client.workflow.list({ query: `WorkflowId = "${batchId}"` })) {
-      const desc = await ctx.client.workflow.getHandle(batchId, wf.runId).describe();
-      runs.push({ runId: wf.runId, historyLength: desc.historyLength });
-    }
-    console.info(`scale: ${ITEMS} items, ${runs.length} runs, history lengths ${runs.map((r) => r.historyLength).join(', ')}`);
-    expect(runs.length).toBeGreaterThanOrEqual(3);
-    expect(result.runNumber).toBe(runs.length);
-    for (const run of runs) expect(run.historyLength).toBeLessThanOrEqual(10_240);
+      const runs: { runId: string; historyLength: number }[] = [];
+      for await (const wf of ctx.client.workflow.list({ query: `WorkflowId = "${batchId}"` })) {
+        const desc = await ctx.client.workflow.getHandle(batchId, wf.runId).describe();
+        runs.push({ runId: wf.runId, historyLength: desc.historyLength });
+      }
+      console.info(
+        `scale: ${ITEMS} items, ${runs.length} runs, history lengths ${runs.map((r) => r.historyLength).join(', ')}`,
+      );
+      expect(runs.length).toBeGreaterThanOrEqual(3);
+      expect(result.runNumber).toBe(runs.length);
+      for (const run of runs) expect(run.historyLength).toBeLessThanOrEqual(10_240);
 
-    expect(await replayWorkflows(ctx.client, `WorkflowId = "${batchId}"`)).toBe(runs.length);
-  });
+      expect(await replayWorkflows(ctx.client, `WorkflowId = "${batchId}"`)).toBe(runs.length);
+    },
+  );
 });

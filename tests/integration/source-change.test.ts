@@ -17,12 +17,19 @@ describe('a source edited during its batch', () => {
   it('pauses the batch with the file path, and resumes once the original is back', async () => {
     const { ctx } = h;
     const t = await h.target();
-    const { batchId, csv } = await h.source('edited', controlRows(30, () => ({ delayMs: 100 })));
+    const { batchId, csv } = await h.source(
+      'edited',
+      controlRows(30, () => ({ delayMs: 100 })),
+    );
     const original = await readFile(csv);
     const config = ctx.config({ batchId, idColumn: 'id', concurrency: 2, http: { url: controlUrl(t) } });
     const { handle, outputDir } = await startBatchDirect(ctx, csv, config, { pageSize: 5 });
 
-    await waitFor('a few items to finish', async () => (await ctx.batches.progress(batchId)).succeeded >= 3, 30_000);
+    await waitFor(
+      'a few items to finish',
+      async () => (await ctx.batches.progress(batchId)).succeeded >= 3,
+      30_000,
+    );
     await writeFile(csv, Buffer.concat([original, Buffer.from('K9999,0,0,0\n')]));
 
     const paused = await waitFor(
@@ -42,7 +49,10 @@ describe('a source edited during its batch', () => {
     await writeFile(csv, original);
     await ctx.batches.resume(batchId);
     const end = await batchEnd(handle);
-    expect(end).toMatchObject({ kind: 'returned', progress: { status: 'completed', total: 30, succeeded: 30 } });
+    expect(end).toMatchObject({
+      kind: 'returned',
+      progress: { status: 'completed', total: 30, succeeded: 30 },
+    });
     const items = await readItems(outputDir);
     expect(items.map((i) => i.key)).not.toContain('K9999');
     expect(new Set(items.map((i) => i.key)).size).toBe(30);

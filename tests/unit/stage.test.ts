@@ -23,7 +23,9 @@ describe('CSV staging', () => {
       'edge.csv',
       Buffer.concat([
         Buffer.from([0xef, 0xbb, 0xbf]),
-        Buffer.from('id,name,note\r\n1,"Doe, Jane","said ""hi"""\r\n\r\n2,Zoë,"two\r\nlines"\r\n3,"  spaced  ",x\r\n'),
+        Buffer.from(
+          'id,name,note\r\n1,"Doe, Jane","said ""hi"""\r\n\r\n2,Zoë,"two\r\nlines"\r\n3,"  spaced  ",x\r\n',
+        ),
       ]),
     );
     const staged = await stageSource(file, { home: dir, idColumn: 'id' });
@@ -48,7 +50,9 @@ describe('CSV staging', () => {
 
   it('reports duplicate keys with their line numbers', async () => {
     const file = await csv('dup.csv', 'id,v\na,1\nb,2\na,3\n');
-    await expect(stageSource(file, { home: dir, idColumn: 'id' })).rejects.toThrow(/key "a" on line 4 \(first on line 2\)/);
+    await expect(stageSource(file, { home: dir, idColumn: 'id' })).rejects.toThrow(
+      /key "a" on line 4 \(first on line 2\)/,
+    );
   });
 
   it('reports a broken quote with its line', async () => {
@@ -59,9 +63,9 @@ describe('CSV staging', () => {
   });
 
   it('names an unknown id column and an empty source', async () => {
-    await expect(stageSource(await csv('x.csv', 'a,b\n1,2\n'), { home: dir, idColumn: 'id' })).rejects.toThrow(
-      /--id-column "id" is not a column.*use one of: a, b/s,
-    );
+    await expect(
+      stageSource(await csv('x.csv', 'a,b\n1,2\n'), { home: dir, idColumn: 'id' }),
+    ).rejects.toThrow(/--id-column "id" is not a column.*use one of: a, b/s);
     await expect(stageSource(await csv('empty.csv', 'a,b\n'), { home: dir })).rejects.toThrow(/has no items/);
   });
 });

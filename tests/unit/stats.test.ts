@@ -2,8 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { emptyStats, latencySummary, percentile, recordOutcome } from '../../workflows/stats';
 import type { ItemOutcome } from '../../workflows/types';
 
-const outcome = (key: string, latencyMs: number, status: ItemOutcome['status'] = 'succeeded', errorType?: string): ItemOutcome => ({
-  index: 0, key, status, attempts: 1, latencyMs, startedAt: '', endedAt: '', errorType,
+const outcome = (
+  key: string,
+  latencyMs: number,
+  status: ItemOutcome['status'] = 'succeeded',
+  errorType?: string,
+): ItemOutcome => ({
+  index: 0,
+  key,
+  status,
+  attempts: 1,
+  latencyMs,
+  startedAt: '',
+  endedAt: '',
+  errorType,
 });
 
 describe('batch statistics', () => {
@@ -12,7 +24,11 @@ describe('batch statistics', () => {
     for (let i = 1; i <= 1000; i++) recordOutcome(stats, outcome(`k${i}`, i));
     expect(stats.finished).toBe(1000);
     expect(latencySummary(stats).avg).toBe(501);
-    for (const [p, truth] of [[50, 500], [95, 950], [99, 990]] as const) {
+    for (const [p, truth] of [
+      [50, 500],
+      [95, 950],
+      [99, 990],
+    ] as const) {
       const v = percentile(stats, p);
       expect(v).toBeGreaterThanOrEqual(truth);
       expect(v).toBeLessThanOrEqual(truth * 1.2);
@@ -23,7 +39,11 @@ describe('batch statistics', () => {
 
   it('keeps its state bounded whatever the number of items', () => {
     const stats = emptyStats();
-    for (let i = 0; i < 100_000; i++) recordOutcome(stats, outcome(`k${i}`, (i * 7919) % 600_000, i % 10 === 0 ? 'failed' : 'succeeded', `E${i % 80}`));
+    for (let i = 0; i < 100_000; i++)
+      recordOutcome(
+        stats,
+        outcome(`k${i}`, (i * 7919) % 600_000, i % 10 === 0 ? 'failed' : 'succeeded', `E${i % 80}`),
+      );
     expect(Object.keys(stats.buckets).length).toBeLessThanOrEqual(100);
     expect(Object.keys(stats.errorsByType).length).toBeLessThanOrEqual(51);
     expect(JSON.stringify(stats).length).toBeLessThan(4_000);

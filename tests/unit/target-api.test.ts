@@ -134,7 +134,14 @@ describe('example target API', () => {
 
     const res = await fetch(`${t.url}/_received`);
     const body = (await res.json()) as { stats: ReturnType<TargetApi['stats']>; records: ReceivedRecord[] };
-    expect(body.stats).toEqual({ requests: 2, byStatus: { '201': 2 }, effects: 1, distinctKeys: 1, inFlight: 0, maxInFlight: 1 });
+    expect(body.stats).toEqual({
+      requests: 2,
+      byStatus: { '201': 2 },
+      effects: 1,
+      distinctKeys: 1,
+      inFlight: 0,
+      maxInFlight: 1,
+    });
     expect(body.records).toHaveLength(1);
     expect(body.records[0]).toMatchObject({
       idempotencyKey: 'seen',

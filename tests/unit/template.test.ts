@@ -7,12 +7,20 @@ const item = (data: Record<string, unknown>): Item => ({ index: 0, key: 'k1', li
 
 describe('templates', () => {
   it('encodes every item value in URLs so it cannot change the URL structure', () => {
-    const url = expandUrl('http://h/p/{id}{?q}', item({ id: '../../etc?&#/', q: '$(touch /tmp/x); rm -rf `x`' }));
-    expect(url).toBe('http://h/p/..%2F..%2Fetc%3F%26%23%2F?q=%24%28touch%20%2Ftmp%2Fx%29%3B%20rm%20-rf%20%60x%60');
+    const url = expandUrl(
+      'http://h/p/{id}{?q}',
+      item({ id: '../../etc?&#/', q: '$(touch /tmp/x); rm -rf `x`' }),
+    );
+    expect(url).toBe(
+      'http://h/p/..%2F..%2Fetc%3F%26%23%2F?q=%24%28touch%20%2Ftmp%2Fx%29%3B%20rm%20-rf%20%60x%60',
+    );
   });
 
   it('fills JSON body templates on the parsed tree, keeping types and never breaking out of strings', () => {
-    const body = renderBody('{"id":"{id}","n":"{n}","note":"hi {name}"}', item({ id: 'x"}, "evil": "1', n: 3, name: 'Zoë' }));
+    const body = renderBody(
+      '{"id":"{id}","n":"{n}","note":"hi {name}"}',
+      item({ id: 'x"}, "evil": "1', n: 3, name: 'Zoë' }),
+    );
     expect(body).toEqual({ id: 'x"}, "evil": "1', n: 3, note: 'hi Zoë' });
     expect(renderBody(undefined, item({ a: '1' }))).toEqual({ a: '1' });
   });

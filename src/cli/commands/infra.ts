@@ -19,19 +19,30 @@ function untilSignal(): Promise<string> {
 export function registerInfra(program: Command): void {
   program
     .command('server')
-    .description('run the embedded Temporal dev server (SQLite in DURABATCH_HOME, Web UI on) in the foreground')
+    .description(
+      'run the embedded Temporal dev server (SQLite in DURABATCH_HOME, Web UI on) in the foreground',
+    )
     .option('--port <n>', 'gRPC port (default 7233, or a free one)')
     .option('--ui-port <n>', 'Web UI port (default gRPC port + 1000, or a free one)')
     .option('--headless', 'no Web UI')
-    .addHelpText('after', '\nExample:\n  durabatch server --port 7233   # then, elsewhere: durabatch worker; durabatch start ...')
+    .addHelpText(
+      'after',
+      '\nExample:\n  durabatch server --port 7233   # then, elsewhere: durabatch worker; durabatch start ...',
+    )
     .action(async (opts: { port?: string; uiPort?: string; headless?: boolean }) => {
       const home = homeOf();
       const say = (m: string) => process.stderr.write(`${m}\n`);
       const server = await startDevServer({
-        home, port: opts.port ? Number(opts.port) : undefined, uiPort: opts.uiPort ? Number(opts.uiPort) : undefined,
-        headless: opts.headless, log: say,
+        home,
+        port: opts.port ? Number(opts.port) : undefined,
+        uiPort: opts.uiPort ? Number(opts.uiPort) : undefined,
+        headless: opts.headless,
+        log: say,
       });
-      await writeFile(path.join(home, 'server.json'), JSON.stringify({ address: server.address, uiUrl: server.uiUrl, pid: server.pid }));
+      await writeFile(
+        path.join(home, 'server.json'),
+        JSON.stringify({ address: server.address, uiUrl: server.uiUrl, pid: server.pid }),
+      );
       say(`Temporal dev server ready at ${server.address} (pid ${server.pid}, database ${server.dbFile})`);
       if (server.uiUrl) say(`Web UI: ${server.uiUrl}`);
       say('Ctrl-C stops it; workflows persist in the database.');
@@ -51,9 +62,16 @@ export function registerInfra(program: Command): void {
       const logger = createLogger();
       const env = await openEnvironment({ home, allowEmbedded: false });
       const worker = await createBatchWorker({
-        connectionOptions: env.connectionOptions, namespace: env.namespace, taskQueue: opts.taskQueue, home, logger,
+        connectionOptions: env.connectionOptions,
+        namespace: env.namespace,
+        taskQueue: opts.taskQueue,
+        home,
+        logger,
       });
-      logger.info({ address: env.address, taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE }, 'worker running');
+      logger.info(
+        { address: env.address, taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE },
+        'worker running',
+      );
       const running = worker.run();
       await Promise.race([untilSignal(), running]);
       await worker.shutdown();

@@ -19,13 +19,16 @@ export function registerOps(program: Command): void {
   program
     .command('status')
     .argument('<batchId>')
-    .description('one snapshot of a batch\'s progress')
+    .description("one snapshot of a batch's progress")
     .option('--json', 'the status object as JSON')
     .action((batchId: string, opts: { json?: boolean }) =>
       withClient(async (client) => {
         const p = await client.progress(batchId);
         if (opts.json) process.stdout.write(JSON.stringify(p, null, 2) + '\n');
-        else process.stdout.write(`${progressLine(p)}\n${summaryBlock(p)}\n${p.webUiUrl ? `  Web UI: ${p.webUiUrl}\n` : ''}`);
+        else
+          process.stdout.write(
+            `${progressLine(p)}\n${summaryBlock(p)}\n${p.webUiUrl ? `  Web UI: ${p.webUiUrl}\n` : ''}`,
+          );
       }),
     );
 
@@ -61,7 +64,10 @@ export function registerOps(program: Command): void {
     .argument('<batchId>')
     .option('--concurrency <n>', 'items in flight, 1..1000')
     .option('--rate <items/s>', 'items started per second (0 removes pacing)')
-    .option('--budget <cost>', 'cost budget (0 removes it); a batch paused by its budget needs `resume` after raising it')
+    .option(
+      '--budget <cost>',
+      'cost budget (0 removes it); a batch paused by its budget needs `resume` after raising it',
+    )
     .description('change limits of a running batch (validated by the batch, answered synchronously)')
     .action((batchId: string, opts: { concurrency?: string; rate?: string; budget?: string }) =>
       withClient(async (c) => {
@@ -81,14 +87,22 @@ export function registerOps(program: Command): void {
   program
     .command('cancel')
     .argument('<batchId>')
-    .option('--item <key>', 'cancel only this item: running → cancelled, pending → skipped; the batch goes on')
+    .option(
+      '--item <key>',
+      'cancel only this item: running → cancelled, pending → skipped; the batch goes on',
+    )
     .description('cancel the batch: in-flight items are cancelled, the report is written')
-    .addHelpText('after', '\nExamples:\n  durabatch cancel patients-20261122-0412-ab12\n  durabatch cancel patients-20261122-0412-ab12 --item P00042')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  durabatch cancel patients-20261122-0412-ab12\n  durabatch cancel patients-20261122-0412-ab12 --item P00042',
+    )
     .action((batchId: string, opts: { item?: string }) =>
       withClient(async (c) => {
         if (opts.item === undefined) return c.cancel(batchId);
         const res = await c.cancelItem(batchId, opts.item);
-        process.stdout.write(`item ${res.key}: ${res.action === 'skipped' ? 'will not start (skipped)' : 'cancellation requested'}\n`);
+        process.stdout.write(
+          `item ${res.key}: ${res.action === 'skipped' ? 'will not start (skipped)' : 'cancellation requested'}\n`,
+        );
       }),
     );
 }

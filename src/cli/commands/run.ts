@@ -16,7 +16,10 @@ export function registerRun(program: Command): void {
       .argument('<source>', 'items: a CSV, JSONL, JSON or XLSX file, or a directory of files')
       .description('start a batch and follow it with live progress to the end')
       .option('--json', 'print the final status as JSON on stdout')
-      .option('--no-worker', 'do not run a worker in this process (use workers started with `durabatch worker`)'),
+      .option(
+        '--no-worker',
+        'do not run a worker in this process (use workers started with `durabatch worker`)',
+      ),
   )
     .addHelpText(
       'after',
@@ -51,7 +54,9 @@ Exit code: 0 all items succeeded, 1 the batch ended partial_failure/failed/cance
           say(`batch ${started.batchId}: ${started.total} items`);
           for (const w of started.warnings) say(`  warning: ${w}`);
           if (started.invalid > 0) {
-            say(`  ${started.invalid} invalid rows will be skipped (use --strict to refuse the batch instead):`);
+            say(
+              `  ${started.invalid} invalid rows will be skipped (use --strict to refuse the batch instead):`,
+            );
             for (const p of started.problems) say(`    ${p}`);
           }
           if (started.webUiUrl) say(`  Web UI: ${started.webUiUrl}`);

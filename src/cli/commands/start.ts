@@ -32,14 +32,21 @@ command returns) and at least one \`durabatch worker\` on the same task queue.`,
       const home = path.resolve(config.home);
       const env = await openEnvironment({ home, allowEmbedded: false });
       try {
-        const client = new BatchClient(env.client, { namespace: env.namespace, taskQueue: config.taskQueue, home, webUiBase: env.webUiBase });
+        const client = new BatchClient(env.client, {
+          namespace: env.namespace,
+          taskQueue: config.taskQueue,
+          home,
+          webUiBase: env.webUiBase,
+        });
         const started = await client.start(source, config);
         const say = (m: string) => process.stderr.write(`${m}\n`);
         for (const w of started.warnings) say(`warning: ${w}`);
         if (started.invalid > 0) say(`${started.invalid} invalid rows will be skipped`);
         if (flags.json) {
           const { batchId, total, outputDir, webUiUrl, itemsUrl } = started;
-          process.stdout.write(JSON.stringify({ batchId, total, outputDir, webUiUrl, itemsUrl }, null, 2) + '\n');
+          process.stdout.write(
+            JSON.stringify({ batchId, total, outputDir, webUiUrl, itemsUrl }, null, 2) + '\n',
+          );
         } else {
           process.stdout.write(`${started.batchId}\n`);
           say(`started batch ${started.batchId}: ${started.total} items → ${started.outputDir}`);
