@@ -22,16 +22,33 @@ export async function followBatch(
       () => undefined,
     )
     .finally(() => (closed = true));
+  let failedSeen = 0;
+  const shown = new Set<string>();
+  /** New failures: the latest few are shown above the progress line, each once. */
+  const showFailures = async (p: BatchProgress) => {
+    if (p.failed <= failedSeen) return;
+    failedSeen = p.failed;
+    const recent = await client.failures(batchId).catch(() => []);
+    for (const f of recent.slice(-5)) {
+      if (shown.has(f.key)) continue;
+      shown.add(f.key);
+      view.failure(
+        `failed ${f.key} after ${f.attempts} attempt(s): ${f.errorType}: ${f.errorMessage.slice(0, 160)}`,
+      );
+    }
+  };
   for (;;) {
     if (opts.signal?.aborted) throw opts.signal.reason;
     if (closed) break;
     const p = await client.progress(batchId).catch(() => undefined);
+    if (p) await showFailures(p);
     if (p) view.update(p);
     if (p && TERMINAL.has(p.status) && p.endedAt) break;
     await Promise.race([delay(opts.pollMs ?? 1_000), ended]);
   }
   await ended;
   const final = await client.progress(batchId);
+  await showFailures(final);
   view.update(final);
   view.end();
   return final;

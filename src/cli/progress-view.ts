@@ -52,6 +52,13 @@ export class ProgressView {
     }
   }
 
+  /** Prints a line above the live progress line (recent failures). */
+  failure(line: string): void {
+    if (this.isTty && this.drawn) this.out.write('\r\x1b[2K');
+    this.out.write(`${line}\n`);
+    this.drawn = false;
+  }
+
   /** Ends the live line so following output starts on a fresh line. */
   end(): void {
     if (this.drawn) this.out.write('\n');

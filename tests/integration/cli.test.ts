@@ -90,6 +90,30 @@ describe('durabatch CLI', () => {
     expect(JSON.parse(audit[0]!)).toMatchObject({ action: 'start', args: { total: 25 } });
   });
 
+  it('shows recent failures while following and exits 1 on partial_failure', async () => {
+    const csv = await writeCsv(ctx.dir, 'fails.csv', patientRows(3));
+    const res = await durabatch(
+      [
+        'run',
+        csv,
+        '--url',
+        `${target.url}/nowhere/{id}`,
+        '--id-column',
+        'id',
+        '--task-queue',
+        `${ctx.taskQueue}-fails`,
+        '--output-dir',
+        path.join(ctx.dir, 'fails-out'),
+      ],
+      { TEMPORAL_ADDRESS: ctx.address },
+    );
+    expect(res.code).toBe(1);
+    for (const k of ['K0001', 'K0002', 'K0003']) {
+      expect(res.stderr).toContain(`failed ${k} after 1 attempt(s): PermanentTargetError`);
+    }
+    expect(res.stderr).toContain('total 3 = succeeded 0 + failed 3');
+  });
+
   it('rejects bad flags with exit code 2 and a message naming the flag', async () => {
     const csv = await writeCsv(ctx.dir, 'flags.csv', patientRows(2));
     const res = await durabatch(['run', csv, '--url', 'http://127.0.0.1:9/x', '--concurrency', '5000'], {
