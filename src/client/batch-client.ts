@@ -125,22 +125,57 @@ export class BatchClient {
           : undefined,
       ...engine,
     };
+    const handle = await this.startInput(input, {
+      taskQueue: this.opts.taskQueue,
+      memo: { source: staged.originalPath, outputDir, total: staged.total },
+      summary: `durabatch: ${staged.total} items from ${path.basename(staged.originalPath)} → ${describeSteps(steps)}`,
+      details: [`**source** ${staged.originalPath} (${staged.total} items)`],
+      audit: { source: staged.originalPath, total: staged.total },
+    });
+    return {
+      batchId,
+      total: staged.total,
+      outputDir,
+      webUiUrl: this.webUiUrl(batchId),
+      itemsUrl: this.itemsUrl(batchId),
+      handle,
+      invalid: stagedFull.invalid,
+      problems: stagedFull.problems,
+      warnings: stagedFull.warnings,
+    };
+  }
+
+  /**
+   * Starts a prepared batch input: the workflow with its search attributes, memo and Web UI summary
+   * and details, then the `start` audit entry. A taken id is an input error.
+   */
+  async startInput(
+    input: BatchInput,
+    opts: {
+      taskQueue: string;
+      memo: Record<string, unknown>;
+      summary: string;
+      details: string[];
+      audit: Record<string, unknown>;
+    },
+  ): Promise<WorkflowHandle> {
+    const { batchId, limits, outputDir } = input;
     let handle: WorkflowHandle;
     try {
       handle = await this.client.workflow.start('batchWorkflow', {
         workflowId: batchId,
-        taskQueue: this.opts.taskQueue,
+        taskQueue: opts.taskQueue,
         args: [input],
         typedSearchAttributes: [
           { key: batchIdKey, value: batchId },
           { key: batchStatusKey, value: 'running' },
           { key: batchProgressKey, value: 0 },
         ],
-        memo: { source: staged.originalPath, outputDir, total: staged.total },
-        staticSummary: `durabatch: ${staged.total} items from ${path.basename(staged.originalPath)} → ${describeSteps(steps)}`,
+        memo: opts.memo,
+        staticSummary: opts.summary,
         staticDetails: [
-          `**source** ${staged.originalPath} (${staged.total} items)`,
-          `**processor** ${describeSteps(steps)}`,
+          ...opts.details,
+          `**processor** ${describeSteps(input.steps)}`,
           `**limits** concurrency ${limits.concurrency}, rate ${limits.rate ?? 'unpaced'}`,
           `**output** ${outputDir}`,
         ].join('\n\n'),
@@ -158,24 +193,13 @@ export class BatchClient {
       action: 'start',
       batchId,
       args: {
-        source: staged.originalPath,
-        total: staged.total,
+        ...opts.audit,
         concurrency: limits.concurrency,
         rate: limits.rate,
-        processor: describeSteps(steps),
+        processor: describeSteps(input.steps),
       },
     });
-    return {
-      batchId,
-      total: staged.total,
-      outputDir,
-      webUiUrl: this.webUiUrl(batchId),
-      itemsUrl: this.itemsUrl(batchId),
-      handle,
-      invalid: stagedFull.invalid,
-      problems: stagedFull.problems,
-      warnings: stagedFull.warnings,
-    };
+    return handle;
   }
 
   handle(batchId: string): WorkflowHandle {

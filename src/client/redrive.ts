@@ -6,13 +6,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { BatchInput } from '../../workflows/batch';
-import { batchIdKey, batchProgressKey, batchStatusKey } from '../../workflows/search-attributes';
 import type {
   FailurePolicy,
   Item,
@@ -193,47 +188,12 @@ export async function startRetryFailed(
     outputDir,
     webUiUrl: client.webUiUrl(batchId) ?? undefined,
   };
-  let handle: WorkflowHandle;
-  try {
-    handle = await client.client.workflow.start('batchWorkflow', {
-      workflowId: batchId,
-      taskQueue,
-      args: [newInput],
-      typedSearchAttributes: [
-        { key: batchIdKey, value: batchId },
-        { key: batchStatusKey, value: 'running' },
-        { key: batchProgressKey, value: 0 },
-      ],
-      memo: { source: file, outputDir, total: source.total, retryOf: oldId },
-      staticSummary: `durabatch: retry of ${source.total} failed items of ${oldId} → ${describeSteps(steps)}`,
-      staticDetails: [
-        `**retry of** ${oldId} (its ${source.total} failed items, same keys)`,
-        `**source** ${file}`,
-        `**processor** ${describeSteps(steps)}`,
-        `**limits** concurrency ${limits.concurrency}, rate ${limits.rate ?? 'unpaced'}`,
-        `**output** ${outputDir}`,
-      ].join('\n\n'),
-    });
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new InputError(
-        `a batch with id "${batchId}" already exists`,
-        'choose another --batch-id, or omit it',
-      );
-    }
-    throw err;
-  }
-  await appendAudit(outputDir, {
-    action: 'start',
-    batchId,
-    args: {
-      source: file,
-      total: source.total,
-      retryOf: oldId,
-      concurrency: limits.concurrency,
-      rate: limits.rate,
-      processor: describeSteps(steps),
-    },
+  const handle = await client.startInput(newInput, {
+    taskQueue,
+    memo: { source: file, outputDir, total: source.total, retryOf: oldId },
+    summary: `durabatch: retry of ${source.total} failed items of ${oldId} → ${describeSteps(steps)}`,
+    details: [`**retry of** ${oldId} (its ${source.total} failed items, same keys)`, `**source** ${file}`],
+    audit: { source: file, total: source.total, retryOf: oldId },
   });
   await appendAudit(oldOutputDir, {
     action: 'retry-failed',
