@@ -154,7 +154,8 @@ export function parseDuration(value: string, flag: string): number {
   return Math.round(m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n);
 }
 
-function parseHeaders(headers: string[] | undefined): Record<string, string> | undefined {
+/** `Name: value` flags into a header map; shared by every command taking --header. */
+export function parseHeaders(headers: string[] | undefined): Record<string, string> | undefined {
   if (!headers) return undefined;
   const out: Record<string, string> = {};
   for (const h of headers) {

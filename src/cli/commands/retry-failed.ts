@@ -9,7 +9,7 @@ import { stepsFromConfig } from '../../client/steps';
 import type { Config } from '../../config/schema';
 import { InputError } from '../../errors';
 import { loadConfig } from '../../config/load';
-import { parseDuration, type BatchFlags } from '../batch-options';
+import { parseDuration, parseHeaders, type BatchFlags } from '../batch-options';
 import { DEFAULT_TASK_QUEUE } from '../../worker/worker';
 import { followWithWorker, withBatchClient } from '../follow-batch';
 
@@ -34,20 +34,6 @@ const FLAG_NAMES: Record<string, string> = {
   failFast: '--fail-fast', maxFailures: '--max-failures', maxFailureRate: '--max-failure-rate', batchId: '--batch-id',
 };
 
-function parseHeaders(headers: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const h of headers) {
-    const i = h.indexOf(':');
-    if (i <= 0)
-      throw new InputError(
-        `--header "${h}" is not "Name: value"`,
-        'e.g. --header "Authorization: Bearer ${env:API_TOKEN}"',
-      );
-    out[h.slice(0, i).trim()] = h.slice(i + 1).trim();
-  }
-  return out;
-}
-
 /** The old processor's settings in config form (same kind only), with the flags given laid over them. */
 function processorSettings(
   old: ProcessorSpec | undefined,
@@ -63,7 +49,7 @@ function processorSettings(
       const o = base?.type === 'http' ? base : undefined;
       // A --header adds or replaces that header (names compare case-insensitively); the others stay.
       const headers: Record<string, string> = { ...o?.headers };
-      for (const [name, value] of Object.entries(parseHeaders(flags.header ?? []))) {
+      for (const [name, value] of Object.entries(parseHeaders(flags.header) ?? {})) {
         for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
         headers[name] = value;
       }
