@@ -15,46 +15,14 @@ import {
 import type { createActivities } from '../activities';
 import { ChildLauncher } from './batch-children';
 import { registerBatchHandlers } from './batch-handlers';
-import { BatchState, type CarriedState } from './batch-state';
+import { BatchState } from './batch-state';
 import { workflowNow, workflowNowIso } from './clock';
 import { batchProgressKey, batchStatusKey } from './search-attributes';
-import type {
-  BatchProgress,
-  CostPolicy,
-  FailurePolicy,
-  Item,
-  ItemRetryPolicy,
-  Limits,
-  StagedSourceRef,
-  StepSpec,
-} from './types';
+import type { BatchInput } from './batch-input';
+import type { BatchProgress, Item } from './types';
 import { expectedCost } from './cost';
 
-export interface BatchInput {
-  batchId: string;
-  source: StagedSourceRef;
-  /** One step (a single processor) or a pipeline. */
-  steps: StepSpec[];
-  limits: Limits;
-  retry: ItemRetryPolicy;
-  failurePolicy: FailurePolicy;
-  outputDir: string;
-  webUiUrl?: string;
-  /** Items read per page activity (default 100); pages stay far below the payload limit. */
-  pageSize?: number;
-  /** Continue-as-new after this many history events even if the server has not suggested it (default 8,000). */
-  continueAsNewAfterEvents?: number;
-  /** Outcomes buffered before a results page is written (default 200). */
-  resultsPageSize?: number;
-  /** How long cancellation waits for in-flight children to stop (default 60 s). */
-  cancelGraceMs?: number;
-  /** How item costs are known (budget and cost statistics). */
-  cost?: CostPolicy;
-  /** XLSX sources: write the results workbook, named after this sheet (default true). */
-  resultsWorkbook?: { enabled: boolean; sheet?: string };
-  /** State from the previous run; absent on the first run. */
-  carried?: CarriedState;
-}
+export type { BatchInput };
 
 const round = (n: number) => Math.round(n * 1e6) / 1e6;
 
