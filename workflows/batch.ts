@@ -148,7 +148,12 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
             action: 'pause',
             batchId: input.batchId,
             by: 'budget',
-            args: { budget, spent: state.stats.cost, reason: state.pauseReason },
+            args: {
+              budget,
+              spent: state.stats.cost,
+              committed: state.committedCost,
+              reason: state.pauseReason,
+            },
           },
         });
         return;

@@ -1,42 +1,26 @@
 // The operator commands as a user runs them (the real `durabatch` process against the test's dev
 // server): list, report (with --zip), retry-failed and plan.
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
 import { startTargetApi, type TargetApi } from '../../examples/target-api/server';
 import type { BatchListEntry } from '../../src/client/listing';
 import type { ItemOutcome } from '../../workflows/types';
+import { runCli, type CliResult } from '../helpers/cli';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { readJsonLines, writeCsv } from '../helpers/files';
 
-const run = promisify(execFile);
-const BIN = path.resolve('bin/durabatch.js');
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 let ctx: TestContext;
 
-async function durabatch(args: string[]): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      // The test's own home: staged retry files stay in the test's temporary directory.
-      env: { ...process.env, DURABATCH_HOME: ctx.home, TEMPORAL_ADDRESS: ctx.address, CI: 'true' },
-      cwd: ctx.dir,
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
+function durabatch(args: string[]): Promise<CliResult> {
+  // The test's own home: staged retry files stay in the test's temporary directory.
+  return runCli(args, {
+    env: { DURABATCH_HOME: ctx.home, TEMPORAL_ADDRESS: ctx.address },
+    cwd: ctx.dir,
+    timeoutMs: 60_000,
+  });
 }
 
 function zipEntries(file: string): Promise<string[]> {

@@ -1,35 +1,16 @@
 // The `durabatch` command as a user runs it: a real process against the test's dev server.
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { startTargetApi, type TargetApi } from '../../examples/target-api/server';
 import type { BatchProgress } from '../../workflows/types';
+import { runCli, type CliResult } from '../helpers/cli';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { patientRows, writeCsv } from '../helpers/files';
 
-const run = promisify(execFile);
-const BIN = path.resolve('bin/durabatch.js');
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function durabatch(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      env: { ...process.env, DURABATCH_HOME: inject('toolsHome'), CI: 'true', ...env },
-      timeout: 120_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
+function durabatch(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runCli(args, { env: { DURABATCH_HOME: inject('toolsHome'), ...env } });
 }
 
 describe('durabatch CLI', () => {
