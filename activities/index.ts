@@ -11,6 +11,7 @@ import type { Item, ItemOutcome, StagedSourceRef, StepResult, StepSpec } from '.
 import { runProcessor } from './processors';
 import { writeReport, type WriteReportInput } from './results/report';
 import { writeResultsPage, type WriteResultsPageInput } from './results/pages';
+import { awaitWorkflowsClosed, type AwaitWorkflowsClosedInput } from './engine/workflows-closed';
 
 export interface ActivityDeps {
   logger: Logger;
@@ -111,6 +112,10 @@ export function createActivities(deps: ActivityDeps) {
 
     async writeResultsPage(input: WriteResultsPageInput): Promise<void> {
       await writeResultsPage(input);
+    },
+
+    async awaitWorkflowsClosed(input: AwaitWorkflowsClosedInput): Promise<string[]> {
+      return awaitWorkflowsClosed(input);
     },
 
     async writeReport(input: WriteReportInput): Promise<void> {

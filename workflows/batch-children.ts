@@ -6,10 +6,12 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  proxyActivities,
   startChild,
   WorkflowIdReusePolicy,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
 import type { BatchState } from './batch-state';
 import { workflowNowIso } from './clock';
 import { itemWorkflow, type ItemInput } from './item';
@@ -97,8 +99,38 @@ export class ChildLauncher {
       );
   }
 
-  async cancelAll(): Promise<void> {
+  /** Requests cancellation of every in-flight child; returns their workflow ids. */
+  async cancelAll(): Promise<string[]> {
     await this.allStarted();
-    await Promise.all([...this.state.inFlight.values()].map((f) => this.cancel(f.childId)));
+    const ids = [...this.state.inFlight.values()].map((f) => f.childId);
+    await Promise.all(ids.map((id) => this.cancel(id)));
+    return ids;
+  }
+
+  /** Waits (at most `timeoutMs`) until these children are closed, whatever their outcome. */
+  async awaitClosed(workflowIds: string[], timeoutMs: number): Promise<void> {
+    if (workflowIds.length === 0) return;
+    const { awaitWorkflowsClosed } = proxyActivities<ReturnType<typeof createActivities>>({
+      startToCloseTimeout: timeoutMs + 30_000,
+      heartbeatTimeout: '30 seconds',
+      retry: { maximumAttempts: 3 },
+    });
+    const open = await awaitWorkflowsClosed({
+      batchId: this.template.batchId,
+      workflowIds,
+      timeoutMs,
+    }).catch((err: unknown) => {
+      log.warn('could not check that cancelled items closed', {
+        batchId: this.template.batchId,
+        error: String(err),
+      });
+      return [];
+    });
+    if (open.length > 0) {
+      log.warn('cancelled items still open when the batch ended', {
+        batchId: this.template.batchId,
+        open: open.slice(0, 20),
+      });
+    }
   }
 }

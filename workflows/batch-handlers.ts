@@ -8,6 +8,7 @@ import {
   cancelItemUpdate,
   failuresQuery,
   itemCompletedSignal,
+  messageDescriptions as describe,
   pauseSignal,
   progressQuery,
   resumeSignal,
@@ -28,24 +29,43 @@ export interface HandlerContext {
   source: StagedSourceRef;
   outputDir: string;
   webUiUrl: string | null;
+  /** Called after any message changed the batch (Current Details are refreshed). */
+  onChange(): void;
   onStrayOutcome(key: string): void;
 }
 
 export function registerBatchHandlers(ctx: HandlerContext): void {
   const { state, children } = ctx;
-  setHandler(itemCompletedSignal, (outcome) => {
-    if (!state.applyOutcome(outcome)) ctx.onStrayOutcome(outcome.key);
+  setHandler(
+    itemCompletedSignal,
+    (outcome) => {
+      if (!state.applyOutcome(outcome)) ctx.onStrayOutcome(outcome.key);
+      ctx.onChange();
+    },
+    { description: describe.itemCompleted },
+  );
+  setHandler(
+    pauseSignal,
+    (arg) => {
+      state.paused = true;
+      state.pauseReason = arg?.reason ?? 'paused by operator';
+      ctx.onChange();
+    },
+    { description: describe.pause },
+  );
+  setHandler(
+    resumeSignal,
+    () => {
+      state.paused = false;
+      state.pauseReason = undefined;
+      ctx.onChange();
+    },
+    { description: describe.resume },
+  );
+  setHandler(progressQuery, () => state.progress(ctx.outputDir, ctx.webUiUrl), {
+    description: describe.progress,
   });
-  setHandler(pauseSignal, (arg) => {
-    state.paused = true;
-    state.pauseReason = arg?.reason ?? 'paused by operator';
-  });
-  setHandler(resumeSignal, () => {
-    state.paused = false;
-    state.pauseReason = undefined;
-  });
-  setHandler(progressQuery, () => state.progress(ctx.outputDir, ctx.webUiUrl));
-  setHandler(failuresQuery, () => [...state.failures]);
+  setHandler(failuresQuery, () => [...state.failures], { description: describe.failures });
 
   setHandler(
     setLimitsUpdate,
@@ -55,9 +75,11 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
         rate: req.rate === undefined ? state.limits.rate : (req.rate ?? undefined),
         budget: req.budget === undefined ? state.limits.budget : (req.budget ?? undefined),
       };
+      ctx.onChange();
       return state.limits;
     },
     {
+      description: describe.setLimits,
       validator: (req: SetLimitsInput) => {
         const problem = validateLimits(req);
         if (problem) throw new Error(problem);
@@ -102,9 +124,11 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
         errorType: 'CancelledBeforeStart',
         errorMessage: 'cancelled by an operator before it started',
       });
+      ctx.onChange();
       return { key, action: 'skipped' as const };
     },
     {
+      description: describe.cancelItem,
       validator: (req: CancelItemInput) => {
         if (typeof req?.key !== 'string' || req.key === '')
           throw new Error('cancelItem needs {"key": "<item key>"}');

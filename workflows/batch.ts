@@ -9,7 +9,6 @@ import {
   log,
   proxyActivities,
   sleep,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
@@ -17,7 +16,7 @@ import { ChildLauncher } from './batch-children';
 import { registerBatchHandlers } from './batch-handlers';
 import { BatchState } from './batch-state';
 import { workflowNow, workflowNowIso } from './clock';
-import { batchProgressKey, batchStatusKey } from './search-attributes';
+import { BatchPresenter } from './batch-presenter';
 import type { BatchInput } from './batch-input';
 import type { BatchProgress, Item } from './types';
 import { expectedCost } from './cost';
@@ -60,8 +59,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   });
   const buffer: Item[] = [];
   let nextStartAt = 0;
-  let lastReportedPercent = -1;
-  let lastReportedStatus = '';
+  const presenter = new BatchPresenter(state, input.outputDir, webUiUrl);
 
   registerBatchHandlers({
     state,
@@ -69,6 +67,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     source: input.source,
     outputDir: input.outputDir,
     webUiUrl,
+    onChange: () => presenter.refreshDetails(),
     onStrayOutcome: (key) =>
       log.warn('ignored outcome of an item not in flight', { batchId: input.batchId, itemKey: key }),
   });
@@ -198,27 +197,9 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     }
   }
 
-  /** Keeps BatchStatus/BatchProgress current at a bounded rate: every 5% and on status changes. */
-  function reportSearchAttributes(): void {
-    const status = state.currentStatus();
-    const percent = Math.floor(state.progress(input.outputDir, webUiUrl).percent);
-    if (
-      status === lastReportedStatus &&
-      percent - lastReportedPercent < 5 &&
-      !(percent === 100 && lastReportedPercent < 100)
-    )
-      return;
-    lastReportedPercent = percent;
-    lastReportedStatus = status;
-    upsertSearchAttributes([
-      { key: batchStatusKey, value: status },
-      { key: batchProgressKey, value: percent },
-    ]);
-  }
-
   let cancelError: unknown;
   try {
-    reportSearchAttributes();
+    presenter.refresh();
     while (!state.allDone) {
       await fillWindow();
       if (historyFull()) {
@@ -237,11 +218,11 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
           state.allDone ||
           canStartMore() ||
           state.unwrittenOutcomes.length >= resultsPageSize ||
-          state.currentStatus() !== lastReportedStatus ||
+          state.currentStatus() !== presenter.reportedStatus ||
           state.failurePolicyBreach(input.failurePolicy) !== undefined,
       );
       await flushResults(false);
-      reportSearchAttributes();
+      presenter.refresh();
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;
@@ -254,8 +235,12 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   return await CancellationScope.nonCancellable(async () => {
     const ending = state.terminal?.status;
     if (state.inFlight.size > 0) {
-      await children.cancelAll();
-      await condition(() => state.inFlight.size === 0, input.cancelGraceMs ?? 60_000);
+      const graceMs = input.cancelGraceMs ?? 60_000;
+      const cancelled = await children.cancelAll();
+      await condition(() => state.inFlight.size === 0, graceMs);
+      // A child reports its outcome just before it closes: wait for the close too, so that when the
+      // batch ends no item of it is still Running in the Web UI.
+      await children.awaitClosed(cancelled, graceMs);
       for (const f of [...state.inFlight.values()]) {
         state.applyOutcome({
           index: f.index,
@@ -295,7 +280,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
       resultsWorkbook: input.resultsWorkbook?.enabled ?? true,
       sheet: input.resultsWorkbook?.sheet,
     });
-    reportSearchAttributes();
+    presenter.refresh();
     await condition(allHandlersFinished);
     // Rethrowing the cancellation ends the workflow as Canceled (what the Web UI and CLI expect).
     if (final === 'cancelled') throw cancelError as Error;

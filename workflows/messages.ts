@@ -29,6 +29,23 @@ export interface SetLimitsInput {
   budget?: number | null;
 }
 
+/**
+ * What each message does and its payload, shown by the Web UI (Queries tab, Signal and Update
+ * dialogs). docs/web-ui.md documents the same shapes.
+ */
+export const messageDescriptions = {
+  itemCompleted: 'Internal: an item child reports its outcome. Not for operators.',
+  pause: 'Stop starting new items; items in flight finish. Input (optional): {"reason": "why"}',
+  resume: 'Start new items again after a pause (also after a budget or source-changed pause). Input: none',
+  progress:
+    'Batch status: counts (succeeded, failed, skipped, cancelled, running, pending add up to total), percent, throughput, latency, ETA, cost, limits',
+  failures: 'The most recent item failures (at most 50), newest last: key, errorType, errorMessage, attempts',
+  setLimits:
+    'Change limits. Input: {"concurrency": 1..1000, "rate": items/s or null for unpaced, "budget": cost or null}; any subset. Returns the limits now in force',
+  cancelItem:
+    'Cancel one item. Input: {"key": "<item key>"}. Running → its child is cancelled; not started → skipped. The batch goes on',
+} as const;
+
 /** Highest concurrency a batch accepts: far below Temporal's 2,000 pending-children limit. */
 export const MAX_CONCURRENCY = 1000;
 

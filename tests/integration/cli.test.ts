@@ -9,6 +9,11 @@ import { runCli, type CliResult } from '../helpers/cli';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { patientRows, writeCsv } from '../helpers/files';
 
+const ui = inject('temporalUiUrl') ?? 'http://127.0.0.1:1';
+const batchUrl = (id: string) => `${ui}/namespaces/default/workflows/${encodeURIComponent(id)}`;
+const itemsUrl = (id: string) =>
+  `${ui}/namespaces/default/workflows?query=${encodeURIComponent(`BatchId = "${id}"`)}`;
+
 function durabatch(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return runCli(args, { env: { DURABATCH_HOME: inject('toolsHome'), ...env } });
 }
@@ -33,6 +38,7 @@ describe('durabatch CLI', () => {
   it('runs a batch end to end on an already running server, with counts that add up', async () => {
     const csv = await writeCsv(ctx.dir, 'cli.csv', patientRows(25));
     const out = path.join(ctx.dir, 'cli-out');
+    const batchId = `cli-${Date.now()}`;
     const res = await durabatch(
       [
         'run',
@@ -48,12 +54,15 @@ describe('durabatch CLI', () => {
         '--output-dir',
         out,
         '--batch-id',
-        `cli-${Date.now()}`,
+        batchId,
         '--json',
       ],
-      { TEMPORAL_ADDRESS: ctx.address },
+      { TEMPORAL_ADDRESS: ctx.address, DURABATCH_WEB_UI_URL: ui },
     );
     expect(res.stderr).toContain(`Temporal server ${ctx.address}`);
+    // Direct links to the batch and to its filtered item list.
+    expect(res.stderr).toContain(`Web UI: ${batchUrl(batchId)}`);
+    expect(res.stderr).toContain(`items:  ${itemsUrl(batchId)}`);
     expect(res.code).toBe(0);
     const final = JSON.parse(res.stdout) as BatchProgress;
     expect(final).toMatchObject({
@@ -128,7 +137,7 @@ describe('durabatch CLI', () => {
   it('starts a batch that a separate worker runs, then status and watch report it', async () => {
     await ctx.startWorker();
     const csv = await writeCsv(ctx.dir, 'start.csv', patientRows(12));
-    const env = { TEMPORAL_ADDRESS: ctx.address };
+    const env = { TEMPORAL_ADDRESS: ctx.address, DURABATCH_WEB_UI_URL: ui };
     const started = await durabatch(
       [
         'start',
@@ -146,8 +155,10 @@ describe('durabatch CLI', () => {
       env,
     );
     expect(started.code).toBe(0);
-    const { batchId, total } = JSON.parse(started.stdout) as { batchId: string; total: number };
+    const startedJson = JSON.parse(started.stdout) as Record<string, unknown>;
+    const { batchId, total } = startedJson as { batchId: string; total: number };
     expect(total).toBe(12);
+    expect(startedJson).toMatchObject({ webUiUrl: batchUrl(batchId), itemsUrl: itemsUrl(batchId) });
     const watched = await durabatch(['watch', batchId, '--json'], env);
     expect(watched.code).toBe(0);
     expect(JSON.parse(watched.stdout)).toMatchObject({ batchId, status: 'completed', succeeded: 12 });
@@ -178,6 +189,9 @@ describe('durabatch CLI', () => {
       expect(p, field).toHaveProperty(field);
     }
     expect(p.succeeded + p.failed + p.skipped + p.cancelled + p.running + p.pending).toBe(p.total);
+    const text = await durabatch(['status', batchId], env);
+    expect(text.stdout).toContain(`Web UI: ${batchUrl(batchId)}`);
+    expect(text.stdout).toContain(`items:  ${itemsUrl(batchId)}`);
   });
 
   it('prints help with examples for run', async () => {

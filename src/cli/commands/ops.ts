@@ -24,10 +24,13 @@ export function registerOps(program: Command): void {
     .action((batchId: string, opts: { json?: boolean }) =>
       withClient(async (client) => {
         const p = await client.progress(batchId);
-        if (opts.json) process.stdout.write(JSON.stringify(p, null, 2) + '\n');
+        const itemsUrl = client.itemsUrl(batchId);
+        if (opts.json) process.stdout.write(JSON.stringify({ ...p, itemsUrl }, null, 2) + '\n');
         else
           process.stdout.write(
-            `${progressLine(p)}\n${summaryBlock(p)}\n${p.webUiUrl ? `  Web UI: ${p.webUiUrl}\n` : ''}`,
+            `${progressLine(p)}\n${summaryBlock(p)}\n` +
+              (p.webUiUrl ? `  Web UI: ${p.webUiUrl}\n` : '') +
+              (itemsUrl ? `  items:  ${itemsUrl}\n` : ''),
           );
       }),
     );

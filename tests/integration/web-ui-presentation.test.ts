@@ -1,0 +1,89 @@
+// What the Temporal Web UI shows of a batch, read through the same APIs the UI uses: static summary
+// and details, Current Details (the built-in metadata query), handler descriptions, search
+// attributes and activity summaries.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { batchProgressKey, batchStatusKey, itemKeyKey } from '../../workflows/search-attributes';
+import { batchEnd, controlRows, liveProgress, waitFor } from '../helpers/engine';
+import { engineHarness, type EngineHarness } from '../helpers/harness';
+
+interface WorkflowMetadata {
+  currentDetails?: string;
+  definition?: {
+    queryDefinitions?: { name: string; description?: string }[];
+    signalDefinitions?: { name: string; description?: string }[];
+    updateDefinitions?: { name: string; description?: string }[];
+  };
+}
+
+describe('presentation in the Web UI', () => {
+  let h: EngineHarness;
+  beforeAll(async () => {
+    h = await engineHarness('web-ui-presentation');
+  });
+  afterAll(() => h?.close());
+
+  it('describes the batch and its items, and keeps Current Details and search attributes current', async () => {
+    // K0001 is slow, so the batch is caught mid-way with 9 of 10 done.
+    const rows = controlRows(10, (i) => ({ delayMs: i === 0 ? 4_000 : 0, failAttempts: i === 1 ? 1 : 0 }));
+    const b = await h.start('present', rows, { concurrency: 3 });
+    await waitFor('nine items done', async () => (await liveProgress(b.handle)).succeeded === 9);
+
+    const meta = await b.handle.query<WorkflowMetadata>('__temporal_workflow_metadata');
+    expect(meta.currentDetails).toContain('**running** · 90% of 10 items');
+    expect(meta.currentDetails).toContain('| 9 | 0 | 0 | 0 | 1 | 0 |');
+    const described = (defs: { name: string; description?: string }[] | undefined) =>
+      Object.fromEntries((defs ?? []).map((d) => [d.name, d.description ?? '']));
+    const queries = described(meta.definition?.queryDefinitions);
+    const signals = described(meta.definition?.signalDefinitions);
+    const updates = described(meta.definition?.updateDefinitions);
+    expect(queries.progress).toContain('counts');
+    expect(queries.failures).toContain('most recent item failures');
+    expect(signals.pause).toContain('{"reason": "why"}');
+    expect(signals.resume).toContain('after a pause');
+    expect(updates.setLimits).toContain('{"concurrency": 1..1000');
+    expect(updates.cancelItem).toContain('{"key": "<item key>"}');
+
+    const parent = await b.handle.describe();
+    expect(await parent.staticSummary()).toMatch(new RegExp(`^durabatch: 10 items from ${b.batchId}\\.csv → http`));
+    expect(await parent.staticDetails()).toContain('concurrency');
+
+    const child = await h.ctx.client.workflow.getHandle(`${b.batchId}/K0002`).describe();
+    expect(await child.staticSummary()).toBe(`item K0002 of batch ${b.batchId}`);
+    expect(child.typedSearchAttributes.get(itemKeyKey)).toBe('K0002');
+    // The retried item's activity carries a summary (shown on the event and in the timeline).
+    const events = (await h.ctx.client.workflow.getHandle(`${b.batchId}/K0002`).fetchHistory()).events ?? [];
+    const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes);
+    expect(scheduled?.userMetadata?.summary?.data).toBeDefined();
+    expect(Buffer.from(scheduled!.userMetadata!.summary!.data!).toString()).toContain(': http');
+    // Retries of an activity are not separate events: the started event records the last attempt.
+    expect(
+      events.find((e) => e.activityTaskStartedEventAttributes)?.activityTaskStartedEventAttributes?.attempt,
+    ).toBe(2);
+
+    expect(await batchEnd(b.handle)).toMatchObject({ kind: 'returned', progress: { status: 'completed' } });
+    const done = await b.handle.query<WorkflowMetadata>('__temporal_workflow_metadata').catch(() => undefined);
+    if (done) expect(done.currentDetails).toContain('**completed** · 100% of 10 items');
+    const final = await b.handle.describe();
+    expect(final.typedSearchAttributes.get(batchStatusKey)).toBe('completed');
+    expect(final.typedSearchAttributes.get(batchProgressKey)).toBe(100);
+  });
+
+  it('bounds search-attribute updates: a 60-item batch upserts at most once per 5% and per status', async () => {
+    const b = await h.start(
+      'upserts',
+      controlRows(60, () => ({})),
+      { concurrency: 10 },
+    );
+    expect(await batchEnd(b.handle)).toMatchObject({ kind: 'returned' });
+    const events = (await b.handle.fetchHistory()).events ?? [];
+    const upserts = events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length;
+    // running at 0%, then at most one per 5 points (20), then completed.
+    expect(upserts).toBeGreaterThanOrEqual(2);
+    expect(upserts).toBeLessThanOrEqual(22);
+  });
+
+  it('replays every history above without nondeterminism', async () => {
+    const [replayed, listed] = await h.replayAll();
+    expect(replayed).toBe(listed);
+  });
+});

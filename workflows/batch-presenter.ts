@@ -1,0 +1,81 @@
+// How a running batch shows in the Temporal Web UI: the "Current Details" markdown and the
+// BatchStatus/BatchProgress search attributes. Details are in-memory (served by the built-in metadata
+// query) so they may change on every item; search attributes are history events, so they change only
+// every 5% or when the status changes.
+import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import type { BatchState } from './batch-state';
+import { batchProgressKey, batchStatusKey } from './search-attributes';
+import type { BatchProgress } from './types';
+
+const SEARCH_ATTRIBUTE_STEP_PERCENT = 5;
+
+export class BatchPresenter {
+  private lastPercent = -1;
+  private lastStatus = '';
+
+  constructor(
+    private readonly state: BatchState,
+    private readonly outputDir: string,
+    private readonly webUiUrl: string | null,
+  ) {}
+
+  get reportedStatus(): string {
+    return this.lastStatus;
+  }
+
+  /** Refreshes Current Details; cheap enough to call on every change. */
+  refreshDetails(): BatchProgress {
+    const p = this.state.progress(this.outputDir, this.webUiUrl);
+    setCurrentDetails(progressMarkdown(p));
+    return p;
+  }
+
+  /** Refreshes Current Details and, when due, the search attributes. */
+  refresh(): void {
+    const p = this.refreshDetails();
+    const percent = Math.floor(p.percent);
+    const due =
+      p.status !== this.lastStatus ||
+      percent - this.lastPercent >= SEARCH_ATTRIBUTE_STEP_PERCENT ||
+      (percent === 100 && this.lastPercent < 100);
+    if (!due) return;
+    this.lastPercent = percent;
+    this.lastStatus = p.status;
+    upsertSearchAttributes([
+      { key: batchStatusKey, value: p.status },
+      { key: batchProgressKey, value: percent },
+    ]);
+  }
+}
+
+const n = (v: number) => String(v);
+
+/** A short markdown summary for the Web UI's "Current Details" panel. */
+export function progressMarkdown(p: BatchProgress): string {
+  const lines = [
+    `**${p.status}** · ${p.percent}% of ${n(p.total)} items` +
+      (p.status === 'running' && p.etaSeconds !== null ? ` · ETA ${formatSeconds(p.etaSeconds)}` : ''),
+    '',
+    '| succeeded | failed | skipped | cancelled | running | pending |',
+    '|---:|---:|---:|---:|---:|---:|',
+    `| ${n(p.succeeded)} | ${n(p.failed)} | ${n(p.skipped)} | ${n(p.cancelled)} | ${n(p.running)} | ${n(p.pending)} |`,
+    '',
+    `throughput ${p.throughputPerMinute}/min · latency p50 ${p.latencyMs.p50} ms, p95 ${p.latencyMs.p95} ms · ` +
+      `concurrency ${p.concurrency}` +
+      (p.rate !== null ? ` · rate ${p.rate}/s` : '') +
+      (p.budget !== null ? ` · cost ${p.cost} of budget ${p.budget}` : ''),
+  ];
+  if (p.statusReason) lines.push('', `reason: ${p.statusReason}`);
+  const errors = Object.entries(p.errorsByType ?? {});
+  if (errors.length > 0) {
+    lines.push('', 'errors: ' + errors.map(([type, count]) => `${type} ×${count}`).join(', '));
+  }
+  lines.push('', `results: \`${p.outputDir}\``);
+  return lines.join('\n');
+}
+
+function formatSeconds(s: number): string {
+  if (s < 90) return `${s}s`;
+  if (s < 5400) return `${Math.round(s / 60)}m`;
+  return `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, '0')}m`;
+}
