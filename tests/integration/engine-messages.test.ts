@@ -261,7 +261,9 @@ describe('engine: limits and operator messages', () => {
     // Every child that was started is closed when the batch ends: the parent waits for the close,
     // not only for the child's report (describe is authoritative; visibility trails a little).
     const statuses = await Promise.all(
-      started.map(async (i) => (await ctx.client.workflow.getHandle(`${batchId}/${i.key}`).describe()).status.name),
+      started.map(
+        async (i) => (await ctx.client.workflow.getHandle(`${batchId}/${i.key}`).describe()).status.name,
+      ),
     );
     expect(statuses.filter((s) => s === 'RUNNING')).toEqual([]);
     await waitFor(

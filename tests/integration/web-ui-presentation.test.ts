@@ -44,7 +44,9 @@ describe('presentation in the Web UI', () => {
     expect(updates.cancelItem).toContain('{"key": "<item key>"}');
 
     const parent = await b.handle.describe();
-    expect(await parent.staticSummary()).toMatch(new RegExp(`^durabatch: 10 items from ${b.batchId}\\.csv → http`));
+    expect(await parent.staticSummary()).toMatch(
+      new RegExp(`^durabatch: 10 items from ${b.batchId}\\.csv → http`),
+    );
     expect(await parent.staticDetails()).toContain('concurrency');
 
     const child = await h.ctx.client.workflow.getHandle(`${b.batchId}/K0002`).describe();
@@ -61,7 +63,9 @@ describe('presentation in the Web UI', () => {
     ).toBe(2);
 
     expect(await batchEnd(b.handle)).toMatchObject({ kind: 'returned', progress: { status: 'completed' } });
-    const done = await b.handle.query<WorkflowMetadata>('__temporal_workflow_metadata').catch(() => undefined);
+    const done = await b.handle
+      .query<WorkflowMetadata>('__temporal_workflow_metadata')
+      .catch(() => undefined);
     if (done) expect(done.currentDetails).toContain('**completed** · 100% of 10 items');
     const final = await b.handle.describe();
     expect(final.typedSearchAttributes.get(batchStatusKey)).toBe('completed');
