@@ -4,6 +4,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { HttpError, mulberry32, readBody, send } from './http-util';
+
+export { mulberry32 };
 
 export interface TargetApiOptions {
   port?: number;
@@ -15,6 +18,15 @@ export interface TargetApiOptions {
   seed?: number;
   /** Fail the first N attempts of every idempotency key with 503, regardless of randomness. */
   failFirstAttempts?: number;
+  /**
+   * Probability that a request which took effect answers only after `hangMs` (a slow or lost
+   * response): the client times out and retries, and the retry must not take effect again.
+   */
+  hangRate?: number;
+  /** How long a hanging response is held back (default 30 s). */
+  hangMs?: number;
+  /** Bursts of 429 + Retry-After: every `everyMs`, all requests for `lengthMs` are rate limited. */
+  rateLimitBursts?: { everyMs: number; lengthMs: number };
 }
 
 export interface ReceivedRecord {
@@ -34,6 +46,8 @@ export interface TargetApiStats {
   byStatus: Record<string, number>;
   effects: number;
   distinctKeys: number;
+  /** Responses held back past the client's timeout (hangRate), and requests refused during outages. */
+  hung: number;
   /** Requests being handled right now, and the most there ever were at once. */
   inFlight: number;
   maxInFlight: number;
@@ -45,67 +59,12 @@ export interface TargetApi {
   close(): Promise<void>;
   received(): ReceivedRecord[];
   stats(): TargetApiStats;
+  /** Unreachable for `ms`: the listener closes and open connections are dropped, then it listens again on the same port. */
+  outage(ms: number): Promise<void>;
 }
 
 interface KeyState extends ReceivedRecord {
   cached?: { status: number; body: unknown };
-}
-
-const MAX_BODY_BYTES = 1024 * 1024;
-
-/** mulberry32: tiny, seedable, good enough to make fault sequences reproducible. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, 'request body too large'));
-        req.resume(); // drain the rest so the connection can still carry the 413
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  if (res.headersSent || res.destroyed) return;
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(payload),
-    ...headers,
-  });
-  res.end(payload);
 }
 
 export async function startTargetApi(opts: TargetApiOptions = {}): Promise<TargetApi> {
@@ -118,6 +77,9 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
     retryAfterSeconds = 1,
     seed = 42,
     failFirstAttempts = 0,
+    hangRate = 0,
+    hangMs = 30_000,
+    rateLimitBursts,
   } = opts;
   const [latMin, latMax] = latencyMs;
   if (!(latMin >= 0 && latMax >= latMin)) throw new RangeError(`invalid latencyMs [${latMin}, ${latMax}]`);
@@ -132,6 +94,11 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
   let effects = 0;
   let inFlight = 0;
   let maxInFlight = 0;
+  let hung = 0;
+  const bornAt = Date.now();
+  const inBurst = () =>
+    rateLimitBursts !== undefined &&
+    (Date.now() - bornAt) % rateLimitBursts.everyMs < rateLimitBursts.lengthMs;
   let nextId = 1;
   // Aborts pending latency waits so close() is not held up by in-flight requests.
   const closing = new AbortController();
@@ -141,6 +108,7 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
     byStatus: { ...byStatus },
     effects,
     distinctKeys: keys.size,
+    hung,
     inFlight,
     maxInFlight,
   });
@@ -194,6 +162,9 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
       return respond(503, { error: 'temporarily unavailable' });
     }
     if (forcedStatus >= 400) return respond(forcedStatus, { error: `forced status ${forcedStatus}` });
+    if (inBurst()) {
+      return respond(429, { error: 'rate limited (burst)' }, { 'retry-after': String(retryAfterSeconds) });
+    }
     const roll = random();
     if (roll < failureRate) return respond(503, { error: 'temporarily unavailable' });
     if (roll < failureRate + rateLimitRate) {
@@ -218,6 +189,11 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
     state.effects += 1;
     state.cached = { status: 201, body: result };
     effects += 1;
+    if (random() < hangRate) {
+      // The effect happened; the answer comes too late for the client, which retries.
+      hung += 1;
+      await sleep(hangMs, undefined, { signal: closing.signal }).catch(() => undefined);
+    }
     return respond(201, result);
   }
 
@@ -263,13 +239,15 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
+  const listen = (p: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(p, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  await listen(port);
   const actualPort = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
 
@@ -279,6 +257,14 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
     port: actualPort,
     received,
     stats,
+    async outage(ms) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await sleep(ms);
+      if (!closing.signal.aborted) await listen(actualPort);
+    },
     close() {
       closed ??= new Promise<void>((resolve, reject) => {
         closing.abort();

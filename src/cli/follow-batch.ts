@@ -37,8 +37,8 @@ export async function withBatchClient<T>(
 export interface FollowWithWorkerOptions {
   /** Task queue the batch runs on (this process's worker polls it), or how to find it once connected. */
   taskQueue: string | ((client: BatchClient) => Promise<string>);
-  /** Where the in-process worker writes its logs (the new batch's output directory). */
-  outputDir: string;
+  /** Where the in-process worker writes its logs (the batch's output directory); read once the task queue is known. */
+  outputDir: string | (() => string);
   /** Run a worker in this process (false: rely on `durabatch worker` processes). */
   worker: boolean;
   json?: boolean;
@@ -57,11 +57,6 @@ export interface FollowWithWorkerOptions {
  */
 export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<void> {
   const home = opts.home ?? homeDir();
-  const logger = createLogger({
-    level: opts.logLevel ?? process.env.DURABATCH_LOG_LEVEL ?? 'info',
-    terminalLevel: 'warn',
-    file: path.resolve(opts.outputDir, 'logs', 'worker.jsonl'),
-  });
   const env = await openEnvironment({ home, log: say });
   const cleanups: (() => Promise<void>)[] = [() => env.close()];
   const cleanup = async () => {
@@ -84,6 +79,12 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
     });
     const taskQueue = typeof opts.taskQueue === 'string' ? opts.taskQueue : await opts.taskQueue(connected);
     if (opts.worker) {
+      const outputDir = typeof opts.outputDir === 'string' ? opts.outputDir : opts.outputDir();
+      const logger = createLogger({
+        level: opts.logLevel ?? process.env.DURABATCH_LOG_LEVEL ?? 'info',
+        terminalLevel: 'warn',
+        file: path.resolve(outputDir, 'logs', 'worker.jsonl'),
+      });
       const worker = await createBatchWorker({
         connectionOptions: env.connectionOptions,
         namespace: env.namespace,

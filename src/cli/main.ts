@@ -11,6 +11,7 @@ import { registerPlan } from './commands/plan';
 import { registerReport } from './commands/report';
 import { registerRetryFailed } from './commands/retry-failed';
 import { registerStart } from './commands/start';
+import { registerVerify } from './commands/verify';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 
 const program = new Command('durabatch')
@@ -29,6 +30,7 @@ registerReport(program);
 registerRetryFailed(program);
 registerPlan(program);
 registerConfig(program);
+registerVerify(program);
 
 /** Exit codes: 0 success, 1 batch ended failed/cancelled (set by commands), 2 usage or input error. */
 async function main(argv: string[]): Promise<void> {

@@ -21,6 +21,8 @@ export function spawnWorkerProcess(opts: {
   taskQueue: string;
   logFile: string;
   env?: NodeJS.ProcessEnv;
+  /** Temporal address (default: the test run's shared dev server). */
+  address?: string;
 }): WorkerProcess {
   const fd = openSync(opts.logFile, 'a');
   const child = spawn(process.execPath, [BIN, 'worker', '--task-queue', opts.taskQueue], {
@@ -28,7 +30,7 @@ export function spawnWorkerProcess(opts: {
     env: {
       ...process.env,
       ...opts.env,
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_ADDRESS: opts.address ?? inject('temporalAddress'),
       TEMPORAL_NAMESPACE: 'default',
       DURABATCH_HOME: inject('toolsHome'),
     },

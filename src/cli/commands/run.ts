@@ -6,6 +6,9 @@ import { defaultBatchId } from '../../client/batch-client';
 import { stepsFromConfig } from '../../client/steps';
 import { addBatchOptions, resolveBatchConfig, type BatchFlags } from '../batch-options';
 import { followWithWorker } from '../follow-batch';
+import { readRunRecord, runKey, writeRunRecord, type RunRecord } from '../../runtime/run-record';
+import type { BatchClient } from '../../client/batch-client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 
 const say = (msg: string) => process.stderr.write(`${msg}\n`);
 
@@ -19,6 +22,10 @@ export function registerRun(program: Command): void {
       .option(
         '--no-worker',
         'do not run a worker in this process (use workers started with `durabatch worker`)',
+      )
+      .option(
+        '--new',
+        'always start a new batch, even if this same command left one unfinished (default: resume it)',
       ),
   )
     .addHelpText(
@@ -31,38 +38,86 @@ Examples:
 
 With no Temporal server answering (TEMPORAL_ADDRESS, default 127.0.0.1:7233) it starts the embedded
 dev server (database in DURABATCH_HOME, default ./.durabatch) and stops it at the end.
+Running the same command again (same source file, same settings) while its batch is unfinished
+resumes that batch instead of starting another: after a crash nothing is processed twice.
 Exit code: 0 all items succeeded, 1 the batch ended partial_failure/failed/cancelled, 2 bad input.`,
     )
-    .action(async (source: string, flags: BatchFlags & { json?: boolean; worker: boolean }) => {
-      const config = await resolveBatchConfig(flags);
-      stepsFromConfig(config); // refuse a bad processor setup before starting anything
+    .action(
+      async (source: string, flags: BatchFlags & { json?: boolean; worker: boolean; new?: boolean }) => {
+        const config = await resolveBatchConfig(flags);
+        stepsFromConfig(config); // refuse a bad processor setup before starting anything
 
-      const home = path.resolve(config.home);
-      // Fix the id now so the in-process worker can log into the batch's own logs/ folder.
-      const batchId = (config.batchId ??= defaultBatchId(source));
-      config.outputDir ??= path.join('output', batchId);
-      await followWithWorker({
-        taskQueue: config.taskQueue,
-        outputDir: config.outputDir,
-        worker: flags.worker,
-        json: flags.json,
-        home,
-        logLevel: config.logLevel,
-        logLevels: config.logLevels,
-        start: async (client) => {
-          const started = await client.start(source, config);
-          say(`batch ${started.batchId}: ${started.total} items`);
-          for (const w of started.warnings) say(`  warning: ${w}`);
-          if (started.invalid > 0) {
-            say(
-              `  ${started.invalid} invalid rows will be skipped (use --strict to refuse the batch instead):`,
-            );
-            for (const p of started.problems) say(`    ${p}`);
-          }
-          if (started.webUiUrl) say(`  Web UI: ${started.webUiUrl}`);
-          if (started.itemsUrl) say(`  items:  ${started.itemsUrl}`);
-          return started.batchId;
-        },
-      });
+        const home = path.resolve(config.home);
+        const key = await runKey(source, config);
+        const previous = flags.new ? undefined : await readRunRecord(home, key);
+        // The id is fixed (and recorded) before the batch starts: a crash between the two leaves a
+        // record whose batch does not exist yet, and the next run starts it under the same id.
+        let record: RunRecord | undefined;
+        const fresh = (): RunRecord => {
+          const batchId = config.batchId ?? defaultBatchId(source);
+          return {
+            batchId,
+            taskQueue: config.taskQueue,
+            outputDir: path.resolve(config.outputDir ?? path.join('output', batchId)),
+            source: path.resolve(source),
+            startedAt: new Date().toISOString(),
+          };
+        };
+        let resuming = false;
+        await followWithWorker({
+          taskQueue: async (client) => {
+            const state = previous ? await batchState(client, previous.batchId) : 'absent';
+            resuming = state === 'running';
+            record = previous && state !== 'closed' ? previous : fresh();
+            return record.taskQueue;
+          },
+          outputDir: () => record!.outputDir,
+          worker: flags.worker,
+          json: flags.json,
+          home,
+          logLevel: config.logLevel,
+          logLevels: config.logLevels,
+          start: async (client) => {
+            const r = record!;
+            if (resuming) {
+              say(`resuming batch ${r.batchId}, started ${r.startedAt} by this same command`);
+              say('  items already finished are not processed again (use --new for a separate batch)');
+              if (client.webUiUrl(r.batchId)) say(`  Web UI: ${client.webUiUrl(r.batchId)}`);
+              if (client.itemsUrl(r.batchId)) say(`  items:  ${client.itemsUrl(r.batchId)}`);
+              return r.batchId;
+            }
+            await writeRunRecord(home, key, r);
+            const started = await client.start(source, {
+              ...config,
+              batchId: r.batchId,
+              outputDir: r.outputDir,
+            });
+            say(`batch ${started.batchId}: ${started.total} items`);
+            for (const w of started.warnings) say(`  warning: ${w}`);
+            if (started.invalid > 0) {
+              say(
+                `  ${started.invalid} invalid rows will be skipped (use --strict to refuse the batch instead):`,
+              );
+              for (const p of started.problems) say(`    ${p}`);
+            }
+            if (started.webUiUrl) say(`  Web UI: ${started.webUiUrl}`);
+            if (started.itemsUrl) say(`  items:  ${started.itemsUrl}`);
+            return started.batchId;
+          },
+        });
+      },
+    );
+}
+
+/** Whether a batch exists and is still running. */
+async function batchState(client: BatchClient, batchId: string): Promise<'running' | 'closed' | 'absent'> {
+  const desc = await client
+    .handle(batchId)
+    .describe()
+    .catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
     });
+  if (!desc) return 'absent';
+  return desc.status.name === 'RUNNING' ? 'running' : 'closed';
 }

@@ -1,0 +1,96 @@
+// What the invariant checker reads: result files, the batch's own input and result, and Temporal's
+// record of its item workflows; plus the small count helpers the checks share.
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { InputError } from '../errors';
+import type { BatchInput } from '../../workflows/batch-input';
+import type { BatchProgress, ItemStatus } from '../../workflows/types';
+
+export type Counts = Record<ItemStatus, number>;
+
+export const STATUSES: ItemStatus[] = ['succeeded', 'failed', 'skipped', 'cancelled'];
+export const tally = (statuses: string[]): Counts => {
+  const c: Counts = { succeeded: 0, failed: 0, skipped: 0, cancelled: 0 };
+  for (const s of statuses) if (s in c) c[s as ItemStatus] += 1;
+  return c;
+};
+export const countsOf = (p: Partial<Counts>): Counts => ({
+  succeeded: p.succeeded ?? 0,
+  failed: p.failed ?? 0,
+  skipped: p.skipped ?? 0,
+  cancelled: p.cancelled ?? 0,
+});
+export const same = (a: Counts, b: Counts) => STATUSES.every((s) => a[s] === b[s]);
+export const fmt = (c: Counts) => STATUSES.map((s) => `${s} ${c[s]}`).join(', ');
+export const sample = (keys: string[]) =>
+  keys.slice(0, 10).join(', ') + (keys.length > 10 ? ` … (${keys.length})` : '');
+
+export async function* jsonLines<T>(file: string): AsyncGenerator<T> {
+  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  for await (const line of rl) if (line.trim()) yield JSON.parse(line) as T;
+}
+
+/** Every record of a JSON-lines file; none if the file does not exist. */
+export async function readJsonLines<T>(file: string): Promise<T[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
+}
+
+/** The batch's input as its current run received it (source reference, steps, output directory). */
+export async function batchInput(client: Client, batchId: string): Promise<BatchInput> {
+  const res = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId: batchId },
+    maximumPageSize: 1,
+  });
+  const payload = res.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload) throw new InputError(`batch "${batchId}" has no readable input`, 'is it a durabatch batch?');
+  return defaultPayloadConverter.fromPayload<BatchInput>(payload);
+}
+
+/** The final progress the workflow itself returned (completed) or attached to its failure (failed). */
+export async function workflowResult(client: Client, batchId: string): Promise<BatchProgress | undefined> {
+  try {
+    return (await client.workflow.getHandle(batchId).result()) as BatchProgress;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      const details = (err.cause as { details?: unknown[] } | undefined)?.details;
+      return details?.[0] as BatchProgress | undefined;
+    }
+    return undefined;
+  }
+}
+
+/** Item workflows by Temporal status, retried briefly because visibility trails the history. */
+export async function childCounts(
+  client: Client,
+  batchId: string,
+  expect: Counts,
+): Promise<Record<string, number>> {
+  let counts: Record<string, number> = {};
+  for (let i = 0; i < 10; i++) {
+    counts = {};
+    for (const s of ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut']) {
+      const q = `BatchId = "${batchId}" AND WorkflowType = "itemWorkflow" AND ExecutionStatus = "${s}"`;
+      counts[s] = (await client.workflow.count(q)).count;
+    }
+    if (counts.Running === 0 && counts.Completed === expect.succeeded) break;
+    await sleep(500);
+  }
+  return counts;
+}
+
+/** Rows of a CSV file with a header, as objects; none if the file does not exist. */
+export async function readCsv(file: string): Promise<Record<string, string>[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const rows: Record<string, string>[] = parseCsv(text, { columns: true });
+  return rows;
+}
