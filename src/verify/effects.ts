@@ -56,13 +56,14 @@ export async function loadEffects(from: string): Promise<EffectRecord[]> {
 export function parseEffects(text: string, from: string): EffectRecord[] {
   const trimmed = text.trim();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    let doc: unknown;
     try {
-      const doc = JSON.parse(trimmed) as unknown;
-      const list = Array.isArray(doc) ? doc : (doc as { records?: unknown }).records;
-      if (Array.isArray(list)) return list.map((r, i) => toRecord(r, `${from} record ${i + 1}`));
+      doc = JSON.parse(trimmed);
     } catch {
-      // not one JSON document: JSON lines below
+      doc = undefined; // not one JSON document: JSON lines below
     }
+    const list = Array.isArray(doc) ? doc : (doc as { records?: unknown } | undefined)?.records;
+    if (Array.isArray(list)) return list.map((r, i) => toRecord(r, `${from} record ${i + 1}`));
   }
   return trimmed
     .split('\n')
