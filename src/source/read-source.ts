@@ -63,7 +63,11 @@ export async function resolveSource(file: string, format?: SourceFormat): Promis
   if (!isDir && !st.isFile())
     throw new InputError(`source ${abs} is not a regular file`, 'give a file or a directory');
   await access(abs, constants.R_OK).catch((err: NodeJS.ErrnoException) => {
-    throw new InputError(`cannot read source ${abs}: ${err.code ?? err.message}`, 'check its permissions');
+    const user = process.getuid ? ` (uid ${process.getuid()})` : '';
+    throw new InputError(
+      `cannot read source ${abs}: ${err.code ?? err.message}`,
+      `make it readable by the user running durabatch${user}, e.g. chmod a+r, or run as its owner`,
+    );
   });
   return { abs, format: resolved, size: st.size, mtimeMs: st.mtimeMs };
 }

@@ -83,6 +83,27 @@ function strictError(file: string, invalid: number, problems: string[]): InputEr
   );
 }
 
+/** Why a source gave no items ("source X …"), and what to do, by format. */
+function emptySource(format: SourceFormat, size: number, glob?: string): [string, string] {
+  if (format === 'dir')
+    return [`has no files${glob ? ` matching "${glob}"` : ''}`, 'check the directory and --glob'];
+  const check = ' (or check that this is the file you meant)';
+  const [why, hint]: [string, string] =
+    size === 0
+      ? ['the file is empty (0 bytes)', 'write the items into it']
+      : format === 'csv'
+        ? ['no rows below the header (or only blank lines)', 'add rows below the header']
+        : format === 'xlsx'
+          ? [
+              'the sheet has no rows below its header',
+              'add rows below the header, or pick the sheet with --sheet',
+            ]
+          : format === 'jsonl'
+            ? ['only blank lines', 'write one JSON object per line']
+            : ['the array is empty', 'put one object per item in the array'];
+  return [`has no items: ${why}`, hint + check];
+}
+
 /** Stages a source (or reuses an identical earlier staging) and returns its reference. */
 export async function stageSource(sourcePath: string, opts: StageOptions): Promise<StagedSource> {
   const id = await identifySource(sourcePath, opts);
@@ -170,14 +191,9 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
   }
   if (total === 0) {
     await abandon();
-    const what =
-      id.source.format === 'dir'
-        ? `no files${opts.glob ? ` matching "${opts.glob}"` : ''}`
-        : 'no items (only a header or nothing)';
-    throw new InputError(
-      `source ${abs} has ${what}`,
-      id.source.format === 'dir' ? 'check the directory and --glob' : 'add rows below the header',
-    );
+    // A batch of nothing is almost always the wrong file or a failed export: refuse it, saying so.
+    const [what, hint] = emptySource(id.source.format, id.source.size, opts.glob);
+    throw new InputError(`source ${abs} ${what}`, hint);
   }
   if (opts.strict && invalid > 0) {
     await abandon();

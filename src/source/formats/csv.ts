@@ -5,6 +5,7 @@ import { parse, CsvError } from 'csv-parse';
 import { InputError } from '../../errors';
 import type { FormatHooks, SourceRecord } from '../types';
 import { LineTracker } from './line-tracker';
+import { Utf8Check } from './utf8';
 
 export interface CsvOptions extends FormatHooks {
   /** Field delimiter (default ','). */
@@ -48,7 +49,7 @@ export async function* readCsv(file: string, opts: CsvOptions = {}): AsyncGenera
     },
   });
   // pipeline() tears all three streams down together; any error surfaces through the parser's iterator.
-  pipeline(createReadStream(file), lines, parser, () => undefined);
+  pipeline(createReadStream(file), new Utf8Check(file), lines, parser, () => undefined);
   try {
     for await (const chunk of parser) {
       const { record, info } = chunk as {

@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { InputError } from '../../errors';
 import { MAX_ROW_BYTES, rowTooLarge, type SourceRecord } from '../types';
 import { parseObject } from './jsonl';
+import { Utf8Check } from './utf8';
 
 const enum State {
   Start,
@@ -143,11 +144,13 @@ class ElementScanner {
 
 export async function* readJsonArray(file: string): AsyncGenerator<SourceRecord> {
   const scanner = new ElementScanner(file);
+  const utf8 = new Utf8Check(file);
   const out: SourceRecord[] = [];
   for await (const chunk of createReadStream(file)) {
-    scanner.scan(chunk as Buffer, out);
+    scanner.scan(utf8.check(chunk as Buffer), out);
     // Parsed elements of one chunk only: at most a 64 KB read's worth.
     yield* out.splice(0);
   }
+  utf8.done();
   scanner.finish();
 }

@@ -2,7 +2,9 @@
 // row-level problem (the row becomes an invalid item), so one bad line never sinks the batch.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { pipeline } from 'node:stream';
 import { MAX_ROW_BYTES, rowTooLarge, type SourceRecord } from '../types';
+import { Utf8Check } from './utf8';
 
 export function describeJson(value: unknown): string {
   if (value === null) return 'null';
@@ -28,7 +30,8 @@ export function parseObject(
 }
 
 export async function* readJsonl(file: string): AsyncGenerator<SourceRecord> {
-  const input = createReadStream(file, { encoding: 'utf8' });
+  // An invalid byte refuses the file (naming its line) instead of becoming U+FFFD in an item.
+  const input = pipeline(createReadStream(file), new Utf8Check(file), () => undefined);
   const rl = createInterface({ input, crlfDelay: Infinity });
   let line = 0;
   try {
