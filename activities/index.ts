@@ -6,7 +6,7 @@ import { checkSourceUnchanged } from '../src/source/source-check';
 import { appendAudit, type AuditEntry } from '../src/audit/audit-log';
 import type { Logger } from 'pino';
 import { operationLogger, type LogLevels } from '../src/logging/levels';
-import { findStagedItem, readStagedPage } from '../src/source/page-reader';
+import { findStagedItem, MAX_PAGE_BYTES, readStagedPage } from '../src/source/page-reader';
 import type { Item, ItemOutcome, StagedSourceRef, StepResult, StepSpec } from '../workflows/types';
 import { runProcessor } from './processors';
 import { writeReport, type WriteReportInput } from './results/report';
@@ -54,7 +54,8 @@ export function createActivities(deps: ActivityDeps) {
         // Retrying cannot help: the batch pauses with this reason (see workflows/batch.ts).
         throw ApplicationFailure.nonRetryable(err.message, 'SourceChangedError');
       }
-      return readStagedPage(input.source, input.offset, input.limit);
+      // Bounded in bytes too: a page of wide rows must stay far below Temporal's payload limit.
+      return readStagedPage(input.source, input.offset, input.limit, MAX_PAGE_BYTES);
     },
 
     async findItem(input: { source: StagedSourceRef; key: string }): Promise<Item | undefined> {

@@ -15,6 +15,15 @@ interface StagedIndex {
 
 const indexCache = new Map<string, StagedIndex>();
 
+/**
+ * Most bytes of items in one page. A page is an activity result, and its items become child-workflow
+ * inputs started in one workflow task: rows of up to MAX_ROW_BYTES (256 KB) each would make a page of
+ * 100 items 25 MB, far over Temporal's 2 MB payload limit. A page ends before the item that would take
+ * it over this size (it always holds at least one item); the batch reads on from there. Passed by the
+ * readPage activity.
+ */
+export const MAX_PAGE_BYTES = 512 * 1024;
+
 async function loadIndex(source: StagedSourceRef): Promise<StagedIndex> {
   const cached = indexCache.get(source.dir);
   if (cached) return cached;
@@ -29,10 +38,12 @@ async function loadIndex(source: StagedSourceRef): Promise<StagedIndex> {
   return index;
 }
 
+/** Reads up to `limit` items from `offset`; with `maxBytes`, fewer if they would take the page over it (never none). */
 export async function readStagedPage(
   source: StagedSourceRef,
   offset: number,
   limit: number,
+  maxBytes = Infinity,
 ): Promise<Item[]> {
   if (offset >= source.total || limit <= 0) return [];
   const index = await loadIndex(source);
@@ -41,12 +52,14 @@ export async function readStagedPage(
   const fh = await open(path.join(source.dir, 'items.jsonl'), 'r');
   try {
     const items: Item[] = [];
+    let pageBytes = 0;
     let pos = index.offsets[slot] ?? 0;
     let carry = '';
     const buf = Buffer.alloc(256 * 1024);
     // A read may end inside a multi-byte character; the decoder holds the partial bytes back.
     const decoder = new StringDecoder('utf8');
-    while (items.length < limit) {
+    let full = false;
+    while (items.length < limit && !full) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
@@ -57,6 +70,12 @@ export async function readStagedPage(
           skip -= 1;
           continue;
         }
+        const size = Buffer.byteLength(line);
+        if (items.length > 0 && pageBytes + size > maxBytes) {
+          full = true;
+          break;
+        }
+        pageBytes += size;
         items.push(JSON.parse(line) as Item);
         if (items.length >= limit) break;
       }
