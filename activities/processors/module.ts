@@ -4,8 +4,9 @@
 import { mkdir } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { ApplicationFailure } from '@temporalio/activity';
+import { InputError } from '../../src/errors';
 import { NonRetryableError, type ProcessContext, type ProcessFunction } from '../../src/sdk';
-import type { ModuleProcessorSpec } from '../../workflows/types';
+import type { ModuleProcessorSpec, StepSpec } from '../../workflows/types';
 import { collectDocuments, documentsDirOf } from './command';
 import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } from './context';
 
@@ -55,6 +56,27 @@ function loadModule(file: string, attempt: number): Promise<ProcessFunction> {
     loaded.set(file, promise);
   }
   return promise;
+}
+
+/**
+ * Loads every module the steps use, as the worker will, so a module that cannot be imported (missing
+ * file, a throw in its top-level code, no default export function) is refused before a batch starts
+ * instead of failing every item with ModuleLoadError. For commands that run the worker in the same
+ * process (`run`) or only check (`plan`): a module loaded here stays loaded for that worker.
+ */
+export async function checkModulesLoad(steps: StepSpec[]): Promise<void> {
+  for (const step of steps) {
+    if (step.processor.type !== 'module') continue;
+    try {
+      await loadModule(step.processor.module, 0);
+    } catch (err) {
+      const where = steps.length > 1 ? `step "${step.name}": ` : '';
+      throw new InputError(
+        `${where}${(err as Error).message}`,
+        'fix the module (its top-level code runs when a worker imports it), or give another --module',
+      );
+    }
+  }
 }
 
 function isNonRetryable(err: unknown): err is Error & { type?: unknown } {

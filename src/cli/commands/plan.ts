@@ -6,6 +6,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { Item } from '../../../workflows/types';
+import { checkModulesLoad } from '../../../activities/processors/module';
 import { describeSteps, stepsFromConfig } from '../../client/steps';
 import { InputError } from '../../errors';
 import type { Config } from '../../config/schema';
@@ -113,7 +114,8 @@ Examples:
   durabatch plan invoices/ --glob '**/*.pdf' --command "pdftotext {path} {documents}/{file}.txt" --json
 
 Takes the same options as \`start\` and runs the same checks (settings, processor, every row against
---schema, duplicate keys), so a clean plan means \`start\` accepts the batch. Needs no Temporal server
+--schema, duplicate keys), so a clean plan means \`start\` accepts the batch. A --module is loaded once,
+as a worker would, so a module that fails when imported is reported here. Needs no Temporal server
 and starts nothing; the validated copy is kept in DURABATCH_HOME and reused by the next start.
 The duration assumes --estimate-latency per item at the chosen --concurrency and --rate; the cost uses
 costPerItem / costField from the settings (\`-\` when none is set).
@@ -127,7 +129,10 @@ invalid rows with --strict).`,
       let processor: string | null = null;
       let refusal: string | null = null;
       try {
-        processor = describeSteps(stepsFromConfig(config));
+        const steps = stepsFromConfig(config);
+        processor = describeSteps(steps);
+        // A module that cannot be imported would fail every item: say so now, naming it.
+        await checkModulesLoad(steps);
       } catch (err) {
         if (!(err instanceof InputError)) throw err;
         refusal = err.message;
@@ -145,7 +150,7 @@ invalid rows with --strict).`,
         invalidRows: staged.problems.map((reason) => ({ line: lineOf(reason), reason })),
         warnings: staged.warnings,
         processor,
-        /** Why `start` would refuse these settings; null when it would accept them. */
+        /** Why these settings would not work (`start` refuses them, or every item would fail); null when they would. */
         refusal,
         concurrency: config.concurrency,
         rate: config.rate ?? null,
@@ -189,7 +194,7 @@ invalid rows with --strict).`,
       }
       out.push(
         refusal
-          ? `start would refuse these settings:\n  ${refusal.replace(/\n/g, '\n  ')}`
+          ? `these settings would not work:\n  ${refusal.replace(/\n/g, '\n  ')}`
           : 'nothing was started: `durabatch start` (or `run`) with the same options starts this batch',
       );
       process.stdout.write(out.join('\n') + '\n');

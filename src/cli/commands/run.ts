@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { defaultBatchId } from '../../client/batch-client';
 import { stepsFromConfig } from '../../client/steps';
+import { checkModulesLoad } from '../../../activities/processors/module';
 import { addBatchOptions, resolveBatchConfig, type BatchFlags } from '../batch-options';
 import { followWithWorker } from '../follow-batch';
 import { readRunRecord, runKey, writeRunRecord, type RunRecord } from '../../runtime/run-record';
@@ -45,7 +46,9 @@ Exit code: 0 all items succeeded, 1 the batch ended partial_failure/failed/cance
     .action(
       async (source: string, flags: BatchFlags & { json?: boolean; worker: boolean; new?: boolean }) => {
         const config = await resolveBatchConfig(flags);
-        stepsFromConfig(config); // refuse a bad processor setup before starting anything
+        const steps = stepsFromConfig(config); // refuse a bad processor setup before starting anything
+        // This process's worker would import a --module: one that cannot load is refused now (exit 2).
+        if (flags.worker) await checkModulesLoad(steps);
 
         const home = path.resolve(config.home);
         const key = await runKey(source, config);
