@@ -65,8 +65,10 @@ export async function openEnvironment(opts: EnvironmentOptions): Promise<Environ
     }
   }
   if (target.explicit) {
+    // An address the user chose is never silently replaced by the embedded server.
     throw new ServerUnavailableError(
-      `no Temporal server answers at ${target.connectionOptions.address} (from TEMPORAL_ADDRESS or the Temporal config profile)`,
+      `no Temporal server answers at ${target.connectionOptions.address} (from TEMPORAL_ADDRESS or the Temporal config profile)\n` +
+        '  fix: start the server there, or correct TEMPORAL_ADDRESS; unset it to let `durabatch run` start the embedded server',
     );
   }
   if (opts.allowEmbedded === false) {

@@ -2,6 +2,8 @@
 // @temporalio/envconfig, defaulting to localhost:7233 like every Temporal tool.
 import { Connection, type ConnectionOptions } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
+import path from 'node:path';
+import { InputError } from '../errors';
 
 export const DEFAULT_ADDRESS = '127.0.0.1:7233';
 
@@ -12,8 +14,27 @@ export interface ServerTarget {
   explicit: boolean;
 }
 
+/** The Temporal client config file envconfig reads (TEMPORAL_CONFIG_FILE, else the user's default), for messages. */
+function configFileName(env: NodeJS.ProcessEnv, err: unknown): string {
+  const failed = (err as NodeJS.ErrnoException | undefined)?.path;
+  if (failed) return failed;
+  if (env.TEMPORAL_CONFIG_FILE) return env.TEMPORAL_CONFIG_FILE;
+  const base = env.XDG_CONFIG_HOME ?? (env.HOME ? path.join(env.HOME, '.config') : '~/.config');
+  return path.join(base, 'temporalio', 'temporal.toml');
+}
+
 export function resolveServerTarget(env: NodeJS.ProcessEnv = process.env): ServerTarget {
-  const loaded = loadClientConnectConfig({ overrideEnvVars: env as Record<string, string> });
+  let loaded: ReturnType<typeof loadClientConnectConfig>;
+  try {
+    loaded = loadClientConnectConfig({ overrideEnvVars: env as Record<string, string> });
+  } catch (err) {
+    // An unreadable or malformed profile file is the user's to fix: name it, don't print a stack.
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(
+      `cannot load the Temporal client config file ${configFileName(env, err)}: ${code ?? (err as Error).message}`,
+      'fix or remove it (or make it readable), or point TEMPORAL_CONFIG_FILE at another file',
+    );
+  }
   const address = loaded.connectionOptions.address;
   return {
     connectionOptions: {
