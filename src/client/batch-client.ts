@@ -164,6 +164,9 @@ export class BatchClient {
     try {
       handle = await this.client.workflow.start('batchWorkflow', {
         workflowId: batchId,
+        // A batch id names one batch for good: a finished batch's id is not reused either (its
+        // results and audit would be mixed with a new run's).
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
         taskQueue: opts.taskQueue,
         args: [input],
         typedSearchAttributes: [
@@ -184,7 +187,7 @@ export class BatchClient {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         throw new InputError(
           `a batch with id "${batchId}" already exists`,
-          'choose another --batch-id, or omit it',
+          `see it with \`durabatch status ${batchId}\`, or choose another --batch-id (or leave it out for a new id)`,
         );
       }
       throw err;
