@@ -3,7 +3,7 @@
 // one that would process every item again. Each `run` records, under DURABATCH_HOME/runs/, which
 // batch it started for this exact source file and settings.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema';
 
@@ -48,4 +48,8 @@ export async function writeRunRecord(home: string, key: string, record: RunRecor
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, JSON.stringify(record, null, 2));
   await rename(tmp, file);
+}
+
+export async function removeRunRecord(home: string, key: string): Promise<void> {
+  await rm(recordPath(home, key), { force: true });
 }

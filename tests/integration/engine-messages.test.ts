@@ -104,7 +104,8 @@ describe('engine: limits and operator messages', () => {
   it('setLimits raises concurrency and rejects invalid limits while the batch keeps running', async () => {
     const b = await h.start(
       'limits',
-      controlRows(36, () => ({ delayMs: 300 })),
+      // Later items are slow, so six of them overlap at the target even on a loaded machine.
+      controlRows(36, (i) => ({ delayMs: i < 4 ? 300 : 1_500 })),
       { concurrency: 2 },
     );
     await waitFor('2 items done', async () => (await liveProgress(b.handle)).succeeded >= 2);
@@ -124,7 +125,7 @@ describe('engine: limits and operator messages', () => {
     expect(rateMessage).toContain('rate must be');
     expect(await liveProgress(b.handle)).toMatchObject({ status: 'running', concurrency: 6, rate: null });
 
-    await waitFor('6 requests in flight at the target', () => b.target.stats().maxInFlight >= 6, 10_000);
+    await waitFor('6 requests in flight at the target', () => b.target.stats().maxInFlight >= 6, 30_000);
     const end = await batchEnd(b.handle);
     expect(end).toMatchObject({
       kind: 'returned',

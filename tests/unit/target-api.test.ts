@@ -139,6 +139,7 @@ describe('example target API', () => {
       byStatus: { '201': 2 },
       effects: 1,
       distinctKeys: 1,
+      hung: 0,
       inFlight: 0,
       maxInFlight: 1,
     });

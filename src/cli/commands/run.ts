@@ -7,7 +7,14 @@ import { stepsFromConfig } from '../../client/steps';
 import { checkModulesLoad } from '../../../activities/processors/module';
 import { addBatchOptions, resolveBatchConfig, type BatchFlags } from '../batch-options';
 import { followWithWorker } from '../follow-batch';
-import { readRunRecord, runKey, writeRunRecord, type RunRecord } from '../../runtime/run-record';
+import {
+  readRunRecord,
+  removeRunRecord,
+  runKey,
+  writeRunRecord,
+  type RunRecord,
+} from '../../runtime/run-record';
+import { InputError } from '../../errors';
 import type { BatchClient } from '../../client/batch-client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 
@@ -90,11 +97,14 @@ Exit code: 0 all items succeeded, 1 the batch ended partial_failure/failed/cance
               return r.batchId;
             }
             await writeRunRecord(home, key, r);
-            const started = await client.start(source, {
-              ...config,
-              batchId: r.batchId,
-              outputDir: r.outputDir,
-            });
+            const started = await client
+              .start(source, { ...config, batchId: r.batchId, outputDir: r.outputDir })
+              .catch(async (err: unknown) => {
+                // Refused before anything started (bad input, an id taken by another batch): the
+                // record must not make the next run "resume" a batch this command never started.
+                if (err instanceof InputError) await removeRunRecord(home, key);
+                throw err;
+              });
             say(`batch ${started.batchId}: ${started.total} items`);
             for (const w of started.warnings) say(`  warning: ${w}`);
             if (started.invalid > 0) {
