@@ -92,6 +92,31 @@ export class ChildLauncher {
 
   /** Requests cancellation of one in-flight child, whichever run started it. */
   async cancel(childId: string): Promise<void> {
+    await this.requestCancel(childId);
+    await this.freeClosed([childId]);
+  }
+
+  /** Requests cancellation of every in-flight child; returns their workflow ids. */
+  async cancelAll(): Promise<string[]> {
+    await this.allStarted();
+    const ids = [...this.state.inFlight.values()].map((f) => f.childId);
+    await Promise.all(ids.map((id) => this.requestCancel(id)));
+    await this.freeClosed(ids);
+    return ids;
+  }
+
+  /** Waits (at most `timeoutMs`) until these children are closed, whatever their outcome. */
+  async awaitClosed(workflowIds: string[], timeoutMs: number): Promise<void> {
+    const open = await this.stillOpen(workflowIds, timeoutMs);
+    if (open.length > 0) {
+      log.warn('cancelled items still open when the batch ended', {
+        batchId: this.template.batchId,
+        open: open.slice(0, 20),
+      });
+    }
+  }
+
+  private async requestCancel(childId: string): Promise<void> {
     await getExternalWorkflowHandle(childId)
       .cancel()
       .catch((e: unknown) =>
@@ -99,38 +124,51 @@ export class ChildLauncher {
       );
   }
 
-  /** Requests cancellation of every in-flight child; returns their workflow ids. */
-  async cancelAll(): Promise<string[]> {
-    await this.allStarted();
-    const ids = [...this.state.inFlight.values()].map((f) => f.childId);
-    await Promise.all(ids.map((id) => this.cancel(id)));
-    return ids;
+  /**
+   * A child that is closed but still in flight here closed without reporting (it was terminated, or
+   * timed out) and never will: its slot is freed with a failed outcome so the batch does not wait for
+   * it forever. A child that closed normally signalled before closing, and that signal is earlier in
+   * this history than the activity result that saw it closed, so it is no longer in flight.
+   */
+  private async freeClosed(workflowIds: string[]): Promise<void> {
+    if (workflowIds.length === 0) return;
+    const open = new Set(await this.stillOpen(workflowIds, 0, workflowIds));
+    for (const f of [...this.state.inFlight.values()]) {
+      if (!workflowIds.includes(f.childId) || open.has(f.childId)) continue;
+      this.state.applyOutcome({
+        index: f.index,
+        key: f.key,
+        status: 'failed',
+        attempts: 0,
+        latencyMs: 0,
+        startedAt: f.startedAt,
+        endedAt: workflowNowIso(),
+        errorType: 'ItemWorkflowClosed',
+        errorMessage: `item workflow ${f.childId} closed without reporting an outcome (was it terminated?)`,
+      });
+    }
   }
 
-  /** Waits (at most `timeoutMs`) until these children are closed, whatever their outcome. */
-  async awaitClosed(workflowIds: string[], timeoutMs: number): Promise<void> {
-    if (workflowIds.length === 0) return;
+  /** The ids still running after at most `timeoutMs`; `onError` is assumed when the check fails. */
+  private async stillOpen(
+    workflowIds: string[],
+    timeoutMs: number,
+    onError: string[] = [],
+  ): Promise<string[]> {
+    if (workflowIds.length === 0) return [];
     const { awaitWorkflowsClosed } = proxyActivities<ReturnType<typeof createActivities>>({
       startToCloseTimeout: timeoutMs + 30_000,
       heartbeatTimeout: '30 seconds',
       retry: { maximumAttempts: 3 },
     });
-    const open = await awaitWorkflowsClosed({
-      batchId: this.template.batchId,
-      workflowIds,
-      timeoutMs,
-    }).catch((err: unknown) => {
-      log.warn('could not check that cancelled items closed', {
-        batchId: this.template.batchId,
-        error: String(err),
-      });
-      return [];
-    });
-    if (open.length > 0) {
-      log.warn('cancelled items still open when the batch ended', {
-        batchId: this.template.batchId,
-        open: open.slice(0, 20),
-      });
-    }
+    return awaitWorkflowsClosed({ batchId: this.template.batchId, workflowIds, timeoutMs }).catch(
+      (err: unknown) => {
+        log.warn('could not check whether items closed', {
+          batchId: this.template.batchId,
+          error: String(err),
+        });
+        return onError;
+      },
+    );
   }
 }

@@ -56,9 +56,9 @@ export function progressMarkdown(p: BatchProgress): string {
     `**${p.status}** · ${p.percent}% of ${n(p.total)} items` +
       (p.status === 'running' && p.etaSeconds !== null ? ` · ETA ${formatSeconds(p.etaSeconds)}` : ''),
     '',
-    '| succeeded | failed | skipped | cancelled | running | pending |',
-    '|---:|---:|---:|---:|---:|---:|',
-    `| ${n(p.succeeded)} | ${n(p.failed)} | ${n(p.skipped)} | ${n(p.cancelled)} | ${n(p.running)} | ${n(p.pending)} |`,
+    // One line, not a table: the Web UI (2.54) draws markdown tables without cell padding.
+    `succeeded **${n(p.succeeded)}** · failed **${n(p.failed)}** · skipped **${n(p.skipped)}** · ` +
+      `cancelled **${n(p.cancelled)}** · running **${n(p.running)}** · pending **${n(p.pending)}**`,
     '',
     `throughput ${p.throughputPerMinute}/min · latency p50 ${p.latencyMs.p50} ms, p95 ${p.latencyMs.p95} ms · ` +
       `concurrency ${p.concurrency}` +

@@ -213,6 +213,8 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
         state.terminal = { status: 'failed', reason: breach };
         break;
       }
+      // After the window refilled: Current Details show the items just started, not the freed slots.
+      presenter.refreshDetails();
       await condition(
         () =>
           state.allDone ||

@@ -179,7 +179,7 @@ export class BatchClient {
         staticDetails: [
           ...opts.details,
           `**processor** ${describeSteps(input.steps)}`,
-          `**limits** concurrency ${limits.concurrency}, rate ${limits.rate ?? 'unpaced'}`,
+          `**limits at start** concurrency ${limits.concurrency}, rate ${limits.rate ?? 'unpaced'}`,
           `**output** ${outputDir}`,
         ].join('\n\n'),
       });

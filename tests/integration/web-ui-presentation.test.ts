@@ -1,7 +1,9 @@
 // What the Temporal Web UI shows of a batch, read through the same APIs the UI uses: static summary
 // and details, Current Details (the built-in metadata query), handler descriptions, search
 // attributes and activity summaries.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failuresQuery } from '../../workflows/messages';
 import { batchProgressKey, batchStatusKey, itemKeyKey } from '../../workflows/search-attributes';
 import { batchEnd, controlRows, liveProgress, waitFor } from '../helpers/engine';
 import { engineHarness, type EngineHarness } from '../helpers/harness';
@@ -30,7 +32,9 @@ describe('presentation in the Web UI', () => {
 
     const meta = await b.handle.query<WorkflowMetadata>('__temporal_workflow_metadata');
     expect(meta.currentDetails).toContain('**running** · 90% of 10 items');
-    expect(meta.currentDetails).toContain('| 9 | 0 | 0 | 0 | 1 | 0 |');
+    expect(meta.currentDetails).toContain(
+      'succeeded **9** · failed **0** · skipped **0** · cancelled **0** · running **1** · pending **0**',
+    );
     const described = (defs: { name: string; description?: string }[] | undefined) =>
       Object.fromEntries((defs ?? []).map((d) => [d.name, d.description ?? '']));
     const queries = described(meta.definition?.queryDefinitions);
@@ -109,6 +113,27 @@ describe('presentation in the Web UI', () => {
     });
     const child = await h.ctx.client.workflow.getHandle(`${b.batchId}/K0003`).describe();
     expect(child.status.name).toBe('CANCELLED');
+  });
+
+  it('an item workflow terminated by mistake is freed by cancelItem and recorded failed; the batch ends', async () => {
+    const rows = controlRows(5, (i) => ({ delayMs: i === 1 ? 30_000 : 100 }));
+    const b = await h.start('terminated-item', rows, { concurrency: 2 });
+    await waitFor('K0002 the only one left', async () => {
+      const p = await liveProgress(b.handle);
+      return p.succeeded === 4 && p.running === 1;
+    });
+    // Terminate (not cancel): the child never reports, so the batch would wait for it forever.
+    await h.ctx.client.workflow.getHandle(`${b.batchId}/K0002`).terminate('by mistake');
+    await sleep(1_000);
+    expect(await liveProgress(b.handle)).toMatchObject({ status: 'running', running: 1 });
+    await h.ctx.batches.cancelItem(b.batchId, 'K0002');
+    expect(await batchEnd(b.handle)).toMatchObject({
+      kind: 'returned',
+      progress: { status: 'partial_failure', succeeded: 4, failed: 1, running: 0, pending: 0 },
+    });
+    expect(await b.handle.query(failuresQuery)).toMatchObject([
+      { key: 'K0002', errorType: 'ItemWorkflowClosed' },
+    ]);
   });
 
   it('replays every history above without nondeterminism', async () => {

@@ -64,7 +64,7 @@ export interface DetailsCounts {
 export function parseCurrentDetails(text: string): DetailsCounts | undefined {
   const head = /(\w+)\s*·\s*([\d.]+)% of (\d+) items/.exec(text);
   const table =
-    /succeeded\s+failed\s+skipped\s+cancelled\s+running\s+pending\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/.exec(
+    /succeeded\s+(\d+)\s*·\s*failed\s+(\d+)\s*·\s*skipped\s+(\d+)\s*·\s*cancelled\s+(\d+)\s*·\s*running\s+(\d+)\s*·\s*pending\s+(\d+)/.exec(
       text,
     );
   if (!head || !table) return undefined;
