@@ -11,7 +11,7 @@
 // - the config loader's messages for unknown and wrong settings: tests/unit/config.test.ts;
 // - row-level staging details (too-large JSONL/CSV rows, directories given as files):
 //   tests/unit/sources-validation.test.ts, tests/unit/sources-formats.test.ts.
-import { access, chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -39,6 +39,27 @@ const AS_NOBODY = {
   NODE_OPTIONS:
     '--import=data:text/javascript,process.setgroups([]);process.setgid(65534);process.setuid(65534);',
 };
+
+/**
+ * Lets others traverse (o+x, not list) every folder above `dir` that does not allow it — a checkout
+ * under a private `mktemp -d` folder, say — so nobody can load the CLI; modes are restored after.
+ */
+async function withTraversable<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const changed: [string, number][] = [];
+  try {
+    for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+      const mode = (await stat(d)).mode & 0o7777;
+      if ((mode & 0o001) === 0) {
+        changed.push([d, mode]);
+        await chmod(d, mode | 0o001);
+      }
+      if (path.dirname(d) === d) break;
+    }
+    return await fn();
+  } finally {
+    for (const [d, mode] of changed) await chmod(d, mode);
+  }
+}
 
 let ctx: TestContext;
 let target: TargetApi;
@@ -129,10 +150,12 @@ describe('bad input and bad state', () => {
       const id = newId('unreadable');
       // Its own HOME too: root's (mode 700) would hide the Temporal config file from it.
       const nobody = { ...AS_NOBODY, HOME: shared };
-      const started = await durabatch(startArgs(secret, id), nobody, shared);
+      const [started, planned] = await withTraversable(process.cwd(), async () => [
+        await durabatch(startArgs(secret, id), nobody, shared),
+        await durabatch(['plan', secret, '--url', controlUrl(target)], nobody, shared),
+      ]);
       expect([started.code, started.stderr]).toEqual([2, expected]);
       await expectNoBatch(id);
-      const planned = await durabatch(['plan', secret, '--url', controlUrl(target)], nobody, shared);
       expect([planned.code, planned.stderr]).toEqual([2, expected]);
     } finally {
       await rm(shared, { recursive: true, force: true });
