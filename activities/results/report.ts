@@ -2,10 +2,8 @@
 // original rows of failed items plus the error, ready to fix and feed back), and writes
 // summary.json / summary.txt. Every file is rebuilt from the pages and replaced atomically, so a
 // retried report activity produces the same files.
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { stringify } from 'csv-stringify/sync';
 import { readManifest } from '../../src/source/stage';
 import type { StatsState } from '../../workflows/stats';
@@ -13,6 +11,7 @@ import type { BatchProgress, FailureRecord, Item, ItemOutcome, StagedSourceRef }
 import { pageFile, resultsDir, writeFileAtomic } from './files';
 import { formatSummaryText } from './summary-text';
 import { writeResultsWorkbook } from './workbook';
+import { jsonLines } from '../../src/util/json-lines';
 
 export interface WriteReportInput {
   batchId: string;
@@ -35,11 +34,6 @@ function cell(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return JSON.stringify(v);
-}
-
-async function* jsonLines<T>(file: string): AsyncGenerator<T> {
-  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  for await (const line of rl) if (line.trim()) yield JSON.parse(line) as T;
 }
 
 const RESULT_COLUMNS = [

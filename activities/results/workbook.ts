@@ -3,13 +3,13 @@
 // is. Rows come from the staged copy (the original may have changed or gone since), are streamed through
 // exceljs's WorkbookWriter (memory stays flat whatever the sheet's size), and the finished file replaces
 // results.xlsx by rename, so a crash never leaves half a workbook and a retry writes the same rows again.
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import type ExcelJS from 'exceljs';
 import type { Item, ItemOutcome } from '../../workflows/types';
+import { jsonLines } from '../../src/util/json-lines';
 
 export const WORKBOOK_FILE = 'results.xlsx';
 /** The outcome columns added after the source's own. */
@@ -32,11 +32,6 @@ export interface ResultsWorkbookInput {
   sheet?: string;
   /** Stored as the workbook's creation time: the batch's end, so a retried report writes the same properties. */
   createdAt?: Date;
-}
-
-async function* jsonLines<T>(file: string): AsyncGenerator<T> {
-  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  for await (const line of rl) if (line.trim()) yield JSON.parse(line) as T;
 }
 
 /** A staged value as a cell: empty text stays an empty cell, as it was in the original. */

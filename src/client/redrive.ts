@@ -1,10 +1,9 @@
 // `retry-failed`: a new batch of exactly the failed items of an ended batch, linked to it both ways.
 // The items come from the old batch's staged copy, never from its original file: that file may have
 // been edited since, and the retry must send what failed, with the same keys.
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { BatchInput } from '../../workflows/batch';
@@ -22,6 +21,7 @@ import { readManifest, sourceRef, stageSource } from '../source/stage';
 import { defaultBatchId, type BatchClient, type StartedBatch } from './batch-client';
 import { decodePayload } from './listing';
 import { describeSteps } from './steps';
+import { jsonLines } from '../util/json-lines';
 
 /** Key column of a retry file whose old batch keyed items by row number (the new rows are numbered anew). */
 export const RETRY_KEY_COLUMN = '_durabatch_key';
@@ -43,11 +43,6 @@ export interface RetryStarted extends StartedBatch {
   /** The JSONL file of the retried rows (the new batch's source). */
   file: string;
   taskQueue: string;
-}
-
-async function* jsonLines<T>(file: string): AsyncGenerator<T> {
-  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  for await (const line of rl) if (line.trim()) yield JSON.parse(line) as T;
 }
 
 /** The input the batch's current run started with: one history event, whatever the history's length. */

@@ -1,8 +1,6 @@
 // What the invariant checker reads: result files, the batch's own input and result, and Temporal's
 // record of its item workflows; plus the small count helpers the checks share.
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -29,20 +27,6 @@ export const same = (a: Counts, b: Counts) => STATUSES.every((s) => a[s] === b[s
 export const fmt = (c: Counts) => STATUSES.map((s) => `${s} ${c[s]}`).join(', ');
 export const sample = (keys: string[]) =>
   keys.slice(0, 10).join(', ') + (keys.length > 10 ? ` … (${keys.length})` : '');
-
-export async function* jsonLines<T>(file: string): AsyncGenerator<T> {
-  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  for await (const line of rl) if (line.trim()) yield JSON.parse(line) as T;
-}
-
-/** Every record of a JSON-lines file; none if the file does not exist. */
-export async function readJsonLines<T>(file: string): Promise<T[]> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as T);
-}
 
 /** The batch's input as its current run received it (source reference, steps, output directory). */
 export async function batchInput(client: Client, batchId: string): Promise<BatchInput> {

@@ -9,15 +9,14 @@ import { InputError } from '../errors';
 import type { BatchProgress, Item, ItemOutcome } from '../../workflows/types';
 import { BatchClient } from '../client/batch-client';
 import { pageFile } from '../../activities/results/files';
+import { jsonLines, readJsonLinesIfExists } from '../util/json-lines';
 import { checkEffects, type EffectRecord, type EffectsCheck } from './effects';
 import {
   batchInput,
   childCounts,
   countsOf,
   fmt,
-  jsonLines,
   readCsv,
-  readJsonLines,
   same,
   sample,
   STATUSES,
@@ -84,7 +83,7 @@ export async function verifyBatch(
 
   // 1. Exactly one terminal record per source item.
   const results = path.join(input.outputDir, 'results');
-  const outcomes = await readJsonLines<ItemOutcome>(path.join(results, 'items.jsonl'));
+  const outcomes = (await readJsonLinesIfExists<ItemOutcome>(path.join(results, 'items.jsonl'))) ?? [];
   const sourceKeys = new Set<string>();
   for await (const item of jsonLines<Item>(path.join(input.source.dir, 'items.jsonl')))
     sourceKeys.add(item.key);
@@ -108,13 +107,9 @@ export async function verifyBatch(
   // 2. The result pages the engine wrote hold no item twice (the report would hide a double count).
   const paged = new Map<string, number>();
   for (let page = 0; ; page++) {
-    const file = pageFile(input.outputDir, page);
-    const exists = await readFile(file).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) break;
-    for (const o of await readJsonLines<ItemOutcome>(file)) paged.set(o.key, (paged.get(o.key) ?? 0) + 1);
+    const outcomesOfPage = await readJsonLinesIfExists<ItemOutcome>(pageFile(input.outputDir, page));
+    if (!outcomesOfPage) break;
+    for (const o of outcomesOfPage) paged.set(o.key, (paged.get(o.key) ?? 0) + 1);
   }
   const pagedTwice = [...paged].filter(([, n]) => n > 1).map(([k]) => k);
   check(
