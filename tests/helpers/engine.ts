@@ -68,6 +68,25 @@ export function liveProgress(handle: WorkflowHandle): Promise<BatchProgress> {
   return handle.query(progressQuery);
 }
 
+/** The final progress a finished batch returned (waits for the end). */
+export async function finalProgress(handle: WorkflowHandle): Promise<BatchProgress> {
+  return (await handle.result()) as BatchProgress;
+}
+
+/** The exact final counts of a batch in which all `total` items succeeded. */
+export function allSucceeded(total: number): Partial<BatchProgress> {
+  return {
+    status: 'completed',
+    total,
+    succeeded: total,
+    failed: 0,
+    skipped: 0,
+    cancelled: 0,
+    running: 0,
+    pending: 0,
+  };
+}
+
 export function finishedOf(p: BatchProgress): number {
   return p.succeeded + p.failed + p.skipped + p.cancelled;
 }

@@ -8,6 +8,7 @@ import type { BatchProgress, ItemOutcome } from '../../workflows/types';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { patientRows, readJsonLines, writeCsv } from '../helpers/files';
 import { replayWorkflows } from '../helpers/replay';
+import { finalProgress } from '../helpers/engine';
 
 describe('http batch through a real Temporal dev server', () => {
   let ctx: TestContext;
@@ -41,7 +42,7 @@ describe('http batch through a real Temporal dev server', () => {
     const started = await ctx.batches.start(csv, config);
     expect(started.total).toBe(40);
 
-    const result = (await started.handle.result()) as BatchProgress;
+    const result = await finalProgress(started.handle);
     expect(result).toMatchObject({
       status: 'completed',
       total: 40,
@@ -98,7 +99,7 @@ describe('http batch through a real Temporal dev server', () => {
       http: { url: `${target.url}/nowhere/{id}` },
     });
     const started = await ctx.batches.start(csv, config);
-    const result = (await started.handle.result()) as BatchProgress;
+    const result = await finalProgress(started.handle);
     expect(result).toMatchObject({ status: 'partial_failure', total: 5, succeeded: 0, failed: 5 });
     expect(result.errorsByType).toEqual({ PermanentTargetError: 5 });
     const items = await readJsonLines<ItemOutcome>(path.join(config.outputDir!, 'results', 'items.jsonl'));

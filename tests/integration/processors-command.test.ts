@@ -7,9 +7,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { safeKey } from '../../activities/processors/context';
 import { cancelItemUpdate } from '../../workflows/messages';
-import type { BatchProgress, StepResult } from '../../workflows/types';
+import type { StepResult } from '../../workflows/types';
 import { createTestContext, type TestContext } from '../helpers/context';
-import { batchEnd, liveProgress, readItems, waitFor } from '../helpers/engine';
+import { batchEnd, liveProgress, readItems, waitFor, finalProgress } from '../helpers/engine';
 import { writeCsv } from '../helpers/files';
 import { activityResults } from '../helpers/history';
 import { findProcesses, uniqueSleepSeconds } from '../helpers/procs';
@@ -64,7 +64,7 @@ describe('command processor with real programs', () => {
       });
       const started = await ctx.batches.start(dir, config);
       expect(started.total).toBe(3);
-      const result = (await started.handle.result()) as BatchProgress;
+      const result = await finalProgress(started.handle);
       expect(result).toMatchObject({ status: 'completed', total: 3, succeeded: 3, failed: 0 });
 
       for (const img of images) {
@@ -100,7 +100,7 @@ describe('command processor with real programs', () => {
       });
       const t0 = Date.now();
       const started = await ctx.batches.start(csv, config);
-      const result = (await started.handle.result()) as BatchProgress;
+      const result = await finalProgress(started.handle);
       return { key, result, elapsed: Date.now() - t0, items: await readItems(started.outputDir) };
     };
     const [a, b, c] = await Promise.all([
@@ -208,7 +208,7 @@ describe('command processor with real programs', () => {
       command: { argv: ['sh', '-c', script, 'sh', '{code}'], timeoutMs: 10_000 },
     });
     const started = await ctx.batches.start(csv, config);
-    const result = (await started.handle.result()) as BatchProgress;
+    const result = await finalProgress(started.handle);
     expect(result).toMatchObject({
       status: 'partial_failure',
       succeeded: 1,

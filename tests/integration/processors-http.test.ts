@@ -7,9 +7,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTargetApi, type TargetApi } from '../../examples/target-api/server';
-import type { BatchProgress, StepResult } from '../../workflows/types';
+import type { StepResult } from '../../workflows/types';
 import { createTestContext, type TestContext } from '../helpers/context';
-import { quietTarget, readItems, readSummary } from '../helpers/engine';
+import { quietTarget, readItems, readSummary, finalProgress } from '../helpers/engine';
 import { writeCsv } from '../helpers/files';
 import { startHeaderRecorder, type HeaderRecorder } from '../helpers/header-recorder';
 import { activityResults, batchHistoryTexts } from '../helpers/history';
@@ -66,7 +66,7 @@ describe('http processor against real endpoints', () => {
       http: { url: `${target.url}/api/items{?failAttempts,status}` },
     });
     const started = await ctx.batches.start(csv, config);
-    const result = (await started.handle.result()) as BatchProgress;
+    const result = await finalProgress(started.handle);
     expect(result).toMatchObject({
       status: 'partial_failure',
       total: 16,
@@ -137,7 +137,7 @@ describe('http processor against real endpoints', () => {
     const batchId = `http-secret-${Date.now()}`;
     const csv = await writeCsv(secretCtx.dir, `${batchId}.csv`, rows);
     const started = await secretCtx.batches.start(csv, secretCtx.config({ batchId, idColumn: 'id', http }));
-    const result = (await started.handle.result()) as BatchProgress;
+    const result = await finalProgress(started.handle);
     expect(result).toMatchObject({ status: 'completed', total: 3, succeeded: 3 });
 
     // The endpoint got the real header on every attempt (2 per item).
@@ -187,7 +187,7 @@ describe('http processor against real endpoints', () => {
     const noTokenId = `http-notoken-${Date.now()}`;
     const csv2 = await writeCsv(ctx.dir, `${noTokenId}.csv`, rows.slice(0, 1));
     const started2 = await ctx.batches.start(csv2, ctx.config({ batchId: noTokenId, idColumn: 'id', http }));
-    const result2 = (await started2.handle.result()) as BatchProgress;
+    const result2 = await finalProgress(started2.handle);
     expect(result2).toMatchObject({ status: 'partial_failure', failed: 1, errorsByType: { InputError: 1 } });
     const [item] = await readItems(started2.outputDir);
     expect(item).toMatchObject({ attempts: 1, errorType: 'InputError' });
@@ -230,7 +230,7 @@ describe('http processor against real endpoints', () => {
       });
       const started = await ctx.batches.start(files, config);
       expect(started.total).toBe(5);
-      const result = (await started.handle.result()) as BatchProgress;
+      const result = await finalProgress(started.handle);
       expect(result).toMatchObject({ status: 'completed', total: 5, succeeded: 5, failed: 0 });
       const mine = upload.uploads.filter((u) => u.idempotencyKey.startsWith(`${batchId}:`));
       expect(mine.map((u) => u.idempotencyKey.slice(batchId.length + 1)).sort()).toEqual(
@@ -283,7 +283,7 @@ describe('http processor against real endpoints', () => {
       ],
     });
     const started = await ctx.batches.start(csv, config);
-    const result = (await started.handle.result()) as BatchProgress;
+    const result = await finalProgress(started.handle);
     expect(result).toMatchObject({ status: 'completed', total: 4, succeeded: 4, failed: 0 });
     expect(Object.keys(result.stepLatencyMs ?? {}).sort()).toEqual(['register', 'submit']);
     expect(Object.keys((await readSummary(started.outputDir)).stepLatencyMs ?? {}).sort()).toEqual([

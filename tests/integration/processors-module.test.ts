@@ -5,9 +5,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BatchProgress, StepResult } from '../../workflows/types';
+import type { StepResult } from '../../workflows/types';
 import { createTestContext, type TestContext } from '../helpers/context';
-import { readItems, waitFor } from '../helpers/engine';
+import { readItems, waitFor, finalProgress } from '../helpers/engine';
 import { writeCsv } from '../helpers/files';
 import { activityResults, decodePayload } from '../helpers/history';
 import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
@@ -134,7 +134,7 @@ describe('module processor resuming from its heartbeat after a worker is killed'
       logFile: path.join(ctx.dir, 'worker-2.log'),
     });
     spawned.push(second);
-    const result = (await started.handle.result()) as BatchProgress;
+    const result = await finalProgress(started.handle);
     expect(result).toMatchObject({ status: 'completed', total: 1, succeeded: 1, failed: 0 });
 
     const attempt2 = (await readLog()).filter((l) => l.attempt === 2);

@@ -5,9 +5,8 @@ import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TargetApi } from '../../examples/target-api/server';
-import type { BatchProgress } from '../../workflows/types';
 import { createTestContext, type TestContext } from '../helpers/context';
-import { quietTarget, readItems } from '../helpers/engine';
+import { quietTarget, readItems, finalProgress } from '../helpers/engine';
 import { patientRows, writeCsv } from '../helpers/files';
 
 describe('concurrent starts over identical sources', () => {
@@ -41,7 +40,7 @@ describe('concurrent starts over identical sources', () => {
     ]);
     for (const s of settled) {
       if (s.status !== 'fulfilled') continue;
-      const result = (await s.value.handle.result()) as BatchProgress;
+      const result = await finalProgress(s.value.handle);
       expect(result).toMatchObject({ status: 'completed', total: 5, succeeded: 5 });
       expect((await readItems(s.value.outputDir)).map((i) => i.key).sort()).toEqual(
         patientRows(5).map((r) => r.id),

@@ -11,9 +11,9 @@ import { startTargetApi, type TargetApi } from '../../examples/target-api/server
 import { stageOptionsFromConfig } from '../../src/source/options';
 import { sourceRef, stageSource } from '../../src/source/stage';
 import { emptyStats } from '../../workflows/stats';
-import type { BatchProgress } from '../../workflows/types';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { writeCsv } from '../helpers/files';
+import { finalProgress } from '../helpers/engine';
 
 const ROWS = 300;
 /** Source rows answered 422 by the target (by position among the data rows, 1-based). */
@@ -103,7 +103,7 @@ describe('xlsx batch through a real Temporal dev server', () => {
     expect(started.total).toBe(ROWS);
     expect(started.invalid).toBe(1);
 
-    const result = (await started.handle.result()) as BatchProgress;
+    const result = await finalProgress(started.handle);
     const failing = FAILING.size;
     expect(result).toMatchObject({
       status: 'partial_failure',

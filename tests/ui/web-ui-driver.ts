@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { BatchProgress } from '../../workflows/types';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const SHOTS_DIR = path.resolve('test-artifacts', 'ui');
@@ -47,18 +48,11 @@ export async function copyShotsToDocs(): Promise<string[]> {
 }
 
 /** Counts parsed from the Current Details markdown the batch workflow sets. */
-export interface DetailsCounts {
-  status: string;
-  percent: number;
-  total: number;
-  succeeded: number;
-  failed: number;
-  skipped: number;
-  cancelled: number;
-  running: number;
-  pending: number;
-  text: string;
-}
+/** What Current Details shows, parsed back into the progress fields it renders. */
+export type DetailsCounts = Pick<
+  BatchProgress,
+  'status' | 'percent' | 'total' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'running' | 'pending'
+> & { text: string };
 
 /** `**running** · 65% of 40 items · ETA 88s` followed by the counts table, as the iframe renders it. */
 export function parseCurrentDetails(text: string): DetailsCounts | undefined {
@@ -77,7 +71,7 @@ export function parseCurrentDetails(text: string): DetailsCounts | undefined {
     number,
   ];
   return {
-    status: head[1]!,
+    status: head[1] as BatchProgress['status'],
     percent: Number(head[2]),
     total: Number(head[3]),
     succeeded,

@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { BoundedCapture, MAX_CAPTURE_BYTES, runCommand } from '../../activities/processors/command';
 import type { ProcessorContext } from '../../activities/processors/context';
 import type { CommandProcessorSpec } from '../../workflows/types';
+import { rejection } from '../helpers/rejection';
 
 let outputDir: string;
 beforeAll(async () => {
@@ -50,15 +51,7 @@ const spec = (argv: string[], extra: Partial<CommandProcessorSpec> = {}): Comman
   ...extra,
 });
 
-/** Runs and returns the thrown value (the tests below are about failures). */
-async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-}
+const failure = (p: Promise<unknown>) => rejection(p, ApplicationFailure);
 
 /** Alive and not a zombie (an orphan's zombie lingers where init does not reap). */
 function alive(pid: number): boolean {

@@ -12,6 +12,7 @@ import type { ProcessorContext } from '../../activities/processors/context';
 import { runModule } from '../../activities/processors/module';
 import { startTargetApi, type TargetApi } from '../../examples/target-api/server';
 import type { ModuleProcessorSpec } from '../../workflows/types';
+import { rejection } from '../helpers/rejection';
 
 let dir: string;
 let outputDir: string;
@@ -62,14 +63,7 @@ const spec = (module: string, timeoutMs = 10_000): ModuleProcessorSpec => ({
   timeoutMs,
 });
 
-async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-}
+const failure = (p: Promise<unknown>) => rejection(p, ApplicationFailure);
 
 describe('module processor: results', () => {
   it('calls the default export with the item and context, and returns a bounded body, output and cost', async () => {

@@ -7,6 +7,7 @@ import { InputError } from '../../src/errors';
 import { readStagedPage } from '../../src/source/page-reader';
 import { readSource } from '../../src/source/read-source';
 import { stageSource } from '../../src/source/stage';
+import { rejection } from '../helpers/rejection';
 
 let dir: string;
 beforeAll(async () => {
@@ -19,14 +20,7 @@ async function file(name: string, content: string | Buffer): Promise<string> {
   return p;
 }
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(InputError);
-  return err as Error;
-}
+const failure = (p: Promise<unknown>) => rejection(p, InputError);
 
 describe('JSONL', () => {
   it('stages objects, skips blank lines, and turns a bad line into an invalid item naming its line', async () => {
