@@ -59,13 +59,11 @@ export async function childCounts(
   batchId: string,
   expect: Counts,
 ): Promise<Record<string, number>> {
+  const query = `BatchId = "${batchId}" AND WorkflowType = "itemWorkflow" GROUP BY ExecutionStatus`;
   let counts: Record<string, number> = {};
   for (let i = 0; i < 10; i++) {
-    counts = {};
-    for (const s of ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut']) {
-      const q = `BatchId = "${batchId}" AND WorkflowType = "itemWorkflow" AND ExecutionStatus = "${s}"`;
-      counts[s] = (await client.workflow.count(q)).count;
-    }
+    counts = { Running: 0, Completed: 0, Failed: 0, Canceled: 0, Terminated: 0, TimedOut: 0 };
+    for (const g of (await client.workflow.count(query)).groups) counts[String(g.groupValues[0])] = g.count;
     if (counts.Running === 0 && counts.Completed === expect.succeeded) break;
     await sleep(500);
   }
