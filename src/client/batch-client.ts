@@ -126,7 +126,7 @@ export class BatchClient {
       ...engine,
     };
     const handle = await this.startInput(input, {
-      taskQueue: this.opts.taskQueue,
+      taskQueue: config.taskQueue, // the batch's own setting (the client's default serves its other calls)
       memo: { source: staged.originalPath, outputDir, total: staged.total },
       summary: `durabatch: ${staged.total} items from ${path.basename(staged.originalPath)} → ${describeSteps(steps)}`,
       details: [`**source** ${staged.originalPath} (${staged.total} items)`],

@@ -2,7 +2,7 @@
 // and two worker processes sharing a batch when one of them is killed. Each batch must complete with
 // retries, no item failed by a transient fault within its retry budget, and the invariant checker
 // must find every effect exactly once.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTargetApi, type TargetApi } from '../../examples/target-api/server';
@@ -10,7 +10,7 @@ import { formatVerifyReport, verifyBatch } from '../../src/verify/verify';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { liveProgress, waitFor, finalProgress, allSucceeded } from '../helpers/engine';
 import { patientRows, writeCsv } from '../helpers/files';
-import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+import { spawnWorkerProcess, waitForPollers, type WorkerProcess } from '../helpers/worker-process';
 
 async function saveReport(name: string, text: string): Promise<void> {
   await mkdir('test-artifacts/faults', { recursive: true });
@@ -97,6 +97,7 @@ describe('durability: a faulty target, and a worker lost among two', () => {
       spawnWorkerProcess({ taskQueue, logFile: path.join(ctx.dir, `worker-${n}.log`) });
     const [a, b] = [spawn(1), spawn(2)];
     procs.push(a, b);
+    await waitForPollers(ctx.client, taskQueue, 2);
     const items = 300;
     const batchId = `two-workers-${Date.now()}`;
     const csv = await writeCsv(ctx.dir, `${batchId}.csv`, patientRows(items));
@@ -111,9 +112,15 @@ describe('durability: a faulty target, and a worker lost among two', () => {
         heartbeatTimeoutMs: 3_000,
       }),
     );
+    // Both processes really share the work before one dies (each logs the items it completed).
+    const didWork = async (w: WorkerProcess) =>
+      (await readFile(w.logFile, 'utf8')).includes('step succeeded');
     await waitFor(
       'both workers at work, a third done',
-      async () => (await liveProgress(started.handle)).succeeded >= items / 3,
+      async () =>
+        (await didWork(a)) &&
+        (await didWork(b)) &&
+        (await liveProgress(started.handle)).succeeded >= items / 3,
       180_000,
       200,
     );

@@ -4,6 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { inject } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../../bin/durabatch.js', import.meta.url));
@@ -53,4 +56,25 @@ export function spawnWorkerProcess(opts: {
       await exited;
     },
   };
+}
+
+/** Waits until `n` workers poll the task queue for workflow tasks (a spawned worker takes seconds to start). */
+export async function waitForPollers(
+  client: Client,
+  taskQueue: string,
+  n: number,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await client.workflowService.describeTaskQueue({
+      namespace: client.options.namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    if ((res.pollers?.length ?? 0) >= n) return;
+    if (Date.now() > deadline)
+      throw new Error(`${n} workers did not start polling ${taskQueue} within ${timeoutMs} ms`);
+    await sleep(250);
+  }
 }
