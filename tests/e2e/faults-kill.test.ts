@@ -105,7 +105,7 @@ describe('durability: worker and server killed mid-batch', () => {
         log.push(`temporal server restarted (pid ${server.current.pid}) on the same database`);
       }
       // A worker may also have died on its own while the server was down: replace what is gone.
-      live = await Promise.all(live.map(async (w) => (w === victim || (await isExited(w)) ? spawn() : w)));
+      live = live.map((w) => (w === victim || isExited(w) ? spawn() : w));
     }
 
     const handle = client.workflow.getHandle(batchId);
@@ -129,6 +129,6 @@ describe('durability: worker and server killed mid-batch', () => {
   }, 900_000);
 });
 
-async function isExited(w: WorkerProcess): Promise<boolean> {
-  return Promise.race([w.exited.then(() => true), sleep(0).then(() => false)]);
+function isExited(w: WorkerProcess): boolean {
+  return w.child.exitCode !== null || w.child.signalCode !== null;
 }
