@@ -1,6 +1,6 @@
 // The command processor against real processes: argv never goes through a shell, timeouts and
 // cancellation kill the whole process group, exit codes map to Temporal's retry classification.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -10,7 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BoundedCapture, MAX_CAPTURE_BYTES, runCommand } from '../../activities/processors/command';
-import type { ProcessorContext } from '../../activities/processors/context';
+import { safeKey, type ProcessorContext } from '../../activities/processors/context';
 import type { CommandProcessorSpec } from '../../workflows/types';
 import { rejection } from '../helpers/rejection';
 
@@ -159,7 +159,7 @@ describe('command processor: arguments', () => {
       k: 'K/2',
       i: 'batch-1:K/2',
       a: '1',
-      d: path.join(outputDir, 'documents', 'K_2'),
+      d: path.join(outputDir, 'documents', safeKey('K/2')), // K_2~<hash>: `/` cannot nest folders
     });
   });
 
@@ -287,7 +287,8 @@ describe('command processor: capture and files', () => {
     const ctx = makeCtx({}, 'P 1/..');
     const script = 'echo a > "$1/out.txt"; mkdir -p "$1/sub"; echo b > "$1/sub/b.txt"';
     const out = await runCommand(spec(['sh', '-c', script, 'sh', '{documents}']), ctx);
-    expect(out.files).toEqual(['documents/P_1_../out.txt', 'documents/P_1_../sub/b.txt']);
+    const dir = `documents/P_1_..~${createHash('sha256').update('P 1/..').digest('hex').slice(0, 16)}`;
+    expect(out.files).toEqual([`${dir}/out.txt`, `${dir}/sub/b.txt`]);
     expect(await readFile(path.join(outputDir, out.files![0]!), 'utf8')).toBe('a\n');
   });
 
