@@ -12,6 +12,14 @@ export class InputError extends Error {
   }
 }
 
+/** No batch with this id on the server answering (CLI exit code 2, as an input error). */
+export class BatchNotFoundError extends InputError {
+  override name = 'BatchNotFoundError';
+  constructor(readonly batchId: string) {
+    super(`no batch with id "${batchId}"`, 'see `durabatch list`');
+  }
+}
+
 /** The staged source no longer matches what the batch started with. Never retried. */
 export class SourceChangedError extends Error {
   override name = 'SourceChangedError';

@@ -22,7 +22,9 @@ import { batchIdKey, batchProgressKey, batchStatusKey } from '../../workflows/se
 import type { BatchProgress, FailureRecord, Limits } from '../../workflows/types';
 import { appendAudit } from '../audit/audit-log';
 import type { Config } from '../config/schema';
-import { InputError, NON_RETRYABLE_ERROR_TYPES } from '../errors';
+import { BatchNotFoundError, InputError, NON_RETRYABLE_ERROR_TYPES } from '../errors';
+import { recordBatchLocation } from '../runtime/batch-location';
+import { serverIdentity } from '../runtime/server-identity';
 import { stageOptionsFromConfig } from '../source/options';
 import { sourceRef, stageSource } from '../source/stage';
 import { describeSteps, stepsFromConfig } from './steps';
@@ -192,6 +194,7 @@ export class BatchClient {
       }
       throw err;
     }
+    await this.recordLocation(batchId);
     await appendAudit(outputDir, {
       action: 'start',
       batchId,
@@ -203,6 +206,19 @@ export class BatchClient {
       },
     });
     return handle;
+  }
+
+  /**
+   * Notes which server holds the new batch (DURABATCH_HOME/batches/), so a later "not found" on
+   * another server can name this one. Best effort: the batch has started, and the note only improves
+   * a later error message, so failing to write it must not report the start as failed.
+   */
+  private async recordLocation(batchId: string): Promise<void> {
+    const server = await serverIdentity(this.client, this.opts.namespace, this.opts.home);
+    if (!server) return;
+    await recordBatchLocation(this.opts.home, { batchId, server, startedAt: new Date().toISOString() }).catch(
+      () => undefined,
+    );
   }
 
   handle(batchId: string): WorkflowHandle {
@@ -224,8 +240,7 @@ export class BatchClient {
       }
       return await handle.query(progressQuery);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError)
-        throw new InputError(`no batch with id "${batchId}"`, 'see `durabatch list`');
+      if (err instanceof WorkflowNotFoundError) throw new BatchNotFoundError(batchId);
       throw err;
     }
   }

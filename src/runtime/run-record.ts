@@ -1,11 +1,13 @@
 // What makes `durabatch run` resumable: running the same command again after a crash (the process,
 // its worker and even its embedded server killed) must continue the same batch, not start a second
 // one that would process every item again. Each `run` records, under DURABATCH_HOME/runs/, which
-// batch it started for this exact source file and settings.
+// batch it started for this exact source file and settings, and on which server.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema';
+import { readJsonFile, writeJsonAtomic } from './json-file';
+import type { ServerIdentity } from './server-identity';
 
 export interface RunRecord {
   batchId: string;
@@ -13,6 +15,12 @@ export interface RunRecord {
   outputDir: string;
   source: string;
   startedAt: string;
+  /**
+   * The server and namespace the batch was started on: a resume against another server must be
+   * refused, not turned into a second batch. Absent in records of older versions (and when the
+   * server does not tell its identity): then no check is made.
+   */
+  server?: ServerIdentity;
 }
 
 /**
@@ -31,23 +39,13 @@ export async function runKey(source: string, config: Config): Promise<string> {
 
 const recordPath = (home: string, key: string) => path.join(home, 'runs', `${key}.json`);
 
-export async function readRunRecord(home: string, key: string): Promise<RunRecord | undefined> {
-  const text = await readFile(recordPath(home, key), 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as RunRecord;
-  } catch {
-    return undefined; // a torn write from a killed process: treat as no record
-  }
+/** The record, or undefined when there is none (or it cannot be read: then the run starts afresh). */
+export function readRunRecord(home: string, key: string): Promise<RunRecord | undefined> {
+  return readJsonFile<RunRecord>(recordPath(home, key));
 }
 
-/** Written atomically (temp file + rename), so a kill at any moment leaves the old or the new record. */
 export async function writeRunRecord(home: string, key: string, record: RunRecord): Promise<void> {
-  const file = recordPath(home, key);
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(record, null, 2));
-  await rename(tmp, file);
+  await writeJsonAtomic(recordPath(home, key), record);
 }
 
 export async function removeRunRecord(home: string, key: string): Promise<void> {

@@ -2,11 +2,21 @@
 import type { Command } from 'commander';
 import { BatchClient } from '../../client/batch-client';
 import { InputError } from '../../errors';
+import { explainMissingBatch } from '../../runtime/wrong-server';
 import { withBatchClient } from '../follow-batch';
 import { exitCodeFor, followBatch } from '../follow';
 import { ProgressView, progressLine, summaryBlock } from '../progress-view';
 
-const withClient = <T>(fn: (client: BatchClient) => Promise<T>) => withBatchClient(fn);
+/** Runs `fn` on one batch; "not found" names the server holding it when this machine started it elsewhere. */
+const withClient = <T>(batchId: string, fn: (client: BatchClient) => Promise<T>) =>
+  withBatchClient(async (client) => {
+    try {
+      return await fn(client);
+    } catch (err) {
+      const { namespace, home } = client.opts;
+      throw await explainMissingBatch(err, batchId, { client: client.client, namespace, home });
+    }
+  });
 
 const positiveNumber = (flag: string, v: string | undefined) => {
   if (v === undefined) return undefined;
@@ -22,7 +32,7 @@ export function registerOps(program: Command): void {
     .description("one snapshot of a batch's progress")
     .option('--json', 'the status object as JSON')
     .action((batchId: string, opts: { json?: boolean }) =>
-      withClient(async (client) => {
+      withClient(batchId, async (client) => {
         const p = await client.progress(batchId);
         const itemsUrl = client.itemsUrl(batchId);
         if (opts.json) process.stdout.write(JSON.stringify({ ...p, itemsUrl }, null, 2) + '\n');
@@ -41,7 +51,7 @@ export function registerOps(program: Command): void {
     .description('live progress until the batch ends')
     .option('--json', 'print the final status as JSON')
     .action((batchId: string, opts: { json?: boolean }) =>
-      withClient(async (client) => {
+      withClient(batchId, async (client) => {
         const final = await followBatch(client, batchId, new ProgressView());
         process.stderr.write(summaryBlock(final) + '\n');
         if (opts.json) process.stdout.write(JSON.stringify(final, null, 2) + '\n');
@@ -54,13 +64,15 @@ export function registerOps(program: Command): void {
     .argument('<batchId>')
     .option('--reason <text>', 'shown in status and audit')
     .description('stop starting new items; items in flight finish')
-    .action((batchId: string, opts: { reason?: string }) => withClient((c) => c.pause(batchId, opts.reason)));
+    .action((batchId: string, opts: { reason?: string }) =>
+      withClient(batchId, (c) => c.pause(batchId, opts.reason)),
+    );
 
   program
     .command('resume')
     .argument('<batchId>')
     .description('start new items again')
-    .action((batchId: string) => withClient((c) => c.resume(batchId)));
+    .action((batchId: string) => withClient(batchId, (c) => c.resume(batchId)));
 
   program
     .command('set')
@@ -73,7 +85,7 @@ export function registerOps(program: Command): void {
     )
     .description('change limits of a running batch (validated by the batch, answered synchronously)')
     .action((batchId: string, opts: { concurrency?: string; rate?: string; budget?: string }) =>
-      withClient(async (c) => {
+      withClient(batchId, async (c) => {
         const rate = positiveNumber('--rate', opts.rate);
         const budget = positiveNumber('--budget', opts.budget);
         const limits = await c.setLimits(batchId, {
@@ -100,7 +112,7 @@ export function registerOps(program: Command): void {
       '\nExamples:\n  durabatch cancel patients-20261122-0412-ab12\n  durabatch cancel patients-20261122-0412-ab12 --item P00042',
     )
     .action((batchId: string, opts: { item?: string }) =>
-      withClient(async (c) => {
+      withClient(batchId, async (c) => {
         if (opts.item === undefined) return c.cancel(batchId);
         const res = await c.cancelItem(batchId, opts.item);
         process.stdout.write(

@@ -14,6 +14,8 @@ import {
   writeRunRecord,
   type RunRecord,
 } from '../../runtime/run-record';
+import { compareServers, serverIdentity } from '../../runtime/server-identity';
+import { resumeOnWrongServer } from '../../runtime/wrong-server';
 import { InputError } from '../../errors';
 import type { BatchClient } from '../../client/batch-client';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -47,7 +49,8 @@ Examples:
 With no Temporal server answering (TEMPORAL_ADDRESS, default 127.0.0.1:7233) it starts the embedded
 dev server (database in DURABATCH_HOME, default ./.durabatch) and stops it at the end.
 Running the same command again (same source file, same settings) while its batch is unfinished
-resumes that batch instead of starting another: after a crash nothing is processed twice.
+resumes that batch instead of starting another: after a crash nothing is processed twice. If the
+server answering is not the one the batch was started on, it refuses (exit 2) and names that server.
 Exit code: 0 all items succeeded, 1 the batch ended partial_failure/failed/cancelled, 2 bad input.`,
     )
     .action(
@@ -76,9 +79,16 @@ Exit code: 0 all items succeeded, 1 the batch ended partial_failure/failed/cance
         let resuming = false;
         await followWithWorker({
           taskQueue: async (client) => {
+            const here = await serverIdentity(client.client, client.opts.namespace, home);
+            // On another server the batch is "absent" and would be started again from its first item.
+            if (previous?.server && compareServers(previous.server, here) === 'different')
+              throw resumeOnWrongServer({ ...previous, server: previous.server }, here!);
             const state = previous ? await batchState(client, previous.batchId) : 'absent';
             resuming = state === 'running';
             record = previous && state !== 'closed' ? previous : fresh();
+            // The server it is found on (or about to be started on), also upgrading an older record.
+            if (here) record = { ...record, server: here };
+            if (resuming) await writeRunRecord(home, key, record);
             return record.taskQueue;
           },
           outputDir: () => record!.outputDir,
