@@ -1,12 +1,12 @@
 // The http processor: one request per attempt. Temporal's retry policy does the retrying; this code
 // only classifies the answer: 2xx success, 408/429/5xx and network errors retryable (Retry-After
 // honoured through nextRetryDelay), any other status non-retryable.
-import { openAsBlob } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/activity';
-import { Agent, fetch, FormData, type RequestInit, type Response } from 'undici';
+import { Agent, fetch, type RequestInit, type Response } from 'undici';
 import type { HttpProcessorSpec } from '../../workflows/types';
 import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } from './context';
 import { expandUrl, renderBody, resolveEnvRefs } from './template';
+import { FileChangedError, uploadBody, type FormSpec, type UploadBody } from './upload-body';
 
 /** Connections per target origin, shared by every item on this worker (a connection limit). */
 const agents = new Map<number, Agent>();
@@ -33,31 +33,43 @@ function itemFile(ctx: ProcessorContext): string {
   return p;
 }
 
-/** Builds the request body. Files are streamed from disk (openAsBlob), never read whole. */
+interface BuiltBody {
+  body?: RequestInit['body'];
+  /** Set for raw/multipart: a streamed file the request must close when it is over. */
+  upload?: UploadBody;
+}
+
+/** Builds the request body. Files are streamed from disk in chunks, never read whole. */
 async function buildBody(
   spec: HttpProcessorSpec,
   ctx: ProcessorContext,
   headers: Record<string, string>,
-): Promise<RequestInit['body']> {
-  if (spec.method === 'GET' || spec.method === 'HEAD') return undefined;
+  signal: AbortSignal,
+): Promise<BuiltBody> {
+  if (spec.method === 'GET' || spec.method === 'HEAD') return {};
   const mode = spec.bodyMode ?? 'json';
-  if (mode === 'raw') {
-    headers['content-type'] ??= 'application/octet-stream';
-    return await openAsBlob(itemFile(ctx));
-  }
-  if (mode === 'multipart') {
+  if (mode === 'raw' || mode === 'multipart') {
     const file = itemFile(ctx);
-    const form = new FormData();
-    for (const [k, v] of Object.entries(ctx.item.data)) {
-      if (k === 'path' || v === undefined || v === null) continue;
-      form.append(k, typeof v === 'string' ? v : JSON.stringify(v));
+    let form: FormSpec | undefined;
+    if (mode === 'multipart') {
+      const fields: [string, string][] = [];
+      for (const [k, v] of Object.entries(ctx.item.data)) {
+        if (k === 'path' || v === undefined || v === null) continue;
+        fields.push([k, typeof v === 'string' ? v : JSON.stringify(v)]);
+      }
+      const name =
+        typeof ctx.item.data.file === 'string' ? ctx.item.data.file.split('/').pop() : ctx.item.key;
+      form = { fields, fileField: spec.fileField ?? 'file', fileName: name ?? '' };
     }
-    const name = typeof ctx.item.data.file === 'string' ? ctx.item.data.file.split('/').pop() : ctx.item.key;
-    form.append(spec.fileField ?? 'file', await openAsBlob(file), name);
-    return form;
+    const upload = await uploadBody(file, signal, form);
+    // The boundary is in the body: a configured multipart content type could not match it.
+    if (upload.contentType) headers['content-type'] = upload.contentType;
+    headers['content-type'] ??= 'application/octet-stream';
+    headers['content-length'] = String(upload.contentLength);
+    return { body: upload.body, upload };
   }
   headers['content-type'] ??= 'application/json';
-  return JSON.stringify(renderBody(spec.body, ctx.item, ctx.steps));
+  return { body: JSON.stringify(renderBody(spec.body, ctx.item, ctx.steps)) };
 }
 
 export async function runHttp(
@@ -67,13 +79,14 @@ export async function runHttp(
   const { attempt } = ctx;
   let url: string;
   let headers: Record<string, string>;
-  let body: RequestInit['body'];
+  let built: BuiltBody;
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(spec.timeoutMs)]);
   try {
     url = expandUrl(spec.url, ctx.item, ctx.steps);
     headers = Object.fromEntries(
       Object.entries(spec.headers).map(([k, v]) => [k.toLowerCase(), resolveEnvRefs(v, ctx.env)]),
     );
-    body = await buildBody(spec, ctx, headers);
+    built = await buildBody(spec, ctx, headers, signal);
   } catch (err) {
     // A template, file or configuration problem fails the same way on every attempt.
     throw ApplicationFailure.nonRetryable(
@@ -85,27 +98,46 @@ export async function runHttp(
   headers['idempotency-key'] = ctx.idempotencyKey;
 
   let res: Response;
+  let text: string;
   try {
     res = await fetch(url, {
       method: spec.method,
       headers,
-      body,
-      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(spec.timeoutMs)]),
+      body: built.body,
+      signal,
       dispatcher: agentFor(spec.connections ?? 64),
+      // To replay a body on a redirect, fetch keeps a second copy of a streamed body that nothing
+      // reads, so it buffers the whole file (300 MB of RSS for a 300 MB file). Uploads refuse
+      // redirects instead; a 301/302/303 would have resent the request without the file anyway.
+      ...(built.upload ? { duplex: 'half', redirect: 'error' } : {}),
     });
+    text = await res.text().catch(() => '');
   } catch (err) {
     // Cancelled item: surface Temporal's cancellation, not a network error.
     if (ctx.signal.aborted) throw ctx.signal.reason;
-    const e = err as Error & { cause?: { code?: string } };
+    const e = err as Error & { cause?: Error & { code?: string } };
+    if (e.cause instanceof FileChangedError) {
+      throw ApplicationFailure.retryable(e.cause.message, 'FileChanged', { attempt });
+    }
+    if (built.upload && e.cause?.message === 'unexpected redirect') {
+      throw ApplicationFailure.nonRetryable(
+        `${spec.method} ${url} answered with a redirect; uploads do not follow redirects (the file ` +
+          'is streamed once): set the url to the address the upload should go to',
+        'PermanentTargetError',
+        { attempt },
+      );
+    }
     const why =
       e.name === 'TimeoutError'
         ? `no answer within ${spec.timeoutMs} ms`
-        : `${e.cause?.code ?? e.name}: ${e.message}`;
+        : `${e.cause?.code ?? e.name}: ${e.cause?.message ?? e.message}`;
     throw ApplicationFailure.retryable(`${spec.method} ${url} failed: ${why}`, 'TransientTargetError', {
       attempt,
     });
+  } finally {
+    // Whatever happened, the file is not read any further.
+    built.upload?.close();
   }
-  const text = await res.text().catch(() => '');
   if (res.ok) {
     let parsed: unknown;
     try {
