@@ -3,7 +3,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { SourceChangedError } from '../src/errors';
 import { checkSourceUnchanged } from '../src/source/source-check';
-import { appendAudit, type AuditEntry } from '../src/audit/audit-log';
 import type { Logger } from 'pino';
 import { operationLogger, type LogLevels } from '../src/logging/levels';
 import { findStagedItem, MAX_PAGE_BYTES, readStagedPage } from '../src/source/page-reader';
@@ -11,7 +10,14 @@ import type { Item, ItemOutcome, StagedSourceRef, StepResult, StepSpec } from '.
 import { runProcessor } from './processors';
 import { writeReport, type WriteReportInput } from './results/report';
 import { writeResultsPage, type WriteResultsPageInput } from './results/pages';
-import { awaitWorkflowsClosed, type AwaitWorkflowsClosedInput } from './engine/workflows-closed';
+import {
+  awaitWorkflowsClosed,
+  findClosedWorkflows,
+  type AwaitWorkflowsClosedInput,
+  type FindClosedWorkflowsInput,
+} from './engine/workflows-closed';
+import { recordAudit } from './engine/audit';
+import type { RecordAuditInput } from '../workflows/batch-audit';
 
 export interface ActivityDeps {
   logger: Logger;
@@ -37,7 +43,11 @@ export interface ProcessItemInput {
   /** Results of the earlier steps, by name. */
   steps: Record<string, StepResult>;
   outputDir: string;
+  /** How long a cancelled step's work may take to stop before it is killed or abandoned. */
+  stopGraceMs?: number;
 }
+
+const DEFAULT_STOP_GRACE_MS = 5_000;
 
 export function createActivities(deps: ActivityDeps) {
   const env = deps.env ?? process.env;
@@ -93,6 +103,7 @@ export function createActivities(deps: ActivityDeps) {
           lastHeartbeatDetails: ctx.info.heartbeatDetails as unknown,
           steps: input.steps,
           outputDir: input.outputDir,
+          stopGraceMs: input.stopGraceMs ?? DEFAULT_STOP_GRACE_MS,
           env,
           log,
         });
@@ -107,8 +118,8 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    async recordAudit(input: { outputDir: string; entry: AuditEntry & { by?: string } }): Promise<void> {
-      await appendAudit(input.outputDir, input.entry);
+    async recordAudit(input: RecordAuditInput): Promise<void> {
+      await recordAudit(input);
     },
 
     async writeResultsPage(input: WriteResultsPageInput): Promise<void> {
@@ -117,6 +128,10 @@ export function createActivities(deps: ActivityDeps) {
 
     async awaitWorkflowsClosed(input: AwaitWorkflowsClosedInput): Promise<string[]> {
       return awaitWorkflowsClosed(input);
+    },
+
+    async findClosedWorkflows(input: FindClosedWorkflowsInput): Promise<string[]> {
+      return findClosedWorkflows(input);
     },
 
     async writeReport(input: WriteReportInput): Promise<void> {

@@ -2,18 +2,21 @@
 // tracked, so the parent can make sure every start is recorded before it continues-as-new.
 import {
   CancellationScope,
+  condition,
   getExternalWorkflowHandle,
   isCancellation,
   log,
   ParentClosePolicy,
   proxyActivities,
+  sleep,
   startChild,
   WorkflowIdReusePolicy,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { BatchState } from './batch-state';
-import { workflowNowIso } from './clock';
+import { workflowNow, workflowNowIso } from './clock';
+import { ITEM_WORKFLOW_CLOSED } from './failure-types';
 import { itemWorkflow, type ItemInput } from './item';
 import { batchIdKey, itemKeyKey } from './search-attributes';
 import type { Item } from './types';
@@ -105,6 +108,42 @@ export class ChildLauncher {
     return ids;
   }
 
+  /**
+   * Runs for the life of the batch run: every `intervalMs`, items in flight at least that long whose
+   * workflow closed without reporting (terminated from the Web UI, timed out) are recorded failed, so
+   * the batch neither hangs nor holds their slots. Costs a timer per interval, an activity only when
+   * items have been in flight that long.
+   */
+  async watchUnreported(intervalMs: number): Promise<void> {
+    try {
+      for (;;) {
+        await condition(() => this.state.inFlight.size > 0 || this.state.terminal !== undefined);
+        if (this.state.terminal) return;
+        await sleep(intervalMs);
+        if (this.state.terminal) return;
+        const now = workflowNow();
+        const old = [...this.state.inFlight.values()].filter(
+          (f) => now - Date.parse(f.startedAt) >= intervalMs,
+        );
+        if (old.length === 0) continue;
+        const { findClosedWorkflows } = proxyActivities<ReturnType<typeof createActivities>>({
+          startToCloseTimeout: '1 minute',
+          retry: { maximumAttempts: 3 },
+        });
+        const closed = await findClosedWorkflows({
+          batchId: this.template.batchId,
+          workflowIds: old.map((f) => f.childId),
+        });
+        this.failUnreported(closed);
+      }
+    } catch (err) {
+      // Cancellation of the batch ends the watch; anything else must not fail the batch.
+      if (!isCancellation(err)) {
+        log.warn('closed-item check stopped', { batchId: this.template.batchId, error: String(err) });
+      }
+    }
+  }
+
   /** Waits (at most `timeoutMs`) until these children are closed, whatever their outcome. */
   async awaitClosed(workflowIds: string[], timeoutMs: number): Promise<void> {
     const open = await this.stillOpen(workflowIds, timeoutMs);
@@ -133,8 +172,14 @@ export class ChildLauncher {
   private async freeClosed(workflowIds: string[]): Promise<void> {
     if (workflowIds.length === 0) return;
     const open = new Set(await this.stillOpen(workflowIds, 0, workflowIds));
+    this.failUnreported(workflowIds.filter((id) => !open.has(id)));
+  }
+
+  /** Records the in-flight items of these closed workflows failed (they never reported). */
+  private failUnreported(closedIds: string[]): void {
+    const closed = new Set(closedIds);
     for (const f of [...this.state.inFlight.values()]) {
-      if (!workflowIds.includes(f.childId) || open.has(f.childId)) continue;
+      if (!closed.has(f.childId)) continue;
       this.state.applyOutcome({
         index: f.index,
         key: f.key,
@@ -143,7 +188,7 @@ export class ChildLauncher {
         latencyMs: 0,
         startedAt: f.startedAt,
         endedAt: workflowNowIso(),
-        errorType: 'ItemWorkflowClosed',
+        errorType: ITEM_WORKFLOW_CLOSED,
         errorMessage: `item workflow ${f.childId} closed without reporting an outcome (was it terminated?)`,
       });
     }

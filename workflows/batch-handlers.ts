@@ -1,5 +1,13 @@
-// The batch's message handlers: queries, pause/resume, setLimits and cancelItem.
-import { ApplicationFailure, proxyActivities, setHandler } from '@temporalio/workflow';
+// The batch's message handlers: queries, pause/resume, setLimits and cancelItem. Every operator
+// action is queued for the audit log here, whichever client sent it.
+import {
+  ApplicationFailure,
+  currentUpdateInfo,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { ChildLauncher } from './batch-children';
 import type { BatchState } from './batch-state';
@@ -7,11 +15,13 @@ import { workflowNowIso } from './clock';
 import {
   cancelItemUpdate,
   failuresQuery,
+  itemBlockedSignal,
   itemCompletedSignal,
   messageDescriptions as describe,
   pauseSignal,
   progressQuery,
   resumeSignal,
+  retryItemSignal,
   setLimitsUpdate,
   validateLimits,
   type CancelItemInput,
@@ -34,6 +44,9 @@ export interface HandlerContext {
   onStrayOutcome(key: string): void;
 }
 
+/** The sender of the update being handled, for the audit log. */
+const updateSender = () => ({ kind: 'update' as const, updateId: currentUpdateInfo()?.id ?? '' });
+
 export function registerBatchHandlers(ctx: HandlerContext): void {
   const { state, children } = ctx;
   setHandler(
@@ -45,20 +58,60 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
     { description: describe.itemCompleted },
   );
   setHandler(
+    itemBlockedSignal,
+    ({ key, errorType, errorMessage }) => {
+      if (!state.inFlight.has(key)) return ctx.onStrayOutcome(key);
+      state.blocked[key] = errorMessage;
+      if (state.paused) return ctx.onChange();
+      // Every item would fail the same way: stop starting items and say why, once.
+      state.paused = true;
+      state.pauseReason =
+        `the workers cannot run items (${errorType}): ${errorMessage}; ` +
+        `fix it on the workers, then \`durabatch resume ${state.batchId}\` runs the waiting items again`;
+      state.audit({ action: 'pause', by: 'worker', args: { reason: state.pauseReason, item: key } });
+      ctx.onChange();
+    },
+    { description: describe.itemBlocked },
+  );
+  setHandler(
     pauseSignal,
     (arg) => {
       state.paused = true;
       state.pauseReason = arg?.reason ?? 'paused by operator';
+      state.audit({
+        action: 'pause',
+        args: { reason: arg?.reason },
+        sender: { kind: 'signal', name: 'pause' },
+      });
       ctx.onChange();
     },
     { description: describe.pause },
   );
   setHandler(
     resumeSignal,
-    () => {
+    async () => {
       state.paused = false;
       state.pauseReason = undefined;
+      state.audit({ action: 'resume', sender: { kind: 'signal', name: 'resume' } });
       ctx.onChange();
+      // Items that waited for the workers to be fixed run their step again.
+      const waiting = Object.keys(state.blocked);
+      for (const key of waiting) delete state.blocked[key];
+      await Promise.all(
+        waiting.map(async (key) => {
+          const f = state.inFlight.get(key);
+          if (!f) return;
+          await getExternalWorkflowHandle(f.childId)
+            .signal(retryItemSignal)
+            .catch((err: unknown) =>
+              log.warn('could not wake a blocked item', {
+                batchId: state.batchId,
+                itemKey: key,
+                error: String(err),
+              }),
+            );
+        }),
+      );
     },
     { description: describe.resume },
   );
@@ -75,6 +128,7 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
         rate: req.rate === undefined ? state.limits.rate : (req.rate ?? undefined),
         budget: req.budget === undefined ? state.limits.budget : (req.budget ?? undefined),
       };
+      state.audit({ action: 'set', args: { ...req }, sender: updateSender() });
       ctx.onChange();
       return state.limits;
     },
@@ -90,12 +144,17 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
   setHandler(
     cancelItemUpdate,
     async ({ key }) => {
+      const sender = updateSender();
+      const done = (action: 'cancelling' | 'skipped') => {
+        state.audit({ action: 'cancel', args: { item: key, result: action }, sender });
+        return { key, action };
+      };
       const running = () => state.inFlight.get(key);
       if (running()) {
         await children.cancel(running()!.childId);
-        return { key, action: 'cancelling' as const };
+        return done('cancelling');
       }
-      if (key in state.skipAhead) return { key, action: 'skipped' as const };
+      if (key in state.skipAhead) return done('skipped');
       const found = await findItem({ source: ctx.source, key });
       if (!found)
         throw ApplicationFailure.nonRetryable(`no item with key "${key}" in this batch`, 'UnknownItem');
@@ -103,7 +162,7 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
       const nowRunning = running();
       if (nowRunning) {
         await children.cancel(nowRunning.childId);
-        return { key, action: 'cancelling' as const };
+        return done('cancelling');
       }
       if (found.index < state.cursor) {
         throw ApplicationFailure.nonRetryable(
@@ -125,7 +184,7 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
         errorMessage: 'cancelled by an operator before it started',
       });
       ctx.onChange();
-      return { key, action: 'skipped' as const };
+      return done('skipped');
     },
     {
       description: describe.cancelItem,

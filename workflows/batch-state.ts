@@ -3,7 +3,15 @@
 // cap, or by operator actions.
 import { workflowNow, workflowNowIso } from './clock';
 import { emptyStats, latencySummary, recordOutcome, stepLatencySummary, type StatsState } from './stats';
-import type { BatchProgress, BatchStatus, FailureRecord, ItemOutcome, ItemStatus, Limits } from './types';
+import type {
+  AuditDraft,
+  BatchProgress,
+  BatchStatus,
+  FailureRecord,
+  ItemOutcome,
+  ItemStatus,
+  Limits,
+} from './types';
 
 const MAX_RECENT_FAILURES = 50;
 
@@ -32,6 +40,11 @@ export interface CarriedState {
   skipAhead: Record<string, number>;
   startedAt: string;
   runNumber: number;
+  /** In-flight items waiting for a resume because the workers could not run them (key → error). */
+  blocked?: Record<string, string>;
+  /** Audit entries not yet written (operator actions are few; flushed every loop turn). */
+  auditQueue?: AuditDraft[];
+  auditSeq?: number;
 }
 
 export class BatchState {
@@ -48,6 +61,9 @@ export class BatchState {
   readonly skipAhead: Record<string, number>;
   readonly startedAt: string;
   readonly runNumber: number;
+  readonly blocked: Record<string, string>;
+  auditQueue: AuditDraft[];
+  private auditSeq: number;
   /** Set once the batch is ending (cancel, failure policy, or all done). */
   terminal?: { status: BatchStatus; reason?: string };
   endedAt?: string;
@@ -71,6 +87,14 @@ export class BatchState {
     this.skipAhead = carried?.skipAhead ?? {};
     this.startedAt = carried?.startedAt ?? workflowNowIso();
     this.runNumber = (carried?.runNumber ?? 0) + 1;
+    this.blocked = carried?.blocked ?? {};
+    this.auditQueue = carried?.auditQueue ?? [];
+    this.auditSeq = carried?.auditSeq ?? 0;
+  }
+
+  /** Queues an audit entry; the batch loop writes it (with the sender's identity) soon after. */
+  audit(draft: Omit<AuditDraft, 'seq' | 'at'>): void {
+    this.auditQueue.push({ ...draft, seq: ++this.auditSeq, at: workflowNowIso() });
   }
 
   toCarried(): CarriedState {
@@ -88,6 +112,9 @@ export class BatchState {
       skipAhead: this.skipAhead,
       startedAt: this.startedAt,
       runNumber: this.runNumber,
+      blocked: this.blocked,
+      auditQueue: this.auditQueue,
+      auditSeq: this.auditSeq,
     };
   }
 
@@ -114,6 +141,7 @@ export class BatchState {
    */
   applyOutcome(outcome: ItemOutcome): boolean {
     if (!this.inFlight.delete(outcome.key)) return false;
+    delete this.blocked[outcome.key];
     this.record(outcome);
     return true;
   }

@@ -20,6 +20,7 @@ import { BatchPresenter } from './batch-presenter';
 import type { BatchInput } from './batch-input';
 import type { BatchProgress, Item } from './types';
 import { expectedCost } from './cost';
+import { flushAuditQueue } from './batch-audit';
 
 export type { BatchInput };
 
@@ -28,9 +29,10 @@ const round = (n: number) => Math.round(n * 1e6) / 1e6;
 /** Starts issued in one go before waiting for them to be recorded: keeps each workflow task small. */
 const MAX_STARTS_PER_TASK = 100;
 
-const { readPage, writeResultsPage, writeReport, recordAudit } = proxyActivities<
-  ReturnType<typeof createActivities>
->({
+/** How often in-flight items are checked for a workflow that closed without reporting (terminated). */
+const CLOSED_CHECK_MS = 30_000;
+
+const { readPage, writeResultsPage, writeReport } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '2 minutes',
   retry: { maximumInterval: '30 seconds' },
 });
@@ -103,6 +105,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
           // restores the file and resumes, or cancels.
           state.paused = true;
           state.pauseReason = err.cause.message;
+          state.audit({ action: 'pause', by: 'source', args: { reason: state.pauseReason } });
           return 'source-changed';
         }
         throw err;
@@ -141,18 +144,14 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
         state.pauseReason =
           `budget ${budget} reached: spent ${round(state.stats.cost)}, in flight ${round(state.committedCost - state.stats.cost)}, ` +
           `next item ${item.key} would cost ${round(cost)}; raise it with \`durabatch set ${input.batchId} --budget N\` and resume`;
-        await recordAudit({
-          outputDir: input.outputDir,
-          entry: {
-            action: 'pause',
-            batchId: input.batchId,
-            by: 'budget',
-            args: {
-              budget,
-              spent: state.stats.cost,
-              committed: state.committedCost,
-              reason: state.pauseReason,
-            },
+        state.audit({
+          action: 'pause',
+          by: 'budget',
+          args: {
+            budget,
+            spent: state.stats.cost,
+            committed: state.committedCost,
+            reason: state.pauseReason,
           },
         });
         return;
@@ -197,6 +196,9 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     }
   }
 
+  const flushAudit = () => flushAuditQueue(state, input.outputDir);
+  void children.watchUnreported(CLOSED_CHECK_MS);
+
   let cancelError: unknown;
   try {
     presenter.refresh();
@@ -205,6 +207,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
       if (historyFull()) {
         await children.allStarted();
         await flushResults(true);
+        await flushAudit(); // entries queued after it are carried over
         await condition(allHandlersFinished);
         return await continueAsNew<typeof batchWorkflow>({ ...input, carried: state.toCarried() });
       }
@@ -220,16 +223,19 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
           state.allDone ||
           canStartMore() ||
           state.unwrittenOutcomes.length >= resultsPageSize ||
+          state.auditQueue.length > 0 ||
           state.currentStatus() !== presenter.reportedStatus ||
           state.failurePolicyBreach(input.failurePolicy) !== undefined,
       );
       await flushResults(false);
+      await flushAudit();
       presenter.refresh();
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;
     cancelError = err;
     state.terminal = { status: 'cancelling', reason: 'cancellation requested' };
+    state.audit({ action: 'cancel', sender: { kind: 'cancel' } });
   }
 
   // Ending: cancel what still runs, write the report. Not cancellable, so a cancel request cannot
@@ -284,6 +290,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     });
     presenter.refresh();
     await condition(allHandlersFinished);
+    await flushAudit();
     // Rethrowing the cancellation ends the workflow as Canceled (what the Web UI and CLI expect).
     if (final === 'cancelled') throw cancelError as Error;
     if (final === 'failed') {

@@ -1,17 +1,21 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  condition,
   getExternalWorkflowHandle,
   isCancellation,
   log,
   proxyActivities,
+  setHandler,
   TimeoutFailure,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import { workflowNow, workflowNowIso } from './clock';
-import { itemCompletedSignal } from './messages';
+import { BLOCKING_FAILURE_TYPES } from './failure-types';
+import { itemBlockedSignal, itemCompletedSignal, messageDescriptions, retryItemSignal } from './messages';
 import { itemCost } from './cost';
 import type { CostPolicy, Item, ItemOutcome, ItemRetryPolicy, StepResult, StepSpec } from './types';
 
@@ -33,9 +37,13 @@ function stepActivity(step: StepSpec, batchRetry: ItemRetryPolicy) {
   const retry = { ...batchRetry, ...step.retry };
   return proxyActivities<ReturnType<typeof createActivities>>({
     // Temporal owns retries; the activity itself never loops.
-    startToCloseTimeout: step.processor.timeoutMs + 5_000,
+    // Room for a cancelled attempt's stop grace, so it ends as cancelled, not timed out.
+    startToCloseTimeout: step.processor.timeoutMs + (retry.stopGraceMs ?? 5_000) + 5_000,
     // The activity heartbeats every second: a dead worker is noticed in seconds, not at the timeout.
     heartbeatTimeout: retry.heartbeatTimeoutMs ?? 15_000,
+    // A cancelled item ends only once its work has stopped (process group gone, request aborted,
+    // module settled or abandoned): its slot is not freed while it still acts on the target.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
       maximumAttempts: retry.maxAttempts,
       initialInterval: retry.initialIntervalMs,
@@ -50,7 +58,9 @@ function stepActivity(step: StepSpec, batchRetry: ItemRetryPolicy) {
 /**
  * One item of a batch. Runs the item's steps in order, each an activity under its own retry policy;
  * a later step can use earlier steps' results. A finished step is never run again: its result is in
- * this workflow's history, which is the item's checkpoint. Reports the outcome (succeeded, failed or
+ * this workflow's history, which is the item's checkpoint. A step that fails because the workers
+ * cannot run any item (BLOCKING_FAILURE_TYPES) is not an item failure: the parent is told (it pauses
+ * the batch) and the step runs again when the parent sends `retryItem` after a resume. Reports the outcome (succeeded, failed or
  * cancelled) to the parent by signal, then ends in the matching Temporal state (Completed, Failed,
  * Canceled) so the Web UI reads true.
  */
@@ -70,23 +80,43 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
     ...partial,
   });
 
+  let retryRequested = false;
+  setHandler(
+    retryItemSignal,
+    () => {
+      retryRequested = true;
+    },
+    { description: messageDescriptions.retryItem },
+  );
+  const parent = getExternalWorkflowHandle(input.parentWorkflowId);
+
   let outcome: ItemOutcome;
   let failure: unknown;
   let current: StepSpec | undefined;
   try {
     for (const step of input.steps) {
       current = step;
-      results[step.name] = await stepActivity(
-        step,
-        retry,
-      )({
-        batchId: input.batchId,
-        item,
-        step,
-        pipeline: input.steps.length > 1,
-        steps: { ...results },
-        outputDir: input.outputDir,
-      });
+      const run = stepActivity(step, retry);
+      for (;;) {
+        try {
+          results[step.name] = await run({
+            batchId: input.batchId,
+            item,
+            step,
+            pipeline: input.steps.length > 1,
+            steps: { ...results },
+            outputDir: input.outputDir,
+            stopGraceMs: { ...retry, ...step.retry }.stopGraceMs,
+          });
+          break;
+        } catch (err) {
+          const blocked = blockingFailure(err);
+          if (!blocked) throw err;
+          retryRequested = false;
+          await parent.signal(itemBlockedSignal, { key: item.key, ...blocked });
+          await condition(() => retryRequested); // a cancellation ends the wait (and the item)
+        }
+      }
     }
     const all = Object.values(results);
     const last = all.at(-1);
@@ -127,7 +157,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
   // Report even when this workflow is being cancelled: the parent's slot must be freed either way.
   await CancellationScope.nonCancellable(async () => {
     try {
-      await getExternalWorkflowHandle(input.parentWorkflowId).signal(itemCompletedSignal, outcome);
+      await parent.signal(itemCompletedSignal, outcome);
     } catch (err) {
       // The parent is gone (terminated or already closed); the item's own history still holds the outcome.
       log.warn('could not report outcome to parent', {
@@ -147,6 +177,15 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
     );
   }
   return outcome;
+}
+
+/** The error of a step that failed because the workers cannot run items at all, if it did. */
+function blockingFailure(err: unknown): { errorType: string; errorMessage: string } | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  if (!(cause instanceof ApplicationFailure) || !BLOCKING_FAILURE_TYPES.includes(cause.type ?? '')) {
+    return undefined;
+  }
+  return { errorType: cause.type!, errorMessage: cause.message.slice(0, MAX_MESSAGE) };
 }
 
 /** Turns an activity failure into a bounded error description and the number of attempts made. */

@@ -6,6 +6,21 @@ import type { BatchProgress, FailureRecord, ItemOutcome, Limits } from './types'
 /** Child → parent: an item reached a terminal state (sent on success, failure and cancellation). */
 export const itemCompletedSignal = defineSignal<[ItemOutcome]>('itemCompleted');
 
+/**
+ * Child → parent: the item cannot run on this worker through no fault of its own (a module that does
+ * not import): the parent pauses the batch with this reason; the child waits for `retryItem`.
+ */
+export const itemBlockedSignal = defineSignal<[ItemBlocked]>('itemBlocked');
+
+export interface ItemBlocked {
+  key: string;
+  errorType: string;
+  errorMessage: string;
+}
+
+/** Parent → a blocked child: the batch was resumed, run the blocked step again. */
+export const retryItemSignal = defineSignal<[]>('retryItem');
+
 /** Stop starting new items; items in flight finish. Payload: `{ "reason": "..." }` (optional). */
 export const pauseSignal = defineSignal<[{ reason?: string }?]>('pause');
 
@@ -35,8 +50,13 @@ export interface SetLimitsInput {
  */
 export const messageDescriptions = {
   itemCompleted: 'Internal: an item child reports its outcome. Not for operators.',
+  itemBlocked:
+    'Internal: an item child reports that the workers cannot run it (the batch pauses). Not for operators.',
+  retryItem:
+    'Internal: the parent tells a blocked item to run its step again after a resume. Not for operators.',
   pause: 'Stop starting new items; items in flight finish. Input (optional): {"reason": "why"}',
-  resume: 'Start new items again after a pause (also after a budget or source-changed pause). Input: none',
+  resume:
+    'Start new items again after a pause (also after a budget, source-changed or module-load pause; blocked items run again). Input: none',
   progress:
     'Batch status: counts (succeeded, failed, skipped, cancelled, running, pending add up to total), percent, throughput, latency, ETA, cost, limits',
   failures: 'The most recent item failures (at most 50), newest last: key, errorType, errorMessage, attempts',

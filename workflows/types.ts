@@ -35,6 +35,12 @@ export interface ItemRetryPolicy {
   nonRetryableErrorTypes?: string[];
   /** A running item that has not heartbeated for this long is retried elsewhere (default 15 s). */
   heartbeatTimeoutMs?: number;
+  /**
+   * A cancelled item's work is told to stop (SIGTERM to a command's process group, the module's
+   * `ctx.signal` aborted, the HTTP request aborted) and gets this long before it is killed (SIGKILL)
+   * or abandoned (default 5 s).
+   */
+  stopGraceMs?: number;
 }
 
 /** The http processor's settings. Header values may hold `${env:NAME}` references, resolved on the worker. */
@@ -203,4 +209,23 @@ export interface FailureRecord {
   errorMessage: string;
   attempts: number;
   at: string;
+}
+
+/**
+ * An audit entry recorded by the batch workflow, whoever sent the message. The activity that writes
+ * it looks the sender's identity up in the workflow's history (`sender`), where every Temporal client
+ * (durabatch CLI, Web UI, temporal CLI, SDKs) leaves its identity.
+ */
+export interface AuditDraft {
+  /** pause, resume, set, cancel. */
+  action: string;
+  /** Workflow time of the action. */
+  at: string;
+  args?: Record<string, unknown>;
+  /** The actor when the batch itself acted (`budget`, `worker`, `source`). */
+  by?: string;
+  /** Where the sender's identity is in history: a signal's name, an update's id, a cancel request. */
+  sender?: { kind: 'signal'; name: string } | { kind: 'update'; updateId: string } | { kind: 'cancel' };
+  /** Unique per batch: a retried write skips entries already written. */
+  seq: number;
 }

@@ -41,3 +41,36 @@ export async function awaitWorkflowsClosed(input: AwaitWorkflowsClosedInput): Pr
     await ctx.sleep(POLL_MS);
   }
 }
+
+export interface FindClosedWorkflowsInput {
+  batchId: string;
+  workflowIds: string[];
+}
+
+/**
+ * Which of these item workflows are closed, found with one visibility query for the batch's
+ * terminated or timed-out items (normally none), each confirmed by describing its latest run: a reset
+ * leaves a terminated run behind while a new run of the same id goes on.
+ */
+export async function findClosedWorkflows(input: FindClosedWorkflowsInput): Promise<string[]> {
+  const client = Context.current().client;
+  const wanted = new Set(input.workflowIds);
+  const candidates = new Set<string>();
+  const query =
+    `BatchId = ${JSON.stringify(input.batchId)} AND ` +
+    `(ExecutionStatus = "Terminated" OR ExecutionStatus = "TimedOut")`;
+  for await (const wf of client.workflow.list({ query })) {
+    if (wanted.has(wf.workflowId)) candidates.add(wf.workflowId);
+  }
+  const closed: string[] = [];
+  for (const id of candidates) {
+    try {
+      const d = await client.workflow.getHandle(id).describe();
+      if (d.status.name !== 'RUNNING') closed.push(id);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) closed.push(id);
+      else throw err;
+    }
+  }
+  return closed;
+}

@@ -7,7 +7,7 @@ import type { ProcessorContext } from './context';
 
 /** Bytes of stdout (head) and of stderr (tail) kept per run: the rest is read and dropped. */
 export const MAX_CAPTURE_BYTES = 64 * 1024;
-/** Between SIGTERM and SIGKILL, so a program can clean up. */
+/** Between SIGTERM and SIGKILL at a timeout, and for stragglers of a program that exited by itself. */
 export const KILL_GRACE_MS = 2_000;
 const HEARTBEAT_MS = 1_000;
 const PIPES: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe']; // no stdin: a prompt gets EOF
@@ -73,9 +73,9 @@ async function groupAlive(pgid: number): Promise<boolean> {
  * SIGTERM to the group, SIGKILL after the grace period if anything is left. The kernel does not
  * reuse a pid while a group still has members, so `-pid` can only reach this program's processes.
  */
-async function reapGroup(pid: number): Promise<void> {
+async function reapGroup(pid: number, graceMs: number): Promise<void> {
   if (!signalGroup(pid, 'SIGTERM')) return;
-  const deadline = Date.now() + KILL_GRACE_MS;
+  const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     await sleep(50);
     if (!(await groupAlive(pid))) return;
@@ -131,11 +131,14 @@ export function execute(
     let fallback: NodeJS.Timeout | undefined;
     const onAbort = (): void => stop('aborted');
 
-    const reap = (): Promise<void> => (reaping ??= pid === undefined ? Promise.resolve() : reapGroup(pid));
+    // A cancelled item's program gets the item's stop grace to clean up; a hung program (timeout)
+    // and stragglers of a program that exited by itself get the short default.
+    const reap = (graceMs = KILL_GRACE_MS): Promise<void> =>
+      (reaping ??= pid === undefined ? Promise.resolve() : reapGroup(pid, graceMs));
     function stop(why: 'timeout' | 'aborted'): void {
       if (exit || forced) return;
       forced = why;
-      void reap();
+      void reap(why === 'aborted' ? ctx.stopGraceMs : KILL_GRACE_MS);
     }
     function finish(extra: Partial<RunResult>): void {
       if (settled) return;
@@ -161,12 +164,15 @@ export function execute(
       // Background children of a program that exited still hold our pipes: end them too.
       void reap().then(maybeFinish);
       // A process that escaped the group (setsid) could hold the pipes forever: stop waiting.
-      fallback = setTimeout(() => {
-        child.stdout.destroy();
-        child.stderr.destroy();
-        closed = true;
-        maybeFinish();
-      }, KILL_GRACE_MS + 1_000);
+      fallback = setTimeout(
+        () => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+          closed = true;
+          maybeFinish();
+        },
+        Math.max(KILL_GRACE_MS, forced === 'aborted' ? ctx.stopGraceMs : 0) + 1_000,
+      );
     });
     child.on('close', () => {
       closed = true;

@@ -2,7 +2,7 @@
 // shell, so an item value reaches the program as one literal argument whatever characters it holds.
 // The program leads its own process group: a timeout, a cancelled item or a program that leaves
 // background children behind gets the whole group killed, so nothing outlives its item.
-import { mkdir, readdir, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { CommandProcessorSpec } from '../../workflows/types';
@@ -38,6 +38,23 @@ export async function collectDocuments(outputDir: string, documentsDir: string):
   await walk(documentsDir);
   if (files.length === 0) await rmdir(documentsDir).catch(() => undefined);
   return files.sort();
+}
+
+/**
+ * A cancelled attempt's outputs are incomplete (a half-written image, a truncated export): remove the
+ * files it added to the item's documents folder, keeping those that were there before (an earlier
+ * pipeline step's), so nothing partial is mistaken for a result.
+ */
+export async function removePartialDocuments(
+  outputDir: string,
+  documentsDir: string,
+  before: ReadonlySet<string>,
+): Promise<string[]> {
+  const now = await collectDocuments(outputDir, documentsDir);
+  const partial = now.filter((f) => !before.has(f));
+  await Promise.all(partial.map((f) => rm(path.join(outputDir, f), { force: true })));
+  await collectDocuments(outputDir, documentsDir); // removes the folder if nothing is left
+  return partial;
 }
 
 function tailExcerpt(text: string): string {
@@ -89,13 +106,18 @@ export async function runCommand(
     throw ApplicationFailure.nonRetryable(message, 'InputError', { attempt });
   }
   if (ctx.signal.aborted) throw ctx.signal.reason;
+  const before = new Set(await collectDocuments(outputDir, documents));
   await mkdir(documents, { recursive: true });
 
   const program = argv[0];
   const run = await execute(argv, { cwd, env }, spec.timeoutMs, ctx);
+  if (run.forced === 'aborted') {
+    const removed = await removePartialDocuments(outputDir, documents, before);
+    if (removed.length > 0) ctx.log.info({ removed }, 'cancelled: removed the partial outputs');
+    throw ctx.signal.reason;
+  }
   const files = await collectDocuments(outputDir, documents);
 
-  if (run.forced === 'aborted') throw ctx.signal.reason;
   if (run.forced === 'timeout') {
     throw ApplicationFailure.retryable(
       `command ${program} did not finish within ${spec.timeoutMs} ms and was killed (with its child processes)`,

@@ -20,6 +20,8 @@ export interface ProcessorContext {
   steps: Record<string, StepResult>;
   /** Batch output directory; processors write produced files under `documents/`. */
   outputDir: string;
+  /** After `signal` fires, how long the work may take to stop before it is killed or abandoned. */
+  stopGraceMs: number;
   /** Worker environment, for `${env:NAME}` references. */
   env: NodeJS.ProcessEnv;
   log: Logger;

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { InputError } from '../../src/errors';
 import { NonRetryableError, type ProcessContext, type ProcessFunction } from '../../src/sdk';
 import type { ModuleProcessorSpec, StepSpec } from '../../workflows/types';
-import { collectDocuments, documentsDirOf } from './command';
+import { collectDocuments, documentsDirOf, removePartialDocuments } from './command';
 import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } from './context';
 
 const HEARTBEAT_MS = 1_000;
@@ -98,6 +98,7 @@ export async function runModule(spec: ModuleProcessorSpec, ctx: ProcessorContext
   if (ctx.signal.aborted) throw ctx.signal.reason;
 
   const documentsDir = documentsDirOf(ctx.outputDir, item.key);
+  const before = new Set(await collectDocuments(ctx.outputDir, documentsDir));
   await mkdir(documentsDir, { recursive: true });
 
   // Our own controller, merged into the function's signal, lets the timeout abort its I/O too.
@@ -126,8 +127,11 @@ export async function runModule(spec: ModuleProcessorSpec, ctx: ProcessorContext
 
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
+  let graceTimer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
-  // JavaScript cannot be killed: on timeout or cancellation we stop waiting and abort its signal.
+  // JavaScript cannot be killed. On timeout we stop waiting and abort its signal. On cancellation its
+  // signal is aborted and it gets the stop grace to settle (a function that honours the signal ends
+  // its work first, so the item's slot is freed only then); one that ignores it is abandoned.
   const stopped = new Promise<never>((_resolve, reject) => {
     if (spec.timeoutMs > 0) {
       timer = setTimeout(() => {
@@ -138,7 +142,15 @@ export async function runModule(spec: ModuleProcessorSpec, ctx: ProcessorContext
         );
       }, spec.timeoutMs);
     }
-    onAbort = () => reject(new Error('aborted'));
+    onAbort = () => {
+      graceTimer = setTimeout(() => {
+        ctx.log.warn(
+          { key: item.key, graceMs: ctx.stopGraceMs },
+          'module ignored the cancellation (ctx.signal) and was abandoned after the grace period',
+        );
+        reject(new Error('aborted'));
+      }, ctx.stopGraceMs);
+    };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
   });
 
@@ -151,8 +163,13 @@ export async function runModule(spec: ModuleProcessorSpec, ctx: ProcessorContext
     // A function still running after we stopped waiting may reject later: not an unhandled rejection.
     void running.catch(() => undefined);
     value = await Promise.race([running, stopped]);
-  } catch (err) {
+    // Settled after a cancellation (even with a value): the item is cancelled, its outputs partial.
     if (ctx.signal.aborted) throw ctx.signal.reason;
+  } catch (err) {
+    if (ctx.signal.aborted) {
+      await removePartialDocuments(ctx.outputDir, documentsDir, before);
+      throw ctx.signal.reason;
+    }
     if (timedOut) {
       throw ApplicationFailure.retryable(
         `module ${spec.module} did not finish within ${spec.timeoutMs} ms (its signal was aborted)`,
@@ -172,6 +189,7 @@ export async function runModule(spec: ModuleProcessorSpec, ctx: ProcessorContext
   } finally {
     clearInterval(heartbeat);
     clearTimeout(timer);
+    clearTimeout(graceTimer);
     if (onAbort) ctx.signal.removeEventListener('abort', onAbort);
     // On failures too, so a batch does not leave an empty folder per item.
     files = await collectDocuments(ctx.outputDir, documentsDir);

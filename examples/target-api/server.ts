@@ -8,6 +8,11 @@ import { HttpError, mulberry32, readBody, send } from './http-util';
 
 export { mulberry32 };
 
+/** The client closed the connection before the answer. */
+class ClientGone extends Error {
+  override name = 'ClientGone';
+}
+
 export interface TargetApiOptions {
   port?: number;
   host?: string;
@@ -51,6 +56,10 @@ export interface TargetApiStats {
   /** Requests being handled right now, and the most there ever were at once. */
   inFlight: number;
   maxInFlight: number;
+  /** Requests whose client closed the connection before the answer (a cancelled item): no effect. */
+  abandoned: number;
+  /** When the last abandoned request's connection closed (epoch ms), for cancellation tests. */
+  lastAbandonedAt: number | null;
 }
 
 export interface TargetApi {
@@ -95,6 +104,8 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
   let inFlight = 0;
   let maxInFlight = 0;
   let hung = 0;
+  let abandoned = 0;
+  let lastAbandonedAt: number | null = null;
   const bornAt = Date.now();
   const inBurst = () =>
     rateLimitBursts !== undefined &&
@@ -111,6 +122,8 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
     hung,
     inFlight,
     maxInFlight,
+    abandoned,
+    lastAbandonedAt,
   });
   const received = (): ReceivedRecord[] =>
     [...keys.values()].map(({ cached: _cached, ...record }) => ({ ...record }));
@@ -123,7 +136,18 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
     const forcedStatus = Number(url.searchParams.get('status') ?? 0);
     const failAttempts = Number(url.searchParams.get('failAttempts') ?? 0);
     const rawBody = await readBody(req);
-    await sleep(latMin + random() * (latMax - latMin) + extraDelay, undefined, { signal: closing.signal });
+    // Like a real service whose work is cut short when its client hangs up: a request whose
+    // connection closes during the latency takes no effect.
+    const hungUp = new AbortController();
+    res.once('close', () => {
+      if (!res.writableEnded) hungUp.abort();
+    });
+    const latency = latMin + random() * (latMax - latMin) + extraDelay;
+    await sleep(latency, undefined, { signal: AbortSignal.any([closing.signal, hungUp.signal]) }).catch(
+      (err: unknown) => {
+        throw hungUp.signal.aborted ? new ClientGone() : err;
+      },
+    );
 
     // Everything below runs synchronously, so two concurrent requests with the same key cannot
     // both perform the effect.
@@ -218,7 +242,11 @@ export async function startTargetApi(opts: TargetApiOptions = {}): Promise<Targe
       }
       status = await handleApi(req, res, url);
     } catch (err) {
-      if (closing.signal.aborted) {
+      if (closing.signal.aborted || err instanceof ClientGone) {
+        if (err instanceof ClientGone) {
+          abandoned += 1;
+          lastAbandonedAt = Date.now();
+        }
         inFlight -= 1;
         res.destroy();
         return;

@@ -21,6 +21,7 @@ export interface BatchFlags {
   cwd?: string;
   module?: string;
   heartbeatTimeout?: string;
+  stopGrace?: string;
   costPerItem?: string;
   costField?: string;
   budget?: string;
@@ -80,6 +81,7 @@ const FLAG_NAMES: Record<string, string> = {
   'module.path': '--module',
   'module.timeoutMs': '--timeout',
   heartbeatTimeoutMs: '--heartbeat-timeout',
+  stopGraceMs: '--stop-grace',
   costPerItem: '--cost-per-item',
   costField: '--cost-field',
   budget: '--budget',
@@ -114,6 +116,10 @@ export function addBatchOptions(cmd: Command): Command {
     .option(
       '--heartbeat-timeout <duration>',
       'retry a running item elsewhere after this long without heartbeat (default 15s)',
+    )
+    .option(
+      '--stop-grace <duration>',
+      "a cancelled item's work gets this long to stop before it is killed or abandoned (default 5s)",
     )
     .option('--id-column <name>', "column holding each item's unique key (default: row number)")
     .option('--delimiter <char>', 'CSV delimiter, or "tab" (default , and a tab for .tsv)')
@@ -216,6 +222,7 @@ export async function resolveBatchConfig(
       flags.heartbeatTimeout === undefined
         ? undefined
         : parseDuration(flags.heartbeatTimeout, '--heartbeat-timeout'),
+    stopGraceMs: flags.stopGrace === undefined ? undefined : parseDuration(flags.stopGrace, '--stop-grace'),
     idColumn: flags.idColumn,
     delimiter: flags.delimiter,
     format: flags.format,

@@ -80,17 +80,16 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
     const taskQueue = typeof opts.taskQueue === 'string' ? opts.taskQueue : await opts.taskQueue(connected);
     if (opts.worker) {
       const outputDir = typeof opts.outputDir === 'string' ? opts.outputDir : opts.outputDir();
-      const logger = createLogger({
-        level: opts.logLevel ?? process.env.DURABATCH_LOG_LEVEL ?? 'info',
-        terminalLevel: 'warn',
-        file: path.resolve(outputDir, 'logs', 'worker.jsonl'),
-      });
+      const level = opts.logLevel ?? process.env.DURABATCH_LOG_LEVEL ?? 'info';
+      const file = path.resolve(outputDir, 'logs', 'worker.jsonl');
+      const logger = createLogger({ level, terminalLevel: 'warn', file });
       const worker = await createBatchWorker({
         connectionOptions: env.connectionOptions,
         namespace: env.namespace,
         taskQueue,
         home,
         logger,
+        runtimeLogger: createLogger({ level, file, terminal: false }),
         logLevels: opts.logLevels,
       });
       const running = worker.run();

@@ -112,6 +112,7 @@ export class BatchClient {
         backoffCoefficient: config.backoffCoefficient,
         nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
         heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+        stopGraceMs: config.stopGraceMs,
       },
       failurePolicy: {
         failFast: config.failFast,
@@ -249,37 +250,26 @@ export class BatchClient {
     return this.handle(batchId).query(failuresQuery);
   }
 
+  // Pause, resume, set and cancel are audited by the batch workflow itself, with this client's
+  // identity (see clientIdentity), so the Web UI's and other clients' actions are audited too.
   async pause(batchId: string, reason?: string): Promise<void> {
     await this.handle(batchId).signal(pauseSignal, { reason });
-    await this.audit(batchId, 'pause', { reason });
   }
 
   async resume(batchId: string): Promise<void> {
     await this.handle(batchId).signal(resumeSignal);
-    await this.audit(batchId, 'resume');
   }
 
   async setLimits(batchId: string, limits: SetLimitsInput): Promise<Limits> {
-    const result = await this.handle(batchId).executeUpdate(setLimitsUpdate, { args: [limits] });
-    await this.audit(batchId, 'set', { ...limits });
-    return result;
+    return await this.handle(batchId).executeUpdate(setLimitsUpdate, { args: [limits] });
   }
 
   /** Cancels one item: a running one's child is cancelled, a pending one is skipped. */
   async cancelItem(batchId: string, key: string): Promise<CancelItemResult> {
-    const result = await this.handle(batchId).executeUpdate(cancelItemUpdate, { args: [{ key }] });
-    await this.audit(batchId, 'cancel', { item: key, result: result.action });
-    return result;
+    return await this.handle(batchId).executeUpdate(cancelItemUpdate, { args: [{ key }] });
   }
 
   async cancel(batchId: string): Promise<void> {
     await this.handle(batchId).cancel();
-    await this.audit(batchId, 'cancel');
-  }
-
-  private async audit(batchId: string, action: string, args?: Record<string, unknown>): Promise<void> {
-    const desc = await this.handle(batchId).describe();
-    const outputDir = (desc.memo as { outputDir?: string } | undefined)?.outputDir;
-    if (outputDir) await appendAudit(outputDir, { action, batchId, args });
   }
 }

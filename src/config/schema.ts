@@ -30,6 +30,12 @@ export const Config = z.strictObject({
   steps: Steps.optional(),
   /** A running item that stops heartbeating for this long is retried (worker died). Default 15000. */
   heartbeatTimeoutMs: z.coerce.number().int().min(1_000).max(3_600_000).default(15_000),
+  /**
+   * A cancelled item's work is told to stop (SIGTERM to a command's process group, the module's
+   * `ctx.signal` aborted, the HTTP request aborted) and gets this long, in ms, before it is killed
+   * (SIGKILL) or abandoned. Default 5000.
+   */
+  stopGraceMs: z.coerce.number().int().min(0).max(600_000).default(5_000),
   /** Column holding each item's unique key. Default: the row number. */
   idColumn: z.string().min(1).optional(),
   /** Source format: csv, jsonl, json, xlsx or dir. Default: from the extension (a directory is dir). */

@@ -17,6 +17,8 @@ export interface LoggerOptions {
   terminalLevel?: string;
   /** Human-readable terminal output. Default: when the terminal stream is a TTY and CI is not "true". */
   pretty?: boolean;
+  /** Write to the terminal at all (default true); false with `file` gives a file-only logger. */
+  terminal?: boolean;
 }
 
 const secretsUnder = (prefix: string) => [
@@ -68,12 +70,13 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   // The loggers decide what is written, not the streams: an operation logger (operationLogger) may
   // be more verbose than this one, and a stream at this logger's level would drop its lines.
   const fd = opts.fd ?? 2;
-  const streams: pino.StreamEntry[] = [
-    {
+  const streams: pino.StreamEntry[] = [];
+  if (opts.terminal !== false || !opts.file) {
+    streams.push({
       level: (opts.terminalLevel ?? 'trace') as pino.Level,
       stream: terminalStream(fd, opts.pretty ?? defaultPretty(fd)),
-    },
-  ];
+    });
+  }
   if (opts.file) {
     streams.push({ level: 'trace', stream: pino.destination({ dest: opts.file, mkdir: true, sync: true }) });
   }

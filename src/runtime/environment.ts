@@ -3,6 +3,7 @@
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { clientIdentity } from '../audit/audit-log';
 import { ServerUnavailableError } from '../errors';
 import { resolveServerTarget, tryConnect } from '../server/connection';
 import { startDevServer, type DevServer } from '../server/dev-server';
@@ -99,7 +100,7 @@ function makeEnvironment(
   return {
     connection,
     connectionOptions,
-    client: new Client({ connection, namespace }),
+    client: new Client({ connection, namespace, identity: clientIdentity() }),
     namespace,
     address: connectionOptions.address ?? '',
     webUiBase,

@@ -1,5 +1,5 @@
 // A durabatch worker: polls one task queue for batch and item workflows and runs the activities.
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { makeTelemetryFilterString, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { ConnectionOptions } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createActivities } from '../../activities';
@@ -11,11 +11,20 @@ export const DEFAULT_TASK_QUEUE = 'durabatch';
 
 let runtimeInstalled = false;
 
-/** Routes the SDK's logs into pino; the Temporal runtime can be installed once per process. */
+/**
+ * Routes the SDK's logs into pino, the Rust core's included: left alone, the core prints its own
+ * coloured lines (a heartbeat for a finished item, a poll error) straight onto the terminal. The
+ * Temporal runtime can be installed once per process.
+ */
 export function installRuntimeLogger(logger: Logger): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new PinoTemporalLogger(logger) });
+  Runtime.install({
+    logger: new PinoTemporalLogger(logger),
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }), forward: {} },
+    },
+  });
 }
 
 export interface BatchWorkerOptions {
@@ -24,6 +33,11 @@ export interface BatchWorkerOptions {
   taskQueue?: string;
   home: string;
   logger: Logger;
+  /**
+   * Where the SDK's own logs go (its core, workflow `log`, worker lifecycle); default `logger`. `run`
+   * passes a file-only logger: none of it is for the person watching the progress line.
+   */
+  runtimeLogger?: Logger;
   /** Prebuilt workflow bundle (tests build one per run); default: the cached bundle under home. */
   workflowBundlePath?: string;
   /** Per-operation log levels (workflow, processor, source, results, worker). */
@@ -42,7 +56,7 @@ export interface BatchWorker {
 }
 
 export async function createBatchWorker(opts: BatchWorkerOptions): Promise<BatchWorker> {
-  installRuntimeLogger(operationLogger(opts.logger, 'workflow', opts.logLevels));
+  installRuntimeLogger(operationLogger(opts.runtimeLogger ?? opts.logger, 'workflow', opts.logLevels));
   const { address, tls, apiKey, metadata } = opts.connectionOptions;
   const connection = await NativeConnection.connect({
     address,
@@ -60,9 +74,10 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Batch
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     maxConcurrentWorkflowTaskExecutions: 100,
     maxCachedWorkflows: 1_000,
-    // Send heartbeats promptly so cancellation reaches running items within a second or two.
+    // Heartbeats carry cancellation to a running item: sent at most a second apart, a cancelled
+    // command is killed (or a request aborted) about a second after the cancel request.
     defaultHeartbeatThrottleInterval: '1 second',
-    maxHeartbeatThrottleInterval: '2 seconds',
+    maxHeartbeatThrottleInterval: '1 second',
   });
   let running: Promise<void> | undefined;
   return {

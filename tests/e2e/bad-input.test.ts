@@ -24,11 +24,13 @@ import {
   batchEnd,
   batchesQuery,
   controlRows,
+  liveProgress,
   quietTarget,
   readItems,
   readSummary,
   receivedFor,
   tally,
+  waitFor,
 } from '../helpers/engine';
 import { readJsonLines, writeCsv } from '../helpers/files';
 import { controlUrl } from '../helpers/harness';
@@ -283,7 +285,7 @@ describe('bad input and bad state', () => {
     expect(JSON.parse(planned.stdout)).toMatchObject({ total: 2, valid: 2, invalid: 0 });
   });
 
-  it('7. a module that throws when imported: run and plan refuse it (exit 2); a started batch fails each item once', async () => {
+  it('7. a module that throws when imported: run and plan refuse it (exit 2); a started batch pauses until the module is fixed', async () => {
     const bad = await file(
       'bad-module.mjs',
       "throw new Error('DATABASE_URL is not set');\nexport default async () => ({});\n",
@@ -317,19 +319,41 @@ describe('bad input and bad state', () => {
     expect(plan.stdout).toContain(`these settings would not work:\n  ${loadError}\n  ${fix}\n`);
 
     // `start` leaves loading to the workers (they may have what the module needs, e.g. its
-    // environment): each item fails at once, not retried, with the module's path and message.
+    // environment). Every item would fail the same way, so none is failed: the batch pauses with the
+    // import error, and once the module is fixed on the workers, `resume` runs the waiting items.
     const id = newId('module-start');
     ran.push(id);
     const started = await durabatch(startArgs(csv, id, ['--processor', 'module', '--module', bad]));
     expect(started.code, started.stderr).toBe(0);
-    const end = await batchEnd(ctx.client.workflow.getHandle(id));
+    const handle = ctx.client.workflow.getHandle(id);
+    const paused = await waitFor('the batch paused by the import error', async () => {
+      const p = await liveProgress(handle);
+      return p.status === 'paused' ? p : undefined;
+    });
+    expect(paused).toMatchObject({ total: 3, succeeded: 0, failed: 0, skipped: 0, cancelled: 0 });
+    expect(paused.statusReason).toContain(`the workers cannot run items (ModuleLoadError): ${loadError}`);
+    expect(paused.statusReason).toContain(`durabatch resume ${id}`);
+    const status = await durabatch(['status', id, '--json']);
+    expect(JSON.parse(status.stdout)).toMatchObject({ status: 'paused', statusReason: paused.statusReason });
+    const pauses = await waitFor('the worker pause in the audit log', async () => {
+      const audit = await readJsonLines<{ action: string; by?: string }>(
+        path.join(outDir(id), 'audit', 'audit.jsonl'),
+      );
+      const found = audit.filter((a) => a.action === 'pause');
+      return found.length > 0 ? found : undefined;
+    });
+    expect(pauses).toEqual([expect.objectContaining({ by: 'worker' })]);
+
+    await writeFile(bad, 'export default async (item) => ({ ok: item.key });\n');
+    const resumed = await durabatch(['resume', id]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const end = await batchEnd(handle);
     expect(end).toMatchObject({
       kind: 'returned',
-      progress: { status: 'partial_failure', total: 3, succeeded: 0, failed: 3 },
+      progress: { status: 'completed', total: 3, succeeded: 3, failed: 0 },
     });
     const items = await readItems(outDir(id));
-    expect(tally(items)).toEqual({ 'failed/ModuleLoadError': 3 });
-    for (const item of items) expect(item).toMatchObject({ attempts: 1, errorMessage: loadError });
+    expect(tally(items)).toEqual({ succeeded: 3 });
   });
 
   it('8. a config file with an unknown field: exit 2 naming the file and field, with the closest one', async () => {

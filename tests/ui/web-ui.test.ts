@@ -17,7 +17,10 @@ import {
   readSummary,
   waitFor,
 } from '../helpers/engine';
+import { NO_IDENTITY } from '../../activities/engine/audit';
+import { readJsonLines } from '../helpers/files';
 import { engineHarness, type EngineHarness } from '../helpers/harness';
+import { alive, probeRuns, writeProbe } from '../helpers/probe';
 import {
   chromiumInstalled,
   CHROMIUM_PATH,
@@ -37,7 +40,7 @@ describe.skipIf(!chromiumInstalled() && !onCi)('the Temporal Web UI on a batch',
   let h: EngineHarness;
   let browser: Browser | undefined;
   let uiBase: string;
-  const UI_TESTS = 2;
+  const UI_TESTS = 3;
   let uiTestsPassed = 0;
 
   beforeAll(async () => {
@@ -216,6 +219,19 @@ describe.skipIf(!chromiumInstalled() && !onCi)('the Temporal Web UI on a batch',
     expect(progress.succeeded + progress.cancelled).toBe(40);
     expect(progress.cancelled).toBeGreaterThanOrEqual(1);
     expect(progress.concurrency).toBe(2);
+    // Every action taken in the UI is in the audit log, recorded by the batch with the UI's identity.
+    const audit = await readJsonLines<{ action: string; by?: string; args?: unknown }>(
+      path.join(b.outputDir, 'audit', 'audit.jsonl'),
+    );
+    const actions = audit.filter((l) => l.action !== 'start');
+    expect(actions.map((l) => [l.action, l.args])).toEqual([
+      ['pause', { reason: 'from the UI' }],
+      ['resume', undefined],
+      ['set', { concurrency: 2 }],
+      ['cancel', undefined],
+    ]);
+    // The dev server's UI has no login, so it sends no identity: the entry says so.
+    for (const l of actions) expect(l.by, JSON.stringify(l)).toBe(NO_IDENTITY);
     await stat(path.join(b.outputDir, 'results', 'summary.json'));
     expect(await readSummary(b.outputDir)).toMatchObject({ status: 'cancelled', total: 40 });
     const items = await readItems(b.outputDir);
@@ -291,6 +307,54 @@ describe.skipIf(!chromiumInstalled() && !onCi)('the Temporal Web UI on a batch',
       errorType: 'Cancelled',
     });
     expect((await h.ctx.client.workflow.getHandle(item).describe()).status.name).toBe('CANCELLED');
+    uiTestsPassed += 1;
+  }, 180_000);
+
+  it('Request Cancellation on a batch of commands leaves no process of its items running', async () => {
+    requireBrowser();
+    const probe = await writeProbe(h.ctx.dir);
+    const log = path.join(h.ctx.dir, 'ui-probe.log');
+    const { batchId, csv } = await h.source(
+      'ui-commands',
+      ['p1', 'p2', 'p3', 'p4'].map((id) => ({ id, delayMs: 0, status: 0, failAttempts: 0 })),
+    );
+    const started = await h.ctx.batches.start(
+      csv,
+      h.ctx.config({
+        batchId,
+        idColumn: 'id',
+        concurrency: 3,
+        processor: 'command',
+        command: { argv: [probe, log, '{id}', '120'], timeoutMs: 300_000 },
+      }),
+    );
+    const running = await waitFor(
+      'three probes running',
+      async () => {
+        const runs = [...(await probeRuns(log)).values()];
+        return runs.length === 3 ? runs : undefined;
+      },
+      30_000,
+    );
+    for (const r of running) expect(alive(r.pid)).toBe(true);
+
+    await withUi('commands', 14, async (ui) => {
+      await ui.openWorkflow(batchId);
+      await ui.waitForStatus(/^Running$/i);
+      await ui.requestCancellation('commands-request-cancellation');
+      expect(await batchEnd(started.handle)).toEqual({ kind: 'cancelled' });
+    });
+    // The batch ends only once its items' work has stopped: every probe process is gone by then.
+    for (const r of running) expect(alive(r.pid), `probe ${r.key} (pid ${r.pid})`).toBe(false);
+    const runs = await probeRuns(log);
+    expect([...runs.keys()].sort()).toEqual(['p1', 'p2', 'p3']);
+    expect(await h.ctx.batches.progress(batchId)).toMatchObject({
+      status: 'cancelled',
+      total: 4,
+      succeeded: 0,
+      cancelled: 4,
+      running: 0,
+    });
     uiTestsPassed += 1;
   }, 180_000);
 

@@ -2,7 +2,7 @@
 // cancellation kill the whole process group, exit codes map to Temporal's retry classification.
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -38,6 +38,7 @@ function makeCtx(data: Record<string, unknown> = {}, key = 'K1'): TestCtx {
     lastHeartbeatDetails: undefined,
     steps: {},
     outputDir,
+    stopGraceMs: 2_000,
     env: { PATH: process.env.PATH, SECRET_TOKEN: 's3cret' },
     log: pino({ level: 'silent' }),
   };
@@ -244,6 +245,20 @@ describe('command processor: timeout and cancellation', () => {
     expect(err).toBe(reason);
     for (const pid of await tree.pids()) expect(alive(pid)).toBe(false);
     expect(ctx.heartbeats).toBeGreaterThanOrEqual(1); // heartbeats every second while it runs
+  });
+
+  it('on cancellation removes the files the attempt left, keeping earlier ones', async () => {
+    const key = `partial-${randomUUID()}`;
+    const docs = path.join(outputDir, 'documents', key);
+    await mkdir(docs, { recursive: true });
+    await writeFile(path.join(docs, 'from-step-1.txt'), 'kept');
+    const ctx = makeCtx({}, key);
+    ctx.stopGraceMs = 200;
+    setTimeout(() => ctx.controller.abort(new Error('item cancelled')), 800);
+    // Writes half an output, then keeps working until it is killed.
+    const argv = ['sh', '-c', 'echo half > "$1/out.jpg"; sleep 30', 'sh', '{documents}'];
+    await expect(runCommand(spec(argv), ctx)).rejects.toThrow('item cancelled');
+    expect(await readdir(docs)).toEqual(['from-step-1.txt']);
   });
 
   it('does not leave background children of a program that exited normally', async () => {

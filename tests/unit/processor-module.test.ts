@@ -1,7 +1,7 @@
 // The module processor with real user modules written to disk: loading, the context the function
 // sees, and how its results and errors map to Temporal's retry classification.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -51,6 +51,7 @@ function makeCtx(data: Record<string, unknown> = {}, extra: Partial<ProcessorCon
     lastHeartbeatDetails: undefined,
     steps: {},
     outputDir,
+    stopGraceMs: 300,
     env: {},
     log: pino({ level: 'silent' }),
     ...extra,
@@ -204,12 +205,39 @@ describe('module processor: errors', () => {
     await expect.poll(() => readFile(flag, 'utf8').catch(() => '')).toBe('TimeoutError');
   });
 
-  it('rethrows the cancellation reason when the item is cancelled, even if the function ignores it', async () => {
+  it('abandons a function that ignores the cancellation after the stop grace, rethrowing the reason', async () => {
     const file = await fixture(`export default () => new Promise(() => {});`);
-    const ctx = makeCtx();
+    const ctx = makeCtx({}, { stopGraceMs: 400 });
+    const reason = new Error('cancelled');
+    let abortedAt = 0;
+    setTimeout(() => {
+      abortedAt = Date.now();
+      ctx.controller.abort(reason);
+    }, 100);
+    await expect(runModule(spec(file), ctx)).rejects.toBe(reason);
+    expect(Date.now() - abortedAt).toBeGreaterThanOrEqual(400); // the grace period was given
+  });
+
+  it('waits for a function that honours ctx.signal to stop, and removes the files it left', async () => {
+    const done = path.join(dir, `stopped-${seq}.txt`);
+    const file = await fixture(`
+      import { writeFile } from 'node:fs/promises';
+      import path from 'node:path';
+      export default async (item, ctx) => {
+        await writeFile(path.join(ctx.documentsDir, 'half.bin'), 'partial');
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+        await new Promise((resolve) => setTimeout(resolve, 150)); // cleaning up
+        await writeFile(${JSON.stringify(done)}, 'stopped');
+        throw ctx.signal.reason;
+      }`);
+    const ctx = makeCtx({}, { stopGraceMs: 5_000, item: { index: 0, key: 'cancel-me', line: 2, data: {} } });
     const reason = new Error('cancelled');
     setTimeout(() => ctx.controller.abort(reason), 100);
     await expect(runModule(spec(file), ctx)).rejects.toBe(reason);
+    // Settled only once the function had stopped, and its partial output is gone.
+    expect(await readFile(done, 'utf8')).toBe('stopped');
+    const docs = await readdir(path.join(outputDir, 'documents')).catch(() => [] as string[]);
+    expect(docs.filter((d) => d.startsWith('cancel-me'))).toEqual([]);
   });
 });
 

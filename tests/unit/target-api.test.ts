@@ -142,6 +142,8 @@ describe('example target API', () => {
       hung: 0,
       inFlight: 0,
       maxInFlight: 1,
+      abandoned: 0,
+      lastAbandonedAt: null,
     });
     expect(body.records).toHaveLength(1);
     expect(body.records[0]).toMatchObject({
@@ -152,6 +154,22 @@ describe('example target API', () => {
       attempts: 2,
       effects: 1,
     });
+  });
+
+  it('takes no effect for a request whose client hangs up before the answer', async () => {
+    const t = await start();
+    const controller = new AbortController();
+    const sent = fetch(`${t.url}/api/items?delayMs=5000`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'gone' },
+      body: '{}',
+      signal: controller.signal,
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    controller.abort();
+    await expect(sent).rejects.toThrow();
+    await expect.poll(() => t.stats().abandoned).toBe(1);
+    expect(t.stats()).toMatchObject({ effects: 0, inFlight: 0 });
   });
 
   it('closes promptly even with keep-alive connections open', async () => {
