@@ -1,0 +1,39 @@
+# durabatch worker and CLI image. The package runs TypeScript through tsx, so there is no build step:
+# the image is the sources plus production dependencies. Workers bundle the workflow code on first
+# start and cache it under DURABATCH_HOME (on the shared volume, so the replicas build it once).
+FROM node:20.19-bookworm-slim
+
+ENV NODE_ENV=production \
+    DURABATCH_HOME=/data/.durabatch \
+    NPM_CONFIG_UPDATE_NOTIFIER=false
+
+WORKDIR /app
+
+# Dependencies first, so a source change does not reinstall them. `npm install` rather than `npm ci`
+# for the reason given in .ci/run (platform-optional binaries missing from the lock file); it still
+# installs the locked versions. No package here needs an install script.
+COPY package.json package-lock.json ./
+RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund \
+    && npm cache clean --force
+
+COPY bin ./bin
+COPY src ./src
+COPY workflows ./workflows
+COPY activities ./activities
+COPY tsconfig.json ./
+RUN ln -s /app/bin/durabatch.js /usr/local/bin/durabatch \
+    && mkdir -p /data \
+    && chown 1000:1000 /data
+
+# The image's `node` user.
+USER 1000:1000
+# The shared volume: staged sources and the workflow bundle (DURABATCH_HOME) and every batch's
+# output/ live here, at the same path on every worker and on the CLI.
+WORKDIR /data
+VOLUME ["/data"]
+
+# Prometheus metrics of the SDK runtime when DURABATCH_METRICS_ADDRESS is set (e.g. 0.0.0.0:9464).
+EXPOSE 9464
+
+ENTRYPOINT ["durabatch"]
+CMD ["worker"]

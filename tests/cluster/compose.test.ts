@@ -1,0 +1,232 @@
+// docker-compose.yml and the Dockerfile, checked offline: the real Docker Compose v2 binary
+// (`config` needs no daemon) validates the file and resolves it to JSON, whose topology is asserted;
+// hadolint lints the Dockerfile; the image's file set is shown to run the CLI.
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { installTools, parseAssignments, toolPaths, versions, type Tools } from './tools';
+
+const run = promisify(execFile);
+const ROOT = path.resolve('.');
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+async function exec(
+  file: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Result> {
+  try {
+    const { stdout, stderr } = await run(file, args, {
+      cwd: opts.cwd ?? ROOT,
+      env: opts.env,
+      maxBuffer: 16 << 20,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+interface Service {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  entrypoint?: string[];
+  profiles?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  environment?: Record<string, string | null>;
+  volumes?: { type: string; source: string; target: string; read_only?: boolean }[];
+  healthcheck?: { test: string[] };
+  deploy?: { replicas?: number };
+  stop_grace_period?: string;
+  ports?: { target: number; published: string }[];
+}
+interface Project {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+}
+
+let tools: Tools;
+// A clean environment: no TEMPORAL_* or DURABATCH_* of the machine running the test leaks into the
+// file's ${...} substitutions.
+const cleanEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() };
+
+async function composeConfig(file: string, envFile: string, extra: string[] = []): Promise<Result> {
+  return exec(
+    tools.compose,
+    ['-f', file, '--env-file', envFile, '--profile', 'cli', '--profile', 'codec', 'config', ...extra],
+    { env: cleanEnv },
+  );
+}
+
+const seconds = (d: string) => {
+  const m = /^(?:(\d+)m)?(?:(\d+)s)?$/.exec(d);
+  if (!m) throw new Error(`unexpected duration ${d}`);
+  return Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0);
+};
+
+describe('docker-compose.yml', () => {
+  let project: Project;
+  let envExample: Record<string, string>;
+
+  beforeAll(async () => {
+    tools = toolPaths(await installTools('pip'));
+    const text = await readFile(path.join(ROOT, '.env.example'), 'utf8');
+    envExample = parseAssignments(text);
+    const r = await composeConfig('docker-compose.yml', '.env.example', ['--format', 'json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    project = JSON.parse(r.stdout) as Project;
+  });
+
+  it('is valid for Compose v2 (config -q), with .env.example and with no .env at all', async () => {
+    expect(await composeConfig('docker-compose.yml', '.env.example', ['-q'])).toMatchObject({
+      code: 0,
+      stderr: '',
+    });
+    const empty = path.join(await mkdtemp(path.join(os.tmpdir(), 'compose-env-')), '.env');
+    await writeFile(empty, '');
+    expect(await composeConfig('docker-compose.yml', empty, ['-q'])).toMatchObject({ code: 0, stderr: '' });
+  });
+
+  it('the validator rejects a broken file (so a pass means something)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'compose-bad-'));
+    const text = await readFile(path.join(ROOT, 'docker-compose.yml'), 'utf8');
+    // A dependency on a service that does not exist, and a misspelt key.
+    const broken = text.replace('condition: service_healthy', 'condition: service_happy');
+    expect(broken).not.toBe(text);
+    await writeFile(path.join(dir, 'docker-compose.yml'), broken);
+    const r = await composeConfig(path.join(dir, 'docker-compose.yml'), path.join(ROOT, '.env.example'), [
+      '-q',
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/service_happy|condition/);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('has the whole topology: database, schema, server, namespace init, UI, workers, CLI, codec', () => {
+    expect(Object.keys(project.services).sort()).toEqual(
+      [
+        'cli',
+        'codec-server',
+        'postgresql',
+        'temporal',
+        'temporal-init',
+        'temporal-schema',
+        'temporal-ui',
+        'worker',
+      ].sort(),
+    );
+    expect(project.services.cli?.profiles).toEqual(['cli']);
+    expect(project.services['codec-server']?.profiles).toEqual(['codec']);
+  });
+
+  it('starts in order: healthy database → schema done → healthy server → namespace ready → workers', () => {
+    const s = project.services;
+    const dep = (name: string) =>
+      Object.fromEntries(Object.entries(s[name]?.depends_on ?? {}).map(([k, v]) => [k, v.condition]));
+    expect(dep('temporal-schema')).toEqual({ postgresql: 'service_healthy' });
+    expect(dep('temporal')).toEqual({ 'temporal-schema': 'service_completed_successfully' });
+    expect(dep('temporal-init')).toEqual({ temporal: 'service_healthy' });
+    expect(dep('temporal-ui')).toEqual({ temporal: 'service_healthy' });
+    expect(dep('worker')).toEqual({ 'temporal-init': 'service_completed_successfully' });
+    expect(dep('cli')).toEqual({ 'temporal-init': 'service_completed_successfully' });
+    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'worker'])
+      expect(s[name]?.healthcheck?.test.length, `${name} has a healthcheck`).toBeGreaterThan(1);
+  });
+
+  it('pins the server and UI versions the native cluster test builds', () => {
+    const v = versions();
+    const bare = (x: string) => x.replace(/^v/, '');
+    expect(project.services.temporal?.image).toBe(`temporalio/server:${bare(v.TEMPORAL_SERVER_VERSION)}`);
+    expect(project.services['temporal-schema']?.image).toBe(
+      `temporalio/admin-tools:${bare(v.TEMPORAL_SERVER_VERSION)}`,
+    );
+    expect(project.services['temporal-init']?.image).toBe(
+      `temporalio/admin-tools:${bare(v.TEMPORAL_SERVER_VERSION)}`,
+    );
+    expect(project.services['temporal-ui']?.image).toBe(
+      `temporalio/ui:${bare(v.TEMPORAL_UI_SERVER_VERSION)}`,
+    );
+    expect(envExample.TEMPORAL_VERSION).toBe(bare(v.TEMPORAL_SERVER_VERSION));
+  });
+
+  it('runs at least two workers built from this repo, sharing one volume with the CLI at the same path', () => {
+    const { worker, cli } = project.services;
+    expect(worker?.deploy?.replicas).toBeGreaterThanOrEqual(2);
+    expect(worker?.build).toBeDefined();
+    expect(worker?.command).toEqual(['worker']);
+    for (const svc of [worker, cli, project.services['codec-server']]) {
+      const data = svc?.volumes?.find((v) => v.target === '/data');
+      expect(data).toMatchObject({ type: 'volume', source: 'durabatch-data' });
+      expect(svc?.environment?.DURABATCH_HOME).toMatch(/^\/data\//);
+      expect(svc?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
+      expect(svc?.environment?.TEMPORAL_NAMESPACE).toBe(envExample.TEMPORAL_NAMESPACE);
+    }
+    expect(Object.keys(project.volumes)).toContain('durabatch-data');
+  });
+
+  it('gives a stopping worker longer than its drain grace before SIGKILL', () => {
+    const worker = project.services.worker;
+    const grace = Number(worker?.environment?.DURABATCH_STOP_GRACE_SECONDS);
+    expect(grace).toBeGreaterThan(0);
+    expect(seconds(worker?.stop_grace_period ?? '10s')).toBeGreaterThanOrEqual(grace + 10);
+    expect(worker?.environment?.DURABATCH_METRICS_ADDRESS).toMatch(/:9464$/);
+  });
+
+  it('the namespace init script creates every search attribute durabatch uses', async () => {
+    const script = await readFile(path.join(ROOT, 'scripts/cluster/compose/init-namespace.sh'), 'utf8');
+    for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) expect(script).toContain(`${name}:${type}`);
+    const r = await exec('sh', ['-n', 'scripts/cluster/compose/init-namespace.sh']);
+    expect(r.code).toBe(0);
+    expect((await exec('sh', ['-n', 'scripts/cluster/compose/setup-schema.sh'])).code).toBe(0);
+  });
+});
+
+describe('Dockerfile', () => {
+  beforeAll(async () => {
+    tools = toolPaths(await installTools('pip'));
+  });
+
+  it('passes hadolint', async () => {
+    const r = await exec(tools.hadolint, ['--no-color', 'Dockerfile']);
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('hadolint fails a Dockerfile with a known mistake (so a pass means something)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'dockerfile-bad-'));
+    await writeFile(path.join(dir, 'Dockerfile'), 'FROM node:latest\nRUN cd /app && npm install\n');
+    const r = await exec(tools.hadolint, ['--no-color', path.join(dir, 'Dockerfile')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/DL3007|DL3003/);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('copies everything the CLI needs: the image file set runs `durabatch --help` and `worker --help`', async () => {
+    const text = await readFile(path.join(ROOT, 'Dockerfile'), 'utf8');
+    const copied = [...text.matchAll(/^COPY (\S+(?: \S+)*) \S+$/gm)].flatMap((m) => m[1]!.split(' '));
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'image-files-'));
+    for (const entry of copied) await cp(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
+    // node_modules: the image installs production dependencies; the checkout's are a superset.
+    await symlink(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+    const help = await exec(process.execPath, ['bin/durabatch.js', '--help'], { cwd: dir, env: cleanEnv });
+    expect(help.stderr).toBe('');
+    expect(help.stdout).toMatch(/worker/);
+    const worker = await exec(process.execPath, ['bin/durabatch.js', 'worker', '--help'], {
+      cwd: dir,
+      env: cleanEnv,
+    });
+    expect(worker.code).toBe(0);
+    await rm(dir, { recursive: true, force: true });
+  });
+});
