@@ -2,7 +2,8 @@
 // in-process loop and BullMQ, interleaved round by round in one run, on the same target.
 //
 //   npx tsx bench/peers.ts [--items 2000] [--concurrency 100] [--rounds 3] [--latency-ms 0]
-//                          [--modes loop,bullmq,per-item,page,page-local] [--baseline DIR]
+//                          [--modes loop,bullmq,per-item,page,page-local]
+//                          [--baseline REV|DIR] [--engine REV|DIR] [--page-size 100]
 //   npx tsx bench/peers.ts --scenario latency      # = --latency-ms 200 --concurrency 50
 //
 // Every contender sends the same request per item (durabatch's own runHttp: POST of the row as
@@ -18,10 +19,21 @@
 // item (historyLength of every workflow execution on the server, closed runs included). Prints one
 // JSON object per measurement, then a table; everything also goes to bench/results/peers-<date>.jsonl.
 //
-// --baseline DIR adds the contender `per-item@base`: durabatch's per-item mode from another
-// checkout (e.g. `git worktree add /tmp/base <commit>` with node_modules linked), to measure "× today".
+// --baseline REV|DIR adds the contender `per-item@base`: durabatch's per-item mode from another
+// revision (extracted with git archive) or directory, to measure "× today" in the same run.
+// --engine REV|DIR runs the other durabatch contenders from that revision instead of the working
+// tree (a long run then does not pick up edits in progress). Issue 13's targets are checked at the end.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,6 +58,7 @@ const { values } = parseArgs({
     scenario: { type: 'string', default: 'zero' },
     modes: { type: 'string', default: 'loop,bullmq,per-item,page,page-local' },
     baseline: { type: 'string' },
+    engine: { type: 'string' },
     'page-size': { type: 'string', default: '100' },
     out: { type: 'string' },
   },
@@ -62,6 +75,24 @@ const itemsPerPage = Number(values['page-size']);
 const modes = values.modes.split(',').map((m) => m.trim());
 if (values.baseline && !modes.includes('per-item@base')) modes.push('per-item@base');
 const repo = path.resolve(import.meta.dirname, '..');
+const snapshots: string[] = [];
+/**
+ * A checkout to load an engine from: a directory as it is, or a git revision of this repository
+ * extracted with `git archive` into a temp dir (node_modules linked to this one's, removed at the end).
+ */
+function checkout(spec: string): string {
+  if (existsSync(spec) && statSync(spec).isDirectory()) return path.resolve(spec);
+  const commit = execFileSync('git', ['-C', repo, 'rev-parse', '--short', spec], { encoding: 'utf8' }).trim();
+  const dir = mkdtempSync(path.join(os.tmpdir(), `durabatch-peers-${commit}-`));
+  execFileSync('sh', ['-c', `git -C "${repo}" archive ${commit} | tar -x -C "${dir}"`]);
+  symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));
+  writeFileSync(path.join(dir, '.commit'), commit + '\n');
+  snapshots.push(dir);
+  return dir;
+}
+// The checkout whose engine the durabatch contenders run: default this working tree; a revision
+// (e.g. HEAD) keeps a long run away from edits in progress.
+const engineRoot = values.engine ? checkout(values.engine) : repo;
 const home = path.join(repo, '.durabatch');
 const date = new Date().toISOString().slice(0, 10);
 const outFile = values.out ?? path.join(repo, 'bench', 'results', `peers-${date}.jsonl`);
@@ -70,10 +101,10 @@ const runId = new Date().toISOString();
 
 /** durabatch contenders: extra Config settings and the checkout whose engine runs them. */
 const DURABATCH: Record<string, { settings: Record<string, unknown>; root: string }> = {
-  'per-item': { settings: {}, root: repo },
-  page: { settings: { itemsPerChild: itemsPerPage }, root: repo },
-  'page-local': { settings: { itemsPerChild: itemsPerPage, itemExecution: 'local' }, root: repo },
-  ...(values.baseline ? { 'per-item@base': { settings: {}, root: path.resolve(values.baseline) } } : {}),
+  'per-item': { settings: {}, root: engineRoot },
+  page: { settings: { itemsPerChild: itemsPerPage }, root: engineRoot },
+  'page-local': { settings: { itemsPerChild: itemsPerPage, itemExecution: 'local' }, root: engineRoot },
+  ...(values.baseline ? { 'per-item@base': { settings: {}, root: checkout(values.baseline) } } : {}),
 };
 for (const m of modes) {
   if (m !== 'loop' && m !== 'bullmq' && !(m in DURABATCH)) throw new Error(`unknown mode ${m}`);
@@ -469,8 +500,9 @@ const meta = {
   rounds,
   contenders: active,
   skipped: Object.fromEntries(skipped),
-  commit: gitCommit(repo),
-  baseline: values.baseline ? `${values.baseline} @ ${gitCommit(values.baseline)}` : undefined,
+  commit: gitCommit(engineRoot),
+  engine: engineRoot,
+  baseline: values.baseline ? gitCommit(DURABATCH['per-item@base']!.root) : undefined,
   cpus: os.cpus().length,
   cpuModel: os.cpus()[0]?.model,
   memGb: Math.round(os.totalmem() / 2 ** 30),
@@ -530,6 +562,7 @@ try {
 } finally {
   await target.stop();
   await rm(work, { recursive: true, force: true });
+  for (const dir of snapshots) await rm(dir, { recursive: true, force: true });
 }
 
 // ---- the table --------------------------------------------------------------------------------
@@ -607,4 +640,43 @@ console.log(
 );
 for (const [m, why] of skipped) console.log(`not run: ${m} (${why})`);
 console.log(JSON.stringify(versions));
+
+// ---- issue 13's targets -----------------------------------------------------------------------
+
+type Summary = {
+  [K in 'vsLoop' | 'vsBullmq' | 'vsPerItem' | 'historyEventsPerItem' | 'totalCpuMsPerItem']: number | null;
+};
+const checks: { target: string; value: number | null; limit: number; atLeast: boolean }[] = [];
+const get = (c: string): Summary | undefined => summary[c] as Summary | undefined;
+const today = baseFor === 'per-item@base' ? 'today (per-item@base)' : 'per-item (this checkout: not "today")';
+const check = (target: string, value: number | null | undefined, limit: number, atLeast: boolean): void => {
+  if (value !== undefined) checks.push({ target, value, limit, atLeast });
+};
+if (latencyMs === 0) {
+  check(`per-item: items/s × ${today}`, get('per-item')?.vsPerItem, 2, true);
+  check('per-item: total CPU ms / item', get('per-item')?.totalCpuMsPerItem, 50, false);
+  check(`page: items/s × ${today}`, get('page')?.vsPerItem, 8, true);
+  check('page: total CPU ms / item', get('page')?.totalCpuMsPerItem, 13, false);
+  check('page: history events / item', get('page')?.historyEventsPerItem, 4, false);
+  check(`page-local: items/s × ${today}`, get('page-local')?.vsPerItem, 15, true);
+  check('page-local: total CPU ms / item', get('page-local')?.totalCpuMsPerItem, 6, false);
+  check('page-local: items/s × BullMQ', get('page-local')?.vsBullmq, 0.5, true);
+} else {
+  check('page: items/s × loop (target latency)', get('page')?.vsLoop, 0.8, true);
+}
+if (checks.length) {
+  console.log('issue 13 targets:');
+  for (const c of checks) {
+    if (c.value === null) {
+      console.log(`  n/a    ${c.target} (not measured in this run)`);
+      continue;
+    }
+    const met = c.atLeast ? c.value >= c.limit : c.value <= c.limit;
+    const off = Math.abs((c.value - c.limit) / c.limit) * 100;
+    const how = met ? `${fmt(off, 0)}% to spare` : `missed by ${fmt(off, 0)}%`;
+    const limit = `${c.atLeast ? '≥' : '≤'} ${c.limit}`;
+    console.log(`  ${met ? 'MET   ' : 'MISSED'} ${c.target}: ${fmt(c.value, 2)} (target ${limit}, ${how})`);
+  }
+  emit({ benchmark: 'peers-targets', run: runId, checks });
+}
 process.exit(0);
