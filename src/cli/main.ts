@@ -1,6 +1,6 @@
 // The `durabatch` command line.
 import { Command, CommanderError } from 'commander';
-import { InputError, ServerUnavailableError } from '../errors';
+import { describeServerError, InputError, ServerUnavailableError } from '../errors';
 import { TemporalCliNotFoundError } from '../server/provision';
 import { registerConfig } from './commands/config';
 import { registerInfra } from './commands/infra';
@@ -60,6 +60,13 @@ async function main(argv: string[]): Promise<void> {
     if (err instanceof WorkflowUpdateFailedError) {
       process.stderr.write(`durabatch: rejected: ${err.cause?.message ?? err.message}\n`);
       process.exitCode = 2;
+      return;
+    }
+    // The Temporal server's answer: its real cause (hidden in err.cause) and what to do.
+    const server = describeServerError(err);
+    if (server) {
+      process.stderr.write(`durabatch: ${server.message}\n  fix: ${server.hint}\n`);
+      process.exitCode = server.exitCode;
       return;
     }
     process.stderr.write(

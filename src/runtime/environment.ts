@@ -4,7 +4,7 @@ import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { clientIdentity } from '../audit/audit-log';
-import { ServerUnavailableError } from '../errors';
+import { describeServerError, ServerUnavailableError } from '../errors';
 import { resolveServerTarget, tryConnect } from '../server/connection';
 import { startDevServer, type DevServer } from '../server/dev-server';
 import { ensureSearchAttributes } from '../server/register-search-attributes';
@@ -57,8 +57,9 @@ export async function openEnvironment(opts: EnvironmentOptions): Promise<Environ
     target.explicit || !record
       ? [target.connectionOptions]
       : [{ address: record.address }, target.connectionOptions];
+  let lastError: unknown;
   for (const options of candidates) {
-    const connection = await tryConnect(options);
+    const connection = await tryConnect(options, undefined, (err) => (lastError = err));
     if (connection) {
       const address = options.address ?? '';
       await ensureSearchAttributes(connection, target.namespace);
@@ -67,9 +68,16 @@ export async function openEnvironment(opts: EnvironmentOptions): Promise<Environ
   }
   if (target.explicit) {
     // An address the user chose is never silently replaced by the embedded server.
+    // The real cause (a refused client certificate, a TLS/plain-text mismatch, a timeout) and a fix.
+    const cause = describeServerError(lastError);
+    const tls = Boolean(target.connectionOptions.tls) || Boolean(target.connectionOptions.apiKey);
     throw new ServerUnavailableError(
-      `no Temporal server answers at ${target.connectionOptions.address} (from TEMPORAL_ADDRESS or the Temporal config profile)\n` +
-        '  fix: start the server there, or correct TEMPORAL_ADDRESS; unset it to let `durabatch run` start the embedded server',
+      `no Temporal server answers at ${target.connectionOptions.address} (from TEMPORAL_ADDRESS or the Temporal config profile)` +
+        (cause ? `: ${cause.message}` : lastError instanceof Error ? `: ${lastError.message}` : '') +
+        '\n  fix: start the server there, or correct TEMPORAL_ADDRESS; unset it to let `durabatch run` start the embedded server' +
+        (tls
+          ? '; with TLS, check that the server trusts the client certificate (TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH) and that TEMPORAL_TLS_SERVER_CA_CERT_PATH and TEMPORAL_TLS_SERVER_NAME match its certificate'
+          : '; if the server requires TLS, set TEMPORAL_TLS=true and the TEMPORAL_TLS_* certificate paths'),
     );
   }
   if (opts.allowEmbedded === false) {

@@ -30,9 +30,15 @@ export function resolveServerTarget(env: NodeJS.ProcessEnv = process.env): Serve
   } catch (err) {
     // An unreadable or malformed profile file is the user's to fix: name it, don't print a stack.
     const code = (err as NodeJS.ErrnoException).code;
+    // A TLS file named by TEMPORAL_TLS_* that cannot be read fails here too: say which file.
+    const failed = (err as NodeJS.ErrnoException | undefined)?.path;
+    const what =
+      failed === undefined || failed === configFileName(env, undefined)
+        ? `the Temporal client config file ${configFileName(env, err)}`
+        : `a file the Temporal client settings name (${failed === '' ? 'an empty path' : failed})`;
     throw new InputError(
-      `cannot load the Temporal client config file ${configFileName(env, err)}: ${code ?? (err as Error).message}`,
-      'fix or remove it (or make it readable), or point TEMPORAL_CONFIG_FILE at another file',
+      `cannot load ${what}: ${code ?? (err as Error).message}`,
+      'fix or remove it (or make it readable), point TEMPORAL_CONFIG_FILE at another file, or correct the TEMPORAL_TLS_* paths',
     );
   }
   const address = loaded.connectionOptions.address;
@@ -50,6 +56,8 @@ export function resolveServerTarget(env: NodeJS.ProcessEnv = process.env): Serve
 export async function tryConnect(
   options: ConnectionOptions,
   timeoutMs = 3_000,
+  /** Receives the reason when the server does not answer (a refused certificate, a timeout). */
+  onError?: (err: unknown) => void,
 ): Promise<Connection | undefined> {
   let conn: Connection | undefined;
   try {
@@ -57,7 +65,8 @@ export async function tryConnect(
     const c = conn;
     await c.withDeadline(Date.now() + timeoutMs, () => c.workflowService.getSystemInfo({}));
     return conn;
-  } catch {
+  } catch (err) {
+    onError?.(err);
     await conn?.close().catch(() => undefined);
     return undefined;
   }
