@@ -68,6 +68,7 @@ export function parseFlagNames(text: string): Record<string, string> {
 type Json = {
   type?: string;
   enum?: unknown[];
+  const?: unknown;
   anyOf?: Json[];
   items?: Json;
   properties?: Record<string, Json>;
@@ -86,6 +87,7 @@ function typeOf(s: Json | undefined): string {
     return alts.includes('boolean') ? 'boolean' : [...new Set(alts)].join(' or ');
   }
   if (s.enum) return s.enum.map(String).join(', ');
+  if (s.const !== undefined) return String(s.const);
   if (s.type === 'array') return `list of ${typeOf(s.items)}`;
   if (s.type === 'object')
     return s.properties ? 'object' : `map of ${typeOf(s.additionalProperties as Json)}`;

@@ -14,6 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import type { PageLauncher } from './batch-pages';
 import type { BatchState } from './batch-state';
 import { workflowNow, workflowNowIso } from './clock';
 import { ITEM_WORKFLOW_CLOSED } from './failure-types';
@@ -25,6 +26,8 @@ export type ChildTemplate = Omit<ItemInput, 'item' | 'parentWorkflowId'>;
 
 export class ChildLauncher {
   private readonly starting = new Set<Promise<void>>();
+  /** Page mode: the pages' launcher, whose children are cancelled and watched here too. */
+  pages?: PageLauncher;
 
   constructor(
     private readonly state: BatchState,
@@ -102,7 +105,8 @@ export class ChildLauncher {
   /** Requests cancellation of every in-flight child; returns their workflow ids. */
   async cancelAll(): Promise<string[]> {
     await this.allStarted();
-    const ids = [...this.state.inFlight.values()].map((f) => f.childId);
+    await this.pages?.allStarted();
+    const ids = [...[...this.state.inFlight.values()].map((f) => f.childId), ...[...this.state.pages.keys()]];
     await Promise.all(ids.map((id) => this.requestCancel(id)));
     await this.freeClosed(ids);
     return ids;
@@ -117,12 +121,15 @@ export class ChildLauncher {
   async watchUnreported(intervalMs: number): Promise<void> {
     try {
       for (;;) {
-        await condition(() => this.state.inFlight.size > 0 || this.state.terminal !== undefined);
+        await condition(
+          () =>
+            this.state.inFlight.size > 0 || this.state.pages.size > 0 || this.state.terminal !== undefined,
+        );
         if (this.state.terminal) return;
         await sleep(intervalMs);
         if (this.state.terminal) return;
         const now = workflowNow();
-        const old = [...this.state.inFlight.values()].filter(
+        const old = [...this.state.inFlight.values(), ...this.state.pages.values()].filter(
           (f) => now - Date.parse(f.startedAt) >= intervalMs,
         );
         if (old.length === 0) continue;
@@ -134,7 +141,7 @@ export class ChildLauncher {
           batchId: this.template.batchId,
           workflowIds: old.map((f) => f.childId),
         });
-        this.failUnreported(closed);
+        await this.failUnreported(closed);
       }
     } catch (err) {
       // Cancellation of the batch ends the watch; anything else must not fail the batch.
@@ -172,12 +179,18 @@ export class ChildLauncher {
   private async freeClosed(workflowIds: string[]): Promise<void> {
     if (workflowIds.length === 0) return;
     const open = new Set(await this.stillOpen(workflowIds, 0, workflowIds));
-    this.failUnreported(workflowIds.filter((id) => !open.has(id)));
+    await this.failUnreported(workflowIds.filter((id) => !open.has(id)));
   }
 
   /** Records the in-flight items of these closed workflows failed (they never reported). */
-  private failUnreported(closedIds: string[]): void {
+  private async failUnreported(closedIds: string[]): Promise<void> {
     const closed = new Set(closedIds);
+    const message = (id: string) => `workflow ${id} closed without reporting an outcome (was it terminated?)`;
+    for (const page of [...this.state.pages.values()]) {
+      if (closed.has(page.childId)) {
+        await this.pages?.failUnreported(page, 'failed', ITEM_WORKFLOW_CLOSED, message(page.childId));
+      }
+    }
     for (const f of [...this.state.inFlight.values()]) {
       if (!closed.has(f.childId)) continue;
       this.state.applyOutcome({
@@ -189,7 +202,7 @@ export class ChildLauncher {
         startedAt: f.startedAt,
         endedAt: workflowNowIso(),
         errorType: ITEM_WORKFLOW_CLOSED,
-        errorMessage: `item workflow ${f.childId} closed without reporting an outcome (was it terminated?)`,
+        errorMessage: `item ${message(f.childId)}`,
       });
     }
   }

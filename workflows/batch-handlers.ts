@@ -10,6 +10,7 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { ChildLauncher } from './batch-children';
+import type { PageLauncher } from './batch-pages';
 import type { BatchState } from './batch-state';
 import { workflowNowIso } from './clock';
 import {
@@ -17,6 +18,7 @@ import {
   failuresQuery,
   itemBlockedSignal,
   itemCompletedSignal,
+  itemsCompletedSignal,
   messageDescriptions as describe,
   pauseSignal,
   progressQuery,
@@ -36,6 +38,8 @@ const { findItem } = proxyActivities<ReturnType<typeof createActivities>>({
 export interface HandlerContext {
   state: BatchState;
   children: ChildLauncher;
+  /** Page mode only. */
+  pages?: PageLauncher;
   source: StagedSourceRef;
   outputDir: string;
   webUiUrl: string | null;
@@ -58,16 +62,27 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
     { description: describe.itemCompleted },
   );
   setHandler(
+    itemsCompletedSignal,
+    ({ childId, outcomes, unfinished }) => {
+      if (!state.applyPageOutcomes(childId, outcomes, unfinished)) ctx.onStrayOutcome(childId);
+      ctx.onChange();
+    },
+    { description: describe.itemsCompleted },
+  );
+  setHandler(
     itemBlockedSignal,
-    ({ key, errorType, errorMessage }) => {
-      if (!state.inFlight.has(key)) return ctx.onStrayOutcome(key);
-      state.blocked[key] = errorMessage;
+    ({ key, errorType, errorMessage, childId }) => {
+      const holder = childId ?? state.inFlight.get(key)?.childId;
+      if (!holder || !(state.inFlight.has(key) || state.pages.has(holder))) return ctx.onStrayOutcome(key);
+      state.blocked[key] = holder;
       if (state.paused) return ctx.onChange();
       // Every item would fail the same way: stop starting items and say why, once.
       state.paused = true;
       state.pauseReason =
-        `the workers cannot run items (${errorType}): ${errorMessage}; ` +
-        `fix it on the workers, then \`durabatch resume ${state.batchId}\` runs the waiting items again`;
+        errorType === 'SourceChangedError'
+          ? errorMessage
+          : `the workers cannot run items (${errorType}): ${errorMessage}; ` +
+            `fix it on the workers, then \`durabatch resume ${state.batchId}\` runs the waiting items again`;
       state.audit({ action: 'pause', by: 'worker', args: { reason: state.pauseReason, item: key } });
       ctx.onChange();
     },
@@ -164,7 +179,10 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
         await children.cancel(nowRunning.childId);
         return done('cancelling');
       }
-      if (found.index < state.cursor) {
+      // Page mode: the page that holds it cancels it (running) or skips it (not started yet).
+      const inPage = await ctx.pages?.cancelItem(key, found.index);
+      if (inPage === 'cancelling') return done('cancelling');
+      if (inPage === 'finished' || found.index < state.cursor) {
         throw ApplicationFailure.nonRetryable(
           `item "${key}" already finished; nothing to cancel`,
           'ItemFinished',

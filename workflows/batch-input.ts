@@ -25,6 +25,13 @@ export interface BatchInput {
   cost?: CostPolicy;
   /** XLSX sources: write the results workbook, named after this sheet (default true). */
   resultsWorkbook?: { enabled: boolean; sheet?: string };
+  /**
+   * Items per child workflow: 1 (default) starts one child per item; N > 1 starts one page child per
+   * N consecutive items, each item an activity in it (page mode).
+   */
+  itemsPerChild?: number;
+  /** Page mode: run items as activities (default) or as local activities (`local`, short calls). */
+  itemExecution?: 'activity' | 'local';
   /** State from the previous run; absent on the first run. */
   carried?: CarriedState;
 }

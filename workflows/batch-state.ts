@@ -24,6 +24,22 @@ export interface InFlightItem {
   expectedCost?: number;
 }
 
+/** A page child in flight (page mode): `count` consecutive items from `first`. */
+export interface InFlightPage {
+  childId: string;
+  first: number;
+  count: number;
+  /** Items of this page that may run at once: the page's share of the batch's concurrency. */
+  slots: number;
+  /** Items the page last said were still running or not started. */
+  unfinished: number;
+  /** One character per item, '1' once its outcome is recorded here (or it was skipped before). */
+  done: string;
+  startedAt: string;
+  /** The control last sent to the page. */
+  sent: { slots: number; paused: boolean; ratePerSec?: number };
+}
+
 /** Plain-data state handed to the next run by continue-as-new. */
 export interface CarriedState {
   cursor: number;
@@ -40,8 +56,9 @@ export interface CarriedState {
   skipAhead: Record<string, number>;
   startedAt: string;
   runNumber: number;
-  /** In-flight items waiting for a resume because the workers could not run them (key → error). */
+  /** In-flight items waiting for a resume because the workers could not run them (key → child id). */
   blocked?: Record<string, string>;
+  pages?: InFlightPage[];
   /** Audit entries not yet written (operator actions are few; flushed every loop turn). */
   auditQueue?: AuditDraft[];
   auditSeq?: number;
@@ -62,6 +79,7 @@ export class BatchState {
   readonly startedAt: string;
   readonly runNumber: number;
   readonly blocked: Record<string, string>;
+  readonly pages: Map<string, InFlightPage>;
   auditQueue: AuditDraft[];
   private auditSeq: number;
   /** Set once the batch is ending (cancel, failure policy, or all done). */
@@ -88,6 +106,7 @@ export class BatchState {
     this.startedAt = carried?.startedAt ?? workflowNowIso();
     this.runNumber = (carried?.runNumber ?? 0) + 1;
     this.blocked = carried?.blocked ?? {};
+    this.pages = new Map((carried?.pages ?? []).map((p) => [p.childId, p]));
     this.auditQueue = carried?.auditQueue ?? [];
     this.auditSeq = carried?.auditSeq ?? 0;
   }
@@ -113,6 +132,7 @@ export class BatchState {
       startedAt: this.startedAt,
       runNumber: this.runNumber,
       blocked: this.blocked,
+      pages: [...this.pages.values()],
       auditQueue: this.auditQueue,
       auditSeq: this.auditSeq,
     };
@@ -132,7 +152,43 @@ export class BatchState {
 
   /** True when every item has a terminal outcome. */
   get allDone(): boolean {
-    return this.cursor >= this.total && this.inFlight.size === 0;
+    return this.cursor >= this.total && this.inFlight.size === 0 && this.pages.size === 0;
+  }
+
+  /** Slots held by items and pages in flight: never more than the concurrency. */
+  get usedSlots(): number {
+    let used = this.inFlight.size;
+    for (const p of this.pages.values()) used += p.slots;
+    return used;
+  }
+
+  /** Items running now (page items: as many as the page may run, at most those it has left). */
+  get runningCount(): number {
+    let running = this.inFlight.size;
+    for (const p of this.pages.values()) running += Math.min(p.slots, pageUnreported(p));
+    return running;
+  }
+
+  /**
+   * Applies a page's batch of outcomes; an outcome already recorded (a repeated signal) is ignored.
+   * The page's slots shrink to what it can still use; a fully reported page leaves the window.
+   */
+  applyPageOutcomes(childId: string, outcomes: ItemOutcome[], unfinished: number): boolean {
+    const page = this.pages.get(childId);
+    if (!page) return false;
+    const done = page.done.split('');
+    for (const o of outcomes) {
+      const at = o.index - page.first;
+      if (at < 0 || at >= page.count || done[at] === '1') continue;
+      done[at] = '1';
+      delete this.blocked[o.key];
+      this.record(o);
+    }
+    page.done = done.join('');
+    page.unfinished = unfinished;
+    page.slots = Math.min(page.slots, Math.max(unfinished, 0));
+    if (pageUnreported(page) === 0) this.pages.delete(childId);
+    return true;
   }
 
   /**
@@ -207,7 +263,7 @@ export class BatchState {
 
   progress(outputDir: string, webUiUrl: string | null): BatchProgress {
     const c = this.counts;
-    const running = this.inFlight.size;
+    const running = this.runningCount;
     const finished = this.finishedCount;
     const pending = Math.max(0, this.total - finished - running);
     const end = this.endedAt ? Date.parse(this.endedAt) : workflowNow();
@@ -249,4 +305,11 @@ export class BatchState {
       statusReason: this.terminal?.reason ?? this.pauseReason,
     };
   }
+}
+
+/** Items of a page whose outcome is not recorded yet. */
+export function pageUnreported(p: InFlightPage): number {
+  let n = 0;
+  for (const c of p.done) if (c !== '1') n += 1;
+  return n;
 }

@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { ChildLauncher } from './batch-children';
+import { PageLauncher } from './batch-pages';
 import { registerBatchHandlers } from './batch-handlers';
 import { BatchState } from './batch-state';
 import { workflowNow, workflowNowIso } from './clock';
@@ -58,7 +59,25 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     retry: input.retry,
     cost: input.cost,
     outputDir: input.outputDir,
+    local: input.itemExecution === 'local',
   });
+  const pages =
+    (input.itemsPerChild ?? 1) > 1
+      ? new PageLauncher(
+          state,
+          {
+            batchId: input.batchId,
+            steps: input.steps,
+            retry: input.retry,
+            cost: input.cost,
+            outputDir: input.outputDir,
+            local: input.itemExecution === 'local',
+          },
+          input.source,
+          input.itemsPerChild!,
+        )
+      : undefined;
+  children.pages = pages;
   const buffer: Item[] = [];
   let nextStartAt = 0;
   const presenter = new BatchPresenter(state, input.outputDir, webUiUrl);
@@ -66,6 +85,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   registerBatchHandlers({
     state,
     children,
+    pages,
     source: input.source,
     outputDir: input.outputDir,
     webUiUrl,
@@ -79,7 +99,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     !state.terminal &&
     !state.paused &&
     state.cursor < state.total &&
-    state.inFlight.size < state.limits.concurrency &&
+    state.usedSlots < state.limits.concurrency &&
     state.failurePolicyBreach(input.failurePolicy) === undefined;
   const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= canAfter;
 
@@ -114,8 +134,25 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     return buffer.shift();
   }
 
+  /** Page mode: slots to the pages in flight first, then new pages for the free slots. */
+  async function fillPages(launcher: PageLauncher): Promise<void> {
+    await launcher.rebalance();
+    let issued = 0;
+    while (canStartMore() && !historyFull()) {
+      const count = Math.min(launcher.itemsPerChild, state.total - state.cursor);
+      const free = state.limits.concurrency - state.usedSlots;
+      launcher.start(state.cursor, count, Math.min(free, count));
+      state.cursor += count;
+      if (++issued >= MAX_STARTS_PER_TASK) {
+        await launcher.allStarted();
+        issued = 0;
+      }
+    }
+  }
+
   /** Starts as many items as the window and the rate allow. */
   async function fillWindow(): Promise<void> {
+    if (pages) return fillPages(pages);
     let issued = 0;
     while (canStartMore() && !historyFull()) {
       if (state.limits.rate) {
@@ -206,6 +243,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
       await fillWindow();
       if (historyFull()) {
         await children.allStarted();
+        await pages?.allStarted();
         await flushResults(true);
         await flushAudit(); // entries queued after it are carried over
         await condition(allHandlersFinished);
@@ -224,6 +262,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
           canStartMore() ||
           state.unwrittenOutcomes.length >= resultsPageSize ||
           state.auditQueue.length > 0 ||
+          (pages?.controlsPending ?? false) ||
           state.currentStatus() !== presenter.reportedStatus ||
           state.failurePolicyBreach(input.failurePolicy) !== undefined,
       );
@@ -242,10 +281,10 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   // interrupt the cleanup it asked for.
   return await CancellationScope.nonCancellable(async () => {
     const ending = state.terminal?.status;
-    if (state.inFlight.size > 0) {
+    if (state.inFlight.size > 0 || state.pages.size > 0) {
       const graceMs = input.cancelGraceMs ?? 60_000;
       const cancelled = await children.cancelAll();
-      await condition(() => state.inFlight.size === 0, graceMs);
+      await condition(() => state.inFlight.size === 0 && state.pages.size === 0, graceMs);
       // A child reports its outcome just before it closes: wait for the close too, so that when the
       // batch ends no item of it is still Running in the Web UI.
       await children.awaitClosed(cancelled, graceMs);
@@ -261,6 +300,9 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
           errorType: 'Cancelled',
           errorMessage: 'did not confirm cancellation in time',
         });
+      }
+      for (const page of [...state.pages.values()]) {
+        await pages?.failUnreported(page, 'cancelled', 'Cancelled', 'did not confirm cancellation in time');
       }
     }
     const notStartedFrom = state.cancelNotStarted();

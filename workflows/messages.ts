@@ -16,7 +16,32 @@ export interface ItemBlocked {
   key: string;
   errorType: string;
   errorMessage: string;
+  /** The page child holding the item (page mode); absent: the item's own child. */
+  childId?: string;
 }
+
+/** Page child → parent: a batch of its items' outcomes, and how many of its items are unfinished. */
+export const itemsCompletedSignal = defineSignal<[ItemsCompleted]>('itemsCompleted');
+
+export interface ItemsCompleted {
+  childId: string;
+  outcomes: ItemOutcome[];
+  /** Items of the page still running or not started: the slots it can still use. */
+  unfinished: number;
+}
+
+/** Parent → page child: how many of its items may run at once, paused or not, and its share of the rate. */
+export const pageControlSignal = defineSignal<[PageControl]>('pageControl');
+
+export interface PageControl {
+  slots: number;
+  paused: boolean;
+  /** Items started per second by this page (its share of the batch's rate); absent = unpaced. */
+  ratePerSec?: number;
+}
+
+/** Parent → page child: cancel one of its items (running: its activity; not started: skipped). */
+export const pageCancelItemSignal = defineSignal<[{ key: string }]>('pageCancelItem');
 
 /** Parent → a blocked child: the batch was resumed, run the blocked step again. */
 export const retryItemSignal = defineSignal<[]>('retryItem');
@@ -54,6 +79,10 @@ export const messageDescriptions = {
     'Internal: an item child reports that the workers cannot run it (the batch pauses). Not for operators.',
   retryItem:
     'Internal: the parent tells a blocked item to run its step again after a resume. Not for operators.',
+  itemsCompleted: "Internal: a page child reports a batch of its items' outcomes. Not for operators.",
+  pageControl:
+    "Internal: how many of this page's items may run at once, pause and rate. Use the batch's pause/resume/setLimits instead",
+  pageCancelItem: "Internal: cancels one item of this page. Use the batch's cancelItem instead",
   pause: 'Stop starting new items; items in flight finish. Input (optional): {"reason": "why"}',
   resume:
     'Start new items again after a pause (also after a budget, source-changed or module-load pause; blocked items run again). Input: none',

@@ -6,11 +6,14 @@ export const batchIdKey = defineSearchAttributeKey('BatchId', SearchAttributeTyp
 export const batchStatusKey = defineSearchAttributeKey('BatchStatus', SearchAttributeType.KEYWORD);
 export const batchProgressKey = defineSearchAttributeKey('BatchProgress', SearchAttributeType.INT);
 export const itemKeyKey = defineSearchAttributeKey('ItemKey', SearchAttributeType.KEYWORD);
+/** On a page child (page mode): the keys of its items, so `ItemKeys = "P00042"` finds the page. */
+export const itemKeysKey = defineSearchAttributeKey('ItemKeys', SearchAttributeType.KEYWORD_LIST);
 
 /** Name → type as `temporal server start-dev --search-attribute` takes them. */
-export const SEARCH_ATTRIBUTES: Record<string, 'Keyword' | 'Int'> = {
+export const SEARCH_ATTRIBUTES: Record<string, 'Keyword' | 'Int' | 'KeywordList'> = {
   BatchId: 'Keyword',
   BatchStatus: 'Keyword',
   BatchProgress: 'Int',
   ItemKey: 'Keyword',
+  ItemKeys: 'KeywordList',
 };

@@ -22,6 +22,8 @@ export interface BatchFlags {
   module?: string;
   heartbeatTimeout?: string;
   stopGrace?: string;
+  itemsPerChild?: string;
+  itemExecution?: string;
   costPerItem?: string;
   costField?: string;
   budget?: string;
@@ -82,6 +84,8 @@ const FLAG_NAMES: Record<string, string> = {
   'module.timeoutMs': '--timeout',
   heartbeatTimeoutMs: '--heartbeat-timeout',
   stopGraceMs: '--stop-grace',
+  itemsPerChild: '--items-per-child',
+  itemExecution: '--item-execution',
   costPerItem: '--cost-per-item',
   costField: '--cost-field',
   budget: '--budget',
@@ -116,6 +120,14 @@ export function addBatchOptions(cmd: Command): Command {
     .option(
       '--heartbeat-timeout <duration>',
       'retry a running item elsewhere after this long without heartbeat (default 15s)',
+    )
+    .option(
+      '--items-per-child <n>',
+      'items per child workflow: 1 = one per item (default, most visible); N = pages of N items (large batches)',
+    )
+    .option(
+      '--item-execution <mode>',
+      'page mode: activity (default) or local (local activities, cheapest, for short calls)',
     )
     .option(
       '--stop-grace <duration>',
@@ -223,6 +235,8 @@ export async function resolveBatchConfig(
         ? undefined
         : parseDuration(flags.heartbeatTimeout, '--heartbeat-timeout'),
     stopGraceMs: flags.stopGrace === undefined ? undefined : parseDuration(flags.stopGrace, '--stop-grace'),
+    itemsPerChild: flags.itemsPerChild,
+    itemExecution: flags.itemExecution,
     idColumn: flags.idColumn,
     delimiter: flags.delimiter,
     format: flags.format,

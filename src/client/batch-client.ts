@@ -27,6 +27,7 @@ import { recordBatchLocation } from '../runtime/batch-location';
 import { serverIdentity } from '../runtime/server-identity';
 import { stageOptionsFromConfig } from '../source/options';
 import { sourceRef, stageSource } from '../source/stage';
+import { autoItemsPerChild } from './modes';
 import { describeSteps, stepsFromConfig } from './steps';
 
 export interface BatchClientOptions {
@@ -122,6 +123,9 @@ export class BatchClient {
       outputDir,
       webUiUrl: this.webUiUrl(batchId) ?? undefined,
       resultsWorkbook: { enabled: config.resultsWorkbook, sheet: config.sheet },
+      itemsPerChild:
+        config.itemsPerChild === 'auto' ? autoItemsPerChild(staged.total, config) : config.itemsPerChild,
+      itemExecution: config.itemExecution,
       cost:
         config.costPerItem !== undefined || config.costField
           ? { perItem: config.costPerItem, field: config.costField }

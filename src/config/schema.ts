@@ -20,104 +20,136 @@ const ColumnMapping = z
     'two columns are renamed to the same name',
   );
 
-export const Config = z.strictObject({
-  /** Processor of a one-step batch: http, command or module. Default http. */
-  processor: z.enum(['http', 'command', 'module']).default('http'),
-  http: HttpSettings.prefault({}),
-  command: CommandSettings.optional(),
-  module: ModuleSettings.optional(),
-  /** A pipeline instead of one processor: `[{ name, processor, http|command|module, maxAttempts, ... }]`. */
-  steps: Steps.optional(),
-  /** A running item that stops heartbeating for this long is retried (worker died). Default 15000. */
-  heartbeatTimeoutMs: z.coerce.number().int().min(1_000).max(3_600_000).default(15_000),
-  /**
-   * A cancelled item's work is told to stop (SIGTERM to a command's process group, the module's
-   * `ctx.signal` aborted, the HTTP request aborted) and gets this long, in ms, before it is killed
-   * (SIGKILL) or abandoned. Default 5000.
-   */
-  stopGraceMs: z.coerce.number().int().min(0).max(600_000).default(5_000),
-  /** Column holding each item's unique key. Default: the row number. */
-  idColumn: z.string().min(1).optional(),
-  /** Source format: csv, jsonl, json, xlsx or dir. Default: from the extension (a directory is dir). */
-  format: z.enum(SOURCE_FORMATS).optional(),
-  /** CSV delimiter, one character (`\t` or `tab` for a tab). Default `,` (a tab for .tsv files). */
-  delimiter: z
-    .string()
-    .transform((d) => (d === '\\t' || d.toLowerCase() === 'tab' ? '\t' : d))
-    .pipe(z.string().length(1, 'must be one character'))
-    .optional(),
-  /** Renames source columns/fields before anything else sees them: `{"Patient ID": "patient_id"}`. */
-  columns: jsonText(ColumnMapping).optional(),
-  /** XLSX sheet name. Default: the first sheet. */
-  sheet: z.string().min(1).optional(),
-  /** Directory sources: only files whose relative path matches this glob (picomatch). Default: all files not starting with a dot. */
-  glob: z.string().min(1).optional(),
-  /** Directory sources: CSV/JSON/JSONL/XLSX file of per-file metadata joined to the files. */
-  metadata: z.string().min(1).optional(),
-  /** Column of the metadata file naming each file (relative path or base name). Default `file`. */
-  metadataKey: z.string().min(1).optional(),
-  /** Item schema: `{ required: [...], fields: { name: { type, pattern, min, max, enum } } }`. Default: none. */
-  schema: jsonText(ItemSchemaSpec).optional(),
-  /** XLSX sources: also write results/results.xlsx (the original rows plus status, attempts, error). Default true. */
-  resultsWorkbook: boolish.default(true),
-  /** Refuse the whole source when any row is invalid (instead of skipping invalid rows). Default false. */
-  strict: boolish.default(false),
-  /** Items in flight at once. Default 10, at most 1000. */
-  concurrency: z.coerce.number().int().min(1).max(MAX_CONCURRENCY).default(10),
-  /** Items started per second. Default: unpaced. */
-  rate: z.coerce.number().positive().max(10_000).optional(),
-  /** Attempts per item (first try included). Default 5. */
-  maxAttempts: z.coerce.number().int().min(1).max(100).default(5),
-  /** First retry delay in ms. Default 1000. */
-  initialIntervalMs: z.coerce.number().int().min(1).default(1_000),
-  /** Longest retry delay in ms. Default 30000. */
-  maxIntervalMs: z.coerce.number().int().min(1).default(30_000),
-  /** Retry delay growth factor. Default 2. */
-  backoffCoefficient: z.coerce.number().min(1).max(10).default(2),
-  /** End the batch at the first failed item. Default false. */
-  failFast: boolish.default(false),
-  /** End the batch as failed when more items than this failed. Default: no limit. */
-  maxFailures: z.coerce.number().int().min(0).optional(),
-  /** End the batch as failed when this percentage of finished items failed. Default: no limit. */
-  maxFailureRate: z.coerce.number().min(0).max(100).optional(),
-  /** Cost of one item (any unit: dollars, credits, tokens). Default: none. */
-  costPerItem: z.coerce.number().min(0).optional(),
-  /** Item field holding that item's cost (overrides costPerItem when present). Default: none. */
-  costField: z.string().min(1).optional(),
-  /** Pause the batch before the running cost would exceed this. Default: no budget. */
-  budget: z.coerce.number().positive().optional(),
-  /** Output directory. Default `output/<batchId>`. */
-  outputDir: z.string().optional(),
-  /** Batch id (also the parent workflow id). Default: `<source name>-<timestamp>`. */
-  batchId: z
-    .string()
-    .regex(
-      /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
-      'letters, digits, ".", "_" and "-" only, at most 100 characters',
-    )
-    .optional(),
-  /** Level of durabatch's logs: trace, debug, info, warn, error, fatal or silent. Default info. */
-  logLevel: z.enum(LOG_LEVELS).default('info'),
-  /** Per-operation levels over logLevel, e.g. `{"processor": "debug", "source": "warn"}`. Default: none. */
-  logLevels: z
-    .strictObject({
-      /** Reading and staging the source. */
-      source: z.enum(LOG_LEVELS).optional(),
-      /** Processor calls (http, command, module), per item and attempt. */
-      processor: z.enum(LOG_LEVELS).optional(),
-      /** Writing results, reports and failed.csv. */
-      results: z.enum(LOG_LEVELS).optional(),
-      /** The batch and item workflows' own logs. */
-      workflow: z.enum(LOG_LEVELS).optional(),
-      /** The worker process: connection, polling, shutdown. */
-      worker: z.enum(LOG_LEVELS).optional(),
-    })
-    .optional(),
-  /** Task queue of the durabatch workers. Default `durabatch`. */
-  taskQueue: z.string().min(1).default('durabatch'),
-  /** Home of the embedded server's database, staged sources and tools. Default `./.durabatch`. */
-  home: z.string().default('.durabatch'),
-});
+export const Config = z
+  .strictObject({
+    /** Processor of a one-step batch: http, command or module. Default http. */
+    processor: z.enum(['http', 'command', 'module']).default('http'),
+    http: HttpSettings.prefault({}),
+    command: CommandSettings.optional(),
+    module: ModuleSettings.optional(),
+    /** A pipeline instead of one processor: `[{ name, processor, http|command|module, maxAttempts, ... }]`. */
+    steps: Steps.optional(),
+    /** A running item that stops heartbeating for this long is retried (worker died). Default 15000. */
+    heartbeatTimeoutMs: z.coerce.number().int().min(1_000).max(3_600_000).default(15_000),
+    /**
+     * A cancelled item's work is told to stop (SIGTERM to a command's process group, the module's
+     * `ctx.signal` aborted, the HTTP request aborted) and gets this long, in ms, before it is killed
+     * (SIGKILL) or abandoned. Default 5000.
+     */
+    stopGraceMs: z.coerce.number().int().min(0).max(600_000).default(5_000),
+    /** Column holding each item's unique key. Default: the row number. */
+    idColumn: z.string().min(1).optional(),
+    /** Source format: csv, jsonl, json, xlsx or dir. Default: from the extension (a directory is dir). */
+    format: z.enum(SOURCE_FORMATS).optional(),
+    /** CSV delimiter, one character (`\t` or `tab` for a tab). Default `,` (a tab for .tsv files). */
+    delimiter: z
+      .string()
+      .transform((d) => (d === '\\t' || d.toLowerCase() === 'tab' ? '\t' : d))
+      .pipe(z.string().length(1, 'must be one character'))
+      .optional(),
+    /** Renames source columns/fields before anything else sees them: `{"Patient ID": "patient_id"}`. */
+    columns: jsonText(ColumnMapping).optional(),
+    /** XLSX sheet name. Default: the first sheet. */
+    sheet: z.string().min(1).optional(),
+    /** Directory sources: only files whose relative path matches this glob (picomatch). Default: all files not starting with a dot. */
+    glob: z.string().min(1).optional(),
+    /** Directory sources: CSV/JSON/JSONL/XLSX file of per-file metadata joined to the files. */
+    metadata: z.string().min(1).optional(),
+    /** Column of the metadata file naming each file (relative path or base name). Default `file`. */
+    metadataKey: z.string().min(1).optional(),
+    /** Item schema: `{ required: [...], fields: { name: { type, pattern, min, max, enum } } }`. Default: none. */
+    schema: jsonText(ItemSchemaSpec).optional(),
+    /** XLSX sources: also write results/results.xlsx (the original rows plus status, attempts, error). Default true. */
+    resultsWorkbook: boolish.default(true),
+    /** Refuse the whole source when any row is invalid (instead of skipping invalid rows). Default false. */
+    strict: boolish.default(false),
+    /**
+     * Items per child workflow. 1 (default): one child per item, the most visible in the Web UI. N > 1:
+     * one page child per N consecutive items, each item an activity in it: about 6× fewer history events
+     * per item, for large batches. At most 1000. `auto`: 1 up to 1000 items (or with a budget), else 100.
+     */
+    itemsPerChild: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(1_000)]).default(1),
+    /**
+     * How a page child runs its items: `activity` (default) or `local` (local activities: cheapest, for
+     * short calls; no heartbeats, cancellation best effort). With itemsPerChild 1, each item child runs
+     * its steps as local activities.
+     */
+    itemExecution: z.enum(['activity', 'local']).default('activity'),
+    /** Items in flight at once. Default 10, at most 1000. */
+    concurrency: z.coerce.number().int().min(1).max(MAX_CONCURRENCY).default(10),
+    /** Items started per second. Default: unpaced. */
+    rate: z.coerce.number().positive().max(10_000).optional(),
+    /** Attempts per item (first try included). Default 5. */
+    maxAttempts: z.coerce.number().int().min(1).max(100).default(5),
+    /** First retry delay in ms. Default 1000. */
+    initialIntervalMs: z.coerce.number().int().min(1).default(1_000),
+    /** Longest retry delay in ms. Default 30000. */
+    maxIntervalMs: z.coerce.number().int().min(1).default(30_000),
+    /** Retry delay growth factor. Default 2. */
+    backoffCoefficient: z.coerce.number().min(1).max(10).default(2),
+    /** End the batch at the first failed item. Default false. */
+    failFast: boolish.default(false),
+    /** End the batch as failed when more items than this failed. Default: no limit. */
+    maxFailures: z.coerce.number().int().min(0).optional(),
+    /** End the batch as failed when this percentage of finished items failed. Default: no limit. */
+    maxFailureRate: z.coerce.number().min(0).max(100).optional(),
+    /** Cost of one item (any unit: dollars, credits, tokens). Default: none. */
+    costPerItem: z.coerce.number().min(0).optional(),
+    /** Item field holding that item's cost (overrides costPerItem when present). Default: none. */
+    costField: z.string().min(1).optional(),
+    /** Pause the batch before the running cost would exceed this. Default: no budget. */
+    budget: z.coerce.number().positive().optional(),
+    /** Output directory. Default `output/<batchId>`. */
+    outputDir: z.string().optional(),
+    /** Batch id (also the parent workflow id). Default: `<source name>-<timestamp>`. */
+    batchId: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+        'letters, digits, ".", "_" and "-" only, at most 100 characters',
+      )
+      .optional(),
+    /** Level of durabatch's logs: trace, debug, info, warn, error, fatal or silent. Default info. */
+    logLevel: z.enum(LOG_LEVELS).default('info'),
+    /** Per-operation levels over logLevel, e.g. `{"processor": "debug", "source": "warn"}`. Default: none. */
+    logLevels: z
+      .strictObject({
+        /** Reading and staging the source. */
+        source: z.enum(LOG_LEVELS).optional(),
+        /** Processor calls (http, command, module), per item and attempt. */
+        processor: z.enum(LOG_LEVELS).optional(),
+        /** Writing results, reports and failed.csv. */
+        results: z.enum(LOG_LEVELS).optional(),
+        /** The batch and item workflows' own logs. */
+        workflow: z.enum(LOG_LEVELS).optional(),
+        /** The worker process: connection, polling, shutdown. */
+        worker: z.enum(LOG_LEVELS).optional(),
+      })
+      .optional(),
+    /** Task queue of the durabatch workers. Default `durabatch`. */
+    taskQueue: z.string().min(1).default('durabatch'),
+    /** Home of the embedded server's database, staged sources and tools. Default `./.durabatch`. */
+    home: z.string().default('.durabatch'),
+  })
+  .superRefine((c, ctx) => {
+    // Settings that cannot work together, named by the field the user should change.
+    if (c.budget !== undefined && typeof c.itemsPerChild === 'number' && c.itemsPerChild > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['budget'],
+        message: 'a budget works with one child per item only: leave itemsPerChild (--items-per-child) at 1',
+      });
+    }
+    const longest = Math.max(c.http.timeoutMs, c.command?.timeoutMs ?? 0, c.module?.timeoutMs ?? 0);
+    if (c.itemExecution === 'local' && longest > 600_000) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['itemExecution'],
+        message: `local items are for short calls: a timeout of ${longest} ms (over 10 minutes) needs itemExecution activity`,
+      });
+    }
+  });
+
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
 

@@ -58,13 +58,15 @@ export async function childCounts(
   client: Client,
   batchId: string,
   expect: Counts,
+  workflowType: 'itemWorkflow' | 'pageWorkflow' = 'itemWorkflow',
 ): Promise<Record<string, number>> {
-  const query = `BatchId = "${batchId}" AND WorkflowType = "itemWorkflow" GROUP BY ExecutionStatus`;
+  const query = `BatchId = "${batchId}" AND WorkflowType = "${workflowType}" GROUP BY ExecutionStatus`;
   let counts: Record<string, number> = {};
   for (let i = 0; i < 10; i++) {
     counts = { Running: 0, Completed: 0, Failed: 0, Canceled: 0, Terminated: 0, TimedOut: 0 };
     for (const g of (await client.workflow.count(query)).groups) counts[String(g.groupValues[0])] = g.count;
-    if (counts.Running === 0 && counts.Completed === expect.succeeded) break;
+    if (counts.Running === 0 && (workflowType === 'pageWorkflow' || counts.Completed === expect.succeeded))
+      break;
     await sleep(500);
   }
   return counts;

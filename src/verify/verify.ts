@@ -171,18 +171,30 @@ export async function verifyBatch(
     `${failedCsv.length} rows; ${toFix} failed or invalid items`,
   );
 
-  // 4. Temporal's own item workflows agree: none running, one Completed per succeeded item.
-  const children = await childCounts(client, batchId, records);
+  // 4. Temporal's own child workflows agree: none running; per item, one Completed per succeeded item;
+  // in page mode (items inside page children), no page failed or was terminated.
   const startFailures = outcomes.filter((o) => o.errorType === 'ChildStartFailed').length;
-  check(
-    'item workflows',
-    children.Running === 0 &&
-      children.Completed === records.succeeded &&
-      children.Failed === records.failed - startFailures,
-    Object.entries(children)
-      .map(([s, n]) => `${s} ${n}`)
-      .join(', '),
-  );
+  if ((input.itemsPerChild ?? 1) > 1) {
+    const pages = await childCounts(client, batchId, records, 'pageWorkflow');
+    check(
+      'page workflows',
+      pages.Running === 0 && pages.Failed === 0 && pages.Terminated === 0 && pages.TimedOut === 0,
+      Object.entries(pages)
+        .map(([s, n]) => `${s} ${n}`)
+        .join(', '),
+    );
+  } else {
+    const children = await childCounts(client, batchId, records);
+    check(
+      'item workflows',
+      children.Running === 0 &&
+        children.Completed === records.succeeded &&
+        children.Failed === records.failed - startFailures,
+      Object.entries(children)
+        .map(([s, n]) => `${s} ${n}`)
+        .join(', '),
+    );
+  }
 
   // 5. Effects at the target.
   if (opts.effects) {

@@ -1,7 +1,9 @@
 // The headline durability test: a 2,000-item batch on a dev server of its own while real worker
 // processes are killed with SIGKILL again and again and the Temporal server itself is killed and
 // started again on the same database. The invariant checker then compares the report with what the
-// target really received: nothing lost, nothing duplicated, every count exact.
+// target really received: nothing lost, nothing duplicated, every count exact. Run once with one
+// child workflow per item and once in page mode (100 items per child), where an item finished inside
+// a page that is not finished must never run again.
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,7 +23,17 @@ import { allSucceeded } from '../helpers/engine';
 const ITEMS = 2_000;
 const WORKER_KILLS = 6;
 
-describe('durability: worker and server killed mid-batch', () => {
+const MODES = [
+  { name: 'one child per item', slug: 'per-item', settings: {}, replayTypes: ['batchWorkflow'] },
+  {
+    name: 'page mode',
+    slug: 'page',
+    settings: { itemsPerChild: 100 },
+    replayTypes: ['batchWorkflow', 'pageWorkflow'],
+  },
+];
+
+describe.each(MODES)('durability ($name): worker and server killed mid-batch', (mode) => {
   let dir: string;
   let server: OwnServer;
   let target: TargetApi;
@@ -44,8 +56,8 @@ describe('durability: worker and server killed mid-batch', () => {
 
   it(`completes ${ITEMS} items exactly once through ${WORKER_KILLS} worker kills and a server kill`, async () => {
     const client = new Client({ connection, namespace: 'default' });
-    const taskQueue = `faults-kill-${Date.now()}`;
-    const batchId = `faults-kill-${Date.now()}`;
+    const taskQueue = `faults-kill-${mode.slug}-${Date.now()}`;
+    const batchId = `faults-kill-${mode.slug}-${Date.now()}`;
     const home = path.join(dir, 'home');
     await mkdir(home, { recursive: true });
     const batches = new BatchClient(client, { namespace: 'default', taskQueue, home, webUiBase: null });
@@ -63,6 +75,7 @@ describe('durability: worker and server killed mid-batch', () => {
       maxIntervalMs: 2_000,
       // A killed worker's items are retried elsewhere after 5 s without a heartbeat.
       heartbeatTimeoutMs: 5_000,
+      ...mode.settings,
     });
 
     const spawn = () => {
@@ -115,7 +128,7 @@ describe('durability: worker and server killed mid-batch', () => {
     const report = await verifyBatch(client, batchId, { effects: target.received(), home });
     const text = [...log, formatVerifyReport(report)].join('\n');
     await mkdir('test-artifacts/faults', { recursive: true });
-    await writeFile('test-artifacts/faults/verify-2000.txt', text + '\n');
+    await writeFile(`test-artifacts/faults/verify-2000-${mode.slug}.txt`, text + '\n');
     console.log(text);
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     expect(report.effects).toMatchObject({ total: ITEMS, duplicated: [], missing: [], unexpected: [] });
@@ -124,7 +137,8 @@ describe('durability: worker and server killed mid-batch', () => {
     expect(log.filter((l) => l.startsWith('kill -9 temporal'))).toHaveLength(1);
 
     // The parent's histories, across every run and the crashes, replay deterministically.
-    const query = `BatchId = "${batchId}" AND WorkflowType = "batchWorkflow"`;
+    const types = mode.replayTypes.map((t) => `WorkflowType = "${t}"`).join(' OR ');
+    const query = `BatchId = "${batchId}" AND (${types})`;
     expect(await replayWorkflows(client, query)).toBeGreaterThanOrEqual(1);
   }, 900_000);
 });

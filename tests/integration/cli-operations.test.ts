@@ -208,6 +208,22 @@ describe('durabatch list, report, retry-failed, plan', () => {
     expect(text.stdout).toContain('4 (2 to run, 2 invalid');
     expect(text.stdout).toMatch(/line 4: field name: is required/);
     expect(text.stdout).toContain('nothing was started');
+    // The mode it would run in, and each mode's estimate: 2 items at 1 s, concurrency 2 → 1 s.
+    expect(text.stdout).toContain(
+      '  mode        per-item (--items-per-child 1); estimated per-item ~1s, page ~1s, page-local ~1s\n',
+    );
+    const auto = await durabatch([
+      'plan',
+      file,
+      '--url',
+      `${target.url}/patients`,
+      '--items-per-child',
+      'auto',
+      '--json',
+    ]);
+    expect(JSON.parse(auto.stdout)).toMatchObject({
+      mode: { name: 'per-item', itemsPerChild: 1, itemExecution: 'activity', why: 'auto' },
+    });
     await expect(ctx.client.workflow.getHandle(planId).describe()).rejects.toBeInstanceOf(
       WorkflowNotFoundError,
     );

@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { Item } from '../../../workflows/types';
 import { checkModulesLoad } from '../../../activities/processors/module';
+import { autoItemsPerChild, estimateModeSeconds, MODES, modeOf } from '../../client/modes';
 import { describeSteps, stepsFromConfig } from '../../client/steps';
 import { InputError } from '../../errors';
 import type { Config } from '../../config/schema';
@@ -65,16 +66,25 @@ async function estimateCost(stagedDir: string, config: Config, runnable: number)
   return { ...base, total: Math.round(total * 1e6) / 1e6, unknownItems };
 }
 
-/** Waves of `concurrency` items each taking `latencyMs`, unless the rate is the tighter limit. */
-export function estimateSeconds(
-  items: number,
-  concurrency: number,
-  latencyMs: number,
-  rate?: number,
-): number {
-  const byConcurrency = (Math.ceil(items / concurrency) * latencyMs) / 1000;
-  const byRate = rate ? items / rate : 0;
-  return Math.ceil(Math.max(byConcurrency, byRate));
+/** The mode these settings run in (resolving `auto` for this many items), and every mode's estimate. */
+function modePlan(config: Config, runnable: number, latencyMs: number) {
+  const itemsPerChild =
+    config.itemsPerChild === 'auto' ? autoItemsPerChild(runnable, config) : config.itemsPerChild;
+  const chosen = modeOf(itemsPerChild, config.itemExecution);
+  const modes = MODES.map((m) => ({
+    ...m,
+    ...(m.name === chosen ? { itemsPerChild } : {}),
+    seconds: estimateModeSeconds(m.name, runnable, config.concurrency, latencyMs, config.rate),
+  }));
+  return {
+    chosen: {
+      name: chosen,
+      itemsPerChild,
+      itemExecution: config.itemExecution,
+      why: config.itemsPerChild === 'auto' ? 'auto' : 'settings',
+    },
+    modes,
+  };
 }
 
 function humanSeconds(s: number): string {
@@ -139,7 +149,8 @@ invalid rows with --strict).`,
       }
       const staged = await stageSource(source, stageOptionsFromConfig(config, path.resolve(config.home)));
       const runnable = staged.total - staged.invalid;
-      const seconds = estimateSeconds(runnable, config.concurrency, latencyMs, config.rate);
+      const mode = modePlan(config, runnable, latencyMs);
+      const seconds = mode.modes.find((m) => m.name === mode.chosen.name)!.seconds;
       const cost = await estimateCost(staged.dir, config, runnable);
       const plan = {
         source: staged.originalPath,
@@ -156,6 +167,8 @@ invalid rows with --strict).`,
         rate: config.rate ?? null,
         maxAttempts: config.maxAttempts,
         estimate: { latencyMs, latencySource: 'assumed', seconds },
+        mode: mode.chosen,
+        modes: mode.modes,
         cost,
         staged: { dir: staged.dir, fingerprint: staged.fingerprint },
       };
@@ -181,6 +194,9 @@ invalid rows with --strict).`,
         `  limits      concurrency ${plan.concurrency}, rate ${plan.rate === null ? 'unpaced' : `${plan.rate}/s`}, ` +
           `${plan.maxAttempts} attempts per item`,
         `  duration    ~${humanSeconds(seconds)} (assuming ${latencyMs} ms per item; --estimate-latency)`,
+        `  mode        ${mode.chosen.name} (--items-per-child ${mode.chosen.itemsPerChild}` +
+          `${mode.chosen.why === 'auto' ? ', chosen by auto' : ''}); estimated ` +
+          mode.modes.map((m) => `${m.name} ~${humanSeconds(m.seconds)}`).join(', '),
       );
       const costText =
         cost.total === null

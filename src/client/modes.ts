@@ -1,0 +1,63 @@
+// How a batch's items map onto child workflows, and which way suits a batch: estimated durations per
+// mode from the costs measured in docs/performance.md, and the rule `--items-per-child auto` applies.
+import type { Config } from '../config/schema';
+
+export interface ModeChoice {
+  name: 'per-item' | 'page' | 'page-local';
+  itemsPerChild: number;
+  itemExecution: 'activity' | 'local';
+}
+
+/**
+ * CPU (Temporal server + worker) per item on the 2-core reference machine, measured with a
+ * zero-latency target (bench/peers.ts, docs/performance.md). The machine's two cores bound the
+ * throughput at about 2000 / cpuMsPerItem items per second, whatever the concurrency.
+ */
+export const MODE_CPU_MS: Record<ModeChoice['name'], number> = {
+  'per-item': 80,
+  page: 13,
+  'page-local': 6,
+};
+
+/** Page size `auto` uses for large batches. */
+export const AUTO_PAGE_SIZE = 100;
+/** Up to this many items, `auto` keeps one child per item: every item visible in the Web UI. */
+export const AUTO_PER_ITEM_MAX = 1_000;
+
+export const MODES: ModeChoice[] = [
+  { name: 'per-item', itemsPerChild: 1, itemExecution: 'activity' },
+  { name: 'page', itemsPerChild: AUTO_PAGE_SIZE, itemExecution: 'activity' },
+  { name: 'page-local', itemsPerChild: AUTO_PAGE_SIZE, itemExecution: 'local' },
+];
+
+/** Waves of `concurrency` items each taking `latencyMs`, the rate, or the machine's CPU: the tightest. */
+export function estimateModeSeconds(
+  mode: ModeChoice['name'],
+  items: number,
+  concurrency: number,
+  latencyMs: number,
+  rate?: number,
+  cores = 2,
+): number {
+  const byConcurrency = (Math.ceil(items / concurrency) * latencyMs) / 1000;
+  const byRate = rate ? items / rate : 0;
+  const byCpu = (items * MODE_CPU_MS[mode]) / (cores * 1000);
+  return Math.ceil(Math.max(byConcurrency, byRate, byCpu));
+}
+
+/**
+ * `--items-per-child auto`: one child per item up to AUTO_PER_ITEM_MAX items (or with a budget,
+ * which needs it); pages of AUTO_PAGE_SIZE above, with items as activities (heartbeats, cancellable
+ * one by one). Local items are never chosen automatically: they trade cancellation and heartbeats
+ * for speed, which only the user can judge.
+ */
+export function autoItemsPerChild(items: number, config: Pick<Config, 'budget'>): number {
+  if (config.budget !== undefined || items <= AUTO_PER_ITEM_MAX) return 1;
+  return AUTO_PAGE_SIZE;
+}
+
+/** The mode a resolved itemsPerChild / itemExecution pair is. */
+export function modeOf(itemsPerChild: number, itemExecution: 'activity' | 'local'): ModeChoice['name'] {
+  if (itemsPerChild === 1) return 'per-item';
+  return itemExecution === 'local' ? 'page-local' : 'page';
+}

@@ -1,0 +1,50 @@
+// The execution-mode rules: what `--items-per-child auto` picks, and the per-mode duration estimate
+// `plan` prints (the tightest of concurrency waves, rate and the machine's CPU).
+import { describe, expect, it } from 'vitest';
+import { Config } from '../../src/config/schema';
+import { autoItemsPerChild, estimateModeSeconds, MODE_CPU_MS, modeOf } from '../../src/client/modes';
+
+describe('execution modes', () => {
+  it('auto keeps one child per item up to 1,000 items or with a budget, pages of 100 above', () => {
+    expect(autoItemsPerChild(1, {})).toBe(1);
+    expect(autoItemsPerChild(1_000, {})).toBe(1);
+    expect(autoItemsPerChild(1_001, {})).toBe(100);
+    expect(autoItemsPerChild(1_000_000, { budget: 50 })).toBe(1);
+  });
+
+  it('names the mode of a setting pair', () => {
+    expect(modeOf(1, 'activity')).toBe('per-item');
+    expect(modeOf(1, 'local')).toBe('per-item');
+    expect(modeOf(100, 'activity')).toBe('page');
+    expect(modeOf(100, 'local')).toBe('page-local');
+  });
+
+  it('estimates the tightest limit: waves of concurrency, the rate, or CPU per item on 2 cores', () => {
+    // 1,000 items of 1 s at concurrency 10: 100 waves = 100 s, far above CPU (1,000 × 80 ms / 2 = 40 s).
+    expect(estimateModeSeconds('per-item', 1_000, 10, 1_000)).toBe(100);
+    // Instant items at concurrency 100: CPU bound.
+    expect(estimateModeSeconds('per-item', 10_000, 100, 0)).toBe((10_000 * MODE_CPU_MS['per-item']) / 2_000);
+    expect(estimateModeSeconds('page', 10_000, 100, 0)).toBe(Math.ceil((10_000 * MODE_CPU_MS.page) / 2_000));
+    // A rate of 5/s over 100 items: 20 s.
+    expect(estimateModeSeconds('page-local', 100, 50, 10, 5)).toBe(20);
+  });
+
+  it('accepts auto or 1..1000 items per child, and refuses settings that cannot work together', () => {
+    expect(Config.parse({ itemsPerChild: 'auto' }).itemsPerChild).toBe('auto');
+    expect(Config.parse({ itemsPerChild: '50' }).itemsPerChild).toBe(50);
+    expect(Config.safeParse({ itemsPerChild: 0 }).success).toBe(false);
+    const budget = Config.safeParse({ itemsPerChild: 100, budget: 10 });
+    expect(budget.success).toBe(false);
+    expect(budget.error?.issues[0]).toMatchObject({
+      path: ['budget'],
+      message: expect.stringContaining('leave itemsPerChild (--items-per-child) at 1') as string,
+    });
+    const local = Config.safeParse({
+      itemExecution: 'local',
+      itemsPerChild: 100,
+      http: { timeoutMs: 900_000 },
+    });
+    expect(local.error?.issues[0]?.message).toContain('local items are for short calls');
+    expect(Config.parse({ itemExecution: 'local', itemsPerChild: 1 }).itemExecution).toBe('local');
+  });
+});

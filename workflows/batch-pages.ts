@@ -1,0 +1,231 @@
+// Page mode (`itemsPerChild` > 1): the parent starts one page child per run of N consecutive items and
+// hands out the batch's concurrency as slots, so the limit counts items across all pages. Slots a
+// page can no longer use come back with its reports; pause, rate and lowered limits reach the pages
+// as `pageControl` signals, sent only when what a page may do changes.
+import {
+  CancellationScope,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  startChild,
+  WorkflowIdReusePolicy,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import { pageUnreported, type BatchState, type InFlightPage } from './batch-state';
+import { workflowNowIso } from './clock';
+import type { ItemRunSpec } from './item-run';
+import { pageCancelItemSignal, pageControlSignal, retryItemSignal, type PageControl } from './messages';
+import { pageWorkflow } from './page';
+import { batchIdKey } from './search-attributes';
+import type { ItemOutcome, StagedSourceRef } from './types';
+
+const { readPage } = proxyActivities<ReturnType<typeof createActivities>>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumInterval: '30 seconds' },
+});
+
+export class PageLauncher {
+  private readonly starting = new Set<Promise<void>>();
+
+  constructor(
+    private readonly state: BatchState,
+    private readonly spec: ItemRunSpec,
+    private readonly source: StagedSourceRef,
+    readonly itemsPerChild: number,
+  ) {}
+
+  /** The control a page should have now. */
+  private desired(page: InFlightPage): PageControl {
+    const { rate, concurrency } = this.state.limits;
+    return {
+      slots: page.slots,
+      paused: this.state.paused || this.state.terminal !== undefined,
+      // Each page paces at its share of the rate, so all pages together never exceed it.
+      ratePerSec: rate ? (rate * Math.max(page.slots, 1)) / concurrency : undefined,
+    };
+  }
+
+  private needsControl(page: InFlightPage): boolean {
+    const want = this.desired(page);
+    const sent = page.sent;
+    return (
+      want.paused !== sent.paused ||
+      want.ratePerSec !== sent.ratePerSec ||
+      want.slots > sent.slots ||
+      // Fewer slots than granted matter only while the page could still use them.
+      (want.slots < sent.slots && want.slots < page.unfinished)
+    );
+  }
+
+  /** True when some page must be told of new slots, a pause or a new rate. */
+  get controlsPending(): boolean {
+    for (const p of this.state.pages.values()) if (this.needsControl(p)) return true;
+    return false;
+  }
+
+  /**
+   * Fits the pages' slots to the concurrency: lowered limits take slots back (largest pages first),
+   * free slots go to pages that have more items than slots. Then tells each page what changed.
+   */
+  async rebalance(): Promise<void> {
+    const pages = [...this.state.pages.values()];
+    let over = this.state.usedSlots - this.state.limits.concurrency;
+    for (const p of [...pages].sort((a, b) => b.slots - a.slots)) {
+      if (over <= 0) break;
+      const take = Math.min(over, p.slots);
+      p.slots -= take;
+      over -= take;
+    }
+    let free = this.state.paused ? 0 : this.state.limits.concurrency - this.state.usedSlots;
+    for (const p of pages) {
+      if (free <= 0) break;
+      const add = Math.min(free, Math.min(p.unfinished, pageUnreported(p)) - p.slots);
+      if (add > 0) {
+        p.slots += add;
+        free -= add;
+      }
+    }
+    await Promise.all(
+      pages
+        .filter((p) => this.needsControl(p))
+        .map(async (p) => {
+          const control = this.desired(p);
+          p.sent = control;
+          await getExternalWorkflowHandle(p.childId)
+            .signal(pageControlSignal, control)
+            .catch((err: unknown) =>
+              log.warn('could not update a page', { childId: p.childId, error: String(err) }),
+            );
+        }),
+    );
+  }
+
+  /** Starts the page of `count` items from `first` with `slots` of them allowed to run at once. */
+  start(first: number, count: number, slots: number): void {
+    const childId = `${this.spec.batchId}/page-${first}`;
+    const done = [...'0'.repeat(count)];
+    const skip: string[] = [];
+    for (const [key, index] of Object.entries(this.state.skipAhead)) {
+      if (index >= first && index < first + count) {
+        done[index - first] = '1'; // counted when it was cancelled
+        skip.push(key);
+      }
+    }
+    const page: InFlightPage = {
+      childId,
+      first,
+      count,
+      slots,
+      unfinished: count - skip.length,
+      done: done.join(''),
+      startedAt: workflowNowIso(),
+      sent: { slots, paused: false },
+    };
+    page.sent = this.desired(page);
+    this.state.pages.set(childId, page);
+    const p = CancellationScope.nonCancellable(() =>
+      startChild(pageWorkflow, {
+        workflowId: childId,
+        args: [
+          {
+            ...this.spec,
+            parentWorkflowId: workflowInfo().workflowId,
+            source: this.source,
+            first,
+            count,
+            control: page.sent,
+            skip,
+          },
+        ],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        typedSearchAttributes: [{ key: batchIdKey, value: this.spec.batchId }],
+        staticSummary: `items ${first + 1}–${first + count} of batch ${this.spec.batchId}`,
+      }),
+    ).then(
+      () => undefined,
+      (err: unknown) => this.failUnreported(page, 'failed', 'ChildStartFailed', errorText(err)),
+    );
+    this.starting.add(p);
+    void p.finally(() => this.starting.delete(p));
+  }
+
+  async allStarted(): Promise<void> {
+    await Promise.all([...this.starting]);
+  }
+
+  /** Asks the page holding the item at `index` to cancel it; false when no page in flight holds it. */
+  async cancelItem(key: string, index: number): Promise<'cancelling' | 'finished' | undefined> {
+    for (const p of this.state.pages.values()) {
+      if (index < p.first || index >= p.first + p.count) continue;
+      if (p.done[index - p.first] === '1') return 'finished';
+      await getExternalWorkflowHandle(p.childId).signal(pageCancelItemSignal, { key });
+      return 'cancelling';
+    }
+    return undefined;
+  }
+
+  /** Wakes the items of these pages that waited for the workers to be fixed. */
+  async retryBlocked(childIds: string[]): Promise<void> {
+    await Promise.all(
+      [...new Set(childIds)].map((id) =>
+        getExternalWorkflowHandle(id)
+          .signal(retryItemSignal)
+          .catch((err: unknown) =>
+            log.warn('could not wake a blocked page', { childId: id, error: String(err) }),
+          ),
+      ),
+    );
+  }
+
+  /**
+   * Records every item of a closed page that it never reported as failed (the page was terminated,
+   * timed out or never started), reading the page's keys from the staged source.
+   */
+  async failUnreported(
+    page: InFlightPage,
+    status: 'failed' | 'cancelled',
+    errorType: string,
+    message: string,
+  ): Promise<void> {
+    const items = [];
+    for (let offset = page.first; offset < page.first + page.count;) {
+      const got = await readPage({
+        batchId: this.spec.batchId,
+        source: this.source,
+        offset,
+        limit: page.first + page.count - offset,
+      });
+      if (got.length === 0) break;
+      items.push(...got);
+      offset += got.length;
+    }
+    const now = workflowNowIso();
+    const current = this.state.pages.get(page.childId);
+    if (!current) return;
+    const outcomes: ItemOutcome[] = items
+      .filter((i) => current.done[i.index - current.first] !== '1')
+      .map((i) => ({
+        index: i.index,
+        key: i.key,
+        status,
+        attempts: 0,
+        latencyMs: 0,
+        startedAt: current.startedAt,
+        endedAt: now,
+        errorType,
+        errorMessage: message,
+      }));
+    this.state.applyPageOutcomes(page.childId, outcomes, 0);
+    // Items the source no longer has cannot be named; the page leaves the window all the same.
+    this.state.pages.delete(page.childId);
+  }
+}
+
+function errorText(err: unknown): string {
+  if (isCancellation(err)) return 'the page was cancelled before it started';
+  return err instanceof Error ? err.message : String(err);
+}

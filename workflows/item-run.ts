@@ -1,0 +1,182 @@
+// Running one item's steps, shared by the item workflow (one child per item) and the page workflow
+// (one child per N items). Each step is an activity (or, for short calls in page mode, a local
+// activity) under the batch's retry policy; a finished step's result is in history and never run
+// again. Always returns an outcome: succeeded, failed, or cancelled (the caller decides what a
+// cancellation means for its own workflow).
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+  TimeoutFailure,
+} from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
+import type { createActivities } from '../activities';
+import { workflowNow, workflowNowIso } from './clock';
+import { itemCost } from './cost';
+import { BLOCKING_FAILURE_TYPES } from './failure-types';
+import type { CostPolicy, Item, ItemOutcome, ItemRetryPolicy, StepResult, StepSpec } from './types';
+
+const MAX_MESSAGE = 500;
+
+/** What every item of a batch runs with (part of both child workflows' input). */
+export interface ItemRunSpec {
+  batchId: string;
+  /** One step (a single processor) or a pipeline, run in order. */
+  steps: StepSpec[];
+  retry: ItemRetryPolicy;
+  cost?: CostPolicy;
+  outputDir: string;
+  /** Run steps as local activities (page mode with `--item-execution local`). */
+  local?: boolean;
+}
+
+export interface ItemRunHooks {
+  /**
+   * A step failed because the workers cannot run any item (a module that does not import): tell the
+   * parent and resolve when the step should run again. A cancellation while waiting ends the item.
+   */
+  blocked(errorType: string, errorMessage: string): Promise<void>;
+}
+
+function stepActivity(step: StepSpec, batchRetry: ItemRetryPolicy, local: boolean) {
+  const retry = { ...batchRetry, ...step.retry };
+  const retryPolicy = {
+    maximumAttempts: retry.maxAttempts,
+    initialInterval: retry.initialIntervalMs,
+    maximumInterval: retry.maxIntervalMs,
+    backoffCoefficient: retry.backoffCoefficient,
+    nonRetryableErrorTypes: retry.nonRetryableErrorTypes,
+  };
+  // Room for a cancelled attempt's stop grace, so it ends as cancelled, not timed out.
+  const startToCloseTimeout = step.processor.timeoutMs + (retry.stopGraceMs ?? 5_000) + 5_000;
+  if (local) {
+    // No heartbeats for local activities: cancellation is best effort, a long back-off becomes a timer.
+    return proxyLocalActivities<ReturnType<typeof createActivities>>({
+      startToCloseTimeout,
+      retry: retryPolicy,
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      summary: `${step.name}: ${step.processor.type}`,
+    }).processItem;
+  }
+  return proxyActivities<ReturnType<typeof createActivities>>({
+    // Temporal owns retries; the activity itself never loops.
+    startToCloseTimeout,
+    // The activity heartbeats every second: a dead worker is noticed in seconds, not at the timeout.
+    heartbeatTimeout: retry.heartbeatTimeoutMs ?? 15_000,
+    // A cancelled item ends only once its work has stopped (process group gone, request aborted,
+    // module settled or abandoned): its slot is not freed while it still acts on the target.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: retryPolicy,
+    summary: `${step.name}: ${step.processor.type}`,
+  }).processItem;
+}
+
+/** Runs the item's steps in order; never throws (a cancellation becomes a `cancelled` outcome). */
+export async function runItem(spec: ItemRunSpec, item: Item, hooks: ItemRunHooks): Promise<ItemOutcome> {
+  const started = workflowNow();
+  const startedAt = workflowNowIso();
+  const results: Record<string, StepResult> = {};
+  const finish = (
+    partial: Omit<ItemOutcome, 'index' | 'key' | 'latencyMs' | 'startedAt' | 'endedAt'>,
+  ): ItemOutcome => ({
+    index: item.index,
+    key: item.key,
+    latencyMs: workflowNow() - started,
+    startedAt,
+    endedAt: workflowNowIso(),
+    ...partial,
+  });
+
+  let current: StepSpec | undefined;
+  try {
+    for (const step of spec.steps) {
+      current = step;
+      const run = stepActivity(step, spec.retry, spec.local ?? false);
+      for (;;) {
+        try {
+          results[step.name] = await run({
+            batchId: spec.batchId,
+            item,
+            step,
+            pipeline: spec.steps.length > 1,
+            steps: { ...results },
+            outputDir: spec.outputDir,
+            stopGraceMs: { ...spec.retry, ...step.retry }.stopGraceMs,
+          });
+          break;
+        } catch (err) {
+          const blocked = blockingFailure(err);
+          if (!blocked) throw err;
+          await hooks.blocked(blocked.errorType, blocked.errorMessage);
+        }
+      }
+    }
+    const all = Object.values(results);
+    const last = all.at(-1);
+    const costs = all.map((r) => r.cost).filter((c): c is number => c !== undefined);
+    return finish({
+      status: 'succeeded',
+      attempts: Math.max(...all.map((r) => r.attempt)),
+      httpStatus: last?.httpStatus,
+      cost: itemCost(item, spec.cost, costs.length > 0 ? costs.reduce((a, b) => a + b, 0) : undefined),
+      output: last?.output,
+      steps:
+        all.length > 1
+          ? all.map((r) => ({ name: r.name, attempts: r.attempt, latencyMs: r.latencyMs }))
+          : undefined,
+    });
+  } catch (err) {
+    const stepName = spec.steps.length > 1 ? current?.name : undefined;
+    if (isCancellation(err)) {
+      return finish({
+        status: 'cancelled',
+        attempts: 0,
+        errorType: 'Cancelled',
+        errorMessage: 'item cancelled',
+        failedStep: stepName,
+      });
+    }
+    const d = describeFailure(err, { ...spec.retry, ...current?.retry }.maxAttempts);
+    return finish({
+      status: 'failed',
+      ...d,
+      failedStep: stepName,
+      errorMessage: stepName ? `step ${stepName}: ${d.errorMessage}` : d.errorMessage,
+    });
+  }
+}
+
+/** The error of a step that failed because the workers cannot run items at all, if it did. */
+function blockingFailure(err: unknown): { errorType: string; errorMessage: string } | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  if (!(cause instanceof ApplicationFailure) || !BLOCKING_FAILURE_TYPES.includes(cause.type ?? '')) {
+    return undefined;
+  }
+  return { errorType: cause.type!, errorMessage: cause.message.slice(0, MAX_MESSAGE) };
+}
+
+/** Turns an activity failure into a bounded error description and the number of attempts made. */
+function describeFailure(
+  err: unknown,
+  maxAttempts: number,
+): { attempts: number; errorType: string; errorMessage: string; httpStatus?: number } {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  let attempts = maxAttempts;
+  if (err instanceof ActivityFailure && err.retryState === RetryState.NON_RETRYABLE_FAILURE) attempts = 0;
+  let errorType = 'Error';
+  let httpStatus: number | undefined;
+  if (cause instanceof ApplicationFailure) {
+    errorType = cause.type ?? 'Error';
+    const details = cause.details?.[0] as { attempt?: number; httpStatus?: number } | undefined;
+    if (details?.attempt) attempts = details.attempt;
+    httpStatus = details?.httpStatus;
+  } else if (cause instanceof TimeoutFailure) {
+    errorType = 'Timeout';
+  }
+  if (attempts === 0) attempts = 1;
+  const message = (cause instanceof Error ? cause.message : String(cause)).slice(0, MAX_MESSAGE);
+  return { attempts, errorType, errorMessage: message, httpStatus };
+}

@@ -1,0 +1,274 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import { workflowNow, workflowNowIso } from './clock';
+import { runItem, type ItemRunSpec } from './item-run';
+import {
+  itemBlockedSignal,
+  itemsCompletedSignal,
+  messageDescriptions as describe,
+  pageCancelItemSignal,
+  pageControlSignal,
+  retryItemSignal,
+  type PageControl,
+} from './messages';
+import { itemKeysKey } from './search-attributes';
+import type { Item, ItemOutcome, StagedSourceRef } from './types';
+
+export interface PageInput extends ItemRunSpec {
+  /** The parent's workflow id (no run id: reports must reach whichever run is current). */
+  parentWorkflowId: string;
+  source: StagedSourceRef;
+  /** Index of the page's first item, and how many consecutive items it holds. */
+  first: number;
+  count: number;
+  control: PageControl;
+  /** Items of this page an operator cancelled before it started (already counted by the parent). */
+  skip: string[];
+}
+
+export interface PageSummary {
+  first: number;
+  count: number;
+  reported: number;
+}
+
+/** Outcomes are sent to the parent in batches: at most this many, at least every FLUSH_MS. */
+const FLUSH_MAX = 50;
+const FLUSH_MS = 1_000;
+/** Keys listed in the ItemKeys search attribute (a KeywordList is bounded in size). */
+const MAX_SEARCH_KEYS = 200;
+
+const { readPage } = proxyActivities<ReturnType<typeof createActivities>>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumInterval: '30 seconds' },
+});
+
+/**
+ * A page of a batch: `count` consecutive items run in one child workflow, each item's steps as
+ * activities (or local activities) with the batch's retry policy and `Idempotency-Key
+ * <batchId>:<itemKey>`, at most `control.slots` at once and paced at `control.ratePerSec`: the parent
+ * hands out slots so that the batch's concurrency counts items across all pages. Outcomes go to the
+ * parent in batches (`itemsCompleted`); `pageControl` changes slots, pause and rate; `pageCancelItem`
+ * cancels one item (running: its activity is cancelled; not started: skipped). Cancelling the page
+ * cancels its running items and reports the rest cancelled. A finished item is in this workflow's
+ * history and never runs again, also after a worker dies.
+ */
+export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
+  let control = input.control;
+  const parent = getExternalWorkflowHandle(input.parentWorkflowId);
+  const outbox: ItemOutcome[] = [];
+  let reported = 0;
+  let retryRequested = false;
+  const running = new Map<string, { item: Item; scope: CancellationScope; startedAt: string }>();
+  const pendingCancels = new Set<string>();
+  const skipped = new Set(input.skip);
+  const pending: Item[] = [];
+  const state = new Map<string, string>(); // key → status shown in Current Details
+
+  setHandler(pageControlSignal, (c) => void (control = c), { description: describe.pageControl });
+  setHandler(retryItemSignal, () => void (retryRequested = true), { description: describe.retryItem });
+  setHandler(
+    pageCancelItemSignal,
+    ({ key }) => {
+      const r = running.get(key);
+      if (r) return r.scope.cancel();
+      const at = pending.findIndex((i) => i.key === key);
+      if (at >= 0) {
+        const [item] = pending.splice(at, 1);
+        record(
+          neverRan(item!, 'skipped', 'CancelledBeforeStart', 'cancelled by an operator before it started'),
+        );
+      } else pendingCancels.add(key); // not read yet: skipped when it is
+    },
+    { description: describe.pageCancelItem },
+  );
+
+  function record(outcome: ItemOutcome): void {
+    outbox.push(outcome);
+    state.set(outcome.key, outcome.status);
+  }
+
+  async function flush(): Promise<void> {
+    while (outbox.length > 0) {
+      const batch = outbox.splice(0, FLUSH_MAX);
+      await parent.signal(itemsCompletedSignal, {
+        childId: workflowInfo().workflowId,
+        outcomes: batch,
+        unfinished: pending.length + running.size + outbox.length,
+      });
+      reported += batch.length;
+    }
+  }
+
+  const refreshDetails = () => setCurrentDetails(pageDetails(input, state));
+
+  /** Tells the parent why no item can run (it pauses the batch) and waits for its retryItem. */
+  async function waitForRetry(key: string, errorType: string, errorMessage: string): Promise<void> {
+    retryRequested = false;
+    const childId = workflowInfo().workflowId;
+    await parent.signal(itemBlockedSignal, { key, errorType, errorMessage, childId });
+    await condition(() => retryRequested);
+  }
+
+  /** A page of the source; an edited source pauses the batch (never mixes two versions). */
+  async function readPageOrWait(offset: number): Promise<Item[]> {
+    for (;;) {
+      try {
+        const limit = input.first + input.count - offset;
+        return await readPage({ batchId: input.batchId, source: input.source, offset, limit });
+      } catch (err) {
+        const cause = err instanceof ActivityFailure ? err.cause : undefined;
+        if (!(cause instanceof ApplicationFailure) || cause.type !== 'SourceChangedError') throw err;
+        await waitForRetry(`(items from ${offset + 1})`, cause.type, cause.message);
+      }
+    }
+  }
+
+  let cancelled: unknown;
+  try {
+    // Read the page's own items: they never pass through the parent's history.
+    for (let offset = input.first; offset < input.first + input.count;) {
+      const items = await readPageOrWait(offset);
+      if (items.length === 0) throw new Error(`source ended at item ${offset}`);
+      for (const item of items) {
+        if (skipped.has(item.key)) continue; // the parent counted it already
+        if (pendingCancels.delete(item.key)) {
+          record(
+            neverRan(item, 'skipped', 'CancelledBeforeStart', 'cancelled by an operator before it started'),
+          );
+        } else if (item.invalid !== undefined) {
+          record(neverRan(item, 'skipped', 'InvalidItem', item.invalid));
+        } else {
+          pending.push(item);
+          state.set(item.key, 'pending');
+        }
+      }
+      offset += items.length;
+    }
+    upsertSearchAttributes([
+      { key: itemKeysKey, value: [...state.keys(), ...skipped].slice(0, MAX_SEARCH_KEYS) },
+    ]);
+    refreshDetails();
+
+    // Flushes outcomes in batches: many items per signal when items are short.
+    let done = false;
+    const flusher = (async () => {
+      try {
+        while (!done) {
+          await condition(() => done || outbox.length > 0);
+          if (!done && outbox.length < FLUSH_MAX) {
+            await condition(() => done || outbox.length >= FLUSH_MAX, FLUSH_MS);
+          }
+          await flush();
+        }
+      } catch (err) {
+        if (!isCancellation(err)) throw err; // a cancelled page flushes at its end
+      }
+    })();
+
+    let nextStartAt = 0;
+    const canStart = () => pending.length > 0 && !control.paused && running.size < control.slots;
+    for (;;) {
+      await condition(() => (pending.length === 0 && running.size === 0) || canStart());
+      if (pending.length === 0) break;
+      if (control.ratePerSec) {
+        const wait = nextStartAt - workflowNow();
+        if (wait > 0) {
+          await sleep(wait);
+          continue; // slots, pause or cancel may have changed while waiting
+        }
+        nextStartAt = Math.max(nextStartAt, workflowNow()) + 1000 / control.ratePerSec;
+      }
+      const item = pending.shift()!;
+      const scope = new CancellationScope();
+      running.set(item.key, { item, scope, startedAt: workflowNowIso() });
+      state.set(item.key, 'running');
+      void scope
+        .run(() =>
+          runItem(input, item, {
+            blocked: (errorType, errorMessage) => waitForRetry(item.key, errorType, errorMessage),
+          }),
+        )
+        .then((outcome) => {
+          running.delete(item.key);
+          record(outcome);
+          refreshDetails();
+        });
+    }
+    done = true;
+    await flusher;
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    cancelled = err;
+  }
+
+  // Cancelled: running items are being cancelled (their scopes are children of this one); every item
+  // not started is reported cancelled, and the last outcomes are sent whatever happens.
+  return await CancellationScope.nonCancellable(async () => {
+    if (cancelled !== undefined) {
+      await condition(() => running.size === 0);
+      for (const item of pending.splice(0)) {
+        record(neverRan(item, 'cancelled', 'NotStarted', 'the batch ended before this item started'));
+      }
+    }
+    try {
+      await flush();
+    } catch (err) {
+      log.warn('could not report outcomes to the parent', { batchId: input.batchId, error: String(err) });
+    }
+    refreshDetails();
+    if (cancelled !== undefined) throw cancelled as Error;
+    return { first: input.first, count: input.count, reported };
+  });
+}
+
+function neverRan(
+  item: Item,
+  status: 'skipped' | 'cancelled',
+  errorType: string,
+  message: string,
+): ItemOutcome {
+  const now = workflowNowIso();
+  return {
+    index: item.index,
+    key: item.key,
+    status,
+    attempts: 0,
+    latencyMs: 0,
+    startedAt: now,
+    endedAt: now,
+    errorType,
+    errorMessage: message,
+  };
+}
+
+/** Current Details of a page: its items and their state (the first 100). */
+function pageDetails(input: PageInput, state: Map<string, string>): string {
+  const counts: Record<string, number> = {};
+  for (const s of state.values()) counts[s] = (counts[s] ?? 0) + 1;
+  const summary = Object.entries(counts)
+    .map(([s, n]) => `${s} **${n}**`)
+    .join(' · ');
+  const rows = [...state.entries()].slice(0, 100).map(([k, s]) => `${k}: ${s}`);
+  return [
+    `**page** items ${input.first + 1}–${input.first + input.count} of batch ${input.batchId}`,
+    '',
+    summary,
+    '',
+    rows.join(' · ') + (state.size > 100 ? ' · …' : ''),
+  ].join('\n');
+}
