@@ -445,25 +445,19 @@ let temporalVersion: string | undefined;
 let redisVersion: string | undefined;
 
 function gitCommit(root: string): string {
-  try {
-    const head = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], {
+  // A copy made by checkout() (git archive, no .git) names its commit in a .commit file.
+  const file = path.join(root, '.commit');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const git = (...args: string[]): string =>
+    execFileSync('git', ['-C', root, ...args], {
       encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
     }).trim();
-    const dirty = execFileSync(
-      'git',
-      ['-C', root, 'status', '--porcelain', '--', 'src', 'workflows', 'activities'],
-      {
-        encoding: 'utf8',
-      },
-    ).trim();
-    return dirty ? `${head}+uncommitted` : head;
+  try {
+    const dirty = git('status', '--porcelain', '--', 'src', 'workflows', 'activities');
+    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? '+uncommitted' : ''}`;
   } catch {
-    // A copy without .git (git archive): its commit in a .commit file, if someone wrote one.
-    try {
-      return readFileSync(path.join(root, '.commit'), 'utf8').trim();
-    } catch {
-      return 'unknown';
-    }
+    return 'unknown';
   }
 }
 
