@@ -19,10 +19,13 @@ let runtimeInstalled = false;
 export function installRuntimeLogger(logger: Logger): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
+  // Prometheus metrics of the SDK runtime (task latencies, slots, polls) for a worker in a cluster.
+  const metricsAddress = process.env.DURABATCH_METRICS_ADDRESS;
   Runtime.install({
     logger: new PinoTemporalLogger(logger),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }), forward: {} },
+      ...(metricsAddress ? { metrics: { prometheus: { bindAddress: metricsAddress } } } : {}),
     },
   });
 }
@@ -45,6 +48,11 @@ export interface BatchWorkerOptions {
   /** Activities running at once on this worker (default 200: item activities mostly wait on I/O). */
   maxConcurrentActivities?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * On shutdown (SIGTERM), how long in-flight activities may finish before they are cancelled
+   * (default: cancelled at once). `durabatch worker` sets it from DURABATCH_STOP_GRACE_SECONDS.
+   */
+  shutdownGraceMs?: number;
 }
 
 export interface BatchWorker {
@@ -78,6 +86,9 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Batch
     // command is killed (or a request aborted) about a second after the cancel request.
     defaultHeartbeatThrottleInterval: '1 second',
     maxHeartbeatThrottleInterval: '1 second',
+    ...(opts.shutdownGraceMs !== undefined
+      ? { shutdownGraceTime: opts.shutdownGraceMs, shutdownForceTime: opts.shutdownGraceMs + 10_000 }
+      : {}),
   });
   let running: Promise<void> | undefined;
   return {

@@ -61,20 +61,31 @@ export function registerInfra(program: Command): void {
       const home = homeOf();
       const logger = createLogger();
       const env = await openEnvironment({ home, allowEmbedded: false });
+      // SIGTERM drains: no new tasks, in-flight items get this long to finish (compose's
+      // stop_grace_period is longer), then they are cancelled and retried by another worker.
+      const graceSeconds = Number(process.env.DURABATCH_STOP_GRACE_SECONDS ?? 30);
       const worker = await createBatchWorker({
         connectionOptions: env.connectionOptions,
         namespace: env.namespace,
         taskQueue: opts.taskQueue,
         home,
         logger,
+        shutdownGraceMs: Number.isFinite(graceSeconds) && graceSeconds >= 0 ? graceSeconds * 1000 : 30_000,
       });
       logger.info(
-        { address: env.address, taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE },
+        {
+          address: env.address,
+          namespace: env.namespace,
+          taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
+          metrics: process.env.DURABATCH_METRICS_ADDRESS,
+        },
         'worker running',
       );
       const running = worker.run();
-      await Promise.race([untilSignal(), running]);
+      const why = await Promise.race([untilSignal(), running.then(() => 'stopped')]);
+      logger.info({ signal: why, graceSeconds }, 'worker draining: no new tasks, in-flight items finishing');
       await worker.shutdown();
+      logger.info('worker stopped');
       await env.close();
     });
 }
