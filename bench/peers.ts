@@ -2,7 +2,7 @@
 // in-process loop and BullMQ, interleaved round by round in one run, on the same target.
 //
 //   npx tsx bench/peers.ts [--items 2000] [--concurrency 100] [--rounds 3] [--latency-ms 0]
-//                          [--modes loop,bullmq,per-item,page,page-local]
+//                          [--modes loop,bullmq,per-item,page,page-local(,per-item-local)]
 //                          [--baseline REV|DIR] [--engine REV|DIR] [--page-size 100]
 //   npx tsx bench/peers.ts --scenario latency      # = --latency-ms 200 --concurrency 50
 //
@@ -104,6 +104,8 @@ const DURABATCH: Record<string, { settings: Record<string, unknown>; root: strin
   'per-item': { settings: {}, root: engineRoot },
   page: { settings: { itemsPerChild: itemsPerPage }, root: engineRoot },
   'page-local': { settings: { itemsPerChild: itemsPerPage, itemExecution: 'local' }, root: engineRoot },
+  // Not in the default list: one child per item whose steps run as local activities (item 4).
+  'per-item-local': { settings: { itemExecution: 'local' }, root: engineRoot },
   ...(values.baseline ? { 'per-item@base': { settings: {}, root: checkout(values.baseline) } } : {}),
 };
 for (const m of modes) {
@@ -649,6 +651,8 @@ const check = (target: string, value: number | null | undefined, limit: number, 
 if (latencyMs === 0) {
   check(`per-item: items/s × ${today}`, get('per-item')?.vsPerItem, 2, true);
   check('per-item: total CPU ms / item', get('per-item')?.totalCpuMsPerItem, 50, false);
+  check(`per-item-local: items/s × ${today}`, get('per-item-local')?.vsPerItem, 2, true);
+  check('per-item-local: total CPU ms / item', get('per-item-local')?.totalCpuMsPerItem, 50, false);
   check(`page: items/s × ${today}`, get('page')?.vsPerItem, 8, true);
   check('page: total CPU ms / item', get('page')?.totalCpuMsPerItem, 13, false);
   check('page: history events / item', get('page')?.historyEventsPerItem, 4, false);
