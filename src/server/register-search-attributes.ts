@@ -19,7 +19,12 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
     ...Object.keys(existing.systemAttributes ?? {}),
   ]);
   const missing = Object.entries(SEARCH_ATTRIBUTES).filter(([name]) => !known.has(name));
-  if (missing.length === 0) return [];
+  // Listed is not yet usable either: another process (a worker) may have registered them a moment
+  // ago. One visibility query tells, and costs nothing once they are usable.
+  if (missing.length === 0) {
+    await untilUsable(connection, namespace);
+    return [];
+  }
   await connection.operatorService.addSearchAttributes({
     namespace,
     searchAttributes: Object.fromEntries(missing.map(([name, type]) => [name, TYPES[type]])),
