@@ -63,8 +63,8 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
   );
   setHandler(
     itemsCompletedSignal,
-    ({ childId, outcomes, unfinished }) => {
-      if (!state.applyPageOutcomes(childId, outcomes, unfinished)) ctx.onStrayOutcome(childId);
+    ({ childId, outcomes, unfinished, cost, running }) => {
+      if (!state.applyPageOutcomes(childId, outcomes, unfinished, cost, running)) ctx.onStrayOutcome(childId);
       ctx.onChange();
     },
     { description: describe.itemsCompleted },

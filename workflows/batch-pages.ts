@@ -16,6 +16,7 @@ import {
 import type { createActivities } from '../activities';
 import { pageUnreported, type BatchState, type InFlightPage } from './batch-state';
 import { workflowNowIso } from './clock';
+import { averageCost } from './cost';
 import type { ItemRunSpec } from './item-run';
 import { pageCancelItemSignal, pageControlSignal, retryItemSignal, type PageControl } from './messages';
 import { pageWorkflow } from './page';
@@ -39,12 +40,15 @@ export class PageLauncher {
 
   /** The control a page should have now. */
   private desired(page: InFlightPage): PageControl {
-    const { rate, concurrency } = this.state.limits;
+    const { rate, concurrency, budget } = this.state.limits;
     return {
       slots: page.slots,
       paused: this.state.paused || this.state.terminal !== undefined,
       // Each page paces at its share of the rate, so all pages together never exceed it.
       ratePerSec: rate ? (rate * Math.max(page.slots, 1)) / concurrency : undefined,
+      ...(budget !== undefined
+        ? { costAllowance: page.allowance ?? 0, avgCost: averageCost(this.state.stats) }
+        : {}),
     };
   }
 
@@ -54,16 +58,62 @@ export class PageLauncher {
     return (
       want.paused !== sent.paused ||
       want.ratePerSec !== sent.ratePerSec ||
+      want.costAllowance !== sent.costAllowance ||
       want.slots > sent.slots ||
       // Fewer slots than granted matter only while the page could still use them.
       (want.slots < sent.slots && want.slots < page.unfinished)
     );
   }
 
-  /** True when some page must be told of new slots, a pause or a new rate. */
+  /** True when some page must be told of new slots, a pause or a new rate, or waits for budget. */
   get controlsPending(): boolean {
-    for (const p of this.state.pages.values()) if (this.needsControl(p)) return true;
+    const granting = this.state.limits.budget !== undefined && !this.state.paused;
+    for (const p of this.state.pages.values()) {
+      if (this.needsControl(p) || (granting && p.need !== undefined)) return true;
+    }
     return false;
+  }
+
+  /**
+   * Budget: a page commits cost only within its allowance. A page whose next item does not fit asks
+   * (`need`); it gets at least that item's cost out of what the budget has left, with its share of
+   * the rest, or — when even that one item would overspend — the batch pauses before it, as in
+   * per-item mode, saying so.
+   */
+  private grantBudget(budget: number): void {
+    for (const p of this.state.pages.values()) {
+      if (!p.need || this.state.paused) continue;
+      const committed = (p.spent ?? 0) + (p.pendingCost ?? 0);
+      const required = committed + p.need.cost;
+      if ((p.allowance ?? 0) >= required - 1e-9) {
+        p.need = undefined; // already covered by a grant the page had not seen when it asked
+        continue;
+      }
+      const held = Math.max(p.allowance ?? 0, committed);
+      const headroom = budget - this.state.reservedCost;
+      const extra = required - held;
+      if (extra > headroom + 1e-9) {
+        this.pauseForBudget(budget, p.need);
+        return;
+      }
+      const share = (headroom * Math.max(p.slots, 1)) / this.state.limits.concurrency;
+      p.allowance = held + Math.min(headroom, Math.max(extra, share));
+      p.need = undefined;
+    }
+  }
+
+  private pauseForBudget(budget: number, next: { cost: number; key: string }): void {
+    const state = this.state;
+    const round = (n: number) => Math.round(n * 1e6) / 1e6;
+    state.paused = true;
+    state.pauseReason =
+      `budget ${budget} reached: spent ${round(state.stats.cost)}, in flight ${round(state.committedCost - state.stats.cost)}, ` +
+      `next item ${next.key} would cost ${round(next.cost)}; raise it with \`durabatch set ${state.batchId} --budget N\` and resume`;
+    state.audit({
+      action: 'pause',
+      by: 'budget',
+      args: { budget, spent: state.stats.cost, committed: state.committedCost, reason: state.pauseReason },
+    });
   }
 
   /**
@@ -72,6 +122,7 @@ export class PageLauncher {
    */
   async rebalance(): Promise<void> {
     const pages = [...this.state.pages.values()];
+    if (this.state.limits.budget !== undefined) this.grantBudget(this.state.limits.budget);
     let over = this.state.usedSlots - this.state.limits.concurrency;
     for (const p of [...pages].sort((a, b) => b.slots - a.slots)) {
       if (over <= 0) break;
@@ -124,6 +175,12 @@ export class PageLauncher {
       startedAt: workflowNowIso(),
       sent: { slots, paused: false },
     };
+    const budget = this.state.limits.budget;
+    if (budget !== undefined) {
+      // Its share of what the budget has left; it asks for more when its next item does not fit.
+      const headroom = Math.max(0, budget - this.state.reservedCost);
+      page.allowance = (headroom * slots) / this.state.limits.concurrency;
+    }
     page.sent = this.desired(page);
     this.state.pages.set(childId, page);
     const p = CancellationScope.nonCancellable(() =>

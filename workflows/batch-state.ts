@@ -37,7 +37,15 @@ export interface InFlightPage {
   done: string;
   startedAt: string;
   /** The control last sent to the page. */
-  sent: { slots: number; paused: boolean; ratePerSec?: number };
+  sent: { slots: number; paused: boolean; ratePerSec?: number; costAllowance?: number };
+  /** With a budget: the cost the page may commit in all, what its recorded items cost, what it has
+   * committed beyond those (running items, outcomes not reported yet), and what it waits for. */
+  allowance?: number;
+  spent?: number;
+  pendingCost?: number;
+  need?: { cost: number; key: string };
+  /** Items the page said were running at its last report. */
+  running?: number;
 }
 
 /** Plain-data state handed to the next run by continue-as-new. */
@@ -138,10 +146,20 @@ export class BatchState {
     };
   }
 
-  /** Spent cost plus what items in flight are expected to cost. */
+  /** Spent cost plus what items in flight are expected to cost (pages: what they committed). */
   get committedCost(): number {
     let c = this.stats.cost;
     for (const f of this.inFlight.values()) c += f.expectedCost ?? 0;
+    for (const p of this.pages.values()) c += p.pendingCost ?? 0;
+    return c;
+  }
+
+  /** Committed cost plus what pages may still commit within their allowances: never above the budget. */
+  get reservedCost(): number {
+    let c = this.committedCost;
+    for (const p of this.pages.values()) {
+      c += Math.max(0, (p.allowance ?? 0) - (p.spent ?? 0) - (p.pendingCost ?? 0));
+    }
     return c;
   }
 
@@ -165,7 +183,11 @@ export class BatchState {
   /** Items running now (page items: as many as the page may run, at most those it has left). */
   get runningCount(): number {
     let running = this.inFlight.size;
-    for (const p of this.pages.values()) running += Math.min(p.slots, pageUnreported(p));
+    for (const p of this.pages.values()) {
+      // A page that may not start more (paused, or waiting for budget) runs what it last said.
+      const held = this.paused || p.need !== undefined;
+      running += Math.min(held ? (p.running ?? 0) : p.slots, pageUnreported(p));
+    }
     return running;
   }
 
@@ -173,7 +195,13 @@ export class BatchState {
    * Applies a page's batch of outcomes; an outcome already recorded (a repeated signal) is ignored.
    * The page's slots shrink to what it can still use; a fully reported page leaves the window.
    */
-  applyPageOutcomes(childId: string, outcomes: ItemOutcome[], unfinished: number): boolean {
+  applyPageOutcomes(
+    childId: string,
+    outcomes: ItemOutcome[],
+    unfinished: number,
+    cost?: { spent: number; inflight: number; need?: number; needKey?: string },
+    running?: number,
+  ): boolean {
     const page = this.pages.get(childId);
     if (!page) return false;
     const done = page.done.split('');
@@ -182,10 +210,16 @@ export class BatchState {
       if (at < 0 || at >= page.count || done[at] === '1') continue;
       done[at] = '1';
       delete this.blocked[o.key];
+      page.spent = (page.spent ?? 0) + (o.cost ?? 0);
       this.record(o);
     }
     page.done = done.join('');
     page.unfinished = unfinished;
+    page.running = running;
+    if (cost) {
+      page.pendingCost = Math.max(0, cost.spent - (page.spent ?? 0)) + cost.inflight;
+      page.need = cost.need !== undefined ? { cost: cost.need, key: cost.needKey ?? '?' } : undefined;
+    }
     page.slots = Math.min(page.slots, Math.max(unfinished, 0));
     if (pageUnreported(page) === 0) this.pages.delete(childId);
     return true;

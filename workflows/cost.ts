@@ -12,10 +12,18 @@ function fieldCost(item: Item, policy: CostPolicy | undefined): number | undefin
 
 /** Cost expected for an item before it runs (0 when nothing is known yet). */
 export function expectedCost(item: Item, policy: CostPolicy | undefined, stats: StatsState): number {
-  const known = fieldCost(item, policy) ?? policy?.perItem;
-  if (known !== undefined) return known;
-  // Only processors report costs: expect the average so far.
+  return expectedCostOr(item, policy, averageCost(stats));
+}
+
+/** The batch's average cost per finished item (0 before any finished). */
+export function averageCost(stats: StatsState): number {
   return stats.finished > 0 ? stats.cost / stats.finished : 0;
+}
+
+/** The item's known cost (its field, else the per-item constant), else `average`. */
+export function expectedCostOr(item: Item, policy: CostPolicy | undefined, average: number): number {
+  // Only processors report costs otherwise: expect the average so far.
+  return fieldCost(item, policy) ?? policy?.perItem ?? average;
 }
 
 /** The cost recorded for a succeeded item. */

@@ -28,6 +28,18 @@ export interface ItemsCompleted {
   outcomes: ItemOutcome[];
   /** Items of the page still running or not started: the slots it can still use. */
   unfinished: number;
+  /** Items of the page running right now. */
+  running?: number;
+  /** With a budget: the page's cost so far (all its finished items) and expected for its running ones. */
+  cost?: PageCost;
+}
+
+export interface PageCost {
+  spent: number;
+  inflight: number;
+  /** The next item's expected cost, when the page's allowance does not cover it (it waits). */
+  need?: number;
+  needKey?: string;
 }
 
 /** Parent → page child: how many of its items may run at once, paused or not, and its share of the rate. */
@@ -38,6 +50,10 @@ export interface PageControl {
   paused: boolean;
   /** Items started per second by this page (its share of the batch's rate); absent = unpaced. */
   ratePerSec?: number;
+  /** With a budget: the total cost this page may commit (spent + expected of running items). */
+  costAllowance?: number;
+  /** The batch's average cost per finished item, for items whose cost is known only afterwards. */
+  avgCost?: number;
 }
 
 /** Parent → page child: cancel one of its items (running: its activity; not started: skipped). */

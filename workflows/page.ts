@@ -15,6 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { workflowNow, workflowNowIso } from './clock';
+import { expectedCostOr } from './cost';
 import { runItem, type ItemRunSpec } from './item-run';
 import {
   itemBlockedSignal,
@@ -24,6 +25,7 @@ import {
   pageControlSignal,
   retryItemSignal,
   type PageControl,
+  type PageCost,
 } from './messages';
 import { itemKeysKey } from './search-attributes';
 import type { Item, ItemOutcome, StagedSourceRef } from './types';
@@ -47,8 +49,8 @@ export interface PageSummary {
 }
 
 /** Outcomes are sent to the parent in batches: at most this many, at least every FLUSH_MS. */
-const FLUSH_MAX = 50;
-const FLUSH_MS = 1_000;
+const FLUSH_MAX = 100;
+const FLUSH_MS = 2_000;
 /** Keys listed in the ItemKeys search attribute (a KeywordList is bounded in size). */
 const MAX_SEARCH_KEYS = 200;
 
@@ -109,12 +111,35 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         childId: workflowInfo().workflowId,
         outcomes: batch,
         unfinished: pending.length + running.size + outbox.length,
+        running: running.size,
+        cost: costReport(),
       });
       reported += batch.length;
     }
   }
 
   const refreshDetails = () => setCurrentDetails(pageDetails(input, state));
+
+  // Budget: the page commits cost only within the allowance the parent granted it.
+  let spent = 0;
+  const inflightCost = new Map<string, number>();
+  let asked: PageControl | undefined;
+  const expected = (item: Item) => expectedCostOr(item, input.cost, control.avgCost ?? 0);
+  const inflightTotal = () => [...inflightCost.values()].reduce((a, b) => a + b, 0);
+  const withinAllowance = (item: Item): boolean =>
+    control.costAllowance === undefined ||
+    spent + inflightTotal() + expected(item) <= control.costAllowance + 1e-9;
+  /** Every report says what the page has committed and, while its next item does not fit, needs. */
+  const costReport = (): PageCost | undefined => {
+    if (control.costAllowance === undefined) return undefined;
+    const next = pending[0];
+    const waiting = next !== undefined && !withinAllowance(next);
+    return {
+      spent,
+      inflight: inflightTotal(),
+      ...(waiting ? { need: expected(next), needKey: next.key } : {}),
+    };
+  };
 
   /** Tells the parent why no item can run (it pauses the batch) and waits for its retryItem. */
   async function waitForRetry(key: string, errorType: string, errorMessage: string): Promise<void> {
@@ -181,10 +206,25 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
     })();
 
     let nextStartAt = 0;
-    const canStart = () => pending.length > 0 && !control.paused && running.size < control.slots;
+    const canStart = () =>
+      pending.length > 0 && !control.paused && running.size < control.slots && withinAllowance(pending[0]!);
+    // The next item does not fit the allowance: ask the parent once per control it sent.
+    const mustAsk = () =>
+      pending.length > 0 && !control.paused && asked !== control && !withinAllowance(pending[0]!);
     for (;;) {
-      await condition(() => (pending.length === 0 && running.size === 0) || canStart());
+      await condition(() => (pending.length === 0 && running.size === 0) || canStart() || mustAsk());
       if (pending.length === 0) break;
+      if (!canStart()) {
+        asked = control;
+        await parent.signal(itemsCompletedSignal, {
+          childId: workflowInfo().workflowId,
+          outcomes: [],
+          unfinished: pending.length + running.size + outbox.length,
+          running: running.size,
+          cost: costReport(),
+        });
+        continue;
+      }
       if (control.ratePerSec) {
         const wait = nextStartAt - workflowNow();
         if (wait > 0) {
@@ -194,6 +234,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         nextStartAt = Math.max(nextStartAt, workflowNow()) + 1000 / control.ratePerSec;
       }
       const item = pending.shift()!;
+      if (control.costAllowance !== undefined) inflightCost.set(item.key, expected(item));
       const scope = new CancellationScope();
       running.set(item.key, { item, scope, startedAt: workflowNowIso() });
       state.set(item.key, 'running');
@@ -205,6 +246,8 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         )
         .then((outcome) => {
           running.delete(item.key);
+          inflightCost.delete(item.key);
+          spent += outcome.cost ?? 0;
           record(outcome);
           refreshDetails();
         });

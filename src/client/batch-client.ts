@@ -123,8 +123,7 @@ export class BatchClient {
       outputDir,
       webUiUrl: this.webUiUrl(batchId) ?? undefined,
       resultsWorkbook: { enabled: config.resultsWorkbook, sheet: config.sheet },
-      itemsPerChild:
-        config.itemsPerChild === 'auto' ? autoItemsPerChild(staged.total, config) : config.itemsPerChild,
+      itemsPerChild: config.itemsPerChild === 'auto' ? autoItemsPerChild(staged.total) : config.itemsPerChild,
       itemExecution: config.itemExecution,
       cost:
         config.costPerItem !== undefined || config.costField

@@ -1,6 +1,5 @@
 // How a batch's items map onto child workflows, and which way suits a batch: estimated durations per
 // mode from the costs measured in docs/performance.md, and the rule `--items-per-child auto` applies.
-import type { Config } from '../config/schema';
 
 export interface ModeChoice {
   name: 'per-item' | 'page' | 'page-local';
@@ -46,14 +45,13 @@ export function estimateModeSeconds(
 }
 
 /**
- * `--items-per-child auto`: one child per item up to AUTO_PER_ITEM_MAX items (or with a budget,
- * which needs it); pages of AUTO_PAGE_SIZE above, with items as activities (heartbeats, cancellable
- * one by one). Local items are never chosen automatically: they trade cancellation and heartbeats
- * for speed, which only the user can judge.
+ * `--items-per-child auto`: one child per item up to AUTO_PER_ITEM_MAX items (every item visible in
+ * the Web UI), pages of AUTO_PAGE_SIZE above, with items as activities (heartbeats, cancellable one
+ * by one). Local items are never chosen automatically: they trade cancellation and heartbeats for
+ * speed, which only the user can judge.
  */
-export function autoItemsPerChild(items: number, config: Pick<Config, 'budget'>): number {
-  if (config.budget !== undefined || items <= AUTO_PER_ITEM_MAX) return 1;
-  return AUTO_PAGE_SIZE;
+export function autoItemsPerChild(items: number): number {
+  return items <= AUTO_PER_ITEM_MAX ? 1 : AUTO_PAGE_SIZE;
 }
 
 /** The mode a resolved itemsPerChild / itemExecution pair is. */

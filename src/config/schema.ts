@@ -66,7 +66,7 @@ export const Config = z
     /**
      * Items per child workflow. 1 (default): one child per item, the most visible in the Web UI. N > 1:
      * one page child per N consecutive items, each item an activity in it: about 6× fewer history events
-     * per item, for large batches. At most 1000. `auto`: 1 up to 1000 items (or with a budget), else 100.
+     * per item, for large batches. At most 1000. `auto`: 1 up to 1000 items, else 100.
      */
     itemsPerChild: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(1_000)]).default(1),
     /**
@@ -133,13 +133,6 @@ export const Config = z
   })
   .superRefine((c, ctx) => {
     // Settings that cannot work together, named by the field the user should change.
-    if (c.budget !== undefined && typeof c.itemsPerChild === 'number' && c.itemsPerChild > 1) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['budget'],
-        message: 'a budget works with one child per item only: leave itemsPerChild (--items-per-child) at 1',
-      });
-    }
     const longest = Math.max(c.http.timeoutMs, c.command?.timeoutMs ?? 0, c.module?.timeoutMs ?? 0);
     if (c.itemExecution === 'local' && longest > 600_000) {
       ctx.addIssue({

@@ -26,42 +26,49 @@ describe('cost budget', () => {
       30_000,
     );
 
-  it('pauses at the item that would exceed the budget, counting items in flight', async () => {
-    const b = await h.start(
-      'budget-const',
-      controlRows(20, () => ({ delayMs: 50 })),
-      {
-        concurrency: 3,
-        costPerItem: 1.5,
-        budget: 10,
-      },
-    );
-    const paused = await pausedAndDrained(b.batchId);
-    // 6 × 1.5 = 9 fits in 10; the 7th would make 10.5.
-    expect(paused).toMatchObject({ succeeded: 6, pending: 14, cost: 9, budget: 10 });
-    expect(paused.statusReason).toContain('budget 10 reached');
-    expect(paused.statusReason).toContain('next item K0007 would cost 1.5');
-    expect(b.target.stats().requests).toBe(6);
+  it.each([
+    { mode: 'one child per item', settings: {} },
+    { mode: 'page mode', settings: { itemsPerChild: 10 } },
+  ])(
+    '$mode: pauses at the item that would exceed the budget, counting items in flight',
+    async ({ settings }) => {
+      const b = await h.start(
+        'budget-const',
+        controlRows(20, () => ({ delayMs: 50 })),
+        {
+          concurrency: 3,
+          costPerItem: 1.5,
+          budget: 10,
+          ...settings,
+        },
+      );
+      const paused = await pausedAndDrained(b.batchId);
+      // 6 × 1.5 = 9 fits in 10; the 7th would make 10.5.
+      expect(paused).toMatchObject({ succeeded: 6, pending: 14, cost: 9, budget: 10 });
+      expect(paused.statusReason).toContain('budget 10 reached');
+      expect(paused.statusReason).toContain('next item K0007 would cost 1.5');
+      expect(b.target.stats().requests).toBe(6);
 
-    // The audit line is written by an activity right after the pause takes effect.
-    const pauseEntry = await waitFor('the budget pause in the audit log', async () => {
-      const lines = (await readFile(path.join(b.outputDir, 'audit', 'audit.jsonl'), 'utf8'))
-        .trim()
-        .split('\n');
-      return lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.action === 'pause');
-    });
-    expect(pauseEntry).toMatchObject({ by: 'budget', args: { budget: 10, committed: 9 } });
-    // At the moment of the pause some of those 6 items may still have been in flight.
-    expect((pauseEntry as { args: { spent: number } }).args.spent).toBeLessThanOrEqual(9);
+      // The audit line is written by an activity right after the pause takes effect.
+      const pauseEntry = await waitFor('the budget pause in the audit log', async () => {
+        const lines = (await readFile(path.join(b.outputDir, 'audit', 'audit.jsonl'), 'utf8'))
+          .trim()
+          .split('\n');
+        return lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.action === 'pause');
+      });
+      expect(pauseEntry).toMatchObject({ by: 'budget', args: { budget: 10, committed: 9 } });
+      // At the moment of the pause some of those 6 items may still have been in flight.
+      expect((pauseEntry as { args: { spent: number } }).args.spent).toBeLessThanOrEqual(9);
 
-    await h.ctx.batches.setLimits(b.batchId, { budget: 100 });
-    await h.ctx.batches.resume(b.batchId);
-    const end = await batchEnd(b.handle);
-    expect(end).toMatchObject({
-      kind: 'returned',
-      progress: { status: 'completed', succeeded: 20, cost: 30, budget: 100 },
-    });
-  });
+      await h.ctx.batches.setLimits(b.batchId, { budget: 100 });
+      await h.ctx.batches.resume(b.batchId);
+      const end = await batchEnd(b.handle);
+      expect(end).toMatchObject({
+        kind: 'returned',
+        progress: { status: 'completed', succeeded: 20, cost: 30, budget: 100 },
+      });
+    },
+  );
 
   it("plan's cost estimate matches the measured cost of the batch", async () => {
     const rows = controlRows(12).map((r, i) => ({ ...r, price: (i % 4) + 0.25 }));
