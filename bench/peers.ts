@@ -75,6 +75,14 @@ const itemsPerPage = Number(values['page-size']);
 const modes = values.modes.split(',').map((m) => m.trim());
 if (values.baseline && !modes.includes('per-item@base')) modes.push('per-item@base');
 const repo = path.resolve(import.meta.dirname, '..');
+/** What to stop if the run is interrupted (Ctrl-C, SIGTERM): servers, the target, temp dirs. */
+const cleanups = new Set<() => Promise<unknown>>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`${signal}: stopping the servers this run started`);
+    void Promise.allSettled([...cleanups].map((f) => f())).finally(() => process.exit(130));
+  });
+}
 const snapshots: string[] = [];
 /**
  * A checkout to load an engine from: a directory as it is, or a git revision of this repository
@@ -88,6 +96,7 @@ function checkout(spec: string): string {
   symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));
   writeFileSync(path.join(dir, '.commit'), commit + '\n');
   snapshots.push(dir);
+  cleanups.add(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 // The checkout whose engine the durabatch contenders run: default this working tree; a revision
@@ -248,6 +257,7 @@ async function runLoop(target: TargetProcess, round: number, dir: string, count 
 /** BullMQ: one job per item (added in bulk), one Worker with `concurrency`, jobs kept as by default. */
 async function runBullmq(target: TargetProcess, round: number, dir: string): Promise<Sample> {
   const redis = await startRedis();
+  cleanups.add(redis.stop);
   redisVersion = redis.version;
   const connection = { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null };
   const batchId = `peers-bullmq-r${round}-${Date.now()}`;
@@ -306,6 +316,7 @@ async function runBullmq(target: TargetProcess, round: number, dir: string): Pro
     await worker.close();
     await queue.close();
     await redis.stop();
+    cleanups.delete(redis.stop);
   }
 }
 
@@ -364,6 +375,11 @@ async function runDurabatch(
     port: 0,
     headless: true,
   });
+  const stop = async (): Promise<void> => {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  cleanups.add(stop);
   temporalVersion ??= execFileSync(server.cliPath, ['--version'], { encoding: 'utf8' }).trim();
   const logger = e.createLogger({ level: 'warn', file: path.join(dir, 'worker.log') });
   const worker = await e.createBatchWorker({
@@ -438,8 +454,8 @@ async function runDurabatch(
     await worker.shutdown();
     await running.catch(() => undefined);
     await connection.close();
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
+    await stop();
+    cleanups.delete(stop);
   }
 }
 
@@ -484,6 +500,8 @@ const work = await mkdtemp(path.join(os.tmpdir(), 'durabatch-peers-run-'));
 const csv = path.join(work, 'items.csv');
 await writeFile(csv, 'id\n' + Array.from({ length: items }, (_, i) => `item-${i}`).join('\n') + '\n');
 const target = await startTargetProcess(latencyMs);
+cleanups.add(target.stop);
+cleanups.add(() => rm(work, { recursive: true, force: true }));
 const bullmqVersion = (
   JSON.parse(readFileSync(path.join(repo, 'node_modules/bullmq/package.json'), 'utf8')) as { version: string }
 ).version;

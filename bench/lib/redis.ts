@@ -14,7 +14,7 @@ export interface RedisServer {
   port: number;
   pid: number;
   version: string;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 async function freePort(): Promise<number> {

@@ -7,8 +7,8 @@ import type { TargetApiStats } from '../../examples/target-api/server';
 export interface TargetProcess {
   url: string;
   pid: number;
-  stats(): Promise<{ stats: TargetApiStats; cpuMs: number }>;
-  stop(): Promise<void>;
+  stats: () => Promise<{ stats: TargetApiStats; cpuMs: number }>;
+  stop: () => Promise<void>;
 }
 
 export async function startTargetProcess(latencyMs: number): Promise<TargetProcess> {
