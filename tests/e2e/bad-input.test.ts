@@ -381,8 +381,9 @@ describe('bad input and bad state', () => {
     await mkdir(home);
     const csv = await writeCsv(ctx.dir, 'unreachable.csv', controlRows(2));
     const expected =
-      `durabatch: no Temporal server answers at ${address} (from TEMPORAL_ADDRESS or the Temporal config profile)\n` +
-      '  fix: start the server there, or correct TEMPORAL_ADDRESS; unset it to let `durabatch run` start the embedded server\n';
+      `durabatch: no Temporal server answers at ${address} (from TEMPORAL_ADDRESS or the Temporal config profile): Failed to connect before the deadline\n` +
+      '  fix: start the server there, or correct TEMPORAL_ADDRESS; unset it to let `durabatch run` start the embedded server; ' +
+      'if the server requires TLS, set TEMPORAL_TLS=true and the TEMPORAL_TLS_* certificate paths\n';
     const env = { TEMPORAL_ADDRESS: address, DURABATCH_HOME: home };
     const id = newId('unreachable');
     for (const args of [
@@ -402,7 +403,7 @@ describe('bad input and bad state', () => {
       new RegExp(`^durabatch: cannot load the Temporal client config file ${toml}: Invalid TOML document`),
     );
     expect(broken.stderr).toMatch(
-      /\n {2}fix: fix or remove it \(or make it readable\), or point TEMPORAL_CONFIG_FILE at another file\n$/,
+      /\n {2}fix: fix or remove it \(or make it readable\), point TEMPORAL_CONFIG_FILE at another file, or correct the TEMPORAL_TLS_\* paths\n$/,
     );
     const left = await readdir(home);
     expect(left).not.toContain('temporal.db');
