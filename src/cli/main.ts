@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeServerError, InputError, ServerUnavailableError } from '../errors';
 import { TemporalCliNotFoundError } from '../server/provision';
+import { registerCodecServer } from './commands/codec-server';
 import { registerConfig } from './commands/config';
 import { registerInfra } from './commands/infra';
 import { registerOps } from './commands/ops';
@@ -31,6 +32,7 @@ registerRetryFailed(program);
 registerPlan(program);
 registerConfig(program);
 registerVerify(program);
+registerCodecServer(program);
 
 /** Exit codes: 0 success, 1 batch ended failed/cancelled (set by commands), 2 usage or input error. */
 async function main(argv: string[]): Promise<void> {

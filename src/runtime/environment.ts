@@ -4,6 +4,7 @@ import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { clientIdentity } from '../audit/audit-log';
+import { dataConverterFromEnv } from '../codec';
 import { describeServerError, ServerUnavailableError } from '../errors';
 import { resolveServerTarget, tryConnect } from '../server/connection';
 import { startDevServer, type DevServer } from '../server/dev-server';
@@ -108,7 +109,13 @@ function makeEnvironment(
   return {
     connection,
     connectionOptions,
-    client: new Client({ connection, namespace, identity: clientIdentity() }),
+    // Payload encryption (DURABATCH_CODEC_KEY*): the CLI encrypts what it sends and decrypts what it reads.
+    client: new Client({
+      connection,
+      namespace,
+      identity: clientIdentity(),
+      dataConverter: dataConverterFromEnv(),
+    }),
     namespace,
     address: connectionOptions.address ?? '',
     webUiBase,

@@ -3,6 +3,7 @@ import { makeTelemetryFilterString, NativeConnection, Runtime, Worker } from '@t
 import type { ConnectionOptions } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createActivities } from '../../activities';
+import { dataConverterFromEnv } from '../codec';
 import { operationLogger, type LogLevels } from '../logging/levels';
 import { PinoTemporalLogger } from '../logging/temporal-logger';
 import { workflowBundlePath } from './bundle';
@@ -78,6 +79,8 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Batch
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowBundle: { codePath },
+    // Payload encryption (DURABATCH_CODEC_KEY*), the same key as the clients'.
+    dataConverter: dataConverterFromEnv({ ...process.env, ...opts.env }),
     activities: createActivities({ logger: opts.logger, env: opts.env, logLevels: opts.logLevels }),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     maxConcurrentWorkflowTaskExecutions: 100,

@@ -1,0 +1,53 @@
+// `durabatch codec-server`: the Temporal codec endpoint for the Web UI (Settings → Codec Server, or
+// the UI server's codec.endpoint), decrypting payloads with the key this process is given.
+import type { Command } from 'commander';
+import { InputError } from '../../errors';
+import { AesGcmCodec, loadKeyRing } from '../../codec';
+import { startCodecServer } from '../../codec/server';
+
+export function registerCodecServer(program: Command): void {
+  program
+    .command('codec-server')
+    .description(
+      'serve the Temporal codec endpoint (/encode, /decode) so the Web UI shows decrypted payloads',
+    )
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)', '127.0.0.1')
+    .option('--port <n>', 'port (default 8888)', '8888')
+    .option('--cors-origin <origin...>', "the Web UI's origin(s), e.g. http://localhost:8080 (repeatable)")
+    .option(
+      '--authorization <value>',
+      'require this Authorization header (also DURABATCH_CODEC_AUTHORIZATION)',
+    )
+    .addHelpText(
+      'after',
+      '\nNeeds the key: DURABATCH_CODEC_KEY (+ DURABATCH_CODEC_KEY_ID) or DURABATCH_CODEC_KEY_FILE.\n' +
+        'Example:\n  DURABATCH_CODEC_KEY_FILE=keys.json durabatch codec-server --cors-origin http://localhost:8080',
+    )
+    .action(async (opts: { host: string; port: string; corsOrigin?: string[]; authorization?: string }) => {
+      const ring = loadKeyRing();
+      if (!ring)
+        throw new InputError(
+          'codec-server needs the payload key',
+          'set DURABATCH_CODEC_KEY (base64, 32 bytes) or DURABATCH_CODEC_KEY_FILE',
+        );
+      const port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65_535)
+        throw new InputError(`--port ${opts.port} is not a port`);
+      const server = await startCodecServer({
+        codec: new AesGcmCodec(ring),
+        host: opts.host,
+        port,
+        corsOrigins: opts.corsOrigin,
+        authorization: opts.authorization ?? process.env.DURABATCH_CODEC_AUTHORIZATION,
+        log: (m) => process.stderr.write(`${m}\n`),
+      });
+      process.stderr.write(
+        `codec server on ${server.url} (keys: ${[...ring.keys.keys()].join(', ')}; current ${ring.currentId})\n`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      await server.close();
+    });
+}
