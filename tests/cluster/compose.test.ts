@@ -212,7 +212,7 @@ describe('Dockerfile', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('copies everything the CLI needs: the image file set runs `durabatch --help` and `worker --help`', async () => {
+  it('copies everything the CLI needs: the image file set runs the CLI and the commands compose runs', async () => {
     const text = await readFile(path.join(ROOT, 'Dockerfile'), 'utf8');
     const copied = [...text.matchAll(/^COPY (\S+(?: \S+)*) \S+$/gm)].flatMap((m) => m[1]!.split(' '));
     const dir = await mkdtemp(path.join(os.tmpdir(), 'image-files-'));
@@ -222,11 +222,18 @@ describe('Dockerfile', () => {
     const help = await exec(process.execPath, ['bin/durabatch.js', '--help'], { cwd: dir, env: cleanEnv });
     expect(help.stderr).toBe('');
     expect(help.stdout).toMatch(/worker/);
+    // The commands the compose services run exist, with the flags they pass.
     const worker = await exec(process.execPath, ['bin/durabatch.js', 'worker', '--help'], {
       cwd: dir,
       env: cleanEnv,
     });
     expect(worker.code).toBe(0);
+    const codec = await exec(process.execPath, ['bin/durabatch.js', 'codec-server', '--help'], {
+      cwd: dir,
+      env: cleanEnv,
+    });
+    expect(codec.code).toBe(0);
+    for (const flag of ['--host', '--port', '--cors-origin']) expect(codec.stdout).toContain(flag);
     await rm(dir, { recursive: true, force: true });
   });
 });
