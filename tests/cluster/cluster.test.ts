@@ -16,6 +16,7 @@ import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import type { BatchProgress } from '../../workflows/types';
 import { runCli } from '../helpers/cli';
 import { patientRows, writeCsv } from '../helpers/files';
+import { chromiumInstalled, launchChromium } from '../ui/web-ui-driver';
 import { installTools, toolPaths } from './tools';
 
 const ITEMS = Number(process.env.DURABATCH_CLUSTER_ITEMS ?? 2_000);
@@ -159,6 +160,8 @@ describe('durabatch on a native Temporal cluster (PostgreSQL, mutual TLS)', () =
   it(`two workers, ${ITEMS} items, kill -9 of a worker and of the server: verify --effects OK`, async () => {
     const ns = 'durabatch';
     await cluster.createNamespace(ns);
+    const bytesBefore = await databaseBytes(cluster);
+    const cpuBefore = await cpuSeconds(cluster.serverPid());
     // A target of its own: its ledger holds this batch's effects only.
     const target = await startTargetApi({ failureRate: 0.03, rateLimitRate: 0.01, latencyMs: [5, 40] });
     onTestFinished(() => target.close());
@@ -222,6 +225,7 @@ describe('durabatch on a native Temporal cluster (PostgreSQL, mutual TLS)', () =
     spawnWorker(ns, 'worker-3');
 
     const at2 = await until(Math.floor(ITEMS / 2));
+    const cpuFirstServer = (await cpuSeconds(cluster.serverPid())) - cpuBefore;
     const pid = await cluster.killServer();
     log.push(`kill -9 temporal server (pid ${pid}) at ${finished(at2)} finished`);
     await sleep(2_000);
@@ -231,6 +235,7 @@ describe('durabatch on a native Temporal cluster (PostgreSQL, mutual TLS)', () =
     const final = (await c.workflow.getHandle(batchId).result()) as BatchProgress;
     timings.batchMs = Date.now() - started;
     timings.items = ITEMS;
+    timings.serverCpuSeconds = cpuFirstServer + (await cpuSeconds(cluster.serverPid()));
     expect(final).toMatchObject({ status: 'completed', total: ITEMS, succeeded: ITEMS, failed: 0 });
 
     const verify = await runCli(['verify', batchId, '--effects', `${target.url}/_received`], {
@@ -251,8 +256,23 @@ describe('durabatch on a native Temporal cluster (PostgreSQL, mutual TLS)', () =
     const body = (await res.json()) as { executions?: { execution?: { workflowId?: string } }[] };
     expect(body.executions?.map((e) => e.execution?.workflowId)).toContain(batchId);
 
+    // One screenshot of the batch in the Web UI served by the UI server, for docs/deployment.md.
+    if (chromiumInstalled()) {
+      const browser = await launchChromium();
+      try {
+        const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+        const all = encodeURIComponent(`BatchId = "${batchId}"`); // the batch and its items
+        await page.goto(`${cluster.uiUrl}/namespaces/${ns}/workflows?query=${all}`);
+        await page.getByText(batchId, { exact: true }).first().waitFor({ timeout: 60_000 });
+        await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-cluster-batch.png') });
+      } finally {
+        await browser.close();
+      }
+    }
+
     // Database growth, for docs/deployment.md.
-    timings.postgresBytes = await databaseBytes(cluster);
+    timings.postgresBytesBefore = bytesBefore;
+    timings.postgresBytesAfter = await databaseBytes(cluster);
     await connection.close();
   });
 
@@ -311,6 +331,14 @@ describe('durabatch on a native Temporal cluster (PostgreSQL, mutual TLS)', () =
     }
   });
 });
+
+/** CPU time (user + system) a process has used, from /proc. */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  if (!pid) return 0;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100; // clock ticks (USER_HZ 100)
+}
 
 /** Total size of Temporal's two databases. */
 async function databaseBytes(cluster: NativeCluster): Promise<number> {
