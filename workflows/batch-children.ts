@@ -151,6 +151,35 @@ export class ChildLauncher {
     }
   }
 
+  /**
+   * The batch is ending: cancels every item and page still in flight and waits (at most `graceMs`)
+   * for their outcomes and then for their workflows to close, so no item of an ended batch is still
+   * Running in the Web UI. What did not confirm in time is recorded cancelled.
+   */
+  async stopAll(graceMs: number): Promise<void> {
+    if (this.state.inFlight.size === 0 && this.state.pages.size === 0) return;
+    const cancelled = await this.cancelAll();
+    await condition(() => this.state.inFlight.size === 0 && this.state.pages.size === 0, graceMs);
+    await this.awaitClosed(cancelled, graceMs);
+    const why = 'did not confirm cancellation in time';
+    for (const f of [...this.state.inFlight.values()]) {
+      this.state.applyOutcome({
+        index: f.index,
+        key: f.key,
+        status: 'cancelled',
+        attempts: 0,
+        latencyMs: 0,
+        startedAt: f.startedAt,
+        endedAt: workflowNowIso(),
+        errorType: 'Cancelled',
+        errorMessage: why,
+      });
+    }
+    for (const page of [...this.state.pages.values()]) {
+      await this.pages?.failUnreported(page, 'cancelled', 'Cancelled', why);
+    }
+  }
+
   /** Waits (at most `timeoutMs`) until these children are closed, whatever their outcome. */
   async awaitClosed(workflowIds: string[], timeoutMs: number): Promise<void> {
     const open = await this.stillOpen(workflowIds, timeoutMs);

@@ -63,8 +63,10 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
   );
   setHandler(
     itemsCompletedSignal,
-    ({ childId, outcomes, unfinished, cost, running }) => {
-      if (!state.applyPageOutcomes(childId, outcomes, unfinished, cost, running)) ctx.onStrayOutcome(childId);
+    ({ childId, outcomes, unfinished, cost, running, paused }) => {
+      if (!state.applyPageOutcomes(childId, outcomes, unfinished, cost, { running, paused })) {
+        ctx.onStrayOutcome(childId);
+      }
       ctx.onChange();
     },
     { description: describe.itemsCompleted },

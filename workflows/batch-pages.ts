@@ -145,6 +145,7 @@ export class PageLauncher {
         .map(async (p) => {
           const control = this.desired(p);
           p.sent = control;
+          if (!control.paused) p.paused = false; // it may start items again from now on
           await getExternalWorkflowHandle(p.childId)
             .signal(pageControlSignal, control)
             .catch((err: unknown) =>

@@ -44,8 +44,9 @@ export interface InFlightPage {
   spent?: number;
   pendingCost?: number;
   need?: { cost: number; key: string };
-  /** Items the page said were running at its last report. */
+  /** Items the page said were running at its last report, and whether it said it was paused. */
   running?: number;
+  paused?: boolean;
 }
 
 /** Plain-data state handed to the next run by continue-as-new. */
@@ -184,8 +185,8 @@ export class BatchState {
   get runningCount(): number {
     let running = this.inFlight.size;
     for (const p of this.pages.values()) {
-      // A page that may not start more (paused, or waiting for budget) runs what it last said.
-      const held = this.paused || p.need !== undefined;
+      // A page that said it starts no more (paused, or waiting for budget) runs what it last said.
+      const held = p.paused === true || p.need !== undefined;
       running += Math.min(held ? (p.running ?? 0) : p.slots, pageUnreported(p));
     }
     return running;
@@ -200,7 +201,7 @@ export class BatchState {
     outcomes: ItemOutcome[],
     unfinished: number,
     cost?: { spent: number; inflight: number; need?: number; needKey?: string },
-    running?: number,
+    report: { running?: number; paused?: boolean } = {},
   ): boolean {
     const page = this.pages.get(childId);
     if (!page) return false;
@@ -215,7 +216,8 @@ export class BatchState {
     }
     page.done = done.join('');
     page.unfinished = unfinished;
-    page.running = running;
+    page.running = report.running;
+    page.paused = report.paused;
     if (cost) {
       page.pendingCost = Math.max(0, cost.spent - (page.spent ?? 0)) + cost.inflight;
       page.need = cost.need !== undefined ? { cost: cost.need, key: cost.needKey ?? '?' } : undefined;

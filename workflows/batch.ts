@@ -53,29 +53,19 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   const resultsPageSize = input.resultsPageSize ?? 200;
   const canAfter = input.continueAsNewAfterEvents ?? 8_000;
   const webUiUrl = input.webUiUrl ?? null;
-  const children = new ChildLauncher(state, {
+  // What every item runs with, whether its child holds one item or a page of them.
+  const itemSpec = {
     batchId: input.batchId,
     steps: input.steps,
     retry: input.retry,
     cost: input.cost,
     outputDir: input.outputDir,
     local: input.itemExecution === 'local',
-  });
+  };
+  const children = new ChildLauncher(state, itemSpec);
   const pages =
     (input.itemsPerChild ?? 1) > 1
-      ? new PageLauncher(
-          state,
-          {
-            batchId: input.batchId,
-            steps: input.steps,
-            retry: input.retry,
-            cost: input.cost,
-            outputDir: input.outputDir,
-            local: input.itemExecution === 'local',
-          },
-          input.source,
-          input.itemsPerChild!,
-        )
+      ? new PageLauncher(state, itemSpec, input.source, input.itemsPerChild!)
       : undefined;
   children.pages = pages;
   const buffer: Item[] = [];
@@ -281,30 +271,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   // interrupt the cleanup it asked for.
   return await CancellationScope.nonCancellable(async () => {
     const ending = state.terminal?.status;
-    if (state.inFlight.size > 0 || state.pages.size > 0) {
-      const graceMs = input.cancelGraceMs ?? 60_000;
-      const cancelled = await children.cancelAll();
-      await condition(() => state.inFlight.size === 0 && state.pages.size === 0, graceMs);
-      // A child reports its outcome just before it closes: wait for the close too, so that when the
-      // batch ends no item of it is still Running in the Web UI.
-      await children.awaitClosed(cancelled, graceMs);
-      for (const f of [...state.inFlight.values()]) {
-        state.applyOutcome({
-          index: f.index,
-          key: f.key,
-          status: 'cancelled',
-          attempts: 0,
-          latencyMs: 0,
-          startedAt: f.startedAt,
-          endedAt: workflowNowIso(),
-          errorType: 'Cancelled',
-          errorMessage: 'did not confirm cancellation in time',
-        });
-      }
-      for (const page of [...state.pages.values()]) {
-        await pages?.failUnreported(page, 'cancelled', 'Cancelled', 'did not confirm cancellation in time');
-      }
-    }
+    await children.stopAll(input.cancelGraceMs ?? 60_000);
     const notStartedFrom = state.cancelNotStarted();
     const final =
       ending === 'cancelling'

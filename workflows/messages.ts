@@ -30,6 +30,8 @@ export interface ItemsCompleted {
   unfinished: number;
   /** Items of the page running right now. */
   running?: number;
+  /** The page is paused: it starts no item until told otherwise. */
+  paused?: boolean;
   /** With a budget: the page's cost so far (all its finished items) and expected for its running ones. */
   cost?: PageCost;
 }

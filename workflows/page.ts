@@ -17,6 +17,7 @@ import type { createActivities } from '../activities';
 import { workflowNow, workflowNowIso } from './clock';
 import { expectedCostOr } from './cost';
 import { runItem, type ItemRunSpec } from './item-run';
+import { neverRan, pageDetails } from './page-parts';
 import {
   itemBlockedSignal,
   itemsCompletedSignal,
@@ -81,7 +82,16 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
   const pending: Item[] = [];
   const state = new Map<string, string>(); // key → status shown in Current Details
 
-  setHandler(pageControlSignal, (c) => void (control = c), { description: describe.pageControl });
+  // A pause is acknowledged with a report: from then on the parent counts only what still runs.
+  let pauseToAck = false;
+  setHandler(
+    pageControlSignal,
+    (c) => {
+      if (c.paused && !control.paused) pauseToAck = true;
+      control = c;
+    },
+    { description: describe.pageControl },
+  );
   setHandler(retryItemSignal, () => void (retryRequested = true), { description: describe.retryItem });
   setHandler(
     pageCancelItemSignal,
@@ -104,14 +114,17 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
     state.set(outcome.key, outcome.status);
   }
 
-  async function flush(): Promise<void> {
-    while (outbox.length > 0) {
+  /** Sends the outcomes not sent yet (or, with `always`, at least a report of the page's state). */
+  async function flush(always = false): Promise<void> {
+    while (outbox.length > 0 || always) {
+      always = false;
       const batch = outbox.splice(0, FLUSH_MAX);
       await parent.signal(itemsCompletedSignal, {
         childId: workflowInfo().workflowId,
         outcomes: batch,
         unfinished: pending.length + running.size + outbox.length,
         running: running.size,
+        paused: control.paused,
         cost: costReport(),
       });
       reported += batch.length;
@@ -212,17 +225,18 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
     const mustAsk = () =>
       pending.length > 0 && !control.paused && asked !== control && !withinAllowance(pending[0]!);
     for (;;) {
-      await condition(() => (pending.length === 0 && running.size === 0) || canStart() || mustAsk());
+      await condition(
+        () => (pending.length === 0 && running.size === 0) || canStart() || mustAsk() || pauseToAck,
+      );
+      if (pauseToAck) {
+        pauseToAck = false;
+        await flush(true);
+        continue;
+      }
       if (pending.length === 0) break;
       if (!canStart()) {
         asked = control;
-        await parent.signal(itemsCompletedSignal, {
-          childId: workflowInfo().workflowId,
-          outcomes: [],
-          unfinished: pending.length + running.size + outbox.length,
-          running: running.size,
-          cost: costReport(),
-        });
+        await flush(true);
         continue;
       }
       if (control.ratePerSec) {
@@ -277,41 +291,4 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
     if (cancelled !== undefined) throw cancelled as Error;
     return { first: input.first, count: input.count, reported };
   });
-}
-
-function neverRan(
-  item: Item,
-  status: 'skipped' | 'cancelled',
-  errorType: string,
-  message: string,
-): ItemOutcome {
-  const now = workflowNowIso();
-  return {
-    index: item.index,
-    key: item.key,
-    status,
-    attempts: 0,
-    latencyMs: 0,
-    startedAt: now,
-    endedAt: now,
-    errorType,
-    errorMessage: message,
-  };
-}
-
-/** Current Details of a page: its items and their state (the first 100). */
-function pageDetails(input: PageInput, state: Map<string, string>): string {
-  const counts: Record<string, number> = {};
-  for (const s of state.values()) counts[s] = (counts[s] ?? 0) + 1;
-  const summary = Object.entries(counts)
-    .map(([s, n]) => `${s} **${n}**`)
-    .join(' · ');
-  const rows = [...state.entries()].slice(0, 100).map(([k, s]) => `${k}: ${s}`);
-  return [
-    `**page** items ${input.first + 1}–${input.first + input.count} of batch ${input.batchId}`,
-    '',
-    summary,
-    '',
-    rows.join(' · ') + (state.size > 100 ? ' · …' : ''),
-  ].join('\n');
 }
