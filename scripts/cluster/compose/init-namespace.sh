@@ -1,7 +1,8 @@
 #!/bin/sh
 # One-shot (compose service temporal-init, admin-tools image): a production server has no namespace
 # until one is created. Creates durabatch's namespace and its search attributes, then waits until
-# they are visible, so the first `durabatch start` never races their registration.
+# they are listed. Listed is not yet usable (the mapping follows a moment later): durabatch's own
+# client also waits until they are usable before its first start (src/server/register-search-attributes.ts).
 set -eu
 : "${TEMPORAL_ADDRESS:?}" "${TEMPORAL_NAMESPACE:?}"
 retention=${TEMPORAL_RETENTION:-7d}
@@ -24,7 +25,6 @@ missing() {
 for sa in $(missing); do
   temporal operator search-attribute create --namespace "$ns" --name "${sa%%:*}" --type "${sa#*:}"
 done
-# The mapping becomes visible a moment after registration; a start before that fails.
 tries=0
 while [ -n "$(missing)" ]; do
   tries=$((tries + 1))
