@@ -26,7 +26,7 @@ describe('presentation in the Web UI', () => {
 
   it('describes the batch and its items, and keeps Current Details and search attributes current', async () => {
     // K0001 is slow, so the batch is caught mid-way with 9 of 10 done.
-    const rows = controlRows(10, (i) => ({ delayMs: i === 0 ? 4_000 : 0, failAttempts: i === 1 ? 1 : 0 }));
+    const rows = controlRows(10, (i) => ({ delayMs: i === 0 ? 8_000 : 0, failAttempts: i === 1 ? 1 : 0 }));
     const b = await h.start('present', rows, { concurrency: 3 });
     await waitFor('nine items done', async () => (await liveProgress(b.handle)).succeeded === 9);
 
