@@ -245,6 +245,9 @@ export async function startNativeCluster(opts: NativeClusterOptions): Promise<Na
     for (const p of [...procs].reverse()) await stopProcess(p);
     await stopProcess(server);
     await stopProcess(postgres, 'SIGINT'); // PostgreSQL's fast shutdown
+    // A temp dir made here is removed with the cluster; a dir the caller chose is the caller's.
+    if (!opts.dir && process.env.DURABATCH_KEEP_TEST_FILES !== 'true')
+      await rm(dir, { recursive: true, force: true });
   };
   try {
     const taken = new Set<number>();
