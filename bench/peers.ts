@@ -595,6 +595,20 @@ const fmt = (n: number | null, digits = 1): string => (n === null ? '—' : n.to
 const rows: string[][] = [];
 const summary: Record<string, object> = {};
 const baseFor = active.includes('per-item@base') ? 'per-item@base' : 'per-item';
+/** Median total CPU ms per item of a contender (null when it did not run or has no figure). */
+function cpuOf(contender: string): number | null {
+  const xs = all.filter((m) => m.contender === contender).map((m) => m.totalCpuMsPerItem);
+  return xs.length ? median(xs) : null;
+}
+/**
+ * The base's CPU per item over the contender's: the speed-up to expect where the cores are the
+ * limit. Unlike items/s it does not depend on what else the machine was doing during the run.
+ */
+function cpuRatioTo(contender: string, other: string): number | null {
+  const a = cpuOf(contender);
+  const b = cpuOf(other);
+  return a && b ? b / a : null;
+}
 for (const contender of active) {
   const ms = all.filter((m) => m.contender === contender);
   if (!ms.length) continue;
@@ -608,6 +622,7 @@ for (const contender of active) {
     vsLoop: ratioTo(contender, 'loop'),
     vsBullmq: ratioTo(contender, 'bullmq'),
     vsPerItem: ratioTo(contender, baseFor),
+    cpuVsPerItem: cpuRatioTo(contender, baseFor),
     historyEventsPerItem: med((m) => m.historyEventsPerItem),
     serverCpuMsPerItem: med((m) => m.serverCpuMsPerItem),
     workerCpuMsPerItem: med((m) => m.workerCpuMsPerItem),
@@ -621,6 +636,7 @@ for (const contender of active) {
     fmt(s.vsLoop, 3),
     fmt(s.vsBullmq, 2),
     fmt(s.vsPerItem, 2),
+    fmt(s.cpuVsPerItem, 2),
     fmt(s.historyEventsPerItem, 2),
     fmt(s.serverCpuMsPerItem, 2),
     fmt(s.workerCpuMsPerItem, 2),
@@ -641,6 +657,7 @@ const header = [
   '× loop',
   '× BullMQ',
   `× ${baseFor}`,
+  `× ${baseFor} by CPU`,
   'history events / item',
   'server CPU ms / item',
   'worker CPU ms / item',
@@ -658,7 +675,8 @@ console.log(JSON.stringify(versions));
 // ---- issue 13's targets -----------------------------------------------------------------------
 
 type Summary = {
-  [K in 'vsLoop' | 'vsBullmq' | 'vsPerItem' | 'historyEventsPerItem' | 'totalCpuMsPerItem']: number | null;
+  [K in 'vsLoop' | 'vsBullmq' | 'vsPerItem' | 'cpuVsPerItem' | 'historyEventsPerItem' | 'totalCpuMsPerItem']:
+    number | null;
 };
 const checks: { target: string; value: number | null; limit: number; atLeast: boolean }[] = [];
 const get = (c: string): Summary | undefined => summary[c] as Summary | undefined;
@@ -668,13 +686,17 @@ const check = (target: string, value: number | null | undefined, limit: number, 
 };
 if (latencyMs === 0) {
   check(`per-item: items/s × ${today}`, get('per-item')?.vsPerItem, 2, true);
+  check(`per-item: CPU ratio to ${today}`, get('per-item')?.cpuVsPerItem, 2, true);
   check('per-item: total CPU ms / item', get('per-item')?.totalCpuMsPerItem, 50, false);
   check(`per-item-local: items/s × ${today}`, get('per-item-local')?.vsPerItem, 2, true);
+  check(`per-item-local: CPU ratio to ${today}`, get('per-item-local')?.cpuVsPerItem, 2, true);
   check('per-item-local: total CPU ms / item', get('per-item-local')?.totalCpuMsPerItem, 50, false);
   check(`page: items/s × ${today}`, get('page')?.vsPerItem, 8, true);
+  check(`page: CPU ratio to ${today}`, get('page')?.cpuVsPerItem, 8, true);
   check('page: total CPU ms / item', get('page')?.totalCpuMsPerItem, 13, false);
   check('page: history events / item', get('page')?.historyEventsPerItem, 4, false);
   check(`page-local: items/s × ${today}`, get('page-local')?.vsPerItem, 15, true);
+  check(`page-local: CPU ratio to ${today}`, get('page-local')?.cpuVsPerItem, 15, true);
   check('page-local: total CPU ms / item', get('page-local')?.totalCpuMsPerItem, 6, false);
   check('page-local: items/s × BullMQ', get('page-local')?.vsBullmq, 0.5, true);
 } else {
