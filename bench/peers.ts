@@ -418,6 +418,16 @@ async function runDurabatch(
       runNumber?: number;
     };
     const seconds = (performance.now() - t0) / 1000;
+    let note: string | undefined;
+    if (result.failed > 0) {
+      // Say why, while the batch can still be asked (the server and its database go at the end).
+      const failures = await started.handle
+        .query<{ key: string; errorType: string; errorMessage: string }[]>('failures')
+        .catch(() => []);
+      const first = failures[0];
+      note = first ? `${first.key}: ${first.errorType}: ${first.errorMessage}` : 'failures not readable';
+      console.error(`${mode} round ${round}: ${result.failed} items failed; first: ${note}`);
+    }
     // CPU until the last workflow is closed (children finish just after the parent has counted them).
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
@@ -449,6 +459,7 @@ async function runDurabatch(
       historyEvents,
       workflowExecutions,
       parentRuns,
+      note,
     };
   } finally {
     await worker.shutdown();
@@ -568,6 +579,7 @@ try {
         targetCpuMsPerItem: r2((after.cpuMs - before.cpuMs) / items),
         workerRssMb: Math.round(process.memoryUsage().rss / 1e6),
         loadAverage1m: r2(os.loadavg()[0]!),
+        ...(sample.note ? { note: sample.note } : {}),
       };
       all.push(m);
       emit(m);
@@ -670,6 +682,9 @@ console.log(
     `(ratios: median of per-round ratios)\n\n${table}\n`,
 );
 for (const [m, why] of skipped) console.log(`not run: ${m} (${why})`);
+for (const m of all.filter((x) => x.failed > 0)) {
+  console.log(`FAILED ITEMS: ${m.contender} round ${m.round}: ${m.failed} of ${m.items} (${m.note ?? '?'})`);
+}
 console.log(JSON.stringify(versions));
 
 // ---- issue 13's targets -----------------------------------------------------------------------
