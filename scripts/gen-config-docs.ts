@@ -87,7 +87,7 @@ function typeOf(s: Json | undefined): string {
     return alts.includes('boolean') ? 'boolean' : [...new Set(alts)].join(' or ');
   }
   if (s.enum) return s.enum.map(String).join(', ');
-  if (s.const !== undefined) return String(s.const);
+  if (s.const !== undefined) return typeof s.const === 'string' ? s.const : JSON.stringify(s.const);
   if (s.type === 'array') return `list of ${typeOf(s.items)}`;
   if (s.type === 'object')
     return s.properties ? 'object' : `map of ${typeOf(s.additionalProperties as Json)}`;
