@@ -1,4 +1,4 @@
-// A page child's item records that never ran, and its Current Details.
+// A page child's item records that never ran, its Current Details, and its ItemKeys list.
 import { workflowNowIso } from './clock';
 import type { PageInput } from './page';
 import type { Item, ItemOutcome } from './types';
@@ -38,4 +38,30 @@ export function pageDetails(input: PageInput, state: Map<string, string>): strin
     '',
     rows.join(' · ') + (state.size > 100 ? ' · …' : ''),
   ].join('\n');
+}
+
+/**
+ * The first keys whose encoded size stays within `maxBytes`: a KeywordList search attribute is
+ * refused over 2,048 bytes. Pages with longer keys list only some of them in ItemKeys.
+ */
+export function keysWithin(keys: string[], maxBytes: number): string[] {
+  const out: string[] = [];
+  let size = 2; // the JSON list's brackets
+  for (const key of keys) {
+    const bytes = utf8Length(JSON.stringify(key)) + 1; // quoted and escaped, plus a comma
+    if (size + bytes > maxBytes) break;
+    size += bytes;
+    out.push(key);
+  }
+  return out;
+}
+
+/** UTF-8 length of a string, counted by hand: the workflow sandbox has no Buffer. */
+function utf8Length(text: string): number {
+  let n = 0;
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+  }
+  return n;
 }

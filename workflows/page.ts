@@ -17,7 +17,7 @@ import type { createActivities } from '../activities';
 import { workflowNow, workflowNowIso } from './clock';
 import { expectedCostOr } from './cost';
 import { runItem, type ItemRunSpec } from './item-run';
-import { neverRan, pageDetails } from './page-parts';
+import { keysWithin, neverRan, pageDetails } from './page-parts';
 import {
   itemBlockedSignal,
   itemsCompletedSignal,
@@ -49,11 +49,16 @@ export interface PageSummary {
   reported: number;
 }
 
-/** Outcomes are sent to the parent in batches: at most this many, at least every FLUSH_MS. */
+/**
+ * Outcomes are sent to the parent in batches: at most this many, at least every FLUSH_MS; once the
+ * page has no item left to start, every finished item frees a slot another page could use, so it
+ * reports within TAIL_FLUSH_MS.
+ */
 const FLUSH_MAX = 100;
 const FLUSH_MS = 2_000;
+const TAIL_FLUSH_MS = 250;
 /** Keys listed in the ItemKeys search attribute (a KeywordList is bounded in size). */
-const MAX_SEARCH_KEYS = 200;
+const MAX_SEARCH_KEYS_BYTES = 1_500; // the server refuses a value over 2,048 bytes (and fails the page)
 
 const { readPage } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '2 minutes',
@@ -198,7 +203,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       offset += items.length;
     }
     upsertSearchAttributes([
-      { key: itemKeysKey, value: [...state.keys(), ...skipped].slice(0, MAX_SEARCH_KEYS) },
+      { key: itemKeysKey, value: keysWithin([...state.keys(), ...skipped], MAX_SEARCH_KEYS_BYTES) },
     ]);
     refreshDetails();
 
@@ -209,7 +214,10 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         while (!done) {
           await condition(() => done || outbox.length > 0);
           if (!done && outbox.length < FLUSH_MAX) {
-            await condition(() => done || outbox.length >= FLUSH_MAX, FLUSH_MS);
+            await condition(() => done || outbox.length >= FLUSH_MAX || pending.length === 0, FLUSH_MS);
+          }
+          if (!done && outbox.length < FLUSH_MAX && pending.length === 0) {
+            await condition(() => done || outbox.length >= FLUSH_MAX, TAIL_FLUSH_MS);
           }
           await flush();
         }

@@ -190,6 +190,19 @@ describe('page mode', () => {
     expect(new Set(items.map((i) => i.key)).size).toBe(300);
   });
 
+  it('pages of long keys: ItemKeys lists what fits the search attribute limit, every item runs', async () => {
+    // 120 keys of 52 characters in pages of 60: 3 KB of keys per page, over the server's 2 KB limit.
+    const longKey = (i: number) => `customer-2f6c1d0e-8a4b-4c7e-9f3a-${String(i).padStart(12, '0')}`;
+    const rows = controlRows(120).map((r, i) => ({ ...r, id: longKey(i) }));
+    const b = await h.start('pages-long-keys', rows, { itemsPerChild: 60, concurrency: 10 });
+    const end = await batchEnd(b.handle);
+    expect(end).toMatchObject({ kind: 'returned', progress: allSucceeded(120) });
+    expect(b.target.stats().effects).toBe(120);
+    expect(await listIds(h.ctx.client, `BatchId = "${b.batchId}" AND ItemKeys = "${longKey(61)}"`)).toEqual([
+      `${b.batchId}/page-60`,
+    ]);
+  });
+
   it('replays every history of the batches above without nondeterminism', async () => {
     const [replayed, listed] = await h.replayAll();
     expect(replayed).toBe(listed);

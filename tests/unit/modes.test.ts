@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { Config } from '../../src/config/schema';
 import { autoItemsPerChild, estimateModeSeconds, MODE_CPU_MS, modeOf } from '../../src/client/modes';
+import { keysWithin } from '../../workflows/page-parts';
 
 describe('execution modes', () => {
   it('auto keeps one child per item up to 1,000 items, pages of 100 above', () => {
@@ -44,5 +45,16 @@ describe('execution modes', () => {
     });
     expect(local.error?.issues[0]?.message).toContain('local items are for short calls');
     expect(Config.parse({ itemExecution: 'local', itemsPerChild: 1 }).itemExecution).toBe('local');
+  });
+});
+
+describe('ItemKeys of a page', () => {
+  it('keeps the first keys whose JSON list stays within the byte limit, counting UTF-8', () => {
+    expect(keysWithin(['a', 'b', 'c'], 100)).toEqual(['a', 'b', 'c']);
+    // ["aaaa","bbbb"] is 15 bytes; a third 4-letter key would make 22.
+    expect(keysWithin(['aaaa', 'bbbb', 'cccc'], 16)).toEqual(['aaaa', 'bbbb']);
+    // 'é' is 2 bytes and '😀' 4 in UTF-8.
+    expect(keysWithin(['é', '😀'], 2 + 4 + 1 + 6)).toEqual(['é']);
+    expect(keysWithin(['é', '😀'], 2 + 4 + 1 + 7)).toEqual(['é', '😀']);
   });
 });
