@@ -1,0 +1,81 @@
+// Loads durabatch's engine (dev server, worker, client, config, logger) from a checkout: this
+// working tree, another directory, or a git revision extracted with `git archive` into a temp dir
+// (node_modules linked to this repository's). A long benchmark run from a revision (e.g. HEAD) does
+// not pick up edits in progress in the working tree. Used by bench/scale.ts.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+
+export interface Engine {
+  root: string;
+  /** Short commit, `+uncommitted` when engine files differ from it in a working tree. */
+  commit: string;
+  startDevServer: typeof import('../../src/server/dev-server').startDevServer;
+  createBatchWorker: typeof import('../../src/worker/worker').createBatchWorker;
+  BatchClient: typeof import('../../src/client/batch-client').BatchClient;
+  Config: typeof import('../../src/config/schema').Config;
+  createLogger: typeof import('../../src/logging/logger').createLogger;
+  /** Removes the extracted copy, if any. */
+  dispose(): void;
+}
+
+/** `spec`: undefined = this working tree; a directory; or a git revision of this repository. */
+export async function loadEngine(spec?: string): Promise<Engine> {
+  let root = repoRoot;
+  let extracted = false;
+  if (spec !== undefined) {
+    if (existsSync(spec) && statSync(spec).isDirectory()) {
+      root = path.resolve(spec);
+    } else {
+      const commit = execFileSync('git', ['-C', repoRoot, 'rev-parse', '--short', spec], {
+        encoding: 'utf8',
+      }).trim();
+      root = mkdtempSync(path.join(os.tmpdir(), `durabatch-engine-${commit}-`));
+      execFileSync('sh', ['-c', `git -C "${repoRoot}" archive ${commit} | tar -x -C "${root}"`]);
+      symlinkSync(path.join(repoRoot, 'node_modules'), path.join(root, 'node_modules'));
+      writeFileSync(path.join(root, '.commit'), commit + '\n');
+      extracted = true;
+    }
+  }
+  const load = (p: string): Promise<Record<string, unknown>> =>
+    import(pathToFileURL(path.join(root, p)).href) as Promise<Record<string, unknown>>;
+  const [server, worker, client, schema, logger] = await Promise.all([
+    load('src/server/dev-server.ts'),
+    load('src/worker/worker.ts'),
+    load('src/client/batch-client.ts'),
+    load('src/config/schema.ts'),
+    load('src/logging/logger.ts'),
+  ]);
+  return {
+    root,
+    commit: commitOf(root),
+    startDevServer: server.startDevServer,
+    createBatchWorker: worker.createBatchWorker,
+    BatchClient: client.BatchClient,
+    Config: schema.Config,
+    createLogger: logger.createLogger,
+    dispose: () => {
+      if (extracted) rmSync(root, { recursive: true, force: true });
+    },
+  } as Engine;
+}
+
+function commitOf(root: string): string {
+  const file = path.join(root, '.commit');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const git = (...args: string[]): string =>
+    execFileSync('git', ['-C', root, ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  try {
+    const dirty = git('status', '--porcelain', '--', 'src', 'workflows', 'activities');
+    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? '+uncommitted' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+}
