@@ -53,7 +53,7 @@ export function parseDocComments(text: string): Map<string, string> {
 /** `field: Declaration.` lines: which declaration documents a settings group (`http` → HttpSettings). */
 function groupAliases(text: string): Record<string, string> {
   return Object.fromEntries(
-    [...text.matchAll(/^ {2}(\w+): ([A-Z]\w+)\./gm)].map((m): [string, string] => [m[1] ?? '', m[2] ?? '']),
+    [...text.matchAll(/^ {2,4}(\w+): ([A-Z]\w+)\./gm)].map((m): [string, string] => [m[1] ?? '', m[2] ?? '']),
   );
 }
 
