@@ -28,8 +28,9 @@ describe('engine: failure policy and retries', () => {
   afterAll(() => h?.close());
 
   it('failFast: the first failure fails the batch, cancels in-flight items and starts no more', async () => {
-    // K0003 fails at once (400) while K0001, K0002 and K0004 are in flight (1 s each).
-    const rows = controlRows(20, (i) => (i === 2 ? { status: 400 } : { delayMs: 1_000 }));
+    // K0003 fails at once (400) while K0001, K0002 and K0004 are in flight (5 s each: a cancel reaches
+    // a running item with its next heartbeat, within about a second, so a shorter item could finish).
+    const rows = controlRows(20, (i) => (i === 2 ? { status: 400 } : { delayMs: 5_000 }));
     const b = await h.start('failfast', rows, { concurrency: 4, failFast: true });
     const end = await batchEnd(b.handle);
     expect(end.kind).toBe('failed');
