@@ -210,8 +210,10 @@ try {
       )
     : undefined;
 
+  const resultWait = started.handle.result();
+  resultWait.catch(() => undefined);
   const outcome = await Promise.race([
-    started.handle.result().then((r) => ({ kind: 'result' as const, result: r as { [k: string]: unknown } })),
+    resultWait.then((r) => ({ kind: 'result' as const, result: r as { [k: string]: unknown } })),
     new Promise<{ kind: 'stopped' }>((resolve) => {
       wake = () => resolve({ kind: 'stopped' });
       if (stopReason) wake();
@@ -228,6 +230,12 @@ try {
     ? (outcome.result as { status: string; succeeded: number; failed: number; runNumber: number })
     : undefined;
   const partial = complete ? undefined : await progressNow();
+  if (!complete) {
+    // End the batch on this throwaway server so the pending result long-poll settles before the
+    // connection closes (otherwise its retry throws "Channel has been shut down" during clean-up).
+    await started.handle.terminate('bench/scale.ts stopped the run').catch(() => undefined);
+    await Promise.race([resultWait.catch(() => undefined), delay(10_000)]);
+  }
   const done = result ? result.succeeded + result.failed : (partial?.done ?? 0);
   const serverCpuMs = processTreeCpuMs(server.pid) - server0;
   const selfCpuMsUsed = selfCpuMs() - self0;
