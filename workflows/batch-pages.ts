@@ -18,7 +18,7 @@ import { pageUnreported, type BatchState, type InFlightPage } from './batch-stat
 import { workflowNowIso } from './clock';
 import { averageCost } from './cost';
 import type { ItemRunSpec } from './item-run';
-import { pageCancelItemSignal, pageControlSignal, retryItemSignal, type PageControl } from './messages';
+import { pageCancelItemSignal, pageControlSignal, type PageControl } from './messages';
 import { pageWorkflow } from './page';
 import { batchIdKey } from './search-attributes';
 import type { ItemOutcome, StagedSourceRef } from './types';
@@ -93,27 +93,13 @@ export class PageLauncher {
       const headroom = budget - this.state.reservedCost;
       const extra = required - held;
       if (extra > headroom + 1e-9) {
-        this.pauseForBudget(budget, p.need);
+        this.state.pauseForBudget(budget, p.need);
         return;
       }
       const share = (headroom * Math.max(p.slots, 1)) / this.state.limits.concurrency;
       p.allowance = held + Math.min(headroom, Math.max(extra, share));
       p.need = undefined;
     }
-  }
-
-  private pauseForBudget(budget: number, next: { cost: number; key: string }): void {
-    const state = this.state;
-    const round = (n: number) => Math.round(n * 1e6) / 1e6;
-    state.paused = true;
-    state.pauseReason =
-      `budget ${budget} reached: spent ${round(state.stats.cost)}, in flight ${round(state.committedCost - state.stats.cost)}, ` +
-      `next item ${next.key} would cost ${round(next.cost)}; raise it with \`durabatch set ${state.batchId} --budget N\` and resume`;
-    state.audit({
-      action: 'pause',
-      by: 'budget',
-      args: { budget, spent: state.stats.cost, committed: state.committedCost, reason: state.pauseReason },
-    });
   }
 
   /**
@@ -224,19 +210,6 @@ export class PageLauncher {
       return 'cancelling';
     }
     return undefined;
-  }
-
-  /** Wakes the items of these pages that waited for the workers to be fixed. */
-  async retryBlocked(childIds: string[]): Promise<void> {
-    await Promise.all(
-      [...new Set(childIds)].map((id) =>
-        getExternalWorkflowHandle(id)
-          .signal(retryItemSignal)
-          .catch((err: unknown) =>
-            log.warn('could not wake a blocked page', { childId: id, error: String(err) }),
-          ),
-      ),
-    );
   }
 
   /**

@@ -1,8 +1,12 @@
 // The parent's bookkeeping: counters, the in-flight set, statistics and recent failures. Everything
 // here is carried across continue-as-new, so every collection is bounded by `concurrency`, by a fixed
 // cap, or by operator actions.
-import { workflowNow, workflowNowIso } from './clock';
-import { emptyStats, latencySummary, recordOutcome, stepLatencySummary, type StatsState } from './stats';
+import { workflowNowIso } from './clock';
+import { progressOf } from './batch-progress';
+import { pageUnreported, type InFlightPage } from './page-slots';
+
+export { pageUnreported, type InFlightPage };
+import { emptyStats, recordOutcome, type StatsState } from './stats';
 import type {
   AuditDraft,
   BatchProgress,
@@ -22,31 +26,6 @@ export interface InFlightItem {
   startedAt: string;
   /** Cost expected when it started, held against the budget until its real cost is known. */
   expectedCost?: number;
-}
-
-/** A page child in flight (page mode): `count` consecutive items from `first`. */
-export interface InFlightPage {
-  childId: string;
-  first: number;
-  count: number;
-  /** Items of this page that may run at once: the page's share of the batch's concurrency. */
-  slots: number;
-  /** Items the page last said were still running or not started. */
-  unfinished: number;
-  /** One character per item, '1' once its outcome is recorded here (or it was skipped before). */
-  done: string;
-  startedAt: string;
-  /** The control last sent to the page. */
-  sent: { slots: number; paused: boolean; ratePerSec?: number; costAllowance?: number };
-  /** With a budget: the cost the page may commit in all, what its recorded items cost, what it has
-   * committed beyond those (running items, outcomes not reported yet), and what it waits for. */
-  allowance?: number;
-  spent?: number;
-  pendingCost?: number;
-  need?: { cost: number; key: string };
-  /** Items the page said were running at its last report, and whether it said it was paused. */
-  running?: number;
-  paused?: boolean;
 }
 
 /** Plain-data state handed to the next run by continue-as-new. */
@@ -118,6 +97,23 @@ export class BatchState {
     this.pages = new Map((carried?.pages ?? []).map((p) => [p.childId, p]));
     this.auditQueue = carried?.auditQueue ?? [];
     this.auditSeq = carried?.auditSeq ?? 0;
+  }
+
+  /**
+   * Pauses before the item that would overspend the budget (it starts first on resume), saying how
+   * much is spent and in flight, and audits it: per-item and page mode alike.
+   */
+  pauseForBudget(budget: number, next: { key: string; cost: number }): void {
+    const round = (n: number) => Math.round(n * 1e6) / 1e6;
+    this.paused = true;
+    this.pauseReason =
+      `budget ${budget} reached: spent ${round(this.stats.cost)}, in flight ${round(this.committedCost - this.stats.cost)}, ` +
+      `next item ${next.key} would cost ${round(next.cost)}; raise it with \`durabatch set ${this.batchId} --budget N\` and resume`;
+    this.audit({
+      action: 'pause',
+      by: 'budget',
+      args: { budget, spent: this.stats.cost, committed: this.committedCost, reason: this.pauseReason },
+    });
   }
 
   /** Queues an audit entry; the batch loop writes it (with the sender's identity) soon after. */
@@ -298,54 +294,6 @@ export class BatchState {
   }
 
   progress(outputDir: string, webUiUrl: string | null): BatchProgress {
-    const c = this.counts;
-    const running = this.runningCount;
-    const finished = this.finishedCount;
-    const pending = Math.max(0, this.total - finished - running);
-    const end = this.endedAt ? Date.parse(this.endedAt) : workflowNow();
-    const elapsedMin = Math.max((end - Date.parse(this.startedAt)) / 60_000, 1 / 600);
-    const throughputPerMinute = finished === 0 ? 0 : Math.round((finished / elapsedMin) * 10) / 10;
-    const remaining = pending + running;
-    const judged = c.succeeded + c.failed;
-    return {
-      batchId: this.batchId,
-      status: this.currentStatus(),
-      total: this.total,
-      succeeded: c.succeeded,
-      failed: c.failed,
-      skipped: c.skipped,
-      cancelled: c.cancelled,
-      running,
-      pending,
-      percent: this.total === 0 ? 100 : Math.floor((finished / this.total) * 1000) / 10,
-      throughputPerMinute,
-      latencyMs: latencySummary(this.stats),
-      stepLatencyMs: stepLatencySummary(this.stats),
-      errorRate: judged === 0 ? 0 : Math.round((c.failed / judged) * 10_000) / 10_000,
-      etaSeconds:
-        remaining === 0
-          ? 0
-          : throughputPerMinute > 0
-            ? Math.round((remaining / throughputPerMinute) * 60)
-            : null,
-      cost: Math.round(this.stats.cost * 1e6) / 1e6,
-      budget: this.limits.budget ?? null,
-      startedAt: this.startedAt,
-      endedAt: this.endedAt ?? null,
-      outputDir,
-      webUiUrl,
-      concurrency: this.limits.concurrency,
-      rate: this.limits.rate ?? null,
-      runNumber: this.runNumber,
-      errorsByType: { ...this.stats.errorsByType },
-      statusReason: this.terminal?.reason ?? this.pauseReason,
-    };
+    return progressOf(this, outputDir, webUiUrl);
   }
-}
-
-/** Items of a page whose outcome is not recorded yet. */
-export function pageUnreported(p: InFlightPage): number {
-  let n = 0;
-  for (const c of p.done) if (c !== '1') n += 1;
-  return n;
 }

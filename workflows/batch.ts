@@ -25,8 +25,6 @@ import { flushAuditQueue } from './batch-audit';
 
 export type { BatchInput };
 
-const round = (n: number) => Math.round(n * 1e6) / 1e6;
-
 /** Starts issued in one go before waiting for them to be recorded: keeps each workflow task small. */
 const MAX_STARTS_PER_TASK = 100;
 
@@ -167,20 +165,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
       if (budget !== undefined && !(item.key in state.skipAhead) && state.committedCost + cost > budget) {
         // Stop before the item that would overspend; it starts first when the operator resumes.
         buffer.unshift(item);
-        state.paused = true;
-        state.pauseReason =
-          `budget ${budget} reached: spent ${round(state.stats.cost)}, in flight ${round(state.committedCost - state.stats.cost)}, ` +
-          `next item ${item.key} would cost ${round(cost)}; raise it with \`durabatch set ${input.batchId} --budget N\` and resume`;
-        state.audit({
-          action: 'pause',
-          by: 'budget',
-          args: {
-            budget,
-            spent: state.stats.cost,
-            committed: state.committedCost,
-            reason: state.pauseReason,
-          },
-        });
+        state.pauseForBudget(budget, { key: item.key, cost });
         return;
       }
       state.cursor = item.index + 1;

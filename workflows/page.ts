@@ -15,8 +15,8 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { workflowNow, workflowNowIso } from './clock';
-import { expectedCostOr } from './cost';
 import { runItem, type ItemRunSpec } from './item-run';
+import { PageBudget } from './page-budget';
 import { keysWithin, neverRan, pageDetails } from './page-parts';
 import {
   itemBlockedSignal,
@@ -26,7 +26,6 @@ import {
   pageControlSignal,
   retryItemSignal,
   type PageControl,
-  type PageCost,
 } from './messages';
 import { itemKeysKey } from './search-attributes';
 import type { Item, ItemOutcome, StagedSourceRef } from './types';
@@ -130,7 +129,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         unfinished: pending.length + running.size + outbox.length,
         running: running.size,
         paused: control.paused,
-        cost: costReport(),
+        cost: budget.report(pending[0]),
       });
       reported += batch.length;
     }
@@ -138,26 +137,8 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
 
   const refreshDetails = () => setCurrentDetails(pageDetails(input, state));
 
-  // Budget: the page commits cost only within the allowance the parent granted it.
-  let spent = 0;
-  const inflightCost = new Map<string, number>();
+  const budget = new PageBudget(input.cost, () => control);
   let asked: PageControl | undefined;
-  const expected = (item: Item) => expectedCostOr(item, input.cost, control.avgCost ?? 0);
-  const inflightTotal = () => [...inflightCost.values()].reduce((a, b) => a + b, 0);
-  const withinAllowance = (item: Item): boolean =>
-    control.costAllowance === undefined ||
-    spent + inflightTotal() + expected(item) <= control.costAllowance + 1e-9;
-  /** Every report says what the page has committed and, while its next item does not fit, needs. */
-  const costReport = (): PageCost | undefined => {
-    if (control.costAllowance === undefined) return undefined;
-    const next = pending[0];
-    const waiting = next !== undefined && !withinAllowance(next);
-    return {
-      spent,
-      inflight: inflightTotal(),
-      ...(waiting ? { need: expected(next), needKey: next.key } : {}),
-    };
-  };
 
   /** Tells the parent why no item can run (it pauses the batch) and waits for its retryItem. */
   async function waitForRetry(key: string, errorType: string, errorMessage: string): Promise<void> {
@@ -228,10 +209,10 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
 
     let nextStartAt = 0;
     const canStart = () =>
-      pending.length > 0 && !control.paused && running.size < control.slots && withinAllowance(pending[0]!);
+      pending.length > 0 && !control.paused && running.size < control.slots && budget.fits(pending[0]!);
     // The next item does not fit the allowance: ask the parent once per control it sent.
     const mustAsk = () =>
-      pending.length > 0 && !control.paused && asked !== control && !withinAllowance(pending[0]!);
+      pending.length > 0 && !control.paused && asked !== control && !budget.fits(pending[0]!);
     for (;;) {
       await condition(
         () => (pending.length === 0 && running.size === 0) || canStart() || mustAsk() || pauseToAck,
@@ -256,7 +237,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         nextStartAt = Math.max(nextStartAt, workflowNow()) + 1000 / control.ratePerSec;
       }
       const item = pending.shift()!;
-      if (control.costAllowance !== undefined) inflightCost.set(item.key, expected(item));
+      budget.started(item);
       const scope = new CancellationScope();
       running.set(item.key, { item, scope, startedAt: workflowNowIso() });
       state.set(item.key, 'running');
@@ -268,8 +249,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         )
         .then((outcome) => {
           running.delete(item.key);
-          inflightCost.delete(item.key);
-          spent += outcome.cost ?? 0;
+          budget.finished(item.key, outcome.cost);
           record(outcome);
           refreshDetails();
         });

@@ -1,0 +1,51 @@
+// The status object of a batch (`status --json`, the `progress` query): counts that always add up to
+// `total`, throughput, latency, ETA and cost, computed from the batch's state.
+import type { BatchState } from './batch-state';
+import { workflowNow } from './clock';
+import { latencySummary, stepLatencySummary } from './stats';
+import type { BatchProgress } from './types';
+
+export function progressOf(state: BatchState, outputDir: string, webUiUrl: string | null): BatchProgress {
+  const c = state.counts;
+  const running = state.runningCount;
+  const finished = state.finishedCount;
+  const pending = Math.max(0, state.total - finished - running);
+  const end = state.endedAt ? Date.parse(state.endedAt) : workflowNow();
+  const elapsedMin = Math.max((end - Date.parse(state.startedAt)) / 60_000, 1 / 600);
+  const throughputPerMinute = finished === 0 ? 0 : Math.round((finished / elapsedMin) * 10) / 10;
+  const remaining = pending + running;
+  const judged = c.succeeded + c.failed;
+  return {
+    batchId: state.batchId,
+    status: state.currentStatus(),
+    total: state.total,
+    succeeded: c.succeeded,
+    failed: c.failed,
+    skipped: c.skipped,
+    cancelled: c.cancelled,
+    running,
+    pending,
+    percent: state.total === 0 ? 100 : Math.floor((finished / state.total) * 1000) / 10,
+    throughputPerMinute,
+    latencyMs: latencySummary(state.stats),
+    stepLatencyMs: stepLatencySummary(state.stats),
+    errorRate: judged === 0 ? 0 : Math.round((c.failed / judged) * 10_000) / 10_000,
+    etaSeconds:
+      remaining === 0
+        ? 0
+        : throughputPerMinute > 0
+          ? Math.round((remaining / throughputPerMinute) * 60)
+          : null,
+    cost: Math.round(state.stats.cost * 1e6) / 1e6,
+    budget: state.limits.budget ?? null,
+    startedAt: state.startedAt,
+    endedAt: state.endedAt ?? null,
+    outputDir,
+    webUiUrl,
+    concurrency: state.limits.concurrency,
+    rate: state.limits.rate ?? null,
+    runNumber: state.runNumber,
+    errorsByType: { ...state.stats.errorsByType },
+    statusReason: state.terminal?.reason ?? state.pauseReason,
+  };
+}
