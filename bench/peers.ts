@@ -24,16 +24,7 @@
 // --engine REV|DIR runs the other durabatch contenders from that revision instead of the working
 // tree (a long run then does not pick up edits in progress). Issue 13's targets are checked at the end.
 import { execFileSync } from 'node:child_process';
-import {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,6 +36,7 @@ import { Queue, Worker as BullWorker, type Job } from 'bullmq';
 import { runHttp } from '../activities/processors/http';
 import type { ProcessorContext } from '../activities/processors/context';
 import type { HttpProcessorSpec } from '../workflows/types';
+import { checkout as checkoutEngine, commitOf } from './lib/engine';
 import { processTreeCpuMs, selfCpuMs } from './lib/proc-cpu';
 import { startRedis } from './lib/redis';
 import { startTargetProcess, type TargetProcess } from './lib/target';
@@ -89,14 +81,11 @@ const snapshots: string[] = [];
  * extracted with `git archive` into a temp dir (node_modules linked to this one's, removed at the end).
  */
 function checkout(spec: string): string {
-  if (existsSync(spec) && statSync(spec).isDirectory()) return path.resolve(spec);
-  const commit = execFileSync('git', ['-C', repo, 'rev-parse', '--short', spec], { encoding: 'utf8' }).trim();
-  const dir = mkdtempSync(path.join(os.tmpdir(), `durabatch-peers-${commit}-`));
-  execFileSync('sh', ['-c', `git -C "${repo}" archive ${commit} | tar -x -C "${dir}"`]);
-  symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));
-  writeFileSync(path.join(dir, '.commit'), commit + '\n');
-  snapshots.push(dir);
-  cleanups.add(() => rm(dir, { recursive: true, force: true }));
+  const dir = checkoutEngine(spec);
+  if (dir !== path.resolve(spec)) {
+    snapshots.push(dir);
+    cleanups.add(() => rm(dir, { recursive: true, force: true }));
+  }
   return dir;
 }
 // The checkout whose engine the durabatch contenders run: default this working tree; a revision
@@ -473,23 +462,6 @@ async function runDurabatch(
 let temporalVersion: string | undefined;
 let redisVersion: string | undefined;
 
-function gitCommit(root: string): string {
-  // A copy made by checkout() (git archive, no .git) names its commit in a .commit file.
-  const file = path.join(root, '.commit');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const git = (...args: string[]): string =>
-    execFileSync('git', ['-C', root, ...args], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-  try {
-    const dirty = git('status', '--porcelain', '--', 'src', 'workflows', 'activities');
-    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? '+uncommitted' : ''}`;
-  } catch {
-    return 'unknown';
-  }
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -525,9 +497,9 @@ const meta = {
   rounds,
   contenders: active,
   skipped: Object.fromEntries(skipped),
-  commit: gitCommit(engineRoot),
+  commit: commitOf(engineRoot),
   engine: engineRoot,
-  baseline: values.baseline ? gitCommit(DURABATCH['per-item@base']!.root) : undefined,
+  baseline: values.baseline ? commitOf(DURABATCH['per-item@base']!.root) : undefined,
   cpus: os.cpus().length,
   cpuModel: os.cpus()[0]?.model,
   memGb: Math.round(os.totalmem() / 2 ** 30),

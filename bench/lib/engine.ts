@@ -23,24 +23,27 @@ export interface Engine {
   dispose(): void;
 }
 
+/**
+ * A checkout to load an engine from: a directory as it is, or a git revision of this repository
+ * extracted with `git archive` into a temp dir (node_modules linked to this one's); the caller
+ * removes an extracted one (it holds a `.commit` file naming its revision).
+ */
+export function checkout(spec: string): string {
+  if (existsSync(spec) && statSync(spec).isDirectory()) return path.resolve(spec);
+  const commit = execFileSync('git', ['-C', repoRoot, 'rev-parse', '--short', spec], {
+    encoding: 'utf8',
+  }).trim();
+  const dir = mkdtempSync(path.join(os.tmpdir(), `durabatch-engine-${commit}-`));
+  execFileSync('sh', ['-c', `git -C "${repoRoot}" archive ${commit} | tar -x -C "${dir}"`]);
+  symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
+  writeFileSync(path.join(dir, '.commit'), commit + '\n');
+  return dir;
+}
+
 /** `spec`: undefined = this working tree; a directory; or a git revision of this repository. */
 export async function loadEngine(spec?: string): Promise<Engine> {
-  let root = repoRoot;
-  let extracted = false;
-  if (spec !== undefined) {
-    if (existsSync(spec) && statSync(spec).isDirectory()) {
-      root = path.resolve(spec);
-    } else {
-      const commit = execFileSync('git', ['-C', repoRoot, 'rev-parse', '--short', spec], {
-        encoding: 'utf8',
-      }).trim();
-      root = mkdtempSync(path.join(os.tmpdir(), `durabatch-engine-${commit}-`));
-      execFileSync('sh', ['-c', `git -C "${repoRoot}" archive ${commit} | tar -x -C "${root}"`]);
-      symlinkSync(path.join(repoRoot, 'node_modules'), path.join(root, 'node_modules'));
-      writeFileSync(path.join(root, '.commit'), commit + '\n');
-      extracted = true;
-    }
-  }
+  const root = spec === undefined ? repoRoot : checkout(spec);
+  const extracted = spec !== undefined && root !== path.resolve(spec);
   const load = (p: string): Promise<Record<string, unknown>> =>
     import(pathToFileURL(path.join(root, p)).href) as Promise<Record<string, unknown>>;
   const [server, worker, client, schema, logger] = await Promise.all([
@@ -64,7 +67,8 @@ export async function loadEngine(spec?: string): Promise<Engine> {
   } as Engine;
 }
 
-function commitOf(root: string): string {
+/** The commit a checkout runs: its `.commit` file, else git's HEAD (`+uncommitted` when edited). */
+export function commitOf(root: string): string {
   const file = path.join(root, '.commit');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const git = (...args: string[]): string =>
