@@ -130,7 +130,12 @@ export async function runItem(spec: ItemRunSpec, item: Item, hooks: ItemRunHooks
     });
   } catch (err) {
     const stepName = spec.steps.length > 1 ? current?.name : undefined;
-    if (isCancellation(err)) {
+    // A step whose attempt failed after the item was cancelled is not retried, and the item is
+    // cancelled, not failed: its last error is only why that attempt ended.
+    if (
+      isCancellation(err) ||
+      (err instanceof ActivityFailure && err.retryState === RetryState.CANCEL_REQUESTED)
+    ) {
       return finish({
         status: 'cancelled',
         attempts: 0,
