@@ -2,12 +2,14 @@
 // original rows of failed items plus the error, ready to fix and feed back), and writes
 // summary.json / summary.txt. Every file is rebuilt from the pages and replaced atomically, so a
 // retried report activity produces the same files.
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { readManifest } from '../../src/source/stage';
 import type { StatsState } from '../../workflows/stats';
 import type { BatchProgress, FailureRecord, Item, ItemOutcome, StagedSourceRef } from '../../workflows/types';
+import { writeFilesAtomically } from './atomic-stream';
 import { pageFile, resultsDir, writeFileAtomic } from './files';
 import { formatSummaryText } from './summary-text';
 import { writeResultsWorkbook } from './workbook';
@@ -49,68 +51,96 @@ const RESULT_COLUMNS = [
   'endedAt',
 ] as const;
 
+/** A CSV line for these cells (RFC 4180 quoting, as csv-stringify writes it). */
+function csvLine(cells: string[]): string {
+  return stringify([cells]);
+}
+
+interface FailedOutcome {
+  errorType: string;
+  errorMessage: string;
+  attempts: number;
+}
+
+/**
+ * Streams every file of the report: the result pages are read line by line and items.jsonl,
+ * results.csv and failed.csv written as they go, so memory stays flat whatever the batch's size
+ * (a million items held as one array and joined into one string cost gigabytes). What is kept per
+ * item is one byte (seen or not); failed items also keep their error until failed.csv is written.
+ */
 export async function writeReport(input: WriteReportInput): Promise<void> {
   const dir = resultsDir(input.outputDir);
-  const outcomes: ItemOutcome[] = [];
-  const seen = new Set<string>();
-  for (let page = 0; page < input.resultsPages; page++) {
-    const text = await readFile(pageFile(input.outputDir, page), 'utf8');
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      const o = JSON.parse(line) as ItemOutcome;
-      if (!seen.has(o.key)) outcomes.push(o);
-      seen.add(o.key);
-    }
-  }
-  const failedByIndex = new Map<number, ItemOutcome>();
-  // Rows to fix and feed back: failed items, and rows rejected as invalid before they ran.
-  for (const o of outcomes)
-    if (o.status === 'failed' || o.errorType === 'InvalidItem') failedByIndex.set(o.index, o);
-
-  // One pass over the staged source: original rows of failed items, and never-started items.
   const manifest = await readManifest(input.source.dir);
-  const failedRows: string[][] = [];
+  const seen = new Uint8Array(manifest.total);
+  const failedByIndex = new Map<number, FailedOutcome>();
   const endedAt = input.progress.endedAt ?? new Date().toISOString();
-  for await (const item of jsonLines<Item>(path.join(input.source.dir, 'items.jsonl'))) {
-    const failed = failedByIndex.get(item.index);
-    if (failed) {
-      failedRows.push([
-        ...manifest.columns.map((c) => cell(item.data[c])),
-        failed.errorType ?? '',
-        failed.errorMessage ?? '',
-        String(failed.attempts),
-      ]);
-    }
-    if (item.index >= input.notStartedFrom && !seen.has(item.key)) {
-      outcomes.push({
-        index: item.index,
-        key: item.key,
-        status: 'cancelled',
-        attempts: 0,
-        latencyMs: 0,
-        startedAt: endedAt,
-        endedAt,
-        errorType: 'NotStarted',
-        errorMessage: `batch ended ${input.progress.status} before this item started`,
-      });
-    }
-  }
+  const files = {
+    items: path.join(dir, 'items.jsonl'),
+    results: path.join(dir, 'results.csv'),
+    failed: path.join(dir, 'failed.csv'),
+  };
 
-  await writeFileAtomic(
-    path.join(dir, 'items.jsonl'),
-    outcomes.map((o) => JSON.stringify(o)).join('\n') + '\n',
-  );
-  await writeFileAtomic(
-    path.join(dir, 'results.csv'),
-    stringify([
-      [...RESULT_COLUMNS],
-      ...outcomes.map((o) => RESULT_COLUMNS.map((c) => (o[c] === undefined ? '' : String(o[c])))),
-    ]),
-  );
-  await writeFileAtomic(
-    path.join(dir, 'failed.csv'),
-    stringify([[...manifest.columns, '_error_type', '_error_message', '_attempts'], ...failedRows]),
-  );
+  await writeFilesAtomically(files, async (out) => {
+    const add = async (o: ItemOutcome, line?: string) => {
+      seen[o.index] = 1;
+      await out.items.write(`${line ?? JSON.stringify(o)}\n`);
+      await out.results.write(csvLine(RESULT_COLUMNS.map((c) => (o[c] === undefined ? '' : String(o[c])))));
+      // Rows to fix and feed back: failed items, and rows rejected as invalid before they ran.
+      if (o.status === 'failed' || o.errorType === 'InvalidItem')
+        failedByIndex.set(o.index, {
+          errorType: o.errorType ?? '',
+          errorMessage: o.errorMessage ?? '',
+          attempts: o.attempts,
+        });
+    };
+    await out.results.write(csvLine([...RESULT_COLUMNS]));
+    for (let page = 0; page < input.resultsPages; page++) {
+      const lines = createInterface({
+        input: createReadStream(pageFile(input.outputDir, page)),
+        crlfDelay: Infinity,
+      });
+      for await (const line of lines) {
+        if (!line.trim()) continue;
+        const o = JSON.parse(line) as ItemOutcome;
+        if (!(o.index >= 0 && o.index < seen.length))
+          throw new Error(
+            `result page ${pageFile(input.outputDir, page)} holds item ${o.key} at index ${o.index}, outside the staged source's ${seen.length} items: the output directory holds another batch's results`,
+          );
+        // A page rewritten after a retry can repeat an item another page holds: the first one counts.
+        if (seen[o.index] === 1) continue;
+        await add(o, line);
+      }
+    }
+
+    // One pass over the staged source: original rows of failed items, and never-started items.
+    await out.failed.write(csvLine([...manifest.columns, '_error_type', '_error_message', '_attempts']));
+    for await (const item of jsonLines<Item>(path.join(input.source.dir, 'items.jsonl'))) {
+      const failed = failedByIndex.get(item.index);
+      if (failed) {
+        await out.failed.write(
+          csvLine([
+            ...manifest.columns.map((c) => cell(item.data[c])),
+            failed.errorType,
+            failed.errorMessage,
+            String(failed.attempts),
+          ]),
+        );
+      }
+      if (item.index >= input.notStartedFrom && seen[item.index] !== 1) {
+        await add({
+          index: item.index,
+          key: item.key,
+          status: 'cancelled',
+          attempts: 0,
+          latencyMs: 0,
+          startedAt: endedAt,
+          endedAt,
+          errorType: 'NotStarted',
+          errorMessage: `batch ended ${input.progress.status} before this item started`,
+        });
+      }
+    }
+  });
   // After items.jsonl etc.: those are the report's core; the workbook is a convenience on top.
   const workbook =
     manifest.format === 'xlsx' && input.resultsWorkbook !== false
@@ -118,7 +148,7 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
           dir,
           stagedDir: input.source.dir,
           columns: manifest.columns,
-          outcomes,
+          outcomesFile: files.items,
           sheet: input.sheet,
           createdAt: new Date(endedAt),
         })
@@ -130,9 +160,7 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
     slowest: input.stats.slowest ?? null,
     recentFailures: input.failures,
     files: {
-      items: path.join(dir, 'items.jsonl'),
-      results: path.join(dir, 'results.csv'),
-      failed: path.join(dir, 'failed.csv'),
+      ...files,
       summaryText: path.join(dir, 'summary.txt'),
       ...(workbook ? { workbook } : {}),
     },

@@ -26,8 +26,8 @@ export interface ResultsWorkbookInput {
   stagedDir: string;
   /** The staged manifest's columns: the header's names in sheet order (after any column mapping). */
   columns: string[];
-  /** One outcome per item (never-started items included), joined to rows by item index. */
-  outcomes: Iterable<ItemOutcome>;
+  /** The report's items.jsonl: one outcome per item (never-started items included), joined to rows by item index. */
+  outcomesFile: string;
   /** The source sheet's name, to name the results sheet the same. Default `Results`. */
   sheet?: string;
   /** Stored as the workbook's creation time: the batch's end, so a retried report writes the same properties. */
@@ -79,7 +79,7 @@ export async function writeResultsWorkbook(input: ResultsWorkbookInput): Promise
 
 async function writeWorkbook(tmp: string, input: ResultsWorkbookInput): Promise<void> {
   const byIndex = new Map<number, ItemOutcome>();
-  for (const o of input.outcomes) byIndex.set(o.index, o);
+  for await (const o of jsonLines<ItemOutcome>(input.outcomesFile)) byIndex.set(o.index, o);
   // A source that is itself an earlier results workbook (fixed rows fed back) already has these
   // columns: their old values are replaced, not repeated beside the new ones.
   const outcomeNames = new Set<string>(OUTCOME_COLUMNS);
