@@ -1,12 +1,15 @@
 // Starting and cancelling item children. Starts are issued together (not awaited one by one) and
 // tracked, so the parent can make sure every start is recorded before it continues-as-new.
 import {
+  ApplicationFailure,
   CancellationScope,
+  ChildWorkflowFailure,
   condition,
   getExternalWorkflowHandle,
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   sleep,
   startChild,
@@ -19,13 +22,23 @@ import type { BatchState } from './batch-state';
 import { workflowNow, workflowNowIso } from './clock';
 import { ITEM_WORKFLOW_CLOSED } from './failure-types';
 import { itemWorkflow, type ItemInput } from './item';
+import { reportBySignalSignal } from './messages';
 import { batchIdKey, itemKeyKey } from './search-attributes';
-import type { Item } from './types';
+import type { Item, ItemOutcome } from './types';
 
-export type ChildTemplate = Omit<ItemInput, 'item' | 'parentWorkflowId'>;
+export type ChildTemplate = Omit<ItemInput, 'item' | 'parentWorkflowId' | 'report'>;
+
+/** Marks runs whose item children report by result (runs from before it receive signals only). */
+const REPORT_BY_RESULT_PATCH = 'item-outcome-by-result';
+
+/** How long the parent waits, before continuing-as-new, for a child that closed while being switched. */
+const SWITCH_GRACE_MS = 60_000;
 
 export class ChildLauncher {
   private readonly starting = new Set<Promise<void>>();
+  /** Keys of items in flight whose child reports by result to this run (not carried over). */
+  private readonly byResult = new Set<string>();
+  private reportByResult: boolean | undefined;
   /** Page mode: the pages' launcher, whose children are cancelled and watched here too. */
   pages?: PageLauncher;
 
@@ -45,6 +58,10 @@ export class ChildLauncher {
   /** Marks the item in flight at once (its outcome signal may arrive before the start resolves). */
   start(item: Item, expectedCost?: number): void {
     const childId = this.childId(item.key);
+    // Decided once per run, at its first start: a run replayed from before the patch keeps signals.
+    this.reportByResult ??= patched(REPORT_BY_RESULT_PATCH);
+    const report = this.reportByResult ? 'result' : 'signal';
+    if (report === 'result') this.byResult.add(item.key);
     this.state.inFlight.set(item.key, {
       key: item.key,
       index: item.index,
@@ -57,7 +74,7 @@ export class ChildLauncher {
     const p = CancellationScope.nonCancellable(() =>
       startChild(itemWorkflow, {
         workflowId: childId,
-        args: [{ ...this.template, parentWorkflowId: workflowInfo().workflowId, item }],
+        args: [{ ...this.template, parentWorkflowId: workflowInfo().workflowId, item, report }],
         // Children must outlive this run: the parent continues-as-new while they are in flight.
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
@@ -69,8 +86,16 @@ export class ChildLauncher {
         staticDetails: `**item** ${item.key} (row ${item.index + 1}, line ${item.line})\n\n**batch** ${this.template.batchId}`,
       }),
     ).then(
-      () => undefined,
+      (child) => {
+        if (report === 'result') {
+          void child.result().then(
+            (outcome) => this.reported(outcome),
+            (err: unknown) => this.failedResult(item, childId, err),
+          );
+        }
+      },
       (err: unknown) => {
+        this.byResult.delete(item.key);
         // A child that cannot be started is a failed item, not a stuck slot.
         const now = workflowNowIso();
         const cancelled = isCancellation(err);
@@ -89,6 +114,59 @@ export class ChildLauncher {
     );
     this.starting.add(p);
     void p.finally(() => this.starting.delete(p));
+  }
+
+  private reported(outcome: ItemOutcome): void {
+    this.byResult.delete(outcome.key);
+    this.state.applyOutcome(outcome); // false when its signal came first (cancelled, or switched)
+  }
+
+  /**
+   * A child that reports by result ended Failed, Canceled, Terminated or TimedOut. A failed item's
+   * outcome is the failure's details; a cancelled child also signals its outcome (its result carries
+   * none), so that signal is awaited; a terminated or timed-out child never reports: it is failed here.
+   */
+  private failedResult(item: Item, childId: string, err: unknown): void {
+    this.byResult.delete(item.key);
+    const cause = err instanceof ChildWorkflowFailure ? err.cause : undefined;
+    const details =
+      cause instanceof ApplicationFailure ? (cause.details?.[0] as ItemOutcome | undefined) : undefined;
+    if (details?.key === item.key) return this.reported(details);
+    if (isCancellation(cause)) return;
+    const f = this.state.inFlight.get(item.key);
+    if (!f) return;
+    this.state.applyOutcome({
+      index: item.index,
+      key: item.key,
+      status: 'failed',
+      attempts: 0,
+      latencyMs: 0,
+      startedAt: f.startedAt,
+      endedAt: workflowNowIso(),
+      errorType: ITEM_WORKFLOW_CLOSED,
+      errorMessage: `item workflow ${childId} closed without an outcome: ${cause?.message ?? String(err)}`,
+    });
+  }
+
+  /**
+   * Before this run continues-as-new: children awaited by result here would report to a closed run,
+   * so each is told to report by signal instead. A child that already closed cannot be told; its
+   * result is on its way to this run and is waited for (at most SWITCH_GRACE_MS, after which the
+   * next run's closed-children check fails it).
+   */
+  async switchToSignals(): Promise<void> {
+    await this.allStarted();
+    const keys = [...this.byResult].filter((key) => this.state.inFlight.has(key));
+    await Promise.all(
+      keys.map(async (key) => {
+        try {
+          await getExternalWorkflowHandle(this.childId(key)).signal(reportBySignalSignal);
+          this.byResult.delete(key);
+        } catch {
+          await condition(() => !this.state.inFlight.has(key), SWITCH_GRACE_MS);
+        }
+      }),
+    );
   }
 
   /** Resolves when every issued start is recorded in history (or failed). */
@@ -221,7 +299,9 @@ export class ChildLauncher {
       }
     }
     for (const f of [...this.state.inFlight.values()]) {
-      if (!closed.has(f.childId)) continue;
+      // A child awaited by result is failed by failedResult if it closed without an outcome; one
+      // that closed normally may be seen closed before its result reaches this run.
+      if (!closed.has(f.childId) || this.byResult.has(f.key)) continue;
       this.state.applyOutcome({
         index: f.index,
         key: f.key,

@@ -217,7 +217,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     while (!state.allDone) {
       await fillWindow();
       if (historyFull()) {
-        await children.allStarted();
+        await children.switchToSignals();
         await pages?.allStarted();
         await flushResults(true);
         await flushAudit(); // entries queued after it are carried over

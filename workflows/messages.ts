@@ -61,6 +61,12 @@ export interface PageControl {
 /** Parent → page child: cancel one of its items (running: its activity; not started: skipped). */
 export const pageCancelItemSignal = defineSignal<[{ key: string }]>('pageCancelItem');
 
+/**
+ * Parent → an item child that reports by its result: the parent run that awaits that result is about
+ * to continue-as-new, so report the outcome by `itemCompleted` signal to the workflow id instead.
+ */
+export const reportBySignalSignal = defineSignal<[]>('reportBySignal');
+
 /** Parent → a blocked child: the batch was resumed, run the blocked step again. */
 export const retryItemSignal = defineSignal<[]>('retryItem');
 
@@ -95,6 +101,8 @@ export const messageDescriptions = {
   itemCompleted: 'Internal: an item child reports its outcome. Not for operators.',
   itemBlocked:
     'Internal: an item child reports that the workers cannot run it (the batch pauses). Not for operators.',
+  reportBySignal:
+    'Internal: the parent is about to continue-as-new; report the outcome by signal. Not for operators.',
   retryItem:
     'Internal: the parent tells a blocked item to run its step again after a resume. Not for operators.',
   itemsCompleted: "Internal: a page child reports a batch of its items' outcomes. Not for operators.",
