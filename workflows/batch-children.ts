@@ -21,6 +21,8 @@ import type { PageLauncher } from './batch-pages';
 import type { BatchState } from './batch-state';
 import { workflowNow, workflowNowIso } from './clock';
 import { ITEM_WORKFLOW_CLOSED } from './failure-types';
+import { unranOutcome } from './outcomes';
+import { stillOpen } from './workflows-open';
 import { itemWorkflow, type ItemInput } from './item';
 import { reportBySignalSignal } from './messages';
 import { batchIdKey, itemKeyKey } from './search-attributes';
@@ -97,19 +99,15 @@ export class ChildLauncher {
       (err: unknown) => {
         this.byResult.delete(item.key);
         // A child that cannot be started is a failed item, not a stuck slot.
-        const now = workflowNowIso();
         const cancelled = isCancellation(err);
-        this.state.applyOutcome({
-          index: item.index,
-          key: item.key,
-          status: cancelled ? 'cancelled' : 'failed',
-          attempts: 0,
-          latencyMs: 0,
-          startedAt: now,
-          endedAt: now,
-          errorType: cancelled ? 'Cancelled' : 'ChildStartFailed',
-          errorMessage: err instanceof Error ? err.message : String(err),
-        });
+        this.state.applyOutcome(
+          unranOutcome(
+            item,
+            cancelled ? 'cancelled' : 'failed',
+            cancelled ? 'Cancelled' : 'ChildStartFailed',
+            err instanceof Error ? err.message : String(err),
+          ),
+        );
       },
     );
     this.starting.add(p);
@@ -135,17 +133,15 @@ export class ChildLauncher {
     if (isCancellation(cause)) return;
     const f = this.state.inFlight.get(item.key);
     if (!f) return;
-    this.state.applyOutcome({
-      index: item.index,
-      key: item.key,
-      status: 'failed',
-      attempts: 0,
-      latencyMs: 0,
-      startedAt: f.startedAt,
-      endedAt: workflowNowIso(),
-      errorType: ITEM_WORKFLOW_CLOSED,
-      errorMessage: `item workflow ${childId} closed without an outcome: ${cause?.message ?? String(err)}`,
-    });
+    this.state.applyOutcome(
+      unranOutcome(
+        item,
+        'failed',
+        ITEM_WORKFLOW_CLOSED,
+        `item workflow ${childId} closed without an outcome: ${cause?.message ?? String(err)}`,
+        f.startedAt,
+      ),
+    );
   }
 
   /**
@@ -207,9 +203,11 @@ export class ChildLauncher {
         await sleep(intervalMs);
         if (this.state.terminal) return;
         const now = workflowNow();
-        const old = [...this.state.inFlight.values(), ...this.state.pages.values()].filter(
-          (f) => now - Date.parse(f.startedAt) >= intervalMs,
-        );
+        // Children awaited by result need no check: their result says when they closed.
+        const old = [
+          ...[...this.state.inFlight.values()].filter((f) => !this.byResult.has(f.key)),
+          ...this.state.pages.values(),
+        ].filter((f) => now - Date.parse(f.startedAt) >= intervalMs);
         if (old.length === 0) continue;
         const { findClosedWorkflows } = proxyActivities<ReturnType<typeof createActivities>>({
           startToCloseTimeout: '1 minute',
@@ -241,17 +239,7 @@ export class ChildLauncher {
     await this.awaitClosed(cancelled, graceMs);
     const why = 'did not confirm cancellation in time';
     for (const f of [...this.state.inFlight.values()]) {
-      this.state.applyOutcome({
-        index: f.index,
-        key: f.key,
-        status: 'cancelled',
-        attempts: 0,
-        latencyMs: 0,
-        startedAt: f.startedAt,
-        endedAt: workflowNowIso(),
-        errorType: 'Cancelled',
-        errorMessage: why,
-      });
+      this.state.applyOutcome(unranOutcome(f, 'cancelled', 'Cancelled', why, f.startedAt));
     }
     for (const page of [...this.state.pages.values()]) {
       await this.pages?.failUnreported(page, 'cancelled', 'Cancelled', why);
@@ -260,7 +248,7 @@ export class ChildLauncher {
 
   /** Waits (at most `timeoutMs`) until these children are closed, whatever their outcome. */
   async awaitClosed(workflowIds: string[], timeoutMs: number): Promise<void> {
-    const open = await this.stillOpen(workflowIds, timeoutMs);
+    const open = await stillOpen(this.template.batchId, workflowIds, timeoutMs);
     if (open.length > 0) {
       log.warn('cancelled items still open when the batch ended', {
         batchId: this.template.batchId,
@@ -285,7 +273,7 @@ export class ChildLauncher {
    */
   private async freeClosed(workflowIds: string[]): Promise<void> {
     if (workflowIds.length === 0) return;
-    const open = new Set(await this.stillOpen(workflowIds, 0, workflowIds));
+    const open = new Set(await stillOpen(this.template.batchId, workflowIds, 0, workflowIds));
     await this.failUnreported(workflowIds.filter((id) => !open.has(id)));
   }
 
@@ -302,40 +290,9 @@ export class ChildLauncher {
       // A child awaited by result is failed by failedResult if it closed without an outcome; one
       // that closed normally may be seen closed before its result reaches this run.
       if (!closed.has(f.childId) || this.byResult.has(f.key)) continue;
-      this.state.applyOutcome({
-        index: f.index,
-        key: f.key,
-        status: 'failed',
-        attempts: 0,
-        latencyMs: 0,
-        startedAt: f.startedAt,
-        endedAt: workflowNowIso(),
-        errorType: ITEM_WORKFLOW_CLOSED,
-        errorMessage: `item ${message(f.childId)}`,
-      });
+      this.state.applyOutcome(
+        unranOutcome(f, 'failed', ITEM_WORKFLOW_CLOSED, `item ${message(f.childId)}`, f.startedAt),
+      );
     }
-  }
-
-  /** The ids still running after at most `timeoutMs`; `onError` is assumed when the check fails. */
-  private async stillOpen(
-    workflowIds: string[],
-    timeoutMs: number,
-    onError: string[] = [],
-  ): Promise<string[]> {
-    if (workflowIds.length === 0) return [];
-    const { awaitWorkflowsClosed } = proxyActivities<ReturnType<typeof createActivities>>({
-      startToCloseTimeout: timeoutMs + 30_000,
-      heartbeatTimeout: '30 seconds',
-      retry: { maximumAttempts: 3 },
-    });
-    return awaitWorkflowsClosed({ batchId: this.template.batchId, workflowIds, timeoutMs }).catch(
-      (err: unknown) => {
-        log.warn('could not check whether items closed', {
-          batchId: this.template.batchId,
-          error: String(err),
-        });
-        return onError;
-      },
-    );
   }
 }

@@ -12,7 +12,6 @@ import type { createActivities } from '../activities';
 import type { ChildLauncher } from './batch-children';
 import type { PageLauncher } from './batch-pages';
 import type { BatchState } from './batch-state';
-import { workflowNowIso } from './clock';
 import {
   cancelItemUpdate,
   failuresQuery,
@@ -30,6 +29,7 @@ import {
   type SetLimitsInput,
 } from './messages';
 import type { StagedSourceRef } from './types';
+import { unranOutcome } from './outcomes';
 
 const { findItem } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '5 minutes',
@@ -191,18 +191,14 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
         );
       }
       state.skipAhead[key] = found.index;
-      const now = workflowNowIso();
-      state.record({
-        index: found.index,
-        key,
-        status: 'skipped',
-        attempts: 0,
-        latencyMs: 0,
-        startedAt: now,
-        endedAt: now,
-        errorType: 'CancelledBeforeStart',
-        errorMessage: 'cancelled by an operator before it started',
-      });
+      state.record(
+        unranOutcome(
+          { index: found.index, key },
+          'skipped',
+          'CancelledBeforeStart',
+          'cancelled by an operator before it started',
+        ),
+      );
       ctx.onChange();
       return done('skipped');
     },

@@ -22,6 +22,7 @@ import { pageCancelItemSignal, pageControlSignal, type PageControl } from './mes
 import { pageWorkflow } from './page';
 import { batchIdKey } from './search-attributes';
 import type { ItemOutcome, StagedSourceRef } from './types';
+import { unranOutcome } from './outcomes';
 
 const { readPage } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '2 minutes',
@@ -234,22 +235,11 @@ export class PageLauncher {
       items.push(...got);
       offset += got.length;
     }
-    const now = workflowNowIso();
     const current = this.state.pages.get(page.childId);
     if (!current) return;
     const outcomes: ItemOutcome[] = items
       .filter((i) => current.done[i.index - current.first] !== '1')
-      .map((i) => ({
-        index: i.index,
-        key: i.key,
-        status,
-        attempts: 0,
-        latencyMs: 0,
-        startedAt: current.startedAt,
-        endedAt: now,
-        errorType,
-        errorMessage: message,
-      }));
+      .map((i) => unranOutcome(i, status, errorType, message, current.startedAt));
     this.state.applyPageOutcomes(page.childId, outcomes, 0);
     // Items the source no longer has cannot be named; the page leaves the window all the same.
     this.state.pages.delete(page.childId);

@@ -22,6 +22,7 @@ import type { BatchInput } from './batch-input';
 import type { BatchProgress, Item } from './types';
 import { expectedCost } from './cost';
 import { flushAuditQueue } from './batch-audit';
+import { unranOutcome } from './outcomes';
 
 export type { BatchInput };
 
@@ -172,18 +173,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
       if (item.key in state.skipAhead) continue; // cancelled while pending: already counted as skipped
       if (item.invalid !== undefined) {
         // Rejected at staging (validation, parse error, size): reported, never sent to the target.
-        const now = workflowNowIso();
-        state.record({
-          index: item.index,
-          key: item.key,
-          status: 'skipped',
-          attempts: 0,
-          latencyMs: 0,
-          startedAt: now,
-          endedAt: now,
-          errorType: 'InvalidItem',
-          errorMessage: item.invalid,
-        });
+        state.record(unranOutcome(item, 'skipped', 'InvalidItem', item.invalid));
         continue;
       }
       children.start(item, cost);

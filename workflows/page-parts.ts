@@ -1,27 +1,5 @@
-// A page child's item records that never ran, its Current Details, and its ItemKeys list.
-import { workflowNowIso } from './clock';
+// A page child's Current Details and its ItemKeys list.
 import type { PageInput } from './page';
-import type { Item, ItemOutcome } from './types';
-
-export function neverRan(
-  item: Item,
-  status: 'skipped' | 'cancelled',
-  errorType: string,
-  message: string,
-): ItemOutcome {
-  const now = workflowNowIso();
-  return {
-    index: item.index,
-    key: item.key,
-    status,
-    attempts: 0,
-    latencyMs: 0,
-    startedAt: now,
-    endedAt: now,
-    errorType,
-    errorMessage: message,
-  };
-}
 
 /** Current Details of a page: its items and their state (the first 100). */
 export function pageDetails(input: PageInput, state: Map<string, string>): string {

@@ -17,7 +17,8 @@ import type { createActivities } from '../activities';
 import { workflowNow, workflowNowIso } from './clock';
 import { runItem, type ItemRunSpec } from './item-run';
 import { PageBudget } from './page-budget';
-import { keysWithin, neverRan, pageDetails } from './page-parts';
+import { keysWithin, pageDetails } from './page-parts';
+import { unranOutcome } from './outcomes';
 import {
   itemBlockedSignal,
   itemsCompletedSignal,
@@ -106,7 +107,12 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       if (at >= 0) {
         const [item] = pending.splice(at, 1);
         record(
-          neverRan(item!, 'skipped', 'CancelledBeforeStart', 'cancelled by an operator before it started'),
+          unranOutcome(
+            item!,
+            'skipped',
+            'CancelledBeforeStart',
+            'cancelled by an operator before it started',
+          ),
         );
       } else pendingCancels.add(key); // not read yet: skipped when it is
     },
@@ -172,10 +178,15 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         if (skipped.has(item.key)) continue; // the parent counted it already
         if (pendingCancels.delete(item.key)) {
           record(
-            neverRan(item, 'skipped', 'CancelledBeforeStart', 'cancelled by an operator before it started'),
+            unranOutcome(
+              item,
+              'skipped',
+              'CancelledBeforeStart',
+              'cancelled by an operator before it started',
+            ),
           );
         } else if (item.invalid !== undefined) {
-          record(neverRan(item, 'skipped', 'InvalidItem', item.invalid));
+          record(unranOutcome(item, 'skipped', 'InvalidItem', item.invalid));
         } else {
           pending.push(item);
           state.set(item.key, 'pending');
@@ -267,7 +278,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
     if (cancelled !== undefined) {
       await condition(() => running.size === 0);
       for (const item of pending.splice(0)) {
-        record(neverRan(item, 'cancelled', 'NotStarted', 'the batch ended before this item started'));
+        record(unranOutcome(item, 'cancelled', 'NotStarted', 'the batch ended before this item started'));
       }
     }
     try {

@@ -13,7 +13,7 @@ export interface ModeChoice {
  * throughput at about 2000 / cpuMsPerItem items per second, whatever the concurrency.
  */
 export const MODE_CPU_MS: Record<ModeChoice['name'], number> = {
-  'per-item': 80,
+  'per-item': 55,
   page: 13,
   'page-local': 6,
 };

@@ -21,7 +21,7 @@ describe('execution modes', () => {
   });
 
   it('estimates the tightest limit: waves of concurrency, the rate, or CPU per item on 2 cores', () => {
-    // 1,000 items of 1 s at concurrency 10: 100 waves = 100 s, far above CPU (1,000 × 80 ms / 2 = 40 s).
+    // 1,000 items of 1 s at concurrency 10: 100 waves = 100 s, far above CPU (1,000 × 55 ms / 2 = 28 s).
     expect(estimateModeSeconds('per-item', 1_000, 10, 1_000)).toBe(100);
     // Instant items at concurrency 100: CPU bound.
     expect(estimateModeSeconds('per-item', 10_000, 100, 0)).toBe((10_000 * MODE_CPU_MS['per-item']) / 2_000);
