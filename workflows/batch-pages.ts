@@ -8,6 +8,7 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   startChild,
   WorkflowIdReusePolicy,
@@ -29,8 +30,12 @@ const { readPage } = proxyActivities<ReturnType<typeof createActivities>>({
   retry: { maximumInterval: '30 seconds' },
 });
 
+/** Marks runs that start the next page ahead, with no slot. */
+const STANDBY_PATCH = 'page-standby';
+
 export class PageLauncher {
   private readonly starting = new Set<Promise<void>>();
+  private standby: boolean | undefined;
 
   constructor(
     private readonly state: BatchState,
@@ -66,8 +71,30 @@ export class PageLauncher {
     );
   }
 
+  /** Free slots and a page that could use them (e.g. the page started ahead, once the cursor is at the end). */
+  private get slotsToGive(): boolean {
+    if (this.state.paused || this.state.usedSlots >= this.state.limits.concurrency) return false;
+    for (const p of this.state.pages.values()) {
+      if (p.slots < Math.min(p.unfinished, pageUnreported(p))) return true;
+    }
+    return false;
+  }
+
+  /** A page in flight holds no slot yet (started ahead, or its slots were taken back). */
+  get hasStandby(): boolean {
+    for (const p of this.state.pages.values()) if (p.slots === 0 && pageUnreported(p) > 0) return true;
+    return false;
+  }
+
+  /** Starting pages ahead is new: runs from before it replay without (decided once per run). */
+  standbyAllowed(): boolean {
+    this.standby ??= patched(STANDBY_PATCH);
+    return this.standby;
+  }
+
   /** True when some page must be told of new slots, a pause or a new rate, or waits for budget. */
   get controlsPending(): boolean {
+    if (this.slotsToGive) return true;
     const granting = this.state.limits.budget !== undefined && !this.state.paused;
     for (const p of this.state.pages.values()) {
       if (this.needsControl(p) || (granting && p.need !== undefined)) return true;

@@ -84,12 +84,12 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   });
 
   // A breached failure policy stops new starts at once, before the loop gets to end the batch.
-  const canStartMore = () =>
+  const canStartStandby = () =>
     !state.terminal &&
     !state.paused &&
     state.cursor < state.total &&
-    state.usedSlots < state.limits.concurrency &&
     state.failurePolicyBreach(input.failurePolicy) === undefined;
+  const canStartMore = () => canStartStandby() && state.usedSlots < state.limits.concurrency;
   const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= canAfter;
 
   /** The next item, or 'source-changed' when the original source was edited (the batch pauses). */
@@ -136,6 +136,13 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
         await launcher.allStarted();
         issued = 0;
       }
+    }
+    // Every slot is taken: the next page starts now with none, reads its items and waits, so slots
+    // freed at the end of a page go to items ready to run, not to a page still starting.
+    const full = state.usedSlots >= state.limits.concurrency;
+    if (full && canStartStandby() && !historyFull() && !launcher.hasStandby && launcher.standbyAllowed()) {
+      launcher.start(state.cursor, Math.min(launcher.itemsPerChild, state.total - state.cursor), 0);
+      state.cursor = Math.min(state.total, state.cursor + launcher.itemsPerChild);
     }
   }
 

@@ -56,7 +56,7 @@ export interface PageSummary {
  */
 const FLUSH_MAX = 100;
 const FLUSH_MS = 2_000;
-const TAIL_FLUSH_MS = 250;
+const TAIL_FLUSH_MS = 100;
 /** Keys listed in the ItemKeys search attribute (a KeywordList is bounded in size). */
 const MAX_SEARCH_KEYS_BYTES = 1_500; // the server refuses a value over 2,048 bytes (and fails the page)
 
@@ -222,8 +222,13 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
     const canStart = () =>
       pending.length > 0 && !control.paused && running.size < control.slots && budget.fits(pending[0]!);
     // The next item does not fit the allowance: ask the parent once per control it sent.
+    // A page started ahead (no slot yet) asks only once it may run items.
     const mustAsk = () =>
-      pending.length > 0 && !control.paused && asked !== control && !budget.fits(pending[0]!);
+      pending.length > 0 &&
+      !control.paused &&
+      control.slots > 0 &&
+      asked !== control &&
+      !budget.fits(pending[0]!);
     for (;;) {
       await condition(
         () => (pending.length === 0 && running.size === 0) || canStart() || mustAsk() || pauseToAck,
