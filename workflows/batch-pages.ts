@@ -64,7 +64,9 @@ export class PageLauncher {
     return (
       want.paused !== sent.paused ||
       want.ratePerSec !== sent.ratePerSec ||
-      want.costAllowance !== sent.costAllowance ||
+      // Only a larger allowance is news: a smaller one is taken back from a page that cannot use it.
+      (want.costAllowance ?? 0) > (sent.costAllowance ?? 0) ||
+      (want.costAllowance === undefined) !== (sent.costAllowance === undefined) ||
       want.slots > sent.slots ||
       // Fewer slots than granted matter only while the page could still use them.
       (want.slots < sent.slots && want.slots < page.unfinished)
@@ -97,7 +99,7 @@ export class PageLauncher {
     if (this.slotsToGive) return true;
     const granting = this.state.limits.budget !== undefined && !this.state.paused;
     for (const p of this.state.pages.values()) {
-      if (this.needsControl(p) || (granting && p.need !== undefined)) return true;
+      if (this.needsControl(p) || (granting && p.need !== undefined && p.slots > 0)) return true;
     }
     return false;
   }
@@ -110,7 +112,8 @@ export class PageLauncher {
    */
   private grantBudget(budget: number): void {
     for (const p of this.state.pages.values()) {
-      if (!p.need || this.state.paused) continue;
+      // A page with no slot (started ahead) cannot start its next item yet: its need waits.
+      if (!p.need || this.state.paused || p.slots === 0) continue;
       const committed = (p.spent ?? 0) + (p.pendingCost ?? 0);
       const required = committed + p.need.cost;
       if ((p.allowance ?? 0) >= required - 1e-9) {

@@ -219,6 +219,11 @@ export class BatchState {
       page.need = cost.need !== undefined ? { cost: cost.need, key: cost.needKey ?? '?' } : undefined;
     }
     page.slots = Math.min(page.slots, Math.max(unfinished, 0));
+    // A page with nothing left to start cannot commit more: what it was allowed beyond its committed
+    // cost goes back to the budget, for the pages that still have items to start.
+    if (page.allowance !== undefined && report.running !== undefined && unfinished <= report.running) {
+      page.allowance = Math.min(page.allowance, (page.spent ?? 0) + (page.pendingCost ?? 0));
+    }
     if (pageUnreported(page) === 0) this.pages.delete(childId);
     return true;
   }
