@@ -114,9 +114,13 @@ export class ChildLauncher {
     void p.finally(() => this.starting.delete(p));
   }
 
+  /** Called after an outcome arrived by result (signals have their handler's). */
+  onOutcome?: () => void;
+
   private reported(outcome: ItemOutcome): void {
     this.byResult.delete(outcome.key);
-    this.state.applyOutcome(outcome); // false when its signal came first (cancelled, or switched)
+    // false when its signal came first (cancelled, or switched)
+    if (this.state.applyOutcome(outcome)) this.onOutcome?.();
   }
 
   /**
@@ -142,6 +146,7 @@ export class ChildLauncher {
         f.startedAt,
       ),
     );
+    this.onOutcome?.();
   }
 
   /**

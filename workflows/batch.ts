@@ -70,6 +70,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   const buffer: Item[] = [];
   let nextStartAt = 0;
   const presenter = new BatchPresenter(state, input.outputDir, webUiUrl);
+  children.onOutcome = () => presenter.refreshDetails();
 
   registerBatchHandlers({
     state,
