@@ -1,7 +1,8 @@
 // Activity factory: every real transaction of durabatch. Workflows take the types only
 // (`proxyActivities<ReturnType<typeof createActivities>>`); tests pass their own dependencies.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { SourceChangedError } from '../src/errors';
+import { SharedStorageError, SourceChangedError } from '../src/errors';
+import { assertBatchStorage, type BatchStorage } from '../src/runtime/shared-storage';
 import { checkSourceUnchanged } from '../src/source/source-check';
 import type { Logger } from 'pino';
 import { operationLogger, type LogLevels } from '../src/logging/levels';
@@ -49,6 +50,21 @@ export interface ProcessItemInput {
 
 const DEFAULT_STOP_GRACE_MS = 5_000;
 
+/**
+ * The batch's files must be visible here. Where an item or a source read needs them, the failure is
+ * non-retryable: the batch pauses with its message (BLOCKING_FAILURE_TYPES, SOURCE_PAUSE_TYPES).
+ * Result writes stay retryable: another worker that shares the storage can take them.
+ */
+async function requireStorage(storage: BatchStorage, log: Logger, pause: boolean): Promise<void> {
+  try {
+    await assertBatchStorage(storage);
+  } catch (err) {
+    if (!(err instanceof SharedStorageError)) throw err;
+    log.error({ batchId: storage.batchId }, err.message);
+    throw pause ? ApplicationFailure.nonRetryable(err.message, err.name) : err;
+  }
+}
+
 export function createActivities(deps: ActivityDeps) {
   const env = deps.env ?? process.env;
   const sourceLog = operationLogger(deps.logger, 'source', deps.logLevels);
@@ -56,6 +72,7 @@ export function createActivities(deps: ActivityDeps) {
   const resultsLog = operationLogger(deps.logger, 'results', deps.logLevels);
   return {
     async readPage(input: ReadPageInput): Promise<Item[]> {
+      await requireStorage({ batchId: input.batchId, stagedDir: input.source.dir }, sourceLog, true);
       try {
         await checkSourceUnchanged(input.source);
       } catch (err) {
@@ -69,6 +86,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async findItem(input: { source: StagedSourceRef; key: string }): Promise<Item | undefined> {
+      await requireStorage({ stagedDir: input.source.dir }, sourceLog, true);
       return findStagedItem(input.source, input.key);
     },
 
@@ -76,6 +94,7 @@ export function createActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const { attempt } = ctx.info;
       const { step, item } = input;
+      await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, processorLog, true);
       const log = processorLog.child(
         { batchId: input.batchId, itemKey: item.key, step: step.name, attempt },
         step.logLevel ? { level: step.logLevel } : undefined,
@@ -119,10 +138,12 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async recordAudit(input: RecordAuditInput): Promise<void> {
+      await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, resultsLog, false);
       await recordAudit(input);
     },
 
     async writeResultsPage(input: WriteResultsPageInput): Promise<void> {
+      await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, resultsLog, false);
       await writeResultsPage(input);
     },
 
@@ -135,6 +156,8 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async writeReport(input: WriteReportInput): Promise<void> {
+      const storage = { batchId: input.batchId, outputDir: input.outputDir, stagedDir: input.source.dir };
+      await requireStorage(storage, resultsLog, false);
       await writeReport(input);
       resultsLog.child({ batchId: input.batchId }).info({ outputDir: input.outputDir }, 'report written');
     },

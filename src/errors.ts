@@ -25,6 +25,14 @@ export class SourceChangedError extends Error {
   override name = 'SourceChangedError';
 }
 
+/**
+ * A worker cannot see the batch's staged source or output directory (storage not shared between
+ * machines). Items are not failed for it: the batch pauses with this message until resumed.
+ */
+export class SharedStorageError extends Error {
+  override name = 'SharedStorageError';
+}
+
 /** The target answered in a way that retrying cannot fix (4xx other than 408/429). */
 export class PermanentTargetError extends Error {
   override name = 'PermanentTargetError';

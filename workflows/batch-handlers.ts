@@ -30,6 +30,7 @@ import {
 } from './messages';
 import type { StagedSourceRef } from './types';
 import { unranOutcome } from './outcomes';
+import { SOURCE_PAUSE_TYPES } from './failure-types';
 
 const { findItem } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '5 minutes',
@@ -80,11 +81,10 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
       if (state.paused) return ctx.onChange();
       // Every item would fail the same way: stop starting items and say why, once.
       state.paused = true;
-      state.pauseReason =
-        errorType === 'SourceChangedError'
-          ? errorMessage
-          : `the workers cannot run items (${errorType}): ${errorMessage}; ` +
-            `fix it on the workers, then \`durabatch resume ${state.batchId}\` runs the waiting items again`;
+      state.pauseReason = SOURCE_PAUSE_TYPES.includes(errorType)
+        ? errorMessage
+        : `the workers cannot run items (${errorType}): ${errorMessage}; ` +
+          `fix it on the workers, then \`durabatch resume ${state.batchId}\` runs the waiting items again`;
       state.audit({ action: 'pause', by: 'worker', args: { reason: state.pauseReason, item: key } });
       ctx.onChange();
     },
@@ -111,19 +111,18 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
       state.pauseReason = undefined;
       state.audit({ action: 'resume', sender: { kind: 'signal', name: 'resume' } });
       ctx.onChange();
-      // Items that waited for the workers to be fixed run their step again.
-      const waiting = Object.keys(state.blocked);
-      for (const key of waiting) delete state.blocked[key];
+      // Items that waited for the workers to be fixed run their step again: one retryItem to each
+      // child holding such items (an item's own child, or the page that holds it).
+      const holders = new Set(Object.values(state.blocked));
+      for (const key of Object.keys(state.blocked)) delete state.blocked[key];
       await Promise.all(
-        waiting.map(async (key) => {
-          const f = state.inFlight.get(key);
-          if (!f) return;
-          await getExternalWorkflowHandle(f.childId)
+        [...holders].map(async (childId) => {
+          await getExternalWorkflowHandle(childId)
             .signal(retryItemSignal)
             .catch((err: unknown) =>
               log.warn('could not wake a blocked item', {
                 batchId: state.batchId,
-                itemKey: key,
+                childId,
                 error: String(err),
               }),
             );

@@ -23,6 +23,7 @@ import type { BatchProgress, Item } from './types';
 import { expectedCost } from './cost';
 import { flushAuditQueue } from './batch-audit';
 import { unranOutcome } from './outcomes';
+import { SOURCE_PAUSE_TYPES } from './failure-types';
 
 export type { BatchInput };
 
@@ -109,13 +110,14 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
         if (
           err instanceof ActivityFailure &&
           err.cause instanceof ApplicationFailure &&
-          err.cause.type === 'SourceChangedError'
+          SOURCE_PAUSE_TYPES.includes(err.cause.type ?? '')
         ) {
-          // Never mix two versions of the input: stop starting items and say why; the operator
-          // restores the file and resumes, or cancels.
+          // Never mix two versions of the input, never fail items for a worker that cannot see the
+          // files: stop starting items and say why; the operator fixes it and resumes, or cancels.
           state.paused = true;
           state.pauseReason = err.cause.message;
-          state.audit({ action: 'pause', by: 'source', args: { reason: state.pauseReason } });
+          const by = err.cause.type === 'SourceChangedError' ? 'source' : 'worker';
+          state.audit({ action: 'pause', by, args: { reason: state.pauseReason } });
           return 'source-changed';
         }
         throw err;

@@ -19,6 +19,7 @@ import { runItem, type ItemRunSpec } from './item-run';
 import { PageBudget } from './page-budget';
 import { keysWithin, pageDetails } from './page-parts';
 import { unranOutcome } from './outcomes';
+import { SOURCE_PAUSE_TYPES } from './failure-types';
 import {
   itemBlockedSignal,
   itemsCompletedSignal,
@@ -162,8 +163,9 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         return await readPage({ batchId: input.batchId, source: input.source, offset, limit });
       } catch (err) {
         const cause = err instanceof ActivityFailure ? err.cause : undefined;
-        if (!(cause instanceof ApplicationFailure) || cause.type !== 'SourceChangedError') throw err;
-        await waitForRetry(`(items from ${offset + 1})`, cause.type, cause.message);
+        if (!(cause instanceof ApplicationFailure) || !SOURCE_PAUSE_TYPES.includes(cause.type ?? ''))
+          throw err;
+        await waitForRetry(`(items from ${offset + 1})`, cause.type ?? 'SourceChangedError', cause.message);
       }
     }
   }

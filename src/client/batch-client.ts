@@ -187,6 +187,8 @@ export class BatchClient {
           `**processor** ${describeSteps(input.steps)}`,
           `**limits at start** concurrency ${limits.concurrency}, rate ${limits.rate ?? 'unpaced'}`,
           `**output** ${outputDir}`,
+          // Where every worker must find the batch's files (docs/deployment.md, "Shared storage").
+          `**staged source** ${input.source.dir}`,
         ].join('\n\n'),
       });
     } catch (err) {
