@@ -15,9 +15,10 @@ export function progressOf(state: BatchState, outputDir: string, webUiUrl: strin
   const throughputPerMinute = finished === 0 ? 0 : Math.round((finished / elapsedMin) * 10) / 10;
   const remaining = pending + running;
   const judged = c.succeeded + c.failed;
+  const status = state.currentStatus();
   return {
     batchId: state.batchId,
-    status: state.currentStatus(),
+    status,
     total: state.total,
     succeeded: c.succeeded,
     failed: c.failed,
@@ -30,10 +31,11 @@ export function progressOf(state: BatchState, outputDir: string, webUiUrl: strin
     latencyMs: latencySummary(state.stats),
     stepLatencyMs: stepLatencySummary(state.stats),
     errorRate: judged === 0 ? 0 : Math.round((c.failed / judged) * 10_000) / 10_000,
+    // A paused batch has no ETA: nothing new starts until someone resumes it.
     etaSeconds:
       remaining === 0
         ? 0
-        : throughputPerMinute > 0
+        : throughputPerMinute > 0 && status !== 'paused'
           ? Math.round((remaining / throughputPerMinute) * 60)
           : null,
     cost: Math.round(state.stats.cost * 1e6) / 1e6,

@@ -42,7 +42,11 @@ export function boundedBody(body: unknown): unknown {
 }
 
 export function excerpt(text: string, max = MAX_OUTPUT_EXCERPT): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max);
+  // End at a word boundary when one is near the limit, so the excerpt does not end mid-word.
+  const boundary = cut.search(/\s+\S*$/);
+  return `${boundary >= max * 0.8 ? cut.slice(0, boundary) : cut}…`;
 }
 
 /** Longest key kept as its own folder name; longer keys are cut here and get a hash suffix. */

@@ -16,7 +16,8 @@ export function progressLine(p: BatchProgress): string {
   return (
     `${bar(p.percent)} ${p.percent.toFixed(1).padStart(5)}% ${p.status} ` +
     `ok ${p.succeeded} failed ${p.failed} skipped ${p.skipped} cancelled ${p.cancelled} ` +
-    `running ${p.running} pending ${p.pending} | ${p.throughputPerMinute}/min eta ${eta(p.etaSeconds)}`
+    `running ${p.running} pending ${p.pending} | ${p.throughputPerMinute}/min` +
+    (p.status === 'paused' ? '' : ` eta ${eta(p.etaSeconds)}`)
   );
 }
 

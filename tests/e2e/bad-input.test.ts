@@ -347,6 +347,9 @@ describe('bad input and bad state', () => {
     await writeFile(bad, 'export default async (item) => ({ ok: item.key });\n');
     const resumed = await durabatch(['resume', id]);
     expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain(
+      `resumed ${id}: items start again (was paused: the workers cannot run items`,
+    );
     const end = await batchEnd(handle);
     expect(end).toMatchObject({
       kind: 'returned',

@@ -18,6 +18,9 @@ const withClient = <T>(batchId: string, fn: (client: BatchClient) => Promise<T>)
     }
   });
 
+/** A command's confirmation, on stdout: what was done and what to run next. */
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
 const positiveNumber = (flag: string, v: string | undefined) => {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -65,14 +68,29 @@ export function registerOps(program: Command): void {
     .option('--reason <text>', 'shown in status and audit')
     .description('stop starting new items; items in flight finish')
     .action((batchId: string, opts: { reason?: string }) =>
-      withClient(batchId, (c) => c.pause(batchId, opts.reason)),
+      withClient(batchId, async (c) => {
+        await c.pause(batchId, opts.reason);
+        say(
+          `paused ${batchId}: no new item starts; items in flight finish (\`durabatch status ${batchId}\`)`,
+        );
+      }),
     );
 
   program
     .command('resume')
     .argument('<batchId>')
     .description('start new items again')
-    .action((batchId: string) => withClient(batchId, (c) => c.resume(batchId)));
+    .action((batchId: string) =>
+      withClient(batchId, async (c) => {
+        const before = await c.progress(batchId);
+        if (before.status !== 'paused') {
+          say(`${batchId} is ${before.status}, not paused: nothing to resume`);
+          return;
+        }
+        await c.resume(batchId);
+        say(`resumed ${batchId}: items start again (was paused: ${before.statusReason ?? 'by an operator'})`);
+      }),
+    );
 
   program
     .command('set')
@@ -113,7 +131,14 @@ export function registerOps(program: Command): void {
     )
     .action((batchId: string, opts: { item?: string }) =>
       withClient(batchId, async (c) => {
-        if (opts.item === undefined) return c.cancel(batchId);
+        if (opts.item === undefined) {
+          await c.cancel(batchId);
+          say(
+            `cancellation requested for ${batchId}: items in flight are being stopped and the report written; ` +
+              `\`durabatch watch ${batchId}\` follows it to the end`,
+          );
+          return;
+        }
         const res = await c.cancelItem(batchId, opts.item);
         process.stdout.write(
           `item ${res.key}: ${res.action === 'skipped' ? 'will not start (skipped)' : 'cancellation requested'}\n`,
