@@ -62,6 +62,8 @@ export interface HttpProcessorSpec {
   /** Connections per target host on one worker (default 64). */
   connections?: number;
   timeoutMs: number;
+  /** The item's cost in a successful answer: a JSON pointer into the body, or `header:<name>`. */
+  costFrom?: string;
 }
 
 /** The command processor: an argv template run without a shell. */

@@ -24,6 +24,41 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, 600_000) : undefined;
 }
 
+/**
+ * The cost a successful answer states (`costFrom`: a JSON pointer into the body, or `header:<name>`).
+ * The call took effect, so a missing or unreadable cost never fails the item: it is logged and the
+ * batch's own cost setting (costPerItem / costField) counts instead.
+ */
+export function costOf(
+  costFrom: string,
+  res: { headers: { get(name: string): string | null } },
+  body: unknown,
+  ctx: Pick<ProcessorContext, 'log'>,
+): number | undefined {
+  let raw: unknown;
+  if (costFrom.startsWith('header:')) raw = res.headers.get(costFrom.slice('header:'.length)) ?? undefined;
+  else raw = jsonPointer(body, costFrom);
+  const cost =
+    typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  if (Number.isFinite(cost) && cost >= 0) return cost;
+  ctx.log.warn(
+    { costFrom, found: raw === undefined ? 'nothing' : excerpt(JSON.stringify(raw), 80) },
+    `costFrom ${costFrom}: the answer holds no cost there (a number >= 0 is needed); the batch's costPerItem/costField counts instead`,
+  );
+  return undefined;
+}
+
+/** RFC 6901: `/a/0/b`, with `~1` for `/` and `~0` for `~` in names. */
+function jsonPointer(doc: unknown, pointer: string): unknown {
+  let at: unknown = doc;
+  for (const part of pointer.split('/').slice(1)) {
+    const name = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (at === null || typeof at !== 'object') return undefined;
+    at = (at as Record<string, unknown>)[name];
+  }
+  return at;
+}
+
 /** The item's file for raw/multipart uploads: a directory source puts its absolute path in `path`. */
 function itemFile(ctx: ProcessorContext): string {
   const p = ctx.item.data.path;
@@ -145,7 +180,8 @@ export async function runHttp(
     } catch {
       parsed = undefined;
     }
-    return { httpStatus: res.status, output: excerpt(text), body: boundedBody(parsed) };
+    const cost = spec.costFrom ? costOf(spec.costFrom, res, parsed, ctx) : undefined;
+    return { httpStatus: res.status, output: excerpt(text), body: boundedBody(parsed), cost };
   }
 
   const message = `${spec.method} ${url} answered ${res.status} ${res.statusText}: ${excerpt(text)}`;

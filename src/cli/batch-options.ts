@@ -16,6 +16,7 @@ export interface BatchFlags {
   timeout?: string;
   bodyMode?: string;
   fileField?: string;
+  costFrom?: string;
   connections?: string;
   command?: string;
   cwd?: string;
@@ -76,6 +77,7 @@ const FLAG_NAMES: Record<string, string> = {
   taskQueue: '--task-queue',
   'http.bodyMode': '--body-mode',
   'http.fileField': '--file-field',
+  'http.costFrom': '--cost-from',
   'http.connections': '--connections',
   'command.argv': '--command',
   'command.cwd': '--cwd',
@@ -106,6 +108,10 @@ export function addBatchOptions(cmd: Command): Command {
     .option('--body <json>', 'JSON body template with {field} placeholders (default: the row as JSON)')
     .option('--body-mode <mode>', 'json (default), raw (the item file as body) or multipart (file + fields)')
     .option('--file-field <name>', 'multipart form field of the file (default file)')
+    .option(
+      '--cost-from <where>',
+      "the item's cost in the http answer: a JSON pointer (/usage/cost) or header:<name> (header:X-Cost)",
+    )
     .option('--connections <n>', 'connections per target host on one worker (default 64)')
     .option(
       '--command <line>',
@@ -216,6 +222,7 @@ export async function resolveBatchConfig(
     body: flags.body,
     bodyMode: flags.bodyMode,
     fileField: flags.fileField,
+    costFrom: flags.costFrom,
     connections: flags.connections,
     timeoutMs: kind === 'http' ? timeoutMs : undefined,
   });

@@ -18,8 +18,19 @@ function processorFrom(
           `${where}: the http processor needs a URL`,
           'give --url http://host/path/{field} (or "http": {"url": ...} in the config)',
         );
-      const { url, method, headers, body, bodyMode, fileField, connections, timeoutMs } = s.http;
-      return { type: 'http', url, method, headers, body, bodyMode, fileField, connections, timeoutMs };
+      const { url, method, headers, body, bodyMode, fileField, connections, timeoutMs, costFrom } = s.http;
+      return {
+        type: 'http',
+        url,
+        method,
+        headers,
+        body,
+        bodyMode,
+        fileField,
+        connections,
+        timeoutMs,
+        costFrom,
+      };
     }
     case 'command': {
       if (!s.command)

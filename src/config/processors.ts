@@ -71,6 +71,17 @@ export const HttpSettings = z.strictObject({
   connections: z.coerce.number().int().min(1).max(1024).default(64),
   /** Per-attempt timeout in milliseconds. Default 30000. */
   timeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /**
+   * Where a successful answer states the item's cost: a JSON pointer into the body (`/usage/cost`)
+   * or `header:<name>` (`header:X-Cost`). Default: none (the cost comes from costPerItem/costField).
+   */
+  costFrom: z
+    .string()
+    .regex(/^(\/.*|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+)$/, {
+      message:
+        'must be a JSON pointer into the body (e.g. /usage/cost) or header:<name> (e.g. header:X-Cost)',
+    })
+    .optional(),
 });
 
 export const CommandSettings = z.strictObject({
