@@ -152,7 +152,10 @@ export function addBatchOptions(cmd: Command): Command {
       'item schema (JSON text or a JSON file): required fields and per-field checks',
     )
     .option('--strict', 'refuse the batch if any row is invalid (default: invalid rows are skipped)')
-    .option('--concurrency <n>', 'items in flight at once, 1..1000 (default 10)')
+    .option(
+      '--concurrency <n>',
+      "items in flight at once, 1..1000, or auto (this machine's cores; default 10)",
+    )
     .option('--rate <items/s>', 'start at most this many items per second (default: unpaced)')
     .option('--max-attempts <n>', 'attempts per item, first try included (default 5)')
     .option('--fail-fast', 'end the batch at the first failed item')

@@ -1,5 +1,6 @@
 // durabatch's settings: one zod schema, each field documented with its default. Booleans are parsed
 // explicitly ("true"/"false"), never coerced, so "false" never means true.
+import os from 'node:os';
 import { z } from 'zod';
 import { MAX_CONCURRENCY } from '../../workflows/messages';
 import { LOG_LEVELS } from '../logging/levels';
@@ -75,8 +76,16 @@ export const Config = z
      * its steps as local activities.
      */
     itemExecution: z.enum(['activity', 'local']).default('activity'),
-    /** Items in flight at once. Default 10, at most 1000. */
-    concurrency: z.coerce.number().int().min(1).max(MAX_CONCURRENCY).default(10),
+    /**
+     * Items in flight at once, or `auto`: this machine's core count (for local commands such as
+     * conversions, which each keep a core busy). Default 10, at most 1000.
+     */
+    concurrency: z
+      .preprocess(
+        (v) => (typeof v === 'string' && v.trim().toLowerCase() === 'auto' ? os.availableParallelism() : v),
+        z.coerce.number().int().min(1).max(MAX_CONCURRENCY),
+      )
+      .default(10),
     /** Items started per second. Default: unpaced. */
     rate: z.coerce.number().positive().max(10_000).optional(),
     /** Attempts per item (first try included). Default 5. */

@@ -99,6 +99,15 @@ describe('errors', () => {
     expect(message).toContain('flag --concurrency: 5000 is too big: at most 1000');
   });
 
+  it("--concurrency auto is the machine's core count; other words are refused", async () => {
+    const auto = await resolveBatchConfig({ concurrency: 'auto', url: 'http://x' }, {});
+    expect(auto.concurrency).toBe(os.availableParallelism());
+    const env = await resolveBatchConfig({ url: 'http://x' }, { DURABATCH_CONCURRENCY: 'AUTO' });
+    expect(env.concurrency).toBe(os.availableParallelism());
+    const message = await errorOf(resolveBatchConfig({ concurrency: 'many', url: 'http://x' }, {}));
+    expect(message).toContain('flag --concurrency');
+  });
+
   it('names the environment variable, the value and the allowed values', async () => {
     const env = {
       DURABATCH_MAX_ATTEMPTS: '0',
