@@ -54,7 +54,7 @@ export const Config = z
     sheet: z.string().min(1).optional(),
     /** Directory sources: only files whose relative path matches this glob (picomatch). Default: all files not starting with a dot. */
     glob: z.string().min(1).optional(),
-    /** Directory sources: CSV/JSON/JSONL/XLSX file of per-file metadata joined to the files. */
+    /** Directory sources: CSV/JSON/JSONL/XLSX file of per-file metadata joined to the files (JSON: an array of rows or an object keyed by file name). */
     metadata: z.string().min(1).optional(),
     /** Column of the metadata file naming each file (relative path or base name). Default `file`. */
     metadataKey: z.string().min(1).optional(),

@@ -2,6 +2,7 @@
 // format's reader, then the column mapping. Readers yield plain records; staging makes items of them.
 import { access, constants, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { isKeyedJsonObject, readKeyedJsonObject } from './formats/json-keyed';
 import { InputError } from '../errors';
 import { readCsv } from './formats/csv';
 import { listDirectory, readDirectory, type DirListing } from './formats/directory';
@@ -142,7 +143,12 @@ async function* readDirectorySource(
       ? {
           file: metadata,
           key: opts.metadataKey,
-          read: (f) => readSource(f, { delimiter: opts.delimiter }),
+          // A .json metadata file may also be one object keyed by file name.
+          read: async function* (f) {
+            if (path.extname(f).toLowerCase() === '.json' && (await isKeyedJsonObject(f))) {
+              yield* readKeyedJsonObject(f, opts.metadataKey ?? 'file');
+            } else yield* readSource(f, { delimiter: opts.delimiter });
+          },
           onWarning: (m) => opts.onWarning?.(m),
         }
       : undefined,

@@ -97,6 +97,29 @@ describe('directory sources', () => {
     }
   });
 
+  it('a JSON metadata file may be one object keyed by file name', async () => {
+    const keyed = path.join(home, 'keyed.json');
+    await writeFile(
+      keyed,
+      '\uFEFF{\n  "a.pdf": { "patient_id": "P1", "pages": 2 },\n  "sub/c.pdf": { "patient_id": "P3" },\n' +
+        '  "nowhere.pdf": { "patient_id": "P9" },\n  "b.txt": "not an object"\n}\n',
+    );
+    const staged = await stageSource(docs, { home, metadata: keyed });
+    const items = await readStagedPage(staged, 0, 10);
+    expect(items.map((i) => [i.key, i.data.patient_id ?? null])).toEqual([
+      ['a.pdf', 'P1'],
+      ['b.txt', null],
+      ['sub/c.pdf', 'P3'],
+      ['sub/deeper/d.pdf', null],
+    ]);
+    expect(items[0]!.data).toMatchObject({ file: 'a.pdf', pages: 2 });
+    // Messages name the entry's line in the metadata file.
+    expect(staged.warnings).toEqual([
+      expect.stringContaining('entry "b.txt" is not an object of fields'),
+      expect.stringMatching(/keyed\.json: line 4: no file "nowhere\.pdf"/),
+    ]);
+  });
+
   it('refuses an empty match, and options that do not apply to the source', async () => {
     await expect(stageSource(docs, { home, glob: '**/*.docx' })).rejects.toThrow(
       /has no files matching "\*\*\/\*\.docx"/,
