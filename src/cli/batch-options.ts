@@ -36,6 +36,10 @@ export interface BatchFlags {
   glob?: string;
   metadata?: string;
   metadataKey?: string;
+  rows?: string;
+  keys?: string;
+  where?: string[];
+  limit?: string;
   schema?: string;
   strict?: boolean;
   concurrency?: string;
@@ -57,6 +61,10 @@ const FLAG_NAMES: Record<string, string> = {
   'http.body': '--body',
   'http.timeoutMs': '--timeout',
   idColumn: '--id-column',
+  rows: '--rows',
+  keys: '--keys',
+  where: '--where',
+  limit: '--limit',
   delimiter: '--delimiter',
   format: '--format',
   sheet: '--sheet',
@@ -147,6 +155,17 @@ export function addBatchOptions(cmd: Command): Command {
     .option('--glob <pattern>', "directory sources: only files matching, e.g. '**/*.pdf'")
     .option('--metadata <file>', 'directory sources: CSV/JSON file of per-file metadata')
     .option('--metadata-key <column>', 'metadata column naming the file (default file)')
+    .option('--rows <ranges>', 'only these rows, numbered as a spreadsheet shows them: 10-200, 2,5,9-')
+    .option(
+      '--keys <list|file>',
+      'only these item keys: a comma-separated list, or a file of one key per line',
+    )
+    .option(
+      '--where <condition>',
+      'only rows where field=value, field!=value, field>=n, field<=n or field~regex (repeat: all must hold)',
+      collect,
+    )
+    .option('--limit <n>', 'at most n items: the first rows selected')
     .option(
       '--schema <json|file>',
       'item schema (JSON text or a JSON file): required fields and per-field checks',
@@ -255,6 +274,10 @@ export async function resolveBatchConfig(
     glob: flags.glob,
     metadata: flags.metadata,
     metadataKey: flags.metadataKey,
+    rows: flags.rows,
+    keys: flags.keys,
+    where: flags.where,
+    limit: flags.limit,
     schema: await schemaText(flags.schema),
     strict: flags.strict,
     concurrency: flags.concurrency,

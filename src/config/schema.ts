@@ -58,6 +58,23 @@ export const Config = z
     metadata: z.string().min(1).optional(),
     /** Column of the metadata file naming each file (relative path or base name). Default `file`. */
     metadataKey: z.string().min(1).optional(),
+    /**
+     * Only these rows become items: numbers and ranges as a spreadsheet shows them (the header is row
+     * 1), e.g. `10-200` or `2,5,9-`. Default: all rows.
+     */
+    rows: z.string().min(1).optional(),
+    /** Only the items with these keys: a comma-separated list, or a file with one key per line. Default: all. */
+    keys: z.string().min(1).optional(),
+    /**
+     * Only rows where every condition holds: `field=value`, `field!=value`, `field>=n`, `field<=n`,
+     * `field~regex` (numbers compare as numbers). One condition or a list. Default: none.
+     */
+    where: z
+      .union([z.string().min(1), z.array(z.string().min(1))])
+      .transform((w) => (typeof w === 'string' ? [w] : w))
+      .optional(),
+    /** At most this many items: the first rows selected. Default: no limit. */
+    limit: z.coerce.number().int().min(1).optional(),
     /** Item schema: `{ required: [...], fields: { name: { type, pattern, min, max, enum } } }`. Default: none. */
     schema: jsonText(ItemSchemaSpec).optional(),
     /** XLSX sources: also write results/results.xlsx (the original rows plus status, attempts, error). Default true. */

@@ -47,6 +47,8 @@ export async function stampFile(file: string): Promise<FileStamp> {
 export interface IdentityOptions extends ReadSourceOptions {
   idColumn?: string;
   schema?: ItemSchemaSpec;
+  /** Which rows become items (Selection.identity); part of the identity. */
+  selection?: unknown;
 }
 
 export interface SourceIdentity {
@@ -106,6 +108,7 @@ export async function identifySource(file: string, opts: IdentityOptions): Promi
     glob: source.format === 'dir' ? opts.glob : undefined,
     metadata: metadata?.contentHash,
     metadataKey: metadata ? opts.metadataKey : undefined,
+    selection: opts.selection,
   };
   const fingerprint = createHash('sha256').update(canonicalJson(settings)).digest('hex');
   return { source, contentHash, listing, metadata, fingerprint };

@@ -15,5 +15,6 @@ export function stageOptionsFromConfig(config: Config, home: string): StageOptio
     idColumn: config.idColumn,
     schema: config.schema,
     strict: config.strict,
+    select: { rows: config.rows, keys: config.keys, where: config.where, limit: config.limit },
   };
 }

@@ -13,6 +13,7 @@ import { identifySource, STAGE_FORMAT, type FileStamp, type IdentityOptions } fr
 import { ItemBuilder } from './items';
 import { KeyRegistry } from './keys';
 import { readSource } from './read-source';
+import { Selection, type SelectionSpec } from './select';
 import type { SourceFormat } from './types';
 import { compileItemSchema } from './validate';
 
@@ -24,7 +25,9 @@ export const INDEX_STRIDE = 100;
 const MAX_PROBLEMS = 20;
 const MAX_WARNINGS = 50;
 
-export interface StageOptions extends Omit<IdentityOptions, 'onWarning'> {
+export interface StageOptions extends Omit<IdentityOptions, 'onWarning' | 'selection'> {
+  /** Which rows become items (default: all). */
+  select?: SelectionSpec;
   /** DURABATCH_HOME: staged copies go to `<home>/staged/<fingerprint>`. */
   home: string;
   /** Refuse the source if any row is invalid, instead of staging invalid rows as skipped items. */
@@ -40,6 +43,8 @@ export interface StagedSource extends StagedSourceRef {
   problems: string[];
   /** Non-fatal findings to print (e.g. metadata rows naming no file). */
   warnings: string[];
+  /** Set when a selection (rows, keys, where, limit) chose the items. */
+  selection?: StagedSelection;
 }
 
 export interface StagedManifest {
@@ -63,6 +68,17 @@ export interface StagedManifest {
   problems: string[];
   warnings: string[];
   stagedAt: string;
+  /** When only some rows became items: which, and how many rows the source has. */
+  selection?: StagedSelection;
+}
+
+export interface StagedSelection {
+  /** e.g. `rows 10-200, where country=FR`. */
+  description: string;
+  /** Rows read from the source (all of them, unless a limit stopped the reading early). */
+  read: number;
+  /** Whether a limit stopped the reading before the end of the source. */
+  stoppedAtLimit: boolean;
 }
 
 /** The part of a staged source that goes into workflow inputs (kept small: it travels with every page read). */
@@ -106,7 +122,8 @@ function emptySource(format: SourceFormat, size: number, glob?: string): [string
 
 /** Stages a source (or reuses an identical earlier staging) and returns its reference. */
 export async function stageSource(sourcePath: string, opts: StageOptions): Promise<StagedSource> {
-  const id = await identifySource(sourcePath, opts);
+  const selection = opts.select ? await Selection.from(opts.select) : undefined;
+  const id = await identifySource(sourcePath, { ...opts, selection: selection?.identity });
   const abs = id.source.abs;
   const dir = path.join(opts.home, 'staged', id.fingerprint.slice(0, 24));
   const existing = await readManifest(dir).catch(() => undefined);
@@ -123,6 +140,7 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
       invalid,
       problems,
       warnings,
+      selection: existing.selection,
     };
   }
 
@@ -160,7 +178,9 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
       { ...opts, format: id.source.format, onWarning },
       { listing: id.listing },
     )) {
+      if (selection && !selection.takesRow(rec.line, rec.data, rec.error !== undefined)) continue;
       const item = builder.build(rec, total);
+      if (selection && !selection.takesKey(item.key)) continue;
       keys.add(item.key);
       if (item.invalid !== undefined) {
         invalid += 1;
@@ -171,6 +191,7 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
       bytes += Buffer.byteLength(line);
       total += 1;
       if (!out.write(line)) await new Promise<void>((r) => out.once('drain', () => r()));
+      if (selection?.done) break; // the limit is reached: the rest of the source is not read
     }
     out.end();
     await finished(out);
@@ -187,6 +208,19 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
       idColumn
         ? `make column "${idColumn}" unique, or choose another --id-column`
         : 'choose a unique --id-column',
+    );
+  }
+  if (total === 0 && selection) {
+    await abandon();
+    throw new InputError(
+      `the selection (${selection.describe()}) matches none of the ${selection.read} rows of ${abs}`,
+      'check the row numbers, keys and conditions against the source (`durabatch plan` shows what a selection takes)',
+    );
+  }
+  const missing = selection?.missingKeys() ?? [];
+  if (missing.length > 0) {
+    onWarning(
+      `--keys: ${missing.length} key${missing.length === 1 ? '' : 's'} not among the selected rows: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`,
     );
   }
   if (total === 0) {
@@ -218,6 +252,11 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
     problems,
     warnings,
     stagedAt: new Date().toISOString(),
+    selection: selection && {
+      description: selection.describe(),
+      read: selection.read,
+      stoppedAtLimit: selection.done,
+    },
   };
   await writeFile(path.join(tmp, 'index.json'), JSON.stringify({ stride: INDEX_STRIDE, offsets }));
   await writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
@@ -231,6 +270,7 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
     invalid,
     problems,
     warnings,
+    selection: manifest.selection,
   };
 }
 

@@ -108,6 +108,22 @@ describe('errors', () => {
     expect(message).toContain('flag --concurrency');
   });
 
+  it('selection flags reach the staging options: --where repeats, --limit is a number', async () => {
+    const { stageOptionsFromConfig } = await import('../../src/source/options');
+    const config = await resolveBatchConfig(
+      { url: 'http://x', rows: '2-9', keys: 'a,b', where: ['country=FR', 'score>=3'], limit: '5' },
+      { DURABATCH_WHERE: 'ignored=1' },
+    );
+    expect(stageOptionsFromConfig(config, '/h').select).toEqual({
+      rows: '2-9',
+      keys: 'a,b',
+      where: ['country=FR', 'score>=3'],
+      limit: 5,
+    });
+    const fromEnv = await resolveBatchConfig({ url: 'http://x' }, { DURABATCH_WHERE: 'country=FR' });
+    expect(fromEnv.where).toEqual(['country=FR']);
+  });
+
   it('names the environment variable, the value and the allowed values', async () => {
     const env = {
       DURABATCH_MAX_ATTEMPTS: '0',

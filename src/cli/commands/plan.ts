@@ -159,6 +159,8 @@ invalid rows with --strict).`,
         invalid: staged.invalid,
         invalidRows: staged.problems.map((reason) => ({ line: lineOf(reason), reason })),
         warnings: staged.warnings,
+        /** Set when --rows/--keys/--where/--limit chose the items: which, and of how many rows. */
+        selection: staged.selection ?? null,
         processor,
         /** Why these settings would not work (`start` refuses them, or every item would fail); null when they would. */
         refusal,
@@ -183,6 +185,12 @@ invalid rows with --strict).`,
             ? ` (${plan.valid} to run, ${plan.invalid} invalid: skipped, or refused with --strict)`
             : ', all valid'),
       );
+      if (plan.selection) {
+        const of = plan.selection.stoppedAtLimit
+          ? `the first ${plan.selection.read} rows read (the limit stopped the reading)`
+          : `${plan.selection.read} rows`;
+        out.push(`  selection   ${plan.selection.description}: ${plan.total} of ${of}`);
+      }
       if (plan.invalid > 0) {
         const more = plan.invalid > plan.invalidRows.length ? ` (the first ${plan.invalidRows.length})` : '';
         out.push(`  invalid rows${more}:`, ...plan.invalidRows.map((r) => `    ${r.reason}`));
