@@ -64,6 +64,8 @@ export interface HttpProcessorSpec {
   timeoutMs: number;
   /** The item's cost in a successful answer: a JSON pointer into the body, or `header:<name>`. */
   costFrom?: string;
+  /** Mutual TLS to the target: absolute paths of PEM files; the passphrase may be `${env:NAME}`. */
+  tls?: { cert?: string; key?: string; passphrase?: string; ca?: string };
 }
 
 /** The command processor: an argv template run without a shell. */

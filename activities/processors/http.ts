@@ -1,6 +1,7 @@
 // The http processor: one request per attempt. Temporal's retry policy does the retrying; this code
 // only classifies the answer: 2xx success, 408/429/5xx and network errors retryable (Retry-After
 // honoured through nextRetryDelay), any other status non-retryable.
+import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/activity';
 import { Agent, fetch, type RequestInit, type Response } from 'undici';
 import type { HttpProcessorSpec } from '../../workflows/types';
@@ -8,12 +9,56 @@ import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } fr
 import { expandUrl, renderBody, resolveEnvRefs } from './template';
 import { FileChangedError, uploadBody, type FormSpec, type UploadBody } from './upload-body';
 
-/** Connections per target origin, shared by every item on this worker (a connection limit). */
-const agents = new Map<number, Agent>();
-function agentFor(connections: number): Agent {
-  let agent = agents.get(connections);
-  if (!agent) agents.set(connections, (agent = new Agent({ connections, keepAliveTimeout: 10_000 })));
+/**
+ * Connections per target origin, shared by every item on this worker (a connection limit); one agent
+ * per connection limit and TLS identity. Certificate files are read when the agent is made: a renewed
+ * certificate takes effect when the worker restarts.
+ */
+const agents = new Map<string, Agent>();
+function agentFor(connections: number, tls: HttpProcessorSpec['tls'], env: NodeJS.ProcessEnv): Agent {
+  const id = JSON.stringify([connections, tls ?? null]);
+  let agent = agents.get(id);
+  if (!agent) {
+    agent = new Agent({
+      connections,
+      keepAliveTimeout: 10_000,
+      ...(tls ? { connect: tlsOptions(tls, env) } : {}),
+    });
+    agents.set(id, agent);
+  }
   return agent;
+}
+
+function passphraseOf(ref: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (ref === undefined) return undefined;
+  try {
+    return resolveEnvRefs(ref, env);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(
+      `http.clientKeyPassphrase: ${(err as Error).message}`,
+      'InputError',
+    );
+  }
+}
+
+function tlsOptions(tls: NonNullable<HttpProcessorSpec['tls']>, env: NodeJS.ProcessEnv) {
+  const read = (setting: string, file: string | undefined) => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(
+        `cannot read ${setting} ${file} on this worker: ${(err as Error).message}`,
+        'InputError',
+      );
+    }
+  };
+  return {
+    cert: read('http.clientCert', tls.cert),
+    key: read('http.clientKey', tls.key),
+    ca: read('http.ca', tls.ca),
+    passphrase: passphraseOf(tls.passphrase, env),
+  };
 }
 
 /** Parses Retry-After (seconds or an HTTP date) into milliseconds, capped at 10 minutes. */
@@ -112,6 +157,8 @@ export async function runHttp(
   ctx: ProcessorContext,
 ): Promise<ProcessorOutcome> {
   const { attempt } = ctx;
+  // First: a certificate that cannot be read is a setting to fix, not a network error.
+  const dispatcher = agentFor(spec.connections ?? 64, spec.tls, ctx.env);
   let url: string;
   let headers: Record<string, string>;
   let built: BuiltBody;
@@ -140,7 +187,7 @@ export async function runHttp(
       headers,
       body: built.body,
       signal,
-      dispatcher: agentFor(spec.connections ?? 64),
+      dispatcher,
       // To replay a body on a redirect, fetch keeps a second copy of a streamed body that nothing
       // reads, so it buffers the whole file (300 MB of RSS for a 300 MB file). Uploads refuse
       // redirects instead; a 301/302/303 would have resent the request without the file anyway.

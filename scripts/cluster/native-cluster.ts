@@ -50,6 +50,8 @@ export interface ClusterTls {
   /** A second CA and a client certificate it signed: one the server must refuse. */
   strangerCertFile: string;
   strangerKeyFile: string;
+  serverCertFile: string;
+  serverKeyFile: string;
 }
 
 export interface NativeCluster {
@@ -160,7 +162,8 @@ const asPostgres = (file: string, args: string[]) =>
     ? { file: 'runuser', args: ['-u', 'postgres', '--', file, ...args] }
     : { file, args };
 
-async function makeCertificates(dir: string): Promise<ClusterTls> {
+/** A CA, a server certificate (localhost, 127.0.0.1) and client certificates; also used by tests. */
+export async function makeCertificates(dir: string): Promise<ClusterTls> {
   await mkdir(dir, { recursive: true });
   const f = (n: string) => path.join(dir, n);
   const openssl = (args: string[]) => run('openssl', args, { cwd: dir });
@@ -230,6 +233,8 @@ async function makeCertificates(dir: string): Promise<ClusterTls> {
     serverName: 'localhost',
     strangerCertFile: f('stranger.pem'),
     strangerKeyFile: f('stranger.key'),
+    serverCertFile: f('server.pem'),
+    serverKeyFile: f('server.key'),
   };
 }
 

@@ -17,6 +17,10 @@ export interface BatchFlags {
   bodyMode?: string;
   fileField?: string;
   costFrom?: string;
+  clientCert?: string;
+  clientKey?: string;
+  clientKeyPassphrase?: string;
+  targetCa?: string;
   connections?: string;
   command?: string;
   cwd?: string;
@@ -86,6 +90,10 @@ const FLAG_NAMES: Record<string, string> = {
   'http.bodyMode': '--body-mode',
   'http.fileField': '--file-field',
   'http.costFrom': '--cost-from',
+  'http.clientCert': '--client-cert',
+  'http.clientKey': '--client-key',
+  'http.clientKeyPassphrase': '--client-key-passphrase',
+  'http.ca': '--target-ca',
   'http.connections': '--connections',
   'command.argv': '--command',
   'command.cwd': '--cwd',
@@ -116,6 +124,13 @@ export function addBatchOptions(cmd: Command): Command {
     .option('--body <json>', 'JSON body template with {field} placeholders (default: the row as JSON)')
     .option('--body-mode <mode>', 'json (default), raw (the item file as body) or multipart (file + fields)')
     .option('--file-field <name>', 'multipart form field of the file (default file)')
+    .option('--client-cert <pem>', 'mutual TLS to the target: client certificate file (with --client-key)')
+    .option('--client-key <pem>', "mutual TLS to the target: the certificate's private key file")
+    .option(
+      '--client-key-passphrase <ref>',
+      'passphrase of an encrypted key, as ${env:NAME} (read by the worker)',
+    )
+    .option('--target-ca <pem>', "CA certificates to trust for the target instead of the system's")
     .option(
       '--cost-from <where>',
       "the item's cost in the http answer: a JSON pointer (/usage/cost) or header:<name> (header:X-Cost)",
@@ -245,6 +260,10 @@ export async function resolveBatchConfig(
     bodyMode: flags.bodyMode,
     fileField: flags.fileField,
     costFrom: flags.costFrom,
+    clientCert: flags.clientCert,
+    clientKey: flags.clientKey,
+    clientKeyPassphrase: flags.clientKeyPassphrase,
+    ca: flags.targetCa,
     connections: flags.connections,
     timeoutMs: kind === 'http' ? timeoutMs : undefined,
   });

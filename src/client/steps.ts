@@ -19,6 +19,19 @@ function processorFrom(
           'give --url http://host/path/{field} (or "http": {"url": ...} in the config)',
         );
       const { url, method, headers, body, bodyMode, fileField, connections, timeoutMs, costFrom } = s.http;
+      const { clientCert, clientKey, clientKeyPassphrase, ca } = s.http;
+      if ((clientCert === undefined) !== (clientKey === undefined)) {
+        throw new InputError(
+          `${where}: ${clientCert ? 'clientCert' : 'clientKey'} is set without ${clientCert ? 'clientKey' : 'clientCert'}`,
+          'mutual TLS needs both: --client-cert FILE and --client-key FILE (or http.clientCert / http.clientKey)',
+        );
+      }
+      // Absolute as the CLI sees them: workers read the files (shared storage, or the same layout).
+      const file = (p: string | undefined) => (p === undefined ? undefined : path.resolve(p));
+      const tls =
+        clientCert || ca
+          ? { cert: file(clientCert), key: file(clientKey), passphrase: clientKeyPassphrase, ca: file(ca) }
+          : undefined;
       return {
         type: 'http',
         url,
@@ -30,6 +43,7 @@ function processorFrom(
         connections,
         timeoutMs,
         costFrom,
+        tls,
       };
     }
     case 'command': {

@@ -82,6 +82,23 @@ export const HttpSettings = z.strictObject({
         'must be a JSON pointer into the body (e.g. /usage/cost) or header:<name> (e.g. header:X-Cost)',
     })
     .optional(),
+  /** Mutual TLS: the client certificate (PEM file) presented to the target; needs clientKey. Default none. */
+  clientCert: z.string().min(1).optional(),
+  /** Mutual TLS: the client certificate's private key (PEM file). Default none. */
+  clientKey: z.string().min(1).optional(),
+  /**
+   * Passphrase of an encrypted clientKey, as `${env:NAME}`: read from the worker's environment, never
+   * written into the batch's history. Default none.
+   */
+  clientKeyPassphrase: z
+    .string()
+    .regex(/^\$\{env:[A-Za-z_][A-Za-z0-9_]*\}$/, {
+      message:
+        "must be ${env:NAME}: the passphrase is read from the worker's environment, never stored in the batch",
+    })
+    .optional(),
+  /** CA certificates (PEM file) trusted for the target instead of the system's. Default: the system's. */
+  ca: z.string().min(1).optional(),
 });
 
 export const CommandSettings = z.strictObject({
