@@ -2,6 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
+import yauzl from 'yauzl';
 
 /** Writes a CSV with a header; returns its path. */
 export async function writeCsv(
@@ -29,4 +30,21 @@ export async function readJsonLines<T>(file: string): Promise<T[]> {
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as T);
+}
+
+/** The entry names of a zip archive, in order. */
+export function zipEntries(file: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true }, (err, zip) => {
+      if (err) return reject(err);
+      const names: string[] = [];
+      zip.on('entry', (e: yauzl.Entry) => {
+        names.push(e.fileName);
+        zip.readEntry();
+      });
+      zip.on('end', () => resolve(names));
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  });
 }

@@ -4,13 +4,13 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import yauzl from 'yauzl';
 import { startTargetApi, type TargetApi } from '../../examples/target-api/server';
 import type { BatchListEntry } from '../../src/client/listing';
 import type { ItemOutcome } from '../../workflows/types';
 import { runCli, type CliResult } from '../helpers/cli';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { readJsonLines, writeCsv } from '../helpers/files';
+import { zipEntries } from '../helpers/files';
 
 let ctx: TestContext;
 
@@ -20,22 +20,6 @@ function durabatch(args: string[]): Promise<CliResult> {
     env: { DURABATCH_HOME: ctx.home, TEMPORAL_ADDRESS: ctx.address },
     cwd: ctx.dir,
     timeoutMs: 60_000,
-  });
-}
-
-function zipEntries(file: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    yauzl.open(file, { lazyEntries: true }, (err, zip) => {
-      if (err) return reject(err);
-      const names: string[] = [];
-      zip.on('entry', (e: yauzl.Entry) => {
-        names.push(e.fileName);
-        zip.readEntry();
-      });
-      zip.on('end', () => resolve(names));
-      zip.on('error', reject);
-      zip.readEntry();
-    });
   });
 }
 

@@ -10,6 +10,8 @@ import { ZipFile } from 'yazl';
 import { auditFile } from '../../audit/audit-log';
 import { InputError } from '../../errors';
 import { withBatchClient } from '../follow-batch';
+import { safeKey } from '../../../activities/processors/context';
+import { jsonLines } from '../../util/json-lines';
 
 /** Folders of the output directory that go into the archive, in this order. */
 const ARCHIVED = ['results', 'documents', 'audit'];
@@ -42,7 +44,7 @@ async function* walk(dir: string): AsyncGenerator<string> {
 export async function writeArchive(
   outputDir: string,
   target: string,
-): Promise<{ entries: number; bytes: number }> {
+): Promise<{ entries: number; failedEntries: number; bytes: number }> {
   await mkdir(path.dirname(target), { recursive: true });
   const zip = new ZipFile();
   const tmp = `${target}.tmp-${process.pid}`;
@@ -50,11 +52,19 @@ export async function writeArchive(
   zipError.catch(() => undefined);
   const written = pipeline(zip.outputStream, createWriteStream(tmp));
   let entries = 0;
+  let failedEntries = 0;
   try {
+    // Outputs of items that did not succeed (a half-written image, a 0-byte file) are not results:
+    // they go under failed/, apart from the ones to hand on.
+    const notSucceeded = await unsucceededFolders(outputDir);
     for (const folder of ARCHIVED) {
       for await (const file of walk(path.join(outputDir, folder))) {
-        const rel = path.relative(outputDir, file).split(path.sep).join('/');
+        let rel = path.relative(outputDir, file).split(path.sep).join('/');
         if (skipped(rel) || path.resolve(file) === target) continue;
+        if (folder === 'documents' && notSucceeded.has(rel.split('/')[1] ?? '')) {
+          rel = `failed/${rel}`;
+          failedEntries += 1;
+        }
         zip.addFile(file, rel);
         entries += 1;
       }
@@ -68,7 +78,22 @@ export async function writeArchive(
     throw err;
   }
   await rename(tmp, target);
-  return { entries, bytes: (await stat(target)).size };
+  return { entries, failedEntries, bytes: (await stat(target)).size };
+}
+
+/** documents/ folder names of items whose outcome is not `succeeded` (from results/items.jsonl). */
+async function unsucceededFolders(outputDir: string): Promise<Set<string>> {
+  const folders = new Set<string>();
+  const items = path.join(outputDir, 'results', 'items.jsonl');
+  const exists = await stat(items).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) return folders;
+  for await (const o of jsonLines<{ key: string; status: string }>(items)) {
+    if (o.status !== 'succeeded') folders.add(safeKey(o.key));
+  }
+  return folders;
 }
 
 interface ReportFiles {
@@ -130,7 +155,10 @@ export function registerReport(program: Command): void {
     .argument('<batchId>')
     .description("a finished batch's summary and the paths of its result files")
     .option('--json', 'print { batchId, status, outputDir, summary, files, archive } as JSON')
-    .option('--zip <file>', 'also write one zip archive of results/, documents/ and audit/')
+    .option(
+      '--zip <file>',
+      'also write one zip archive of results/, documents/ and audit/ (outputs of items that did not succeed under failed/)',
+    )
     .addHelpText(
       'after',
       `
@@ -177,7 +205,7 @@ large documents/ folders are fine; results/pages/ (raw pages, all in items.jsonl
           );
         }
         const summary = JSON.parse(summaryJson) as { status?: string };
-        let archive: { file: string; entries: number; bytes: number } | undefined;
+        let archive: { file: string; entries: number; failedEntries: number; bytes: number } | undefined;
         if (opts.zip) {
           const file = path.resolve(opts.zip);
           archive = { file, ...(await writeArchive(outputDir, file)) };
@@ -201,7 +229,11 @@ large documents/ folders are fine; results/pages/ (raw pages, all in items.jsonl
         process.stdout.write(`${summaryText}\nfiles (${outputDir}):\n${lines.join('\n')}\n`);
         if (archive)
           process.stdout.write(
-            `archive: ${archive.file} (${archive.entries} files, ${megabytes(archive.bytes)})\n`,
+            `archive: ${archive.file} (${archive.entries} files, ${megabytes(archive.bytes)})` +
+              (archive.failedEntries > 0
+                ? `; ${archive.failedEntries} files of items that did not succeed are under failed/documents/`
+                : '') +
+              '\n',
           );
       }),
     );
