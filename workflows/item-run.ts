@@ -22,6 +22,9 @@ import type { CostPolicy, Item, ItemOutcome, ItemRetryPolicy, StepResult, StepSp
 const MAX_MESSAGE = 500;
 
 /** What every item of a batch runs with (part of both child workflows' input). */
+/** Files listed in an item's outcome (the documents folder holds them all). */
+const MAX_OUTCOME_FILES = 20;
+
 export interface ItemRunSpec {
   batchId: string;
   /** One step (a single processor) or a pipeline, run in order. */
@@ -116,6 +119,8 @@ export async function runItem(spec: ItemRunSpec, item: Item, hooks: ItemRunHooks
     }
     const all = Object.values(results);
     const last = all.at(-1);
+    // Outcomes travel in signals and pages of results: the list is bounded, its length is not lost.
+    const files = [...new Set(all.flatMap((r) => r.files ?? []))];
     const costs = all.map((r) => r.cost).filter((c): c is number => c !== undefined);
     return finish({
       status: 'succeeded',
@@ -123,6 +128,8 @@ export async function runItem(spec: ItemRunSpec, item: Item, hooks: ItemRunHooks
       httpStatus: last?.httpStatus,
       cost: itemCost(item, spec.cost, costs.length > 0 ? costs.reduce((a, b) => a + b, 0) : undefined),
       output: last?.output,
+      ...(files.length > 0 ? { files: files.slice(0, MAX_OUTCOME_FILES) } : {}),
+      ...(files.length > MAX_OUTCOME_FILES ? { filesTotal: files.length } : {}),
       steps:
         all.length > 1
           ? all.map((r) => ({ name: r.name, attempts: r.attempt, latencyMs: r.latencyMs }))

@@ -162,6 +162,12 @@ export interface ItemOutcome {
   steps?: { name: string; attempts: number; latencyMs: number }[];
   /** The pipeline step that failed or was cancelled. */
   failedStep?: string;
+  /**
+   * Files the item produced (its documents folder, relative to the output directory): the first
+   * MAX_OUTCOME_FILES; `filesTotal` says how many there were when there were more.
+   */
+  files?: string[];
+  filesTotal?: number;
 }
 
 export type BatchStatus =

@@ -67,8 +67,11 @@ describe('command processor with real programs', () => {
       const result = await finalProgress(started.handle);
       expect(result).toMatchObject({ status: 'completed', total: 3, succeeded: 3, failed: 0 });
 
+      // Each item's record in the report lists the files it produced.
+      const records = new Map((await readItems(started.outputDir)).map((i) => [i.key, i]));
       for (const img of images) {
         const rel = `documents/${safeKey(img.rel)}/out.jpg`;
+        expect(records.get(img.rel)?.files).toEqual([rel]);
         const out = path.join(started.outputDir, rel);
         const bytes = await readFile(out);
         expect(bytes.subarray(0, 3).toString('hex')).toBe('ffd8ff'); // JPEG magic
