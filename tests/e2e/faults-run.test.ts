@@ -78,6 +78,15 @@ describe('durability: the whole `durabatch run` process tree killed', () => {
     const final = JSON.parse(second.stdout) as BatchProgress;
     expect(final).toMatchObject({ batchId, status: 'completed', total: ITEMS, succeeded: ITEMS, failed: 0 });
 
+    // The pick-up after the crash is in the batch's audit log.
+    const audit = (await readFile(path.join(out, 'audit', 'audit.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; batchId: string });
+    expect(audit.filter((a) => a.action === 'resume-run')).toEqual([
+      expect.objectContaining({ action: 'resume-run', batchId }),
+    ]);
+
     // Exactly once in effect, and nothing finished before the crash was sent again afterwards.
     expect(target.stats().effects).toBe(ITEMS);
     const items = (await readFile(path.join(out, 'results', 'items.jsonl'), 'utf8'))

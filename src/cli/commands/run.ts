@@ -1,6 +1,7 @@
 // `durabatch run`: start a batch and follow it to the end. Uses the server that answers (or starts
 // the embedded one) and runs a worker in this process, so one command does everything.
 import path from 'node:path';
+import { appendAudit } from '../../audit/audit-log';
 import type { Command } from 'commander';
 import { defaultBatchId } from '../../client/batch-client';
 import { stepsFromConfig } from '../../client/steps';
@@ -104,6 +105,13 @@ Exit code: 0 all items succeeded, 1 the batch ended partial_failure/failed/cance
               say('  items already finished are not processed again (use --new for a separate batch)');
               if (client.webUiUrl(r.batchId)) say(`  Web UI: ${client.webUiUrl(r.batchId)}`);
               if (client.itemsUrl(r.batchId)) say(`  items:  ${client.itemsUrl(r.batchId)}`);
+              // Who picked the batch up again, and when: the crash itself leaves no trace elsewhere.
+              await appendAudit(r.outputDir, {
+                action: 'resume-run',
+                batchId: r.batchId,
+                args: { startedAt: r.startedAt, source: r.source },
+                result: 'the same run command was started again while the batch was still running',
+              });
               return r.batchId;
             }
             await writeRunRecord(home, key, r);
