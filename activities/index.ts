@@ -19,6 +19,7 @@ import {
 } from './engine/workflows-closed';
 import { recordAudit } from './engine/audit';
 import type { RecordAuditInput } from '../workflows/batch-audit';
+import { FailureType } from '../workflows/failure-types';
 
 export interface ActivityDeps {
   logger: Logger;
@@ -79,7 +80,7 @@ export function createActivities(deps: ActivityDeps) {
         if (!(err instanceof SourceChangedError)) throw err;
         sourceLog.warn({ batchId: input.batchId, source: input.source.originalPath }, err.message);
         // Retrying cannot help: the batch pauses with this reason (see workflows/batch.ts).
-        throw ApplicationFailure.nonRetryable(err.message, 'SourceChangedError');
+        throw ApplicationFailure.nonRetryable(err.message, FailureType.SourceChangedError);
       }
       // Bounded in bytes too: a page of wide rows must stay far below Temporal's payload limit.
       return readStagedPage(input.source, input.offset, input.limit, MAX_PAGE_BYTES);

@@ -1,5 +1,6 @@
 // durabatch's error classes. Each has an explicit `name` (it becomes the Temporal failure type when
 // thrown from an activity) and says what happened, why, and how to fix it.
+import { FailureType } from '../workflows/failure-types';
 
 /** Bad input from the user: flags, config, source files. CLI exit code 2. */
 export class InputError extends Error {
@@ -33,23 +34,17 @@ export class SharedStorageError extends Error {
   override name = 'SharedStorageError';
 }
 
-/** The target answered in a way that retrying cannot fix (4xx other than 408/429). */
-export class PermanentTargetError extends Error {
-  override name = 'PermanentTargetError';
-}
-
-/** The target failed in a way that may pass on retry (network, 408, 429, 5xx). */
-export class TransientTargetError extends Error {
-  override name = 'TransientTargetError';
-}
-
 /** No Temporal server could be reached or started. */
 export class ServerUnavailableError extends Error {
   override name = 'ServerUnavailableError';
 }
 
 /** Error types the item retry policy never retries. */
-export const NON_RETRYABLE_ERROR_TYPES = ['PermanentTargetError', 'SourceChangedError', 'InputError'];
+export const NON_RETRYABLE_ERROR_TYPES: string[] = [
+  FailureType.PermanentTargetError,
+  FailureType.SourceChangedError,
+  FailureType.InputError,
+];
 
 /** gRPC status codes, by number, for messages (the ones a Temporal server answers with). */
 const GRPC_CODES: Record<number, string> = {

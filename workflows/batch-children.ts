@@ -20,7 +20,7 @@ import type { createActivities } from '../activities';
 import type { PageLauncher } from './batch-pages';
 import type { BatchState } from './batch-state';
 import { workflowNow, workflowNowIso } from './clock';
-import { ITEM_WORKFLOW_CLOSED } from './failure-types';
+import { ITEM_WORKFLOW_CLOSED, FailureType } from './failure-types';
 import { unranOutcome } from './outcomes';
 import { stillOpen } from './workflows-open';
 import { itemWorkflow, type ItemInput } from './item';
@@ -104,7 +104,7 @@ export class ChildLauncher {
           unranOutcome(
             item,
             cancelled ? 'cancelled' : 'failed',
-            cancelled ? 'Cancelled' : 'ChildStartFailed',
+            cancelled ? FailureType.Cancelled : FailureType.ChildStartFailed,
             err instanceof Error ? err.message : String(err),
           ),
         );
@@ -244,10 +244,10 @@ export class ChildLauncher {
     await this.awaitClosed(cancelled, graceMs);
     const why = 'did not confirm cancellation in time';
     for (const f of [...this.state.inFlight.values()]) {
-      this.state.applyOutcome(unranOutcome(f, 'cancelled', 'Cancelled', why, f.startedAt));
+      this.state.applyOutcome(unranOutcome(f, 'cancelled', FailureType.Cancelled, why, f.startedAt));
     }
     for (const page of [...this.state.pages.values()]) {
-      await this.pages?.failUnreported(page, 'cancelled', 'Cancelled', why);
+      await this.pages?.failUnreported(page, 'cancelled', FailureType.Cancelled, why);
     }
   }
 

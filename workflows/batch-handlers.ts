@@ -30,7 +30,7 @@ import {
 } from './messages';
 import type { StagedSourceRef } from './types';
 import { unranOutcome } from './outcomes';
-import { SOURCE_PAUSE_TYPES } from './failure-types';
+import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
 
 const { findItem } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '5 minutes',
@@ -186,7 +186,7 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
       if (inPage === 'finished' || found.index < state.cursor) {
         throw ApplicationFailure.nonRetryable(
           `item "${key}" already finished; nothing to cancel`,
-          'ItemFinished',
+          FailureType.ItemFinished,
         );
       }
       state.skipAhead[key] = found.index;
@@ -194,7 +194,7 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
         unranOutcome(
           { index: found.index, key },
           'skipped',
-          'CancelledBeforeStart',
+          FailureType.CancelledBeforeStart,
           'cancelled by an operator before it started',
         ),
       );

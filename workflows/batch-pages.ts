@@ -24,6 +24,7 @@ import { pageWorkflow } from './page';
 import { batchIdKey } from './search-attributes';
 import type { ItemOutcome, StagedSourceRef } from './types';
 import { unranOutcome } from './outcomes';
+import { FailureType } from './failure-types';
 
 const { readPage } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '2 minutes',
@@ -222,7 +223,7 @@ export class PageLauncher {
       }),
     ).then(
       () => undefined,
-      (err: unknown) => this.failUnreported(page, 'failed', 'ChildStartFailed', errorText(err)),
+      (err: unknown) => this.failUnreported(page, 'failed', FailureType.ChildStartFailed, errorText(err)),
     );
     this.starting.add(p);
     void p.finally(() => this.starting.delete(p));

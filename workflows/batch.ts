@@ -23,7 +23,7 @@ import type { BatchProgress, Item } from './types';
 import { expectedCost } from './cost';
 import { flushAuditQueue } from './batch-audit';
 import { unranOutcome } from './outcomes';
-import { SOURCE_PAUSE_TYPES } from './failure-types';
+import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
 
 export type { BatchInput };
 
@@ -116,7 +116,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
           // files: stop starting items and say why; the operator fixes it and resumes, or cancels.
           state.paused = true;
           state.pauseReason = err.cause.message;
-          const by = err.cause.type === 'SourceChangedError' ? 'source' : 'worker';
+          const by = err.cause.type === FailureType.SourceChangedError ? 'source' : 'worker';
           state.audit({ action: 'pause', by, args: { reason: state.pauseReason } });
           return 'source-changed';
         }
@@ -168,7 +168,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
         // The staged source holds fewer items than its manifest said: stop rather than spin.
         throw ApplicationFailure.nonRetryable(
           `source ended at item ${state.cursor} of ${state.total}`,
-          'SourceTruncated',
+          FailureType.SourceTruncated,
         );
       }
       const cost = item.invalid === undefined ? expectedCost(item, input.cost, state.stats) : 0;
@@ -183,7 +183,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
       if (item.key in state.skipAhead) continue; // cancelled while pending: already counted as skipped
       if (item.invalid !== undefined) {
         // Rejected at staging (validation, parse error, size): reported, never sent to the target.
-        state.record(unranOutcome(item, 'skipped', 'InvalidItem', item.invalid));
+        state.record(unranOutcome(item, 'skipped', FailureType.InvalidItem, item.invalid));
         continue;
       }
       children.start(item, cost);
@@ -290,7 +290,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     if (final === 'failed') {
       throw ApplicationFailure.nonRetryable(
         `batch failed: ${state.terminal.reason ?? ''}`,
-        'BatchFailed',
+        FailureType.BatchFailed,
         progress,
       );
     }

@@ -2,15 +2,70 @@
 // workflows and activities; the workflow sandbox imports it, so it holds plain constants only.
 
 /**
+ * Every failure type durabatch records or throws: the `errorType` of item outcomes, the type of
+ * ApplicationFailures, the reports' and verify's vocabulary. One place, so a rename cannot miss a
+ * reader. Error classes in src/errors.ts carry the same names.
+ */
+export const FailureType = {
+  /** Rejected at staging (validation, parse error, size): skipped, never sent. */
+  InvalidItem: 'InvalidItem',
+  /** The item's (or page's) child workflow could not be started. */
+  ChildStartFailed: 'ChildStartFailed',
+  /** Cancelled while running (operator, batch cancel or fail-fast). */
+  Cancelled: 'Cancelled',
+  /** Cancelled by an operator before it started: skipped. */
+  CancelledBeforeStart: 'CancelledBeforeStart',
+  /** The batch ended (cancelled or failed) before this item started. */
+  NotStarted: 'NotStarted',
+  /** The item's workflow closed without an outcome (terminated, timed out). */
+  ItemWorkflowClosed: 'ItemWorkflowClosed',
+  /** A --module that does not import: the batch pauses (blocking). */
+  ModuleLoadError: 'ModuleLoadError',
+  /** The source changed since it was staged: the batch pauses. */
+  SourceChangedError: 'SourceChangedError',
+  /** A worker cannot see the batch's files: the batch pauses (blocking). */
+  SharedStorageError: 'SharedStorageError',
+  /** The target answered in a way retrying cannot fix (4xx other than 408/429). */
+  PermanentTargetError: 'PermanentTargetError',
+  /** The target failed in a way that may pass on retry (network, 408, 429, 5xx). */
+  TransientTargetError: 'TransientTargetError',
+  /** A command ran past its timeout and was killed. */
+  CommandTimeout: 'CommandTimeout',
+  /** A command exited with a failing code. */
+  CommandFailed: 'CommandFailed',
+  /** An item failed with no more specific type. */
+  ItemFailed: 'ItemFailed',
+  /** The batch ended failed (its failure policy was breached). */
+  BatchFailed: 'BatchFailed',
+  /** The staged source holds fewer items than its manifest says. */
+  SourceTruncated: 'SourceTruncated',
+  /** A setting or template that fails the same way on every attempt. */
+  InputError: 'InputError',
+  /** The item's file changed while it was being uploaded (retried). */
+  FileChanged: 'FileChanged',
+  /** cancelItem of an item that has already finished. */
+  ItemFinished: 'ItemFinished',
+  /** An attempt ran past its timeout. */
+  Timeout: 'Timeout',
+} as const;
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+
+/**
  * The worker cannot run any item, through no fault of the item: a `--module` that does not import,
  * or storage this worker does not share with the one that started the batch.
  * Failing every item for it would burn the batch; instead the item waits, the batch pauses with the
  * error as its reason, and `resume` (after the operator fixed the workers) runs the item's step again.
  */
-export const BLOCKING_FAILURE_TYPES: readonly string[] = ['ModuleLoadError', 'SharedStorageError'];
+export const BLOCKING_FAILURE_TYPES: readonly string[] = [
+  FailureType.ModuleLoadError,
+  FailureType.SharedStorageError,
+];
 
 /** Failures of reading the source that pause the batch with their message (never retried as such). */
-export const SOURCE_PAUSE_TYPES: readonly string[] = ['SourceChangedError', 'SharedStorageError'];
+export const SOURCE_PAUSE_TYPES: readonly string[] = [
+  FailureType.SourceChangedError,
+  FailureType.SharedStorageError,
+];
 
 /** An item workflow that closed without reporting its outcome (terminated, timed out). */
-export const ITEM_WORKFLOW_CLOSED = 'ItemWorkflowClosed';
+export const ITEM_WORKFLOW_CLOSED = FailureType.ItemWorkflowClosed;

@@ -16,7 +16,7 @@ import { RetryState } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import { workflowNow, workflowNowIso } from './clock';
 import { itemCost } from './cost';
-import { BLOCKING_FAILURE_TYPES } from './failure-types';
+import { BLOCKING_FAILURE_TYPES, FailureType } from './failure-types';
 import type { CostPolicy, Item, ItemOutcome, ItemRetryPolicy, StepResult, StepSpec } from './types';
 
 const MAX_MESSAGE = 500;
@@ -146,7 +146,7 @@ export async function runItem(spec: ItemRunSpec, item: Item, hooks: ItemRunHooks
       return finish({
         status: 'cancelled',
         attempts: 0,
-        errorType: 'Cancelled',
+        errorType: FailureType.Cancelled,
         errorMessage: 'item cancelled',
         failedStep: stepName,
       });
@@ -186,7 +186,7 @@ function describeFailure(
     if (details?.attempt) attempts = details.attempt;
     httpStatus = details?.httpStatus;
   } else if (cause instanceof TimeoutFailure) {
-    errorType = 'Timeout';
+    errorType = FailureType.Timeout;
   }
   if (attempts === 0) attempts = 1;
   const message = (cause instanceof Error ? cause.message : String(cause)).slice(0, MAX_MESSAGE);

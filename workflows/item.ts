@@ -15,6 +15,7 @@ import {
   retryItemSignal,
 } from './messages';
 import type { Item, ItemOutcome } from './types';
+import { FailureType } from './failure-types';
 
 export interface ItemInput extends ItemRunSpec {
   /** The parent's workflow id (no run id: the signal must reach whichever run is current). */
@@ -97,7 +98,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
   if (outcome.status === 'failed') {
     throw ApplicationFailure.nonRetryable(
       `item ${item.key} failed: ${outcome.errorMessage ?? ''}`,
-      outcome.errorType ?? 'ItemFailed',
+      outcome.errorType ?? FailureType.ItemFailed,
       outcome,
     );
   }

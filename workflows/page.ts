@@ -19,7 +19,7 @@ import { runItem, type ItemRunSpec } from './item-run';
 import { PageBudget } from './page-budget';
 import { keysWithin, pageDetails } from './page-parts';
 import { unranOutcome } from './outcomes';
-import { SOURCE_PAUSE_TYPES } from './failure-types';
+import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
 import {
   itemBlockedSignal,
   itemsCompletedSignal,
@@ -111,7 +111,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
           unranOutcome(
             item!,
             'skipped',
-            'CancelledBeforeStart',
+            FailureType.CancelledBeforeStart,
             'cancelled by an operator before it started',
           ),
         );
@@ -165,7 +165,11 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         const cause = err instanceof ActivityFailure ? err.cause : undefined;
         if (!(cause instanceof ApplicationFailure) || !SOURCE_PAUSE_TYPES.includes(cause.type ?? ''))
           throw err;
-        await waitForRetry(`(items from ${offset + 1})`, cause.type ?? 'SourceChangedError', cause.message);
+        await waitForRetry(
+          `(items from ${offset + 1})`,
+          cause.type ?? FailureType.SourceChangedError,
+          cause.message,
+        );
       }
     }
   }
@@ -183,12 +187,12 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
             unranOutcome(
               item,
               'skipped',
-              'CancelledBeforeStart',
+              FailureType.CancelledBeforeStart,
               'cancelled by an operator before it started',
             ),
           );
         } else if (item.invalid !== undefined) {
-          record(unranOutcome(item, 'skipped', 'InvalidItem', item.invalid));
+          record(unranOutcome(item, 'skipped', FailureType.InvalidItem, item.invalid));
         } else {
           pending.push(item);
           state.set(item.key, 'pending');
@@ -285,7 +289,9 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
     if (cancelled !== undefined) {
       await condition(() => running.size === 0);
       for (const item of pending.splice(0)) {
-        record(unranOutcome(item, 'cancelled', 'NotStarted', 'the batch ended before this item started'));
+        record(
+          unranOutcome(item, 'cancelled', FailureType.NotStarted, 'the batch ended before this item started'),
+        );
       }
     }
     try {

@@ -9,6 +9,7 @@ import type { CommandProcessorSpec } from '../../workflows/types';
 import { boundedBody, excerpt, safeKey, type ProcessorContext, type ProcessorOutcome } from './context';
 import { fillText, resolveEnvRefs, templateContext } from './template';
 import { execute } from './command-process';
+import { FailureType } from '../../workflows/failure-types';
 
 export { BoundedCapture, MAX_CAPTURE_BYTES } from './command-process';
 
@@ -103,7 +104,7 @@ export async function runCommand(
   } catch (err) {
     // A template or configuration problem fails the same way on every attempt.
     const message = `cannot build the command: ${(err as Error).message}`;
-    throw ApplicationFailure.nonRetryable(message, 'InputError', { attempt });
+    throw ApplicationFailure.nonRetryable(message, FailureType.InputError, { attempt });
   }
   if (ctx.signal.aborted) throw ctx.signal.reason;
   const before = new Set(await collectDocuments(outputDir, documents));
@@ -121,7 +122,7 @@ export async function runCommand(
   if (run.forced === 'timeout') {
     throw ApplicationFailure.retryable(
       `command ${program} did not finish within ${spec.timeoutMs} ms and was killed (with its child processes)`,
-      'CommandTimeout',
+      FailureType.CommandTimeout,
       { attempt, timeoutMs: spec.timeoutMs },
     );
   }
@@ -129,7 +130,7 @@ export async function runCommand(
     const e = run.spawnError;
     if (e.code !== 'ENOENT') {
       const message = `cannot start "${program}": ${e.code ?? e.name}: ${e.message}`;
-      throw ApplicationFailure.nonRetryable(message, 'CommandFailed', { attempt });
+      throw ApplicationFailure.nonRetryable(message, FailureType.CommandFailed, { attempt });
     }
     throw ApplicationFailure.nonRetryable(
       `program "${program}" was not found: check that it is installed and on the worker's PATH, or give its absolute path`,
@@ -157,5 +158,5 @@ export async function runCommand(
   if (code !== null && (spec.retryableExitCodes ?? [75]).includes(code)) {
     throw ApplicationFailure.retryable(message, 'CommandRetryableExit', details);
   }
-  throw ApplicationFailure.nonRetryable(message, 'CommandFailed', details);
+  throw ApplicationFailure.nonRetryable(message, FailureType.CommandFailed, details);
 }

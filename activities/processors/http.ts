@@ -8,6 +8,7 @@ import type { HttpProcessorSpec } from '../../workflows/types';
 import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } from './context';
 import { expandUrl, renderBody, resolveEnvRefs } from './template';
 import { FileChangedError, uploadBody, type FormSpec, type UploadBody } from './upload-body';
+import { FailureType } from '../../workflows/failure-types';
 
 /**
  * Connections per target origin, shared by every item on this worker (a connection limit); one agent
@@ -36,7 +37,7 @@ function passphraseOf(ref: string | undefined, env: NodeJS.ProcessEnv): string |
   } catch (err) {
     throw ApplicationFailure.nonRetryable(
       `http.clientKeyPassphrase: ${(err as Error).message}`,
-      'InputError',
+      FailureType.InputError,
     );
   }
 }
@@ -49,7 +50,7 @@ function tlsOptions(tls: NonNullable<HttpProcessorSpec['tls']>, env: NodeJS.Proc
     } catch (err) {
       throw ApplicationFailure.nonRetryable(
         `cannot read ${setting} ${file} on this worker: ${(err as Error).message}`,
-        'InputError',
+        FailureType.InputError,
       );
     }
   };
@@ -173,7 +174,7 @@ export async function runHttp(
     // A template, file or configuration problem fails the same way on every attempt.
     throw ApplicationFailure.nonRetryable(
       `cannot build the request: ${(err as Error).message}`,
-      'InputError',
+      FailureType.InputError,
       { attempt },
     );
   }
@@ -199,13 +200,13 @@ export async function runHttp(
     if (ctx.signal.aborted) throw ctx.signal.reason;
     const e = err as Error & { cause?: Error & { code?: string } };
     if (e.cause instanceof FileChangedError) {
-      throw ApplicationFailure.retryable(e.cause.message, 'FileChanged', { attempt });
+      throw ApplicationFailure.retryable(e.cause.message, FailureType.FileChanged, { attempt });
     }
     if (built.upload && e.cause?.message === 'unexpected redirect') {
       throw ApplicationFailure.nonRetryable(
         `${spec.method} ${url} answered with a redirect; uploads do not follow redirects (the file ` +
           'is streamed once): set the url to the address the upload should go to',
-        'PermanentTargetError',
+        FailureType.PermanentTargetError,
         { attempt },
       );
     }
@@ -213,9 +214,13 @@ export async function runHttp(
       e.name === 'TimeoutError'
         ? `no answer within ${spec.timeoutMs} ms`
         : `${e.cause?.code ?? e.name}: ${e.cause?.message ?? e.message}`;
-    throw ApplicationFailure.retryable(`${spec.method} ${url} failed: ${why}`, 'TransientTargetError', {
-      attempt,
-    });
+    throw ApplicationFailure.retryable(
+      `${spec.method} ${url} failed: ${why}`,
+      FailureType.TransientTargetError,
+      {
+        attempt,
+      },
+    );
   } finally {
     // Whatever happened, the file is not read any further.
     built.upload?.close();
@@ -236,10 +241,10 @@ export async function runHttp(
   if (res.status === 408 || res.status === 429 || res.status >= 500) {
     throw ApplicationFailure.create({
       message,
-      type: 'TransientTargetError',
+      type: FailureType.TransientTargetError,
       details: [details],
       nextRetryDelay: parseRetryAfter(res.headers.get('retry-after')),
     });
   }
-  throw ApplicationFailure.nonRetryable(message, 'PermanentTargetError', details);
+  throw ApplicationFailure.nonRetryable(message, FailureType.PermanentTargetError, details);
 }

@@ -9,6 +9,7 @@ import { NonRetryableError, type ProcessContext, type ProcessFunction } from '..
 import type { ModuleProcessorSpec, StepSpec } from '../../workflows/types';
 import { collectDocuments, documentsDirOf, removePartialDocuments } from './command';
 import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } from './context';
+import { FailureType } from '../../workflows/failure-types';
 
 const HEARTBEAT_MS = 1_000;
 /** Error messages travel through history and reports. */
@@ -51,7 +52,7 @@ function loadModule(file: string, attempt: number): Promise<ProcessFunction> {
     promise = importProcessFunction(file).catch((err: Error) => {
       loaded.delete(file);
       reloads.set(file, (reloads.get(file) ?? 0) + 1);
-      throw ApplicationFailure.nonRetryable(bound(err.message), 'ModuleLoadError', { attempt });
+      throw ApplicationFailure.nonRetryable(bound(err.message), FailureType.ModuleLoadError, { attempt });
     });
     loaded.set(file, promise);
   }

@@ -14,6 +14,7 @@ import { pageFile, resultsDir, writeFileAtomic } from './files';
 import { formatSummaryText } from './summary-text';
 import { writeResultsWorkbook } from './workbook';
 import { jsonLines } from '../../src/util/json-lines';
+import { FailureType } from '../../workflows/failure-types';
 
 export interface WriteReportInput {
   batchId: string;
@@ -86,7 +87,7 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
       await out.items.write(`${line ?? JSON.stringify(o)}\n`);
       await out.results.write(csvLine(RESULT_COLUMNS.map((c) => (o[c] === undefined ? '' : String(o[c])))));
       // Rows to fix and feed back: failed items, and rows rejected as invalid before they ran.
-      if (o.status === 'failed' || o.errorType === 'InvalidItem')
+      if (o.status === 'failed' || o.errorType === FailureType.InvalidItem)
         failedByIndex.set(o.index, {
           errorType: o.errorType ?? '',
           errorMessage: o.errorMessage ?? '',
@@ -135,7 +136,7 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
           latencyMs: 0,
           startedAt: endedAt,
           endedAt,
-          errorType: 'NotStarted',
+          errorType: FailureType.NotStarted,
           errorMessage: `batch ended ${input.progress.status} before this item started`,
         });
       }

@@ -24,6 +24,7 @@ import {
   workflowResult,
   type Counts,
 } from './readers';
+import { FailureType } from '../../workflows/failure-types';
 
 export type { Counts };
 
@@ -164,7 +165,9 @@ export async function verifyBatch(
       ? `${fmt(countsOf(summary))}; running ${summary.running}, pending ${summary.pending}; total ${summary.total}`
       : 'no summary.json',
   );
-  const toFix = outcomes.filter((o) => o.status === 'failed' || o.errorType === 'InvalidItem').length;
+  const toFix = outcomes.filter(
+    (o) => o.status === 'failed' || o.errorType === FailureType.InvalidItem,
+  ).length;
   check(
     'failed.csv rows',
     failedCsv.length === toFix,
@@ -173,7 +176,7 @@ export async function verifyBatch(
 
   // 4. Temporal's own child workflows agree: none running; per item, one Completed per succeeded item;
   // in page mode (items inside page children), no page failed or was terminated.
-  const startFailures = outcomes.filter((o) => o.errorType === 'ChildStartFailed').length;
+  const startFailures = outcomes.filter((o) => o.errorType === FailureType.ChildStartFailed).length;
   if ((input.itemsPerChild ?? 1) > 1) {
     const pages = await childCounts(client, batchId, records, 'pageWorkflow');
     check(
