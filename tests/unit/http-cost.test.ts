@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runHttp } from '../../activities/processors/http';
 import { Config } from '../../src/config/schema';
 import type { HttpProcessorSpec } from '../../workflows/types';
+import { processorContext } from '../helpers/processor-context';
 
 let server: Server;
 let base: string;
@@ -39,20 +40,7 @@ async function costFor(costFrom: string, cost: string): Promise<number | undefin
     timeoutMs: 5_000,
     costFrom,
   };
-  const out = await runHttp(spec, {
-    batchId: 'b',
-    item: { index: 0, key: 'K1', line: 2, data: {} },
-    idempotencyKey: 'b:K1',
-    attempt: 1,
-    signal: new AbortController().signal,
-    heartbeat: () => undefined,
-    lastHeartbeatDetails: undefined,
-    steps: {},
-    outputDir: '/tmp',
-    stopGraceMs: 1_000,
-    env: {},
-    log,
-  });
+  const out = await runHttp(spec, processorContext({ log }));
   return out.cost;
 }
 

@@ -8,13 +8,13 @@ import type { TLSSocket } from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runHttp } from '../../activities/processors/http';
 import { resolveBatchConfig } from '../../src/cli/batch-options';
 import { stepsFromConfig } from '../../src/client/steps';
 import type { HttpProcessorSpec } from '../../workflows/types';
 import { makeCertificates, type ClusterTls } from '../../scripts/cluster/native-cluster';
+import { processorContext } from '../helpers/processor-context';
 import { rejection } from '../helpers/rejection';
 
 let certs: ClusterTls;
@@ -56,20 +56,7 @@ function call(tls: HttpProcessorSpec['tls'], key = 'K1', env: NodeJS.ProcessEnv 
     connections: 1 + seen.length + Math.floor(Math.random() * 1000),
     tls,
   };
-  return runHttp(spec, {
-    batchId: 'b',
-    item: { index: 0, key, line: 2, data: { id: key } },
-    idempotencyKey: `b:${key}`,
-    attempt: 1,
-    signal: new AbortController().signal,
-    heartbeat: () => undefined,
-    lastHeartbeatDetails: undefined,
-    steps: {},
-    outputDir: os.tmpdir(),
-    stopGraceMs: 1_000,
-    env,
-    log: pino({ level: 'silent' }),
-  });
+  return runHttp(spec, processorContext({ key, env }));
 }
 
 describe('mutual TLS to the target', () => {
