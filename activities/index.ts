@@ -107,7 +107,9 @@ export function createActivities(deps: ActivityDeps) {
       // Heartbeats let Temporal notice a dead worker within the heartbeat timeout and deliver
       // cancellation to a running item. A processor may heartbeat with details of its own.
       let lastDetails: unknown = ctx.info.heartbeatDetails;
-      const beat = setInterval(() => ctx.heartbeat(lastDetails), 1_000);
+      // A local activity has no heartbeats (the core only logs a warning for each): skip them.
+      const local = ctx.info.isLocal;
+      const beat = local ? undefined : setInterval(() => ctx.heartbeat(lastDetails), 1_000);
       try {
         const out = await runProcessor(step.processor, {
           batchId: input.batchId,
@@ -118,7 +120,7 @@ export function createActivities(deps: ActivityDeps) {
           signal: ctx.cancellationSignal,
           heartbeat: (details?: unknown) => {
             lastDetails = details;
-            ctx.heartbeat(details);
+            if (!local) ctx.heartbeat(details);
           },
           lastHeartbeatDetails: ctx.info.heartbeatDetails as unknown,
           steps: input.steps,
