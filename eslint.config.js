@@ -1,29 +1,14 @@
 // ESLint flat config. Workflow code runs in Temporal's deterministic sandbox: it may not import
 // Node built-ins, I/O libraries or loggers, and may not read the wall clock or randomness.
+import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// Every built-in Node knows (fs, buffer, async_hooks, timers/promises, …), in both spellings: a hand
+// list misses some. `node:`-only modules (node:test, node:sqlite) are listed with their prefix.
 const nodeBuiltins = [
-  'fs',
-  'fs/promises',
-  'path',
-  'os',
-  'child_process',
-  'crypto',
-  'http',
-  'https',
-  'net',
-  'stream',
-  'worker_threads',
-  'process',
-  'url',
-  'util',
-  'events',
-  'timers',
-  'dns',
-  'zlib',
-  'readline',
-].flatMap((m) => [m, `node:${m}`]);
+  ...new Set(builtinModules.flatMap((m) => (m.startsWith('node:') ? [m] : [m, `node:${m}`]))),
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'output/**', '.durabatch/**', 'test-artifacts/**', 'coverage/**'] },
