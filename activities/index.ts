@@ -7,7 +7,7 @@ import { checkSourceUnchanged } from '../src/source/source-check';
 import type { Logger } from 'pino';
 import { operationLogger, type LogLevels } from '../src/logging/levels';
 import { findStagedItem, MAX_PAGE_BYTES, readStagedPage } from '../src/source/page-reader';
-import type { Item, ItemOutcome, StagedSourceRef, StepResult, StepSpec } from '../workflows/types';
+import type { Item, StagedSourceRef, StepResult, StepSpec } from '../workflows/types';
 import { runProcessor } from './processors';
 import { writeReport, type WriteReportInput } from './results/report';
 import { writeResultsPage, type WriteResultsPageInput } from './results/pages';
@@ -166,6 +166,3 @@ export function createActivities(deps: ActivityDeps) {
     },
   };
 }
-
-export type Activities = ReturnType<typeof createActivities>;
-export type { ItemOutcome };

@@ -49,10 +49,6 @@ export class ChildLauncher {
     private readonly template: ChildTemplate,
   ) {}
 
-  get pendingStarts(): number {
-    return this.starting.size;
-  }
-
   childId(key: string): string {
     return `${this.template.batchId}/${key}`;
   }

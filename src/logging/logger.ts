@@ -90,8 +90,3 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     pino.multistream(streams),
   );
 }
-
-/** A logger that discards everything (for library callers that pass none). */
-export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
-}
