@@ -29,14 +29,19 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { Queue, Worker as BullWorker, type Job } from 'bullmq';
 import { runHttp } from '../activities/processors/http';
 import type { ProcessorContext } from '../activities/processors/context';
 import type { HttpProcessorSpec } from '../workflows/types';
-import { checkout as checkoutEngine, commitOf } from './lib/engine';
+import {
+  checkout as checkoutEngine,
+  commitOf,
+  loadEngine,
+  startEngineStack,
+  type Engine,
+} from './lib/engine';
 import { processTreeCpuMs, selfCpuMs } from './lib/proc-cpu';
 import { startRedis } from './lib/redis';
 import { startTargetProcess, type TargetProcess } from './lib/target';
@@ -309,35 +314,11 @@ async function runBullmq(target: TargetProcess, round: number, dir: string): Pro
   }
 }
 
-type Engine = {
-  startDevServer: typeof import('../src/server/dev-server').startDevServer;
-  createBatchWorker: typeof import('../src/worker/worker').createBatchWorker;
-  BatchClient: typeof import('../src/client/batch-client').BatchClient;
-  Config: typeof import('../src/config/schema').Config;
-  createLogger: typeof import('../src/logging/logger').createLogger;
-};
 const engines = new Map<string, Engine>();
+/** The engine at `root` (a directory: this tree, or an extracted revision), loaded once. */
 async function engine(root: string): Promise<Engine> {
   let e = engines.get(root);
-  if (!e) {
-    const load = (p: string): Promise<Record<string, unknown>> =>
-      import(pathToFileURL(path.join(root, p)).href) as Promise<Record<string, unknown>>;
-    const [server, worker, client, schema, logger] = await Promise.all([
-      load('src/server/dev-server.ts'),
-      load('src/worker/worker.ts'),
-      load('src/client/batch-client.ts'),
-      load('src/config/schema.ts'),
-      load('src/logging/logger.ts'),
-    ]);
-    e = {
-      startDevServer: server.startDevServer,
-      createBatchWorker: worker.createBatchWorker,
-      BatchClient: client.BatchClient,
-      Config: schema.Config,
-      createLogger: logger.createLogger,
-    } as Engine;
-    engines.set(root, e);
-  }
+  if (!e) engines.set(root, (e = await loadEngine(root)));
   return e;
 }
 
@@ -358,11 +339,11 @@ async function runDurabatch(
   const { settings, root } = DURABATCH[mode]!;
   const e = await engine(root);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'durabatch-peers-'));
-  const server = await e.startDevServer({
+  const { server, worker, running, connection } = await startEngineStack(e, {
     home,
+    dir,
     dbFile: path.join(dir, 'bench.db'),
-    port: 0,
-    headless: true,
+    taskQueue: 'bench',
   });
   const stop = async (): Promise<void> => {
     await server.stop();
@@ -370,16 +351,6 @@ async function runDurabatch(
   };
   cleanups.add(stop);
   temporalVersion ??= execFileSync(server.cliPath, ['--version'], { encoding: 'utf8' }).trim();
-  const logger = e.createLogger({ level: 'warn', file: path.join(dir, 'worker.log') });
-  const worker = await e.createBatchWorker({
-    connectionOptions: { address: server.address },
-    namespace: 'default',
-    taskQueue: 'bench',
-    home,
-    logger,
-  });
-  const running = worker.run();
-  const connection = await Connection.connect({ address: server.address });
   try {
     const client = new Client({ connection });
     const batches = new e.BatchClient(client, { namespace: 'default', taskQueue: 'bench', home: dir });

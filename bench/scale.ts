@@ -27,9 +27,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { generateCsv } from './gen-csv';
-import { loadEngine, repoRoot } from './lib/engine';
+import { loadEngine, repoRoot, startEngineStack } from './lib/engine';
 import { processTreeCpuMs, selfCpuMs } from './lib/proc-cpu';
 import { procMem } from './lib/proc-mem';
 import { startTargetProcess } from './lib/target';
@@ -99,22 +99,12 @@ await generateCsv(csv, items);
 const csvSeconds = (performance.now() - tGen) / 1000;
 
 const target = await startTargetProcess(0);
-const server = await engine.startDevServer({
+const { server, worker, running, connection } = await startEngineStack(engine, {
   home,
+  dir,
   dbFile: path.join(dir, 'scale.db'),
-  port: 0,
-  headless: true,
-});
-const logger = engine.createLogger({ level: 'warn', file: path.join(dir, 'worker.log') });
-const worker = await engine.createBatchWorker({
-  connectionOptions: { address: server.address },
-  namespace: 'default',
   taskQueue: 'scale',
-  home,
-  logger,
 });
-const running = worker.run();
-const connection = await Connection.connect({ address: server.address });
 
 // Memory, sampled every second from the start request on.
 let workerPeakRss = 0;

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Connection } from '@temporalio/client';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 
@@ -81,5 +82,33 @@ export function commitOf(root: string): string {
     return `${git('rev-parse', '--short', 'HEAD')}${dirty ? '+uncommitted' : ''}`;
   } catch {
     return 'unknown';
+  }
+}
+
+/**
+ * What every durabatch measurement runs on: a fresh embedded dev server on `dbFile`, one in-process
+ * worker on `taskQueue` (warnings to `<dir>/worker.log`) and a client connection. The server is
+ * stopped again if the worker cannot start.
+ */
+export async function startEngineStack(
+  e: Engine,
+  opts: { home: string; dir: string; dbFile: string; taskQueue: string },
+) {
+  const server = await e.startDevServer({ home: opts.home, dbFile: opts.dbFile, port: 0, headless: true });
+  try {
+    const logger = e.createLogger({ level: 'warn', file: path.join(opts.dir, 'worker.log') });
+    const worker = await e.createBatchWorker({
+      connectionOptions: { address: server.address },
+      namespace: 'default',
+      taskQueue: opts.taskQueue,
+      home: opts.home,
+      logger,
+    });
+    const running = worker.run();
+    const connection = await Connection.connect({ address: server.address });
+    return { server, worker, running, connection };
+  } catch (err) {
+    await server.stop();
+    throw err;
   }
 }
