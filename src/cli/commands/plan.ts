@@ -13,7 +13,8 @@ import { InputError } from '../../errors';
 import type { Config } from '../../config/schema';
 import { stageOptionsFromConfig } from '../../source/options';
 import { stageSource } from '../../source/stage';
-import { addBatchOptions, parseDuration, resolveBatchConfig, type BatchFlags } from '../batch-options';
+import { addBatchOptions, resolveBatchConfig, type BatchFlags } from '../batch-options';
+import { parseDuration } from '../flag-values';
 
 interface PlanFlags extends BatchFlags {
   estimateLatency: string;

@@ -9,7 +9,8 @@ import { stepsFromConfig } from '../../client/steps';
 import type { Config } from '../../config/schema';
 import { InputError } from '../../errors';
 import { loadConfig } from '../../config/load';
-import { parseDuration, parseHeaders, type BatchFlags } from '../batch-options';
+import { type BatchFlags } from '../batch-options';
+import { parseDuration, parseHeaders } from '../flag-values';
 import { DEFAULT_TASK_QUEUE } from '../../worker/worker';
 import { followWithWorker, withBatchClient } from '../follow-batch';
 
