@@ -3,9 +3,11 @@
 // cap, or by operator actions.
 import { workflowNowIso } from './clock';
 import { progressOf } from './batch-progress';
+import type { CarriedState, InFlightItem } from './carried-state';
 import { pageUnreported, type InFlightPage } from './page-slots';
 
 export { pageUnreported, type InFlightPage };
+export type { CarriedState, InFlightItem };
 import { emptyStats, recordOutcome, type StatsState } from './stats';
 import type {
   AuditDraft,
@@ -18,39 +20,6 @@ import type {
 } from './types';
 
 const MAX_RECENT_FAILURES = 50;
-
-export interface InFlightItem {
-  key: string;
-  index: number;
-  childId: string;
-  startedAt: string;
-  /** Cost expected when it started, held against the budget until its real cost is known. */
-  expectedCost?: number;
-}
-
-/** Plain-data state handed to the next run by continue-as-new. */
-export interface CarriedState {
-  cursor: number;
-  counts: Record<ItemStatus, number>;
-  inFlight: InFlightItem[];
-  stats: StatsState;
-  failures: FailureRecord[];
-  limits: Limits;
-  paused: boolean;
-  pauseReason?: string;
-  resultsPage: number;
-  unwrittenOutcomes: ItemOutcome[];
-  /** Pending items cancelled by an operator (key → index): already counted as skipped, never started. */
-  skipAhead: Record<string, number>;
-  startedAt: string;
-  runNumber: number;
-  /** In-flight items waiting for a resume because the workers could not run them (key → child id). */
-  blocked?: Record<string, string>;
-  pages?: InFlightPage[];
-  /** Audit entries not yet written (operator actions are few; flushed every loop turn). */
-  auditQueue?: AuditDraft[];
-  auditSeq?: number;
-}
 
 export class BatchState {
   cursor: number;

@@ -1,5 +1,25 @@
-// A page child's Current Details and its ItemKeys list.
-import type { PageInput } from './page';
+// A page child's input and result, its Current Details, and its ItemKeys list.
+import type { ItemRunSpec } from './item-run';
+import type { PageControl } from './messages';
+import type { StagedSourceRef } from './types';
+
+export interface PageInput extends ItemRunSpec {
+  /** The parent's workflow id (no run id: reports must reach whichever run is current). */
+  parentWorkflowId: string;
+  source: StagedSourceRef;
+  /** Index of the page's first item, and how many consecutive items it holds. */
+  first: number;
+  count: number;
+  control: PageControl;
+  /** Items of this page an operator cancelled before it started (already counted by the parent). */
+  skip: string[];
+}
+
+export interface PageSummary {
+  first: number;
+  count: number;
+  reported: number;
+}
 
 /** Current Details of a page: its items and their state (the first 100). */
 export function pageDetails(input: PageInput, state: Map<string, string>): string {

@@ -15,9 +15,9 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { workflowNow, workflowNowIso } from './clock';
-import { runItem, type ItemRunSpec } from './item-run';
+import { runItem } from './item-run';
 import { PageBudget } from './page-budget';
-import { keysWithin, pageDetails } from './page-parts';
+import { keysWithin, pageDetails, type PageInput, type PageSummary } from './page-parts';
 import { unranOutcome } from './outcomes';
 import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
 import {
@@ -30,25 +30,7 @@ import {
   type PageControl,
 } from './messages';
 import { itemKeysKey } from './search-attributes';
-import type { Item, ItemOutcome, StagedSourceRef } from './types';
-
-export interface PageInput extends ItemRunSpec {
-  /** The parent's workflow id (no run id: reports must reach whichever run is current). */
-  parentWorkflowId: string;
-  source: StagedSourceRef;
-  /** Index of the page's first item, and how many consecutive items it holds. */
-  first: number;
-  count: number;
-  control: PageControl;
-  /** Items of this page an operator cancelled before it started (already counted by the parent). */
-  skip: string[];
-}
-
-export interface PageSummary {
-  first: number;
-  count: number;
-  reported: number;
-}
+import type { Item, ItemOutcome } from './types';
 
 /**
  * Outcomes are sent to the parent in batches: at most this many, at least every FLUSH_MS; once the
