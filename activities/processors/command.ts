@@ -9,6 +9,7 @@ import type { CommandProcessorSpec } from '../../workflows/types';
 import { boundedBody, excerpt, safeKey, type ProcessorContext, type ProcessorOutcome } from './context';
 import { fillText, resolveEnvRefs, templateContext } from './template';
 import { execute } from './command-process';
+import { fileNameVars } from './file-name';
 import { FailureType } from '../../workflows/failure-types';
 
 export { BoundedCapture, MAX_CAPTURE_BYTES } from './command-process';
@@ -73,6 +74,7 @@ export async function runCommand(
   // Fixed names come last so an item field cannot redirect `{documents}` or `{outputDir}`.
   const vars = {
     ...templateContext(ctx.item, ctx.steps),
+    ...fileNameVars(ctx.item),
     documents,
     outputDir,
     key: ctx.item.key,
