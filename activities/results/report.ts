@@ -13,6 +13,7 @@ import { writeFilesAtomically } from './atomic-stream';
 import { pageFile, resultsDir, writeFileAtomic } from './files';
 import { formatSummaryText } from './summary-text';
 import { writeResultsWorkbook } from './workbook';
+import { LatencyTally } from './latency';
 import { jsonLines } from '../../src/util/json-lines';
 import { FailureType } from '../../workflows/failure-types';
 
@@ -24,7 +25,11 @@ export interface WriteReportInput {
   resultsPages: number;
   /** Items from this index on never started (the batch was cancelled or failed first). */
   notStartedFrom: number;
-  stats: StatsState;
+  /**
+   * Not read: latency and the fastest/slowest items come from the outcomes the report writes
+   * (latency.ts). Optional, since the workflow still sends its running statistics.
+   */
+  stats?: StatsState;
   failures: FailureRecord[];
   /** XLSX sources: also write results/results.xlsx, the original rows plus their outcomes. Default true. */
   resultsWorkbook?: boolean;
@@ -74,6 +79,7 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
   const manifest = await readManifest(input.source.dir);
   const seen = new Uint8Array(manifest.total);
   const failedByIndex = new Map<number, FailedOutcome>();
+  const latency = new LatencyTally();
   const endedAt = input.progress.endedAt ?? new Date().toISOString();
   const files = {
     items: path.join(dir, 'items.jsonl'),
@@ -109,6 +115,7 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
           );
         // A page rewritten after a retry can repeat an item another page holds: the first one counts.
         if (seen[o.index] === 1) continue;
+        latency.add(o);
         await add(o, line);
       }
     }
@@ -156,9 +163,8 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
       : undefined;
   const summary = {
     ...input.progress,
+    ...latency.result(),
     source: input.source.originalPath,
-    fastest: input.stats.fastest ?? null,
-    slowest: input.stats.slowest ?? null,
     recentFailures: input.failures,
     files: {
       ...files,

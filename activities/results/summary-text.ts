@@ -1,12 +1,12 @@
 // summary.txt: the report a person reads first.
 import type { BatchProgress, FailureRecord } from '../../workflows/types';
-import type { ItemExtreme } from '../../workflows/stats';
+import type { ReportLatency } from './latency';
 
-export interface SummaryForText extends BatchProgress {
+export interface SummaryForText extends Omit<BatchProgress, keyof ReportLatency>, ReportLatency {
   source: string;
-  fastest: ItemExtreme | null;
-  slowest: ItemExtreme | null;
   recentFailures: FailureRecord[];
+  /** Set when a results workbook was written. */
+  files?: { workbook?: string };
 }
 
 function duration(ms: number): string {
@@ -26,12 +26,19 @@ export function formatSummaryText(s: SummaryForText): string {
     `items        ${s.total} total: ${s.succeeded} succeeded, ${s.failed} failed, ${s.skipped} skipped, ${s.cancelled} cancelled`,
     `duration     ${duration(ms)} (${s.startedAt} → ${s.endedAt ?? 'running'})`,
     `throughput   ${s.throughputPerMinute} items/min`,
-    `latency      avg ${s.latencyMs.avg} ms, p50 ${s.latencyMs.p50} ms, p95 ${s.latencyMs.p95} ms, p99 ${s.latencyMs.p99} ms`,
+    `latency      avg ${s.latencyMs.avg} ms, p50 ${s.latencyMs.p50} ms, p95 ${s.latencyMs.p95} ms, p99 ${s.latencyMs.p99} ms, max ${s.latencyMs.max} ms`,
     `error rate   ${(s.errorRate * 100).toFixed(2)}%`,
     `cost         ${s.cost}`,
   ];
   if (s.fastest) lines.push(`fastest      ${s.fastest.key} (${s.fastest.latencyMs} ms)`);
   if (s.slowest) lines.push(`slowest      ${s.slowest.key} (${s.slowest.latencyMs} ms)`);
+  const steps = Object.entries(s.stepLatencyMs ?? {});
+  if (steps.length > 0) {
+    lines.push('', 'latency by step');
+    const width = Math.max(...steps.map(([name]) => name.length));
+    for (const [name, l] of steps)
+      lines.push(`  ${name.padEnd(width)}  p50 ${l.p50} ms, p95 ${l.p95} ms, max ${l.max} ms`);
+  }
   const errors = Object.entries(s.errorsByType).sort((a, b) => b[1] - a[1]);
   if (errors.length > 0) {
     lines.push('', 'errors by type');
@@ -44,7 +51,7 @@ export function formatSummaryText(s: SummaryForText): string {
   }
   lines.push(
     '',
-    'files: items.jsonl, results.csv, failed.csv (original rows + error, fix and rerun), summary.json',
+    `files: items.jsonl, results.csv, failed.csv (original rows + error, fix and rerun), summary.json${s.files?.workbook ? ', results.xlsx' : ''}`,
   );
   return lines.join('\n') + '\n';
 }
