@@ -1,6 +1,7 @@
-# durabatch worker and CLI image. The package runs TypeScript through tsx, so there is no build step:
-# the image is the sources plus production dependencies. Workers bundle the workflow code on first
-# start and cache it under DURABATCH_HOME (on the shared volume, so the replicas build it once).
+# durabatch worker and CLI image: the sources, production dependencies and the CLI's esbuild bundle
+# (built here, as root: the image's user cannot write node_modules/.cache). Workers bundle the
+# workflow code on first start and cache it under DURABATCH_HOME (on the shared volume, so the
+# replicas build it once).
 FROM node:20.19-bookworm-slim
 
 ENV NODE_ENV=production \
@@ -21,7 +22,8 @@ COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
 COPY tsconfig.json ./
-RUN ln -s /app/bin/durabatch.js /usr/local/bin/durabatch \
+RUN node bin/cli-build.js \
+    && ln -s /app/bin/durabatch.js /usr/local/bin/durabatch \
     && mkdir -p /data \
     && chown 1000:1000 /data
 

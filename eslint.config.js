@@ -76,4 +76,11 @@ export default tseslint.config(
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // bin/ is plain JavaScript run by Node (the CLI's launcher and its build).
+    files: ['bin/**/*.js'],
+    languageOptions: {
+      globals: { process: 'readonly', URL: 'readonly', performance: 'readonly', console: 'readonly' },
+    },
+  },
 );

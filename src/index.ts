@@ -8,6 +8,7 @@ export {
 export { Config, type ConfigInput } from './config/schema';
 export { loadConfig } from './config/load';
 export { openEnvironment, type Environment } from './runtime/environment';
-export { createBatchWorker, DEFAULT_TASK_QUEUE } from './worker/worker';
+export { createBatchWorker } from './worker/worker';
+export { DEFAULT_TASK_QUEUE } from './runtime/defaults';
 export { NonRetryableError, type ProcessContext, type ProcessFunction } from './sdk';
 export type { BatchProgress, ItemOutcome, BatchStatus, FailureRecord } from '../workflows/types';

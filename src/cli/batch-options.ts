@@ -1,8 +1,10 @@
 // Flags shared by commands that define a batch (run, start, plan), mapped onto the config schema.
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load';
 import type { Config } from '../config/schema';
 import { parseDuration, parseHeaders, schemaText } from './flag-values';
+
+/** How settings combine, strongest first (shown by `durabatch config`). */
+export const CONFIG_PRECEDENCE = 'flags > DURABATCH_* environment > config file > defaults';
 
 export interface BatchFlags {
   config?: string;
@@ -270,6 +272,8 @@ export async function resolveBatchConfig(
     costField: flags.costField,
     budget: flags.budget,
   };
+  // The schema (zod) loads only when a batch is being defined, not for `--help`.
+  const { loadConfig } = await import('../config/load');
   const { config } = await loadConfig({ file: flags.config, env, flags: values, flagNames: FLAG_NAMES });
   return config;
 }

@@ -1,7 +1,7 @@
-// The `durabatch` command line.
+// The `durabatch` command line. Command modules import the SDK and other heavy libraries inside
+// their actions, so `--help` and the light commands start in a fraction of a second.
 import { Command, CommanderError } from 'commander';
 import { describeServerError, InputError, ServerUnavailableError } from '../errors';
-import { TemporalCliNotFoundError } from '../server/provision';
 import { registerCodecServer } from './commands/codec-server';
 import { registerConfig } from './commands/config';
 import { registerInfra } from './commands/infra';
@@ -13,7 +13,6 @@ import { registerReport } from './commands/report';
 import { registerRetryFailed } from './commands/retry-failed';
 import { registerStart } from './commands/start';
 import { registerVerify } from './commands/verify';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 
 const program = new Command('durabatch')
   .description(
@@ -43,39 +42,44 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (
-      err instanceof InputError ||
-      err instanceof ServerUnavailableError ||
-      err instanceof TemporalCliNotFoundError
-    ) {
-      process.stderr.write(`durabatch: ${err.message}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    if (err instanceof WorkflowNotFoundError) {
-      process.stderr.write(
-        `durabatch: no batch with that id: ${err.message}\n  fix: see \`durabatch list\`\n`,
-      );
-      process.exitCode = 2;
-      return;
-    }
-    if (err instanceof WorkflowUpdateFailedError) {
-      process.stderr.write(`durabatch: rejected: ${err.cause?.message ?? err.message}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    // The Temporal server's answer: its real cause (hidden in err.cause) and what to do.
-    const server = describeServerError(err);
-    if (server) {
-      process.stderr.write(`durabatch: ${server.message}\n  fix: ${server.hint}\n`);
-      process.exitCode = server.exitCode;
-      return;
-    }
-    process.stderr.write(
-      `durabatch: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exitCode = 1;
+    await reportError(err);
   }
+}
+
+/** What went wrong, on stderr, with the exit code it deserves (the SDK loads only on this path). */
+async function reportError(err: unknown): Promise<void> {
+  const { TemporalCliNotFoundError } = await import('../server/provision');
+  const { WorkflowNotFoundError, WorkflowUpdateFailedError } = await import('@temporalio/client');
+  if (
+    err instanceof InputError ||
+    err instanceof ServerUnavailableError ||
+    err instanceof TemporalCliNotFoundError
+  ) {
+    process.stderr.write(`durabatch: ${err.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (err instanceof WorkflowNotFoundError) {
+    process.stderr.write(`durabatch: no batch with that id: ${err.message}\n  fix: see \`durabatch list\`\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (err instanceof WorkflowUpdateFailedError) {
+    process.stderr.write(`durabatch: rejected: ${err.cause?.message ?? err.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  // The Temporal server's answer: its real cause (hidden in err.cause) and what to do.
+  const server = describeServerError(err);
+  if (server) {
+    process.stderr.write(`durabatch: ${server.message}\n  fix: ${server.hint}\n`);
+    process.exitCode = server.exitCode;
+    return;
+  }
+  process.stderr.write(
+    `durabatch: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exitCode = 1;
 }
 
 await main(process.argv);

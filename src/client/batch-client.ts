@@ -21,12 +21,13 @@ import {
 import { batchIdKey, batchProgressKey, batchStatusKey } from '../../workflows/search-attributes';
 import type { BatchProgress, FailureRecord, Limits } from '../../workflows/types';
 import { appendAudit } from '../audit/audit-log';
+import { appendBatchLogLine } from '../logging/batch-log-file';
+import { BATCH_START, batchStartMessage } from '../logging/batch-events';
 import type { Config } from '../config/schema';
 import { BatchNotFoundError, InputError, NON_RETRYABLE_ERROR_TYPES } from '../errors';
 import { recordBatchLocation } from '../runtime/batch-location';
 import { serverIdentity } from '../runtime/server-identity';
 import { stageOptionsFromConfig } from '../source/options';
-import { sourceRef, stageSource } from '../source/stage';
 import { autoItemsPerChild } from './modes';
 import { describeSteps, stepsFromConfig } from './steps';
 
@@ -94,6 +95,8 @@ export class BatchClient {
   /** `engine` tunes workflow internals (tests use a small continue-as-new threshold). */
   async start(source: string, config: Config, engine: EngineOptions = {}): Promise<StartedBatch> {
     const steps = stepsFromConfig(config);
+    // Staging (the source parsers) loads only when a batch starts: `status` and friends never need it.
+    const { sourceRef, stageSource } = await import('../source/stage');
     const stagedFull = await stageSource(source, stageOptionsFromConfig(config, this.opts.home));
     // Only the reference enters workflow input; the findings go back to the caller.
     const staged = sourceRef(stagedFull);
@@ -211,6 +214,24 @@ export class BatchClient {
         processor: describeSteps(input.steps),
       },
     });
+    // The batch's log opens with this line, whichever worker (this process's or another) runs it.
+    const processor = describeSteps(input.steps);
+    appendBatchLogLine(
+      outputDir,
+      {
+        event: BATCH_START,
+        batchId,
+        total: input.source.total,
+        source: input.source.originalPath,
+        processor,
+        concurrency: limits.concurrency,
+        rate: limits.rate,
+        budget: limits.budget,
+        taskQueue: opts.taskQueue,
+        outputDir,
+      },
+      batchStartMessage(input.source.total, processor),
+    );
     return handle;
   }
 

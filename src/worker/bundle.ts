@@ -1,22 +1,20 @@
 // The workflow bundle. Building it costs seconds, so it is cached under DURABATCH_HOME keyed by the
 // hash of the workflow sources and the SDK version: a second `durabatch run` starts at once.
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import type { Logger } from 'pino';
+import { packageRoot } from '../util/package-root';
 
-export const WORKFLOWS_DIR = fileURLToPath(new URL('../../workflows', import.meta.url));
+export const WORKFLOWS_DIR = path.join(packageRoot(), 'workflows');
 export const WORKFLOWS_ENTRY = path.join(WORKFLOWS_DIR, 'index.ts');
 
 async function sourcesHash(): Promise<string> {
   const hash = createHash('sha256');
   const pkg = JSON.parse(
-    await readFile(
-      fileURLToPath(new URL('../../node_modules/@temporalio/workflow/package.json', import.meta.url)),
-      'utf8',
-    ),
+    await readFile(createRequire(WORKFLOWS_ENTRY).resolve('@temporalio/workflow/package.json'), 'utf8'),
   ) as { version: string };
   hash.update(pkg.version);
   const files = (await readdir(WORKFLOWS_DIR)).filter((f) => f.endsWith('.ts')).sort();

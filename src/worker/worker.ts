@@ -6,9 +6,8 @@ import { createActivities } from '../../activities';
 import { dataConverterFromEnv } from '../codec';
 import { operationLogger, type LogLevels } from '../logging/levels';
 import { PinoTemporalLogger } from '../logging/temporal-logger';
+import { DEFAULT_TASK_QUEUE } from '../runtime/defaults';
 import { workflowBundlePath } from './bundle';
-
-export const DEFAULT_TASK_QUEUE = 'durabatch';
 
 let runtimeInstalled = false;
 

@@ -2,8 +2,6 @@
 // the UI server's codec.endpoint), decrypting payloads with the key this process is given.
 import type { Command } from 'commander';
 import { InputError } from '../../errors';
-import { AesGcmCodec, loadKeyRing } from '../../codec';
-import { startCodecServer } from '../../codec/server';
 
 export function registerCodecServer(program: Command): void {
   program
@@ -24,6 +22,8 @@ export function registerCodecServer(program: Command): void {
         'Example:\n  DURABATCH_CODEC_KEY_FILE=keys.json durabatch codec-server --cors-origin http://localhost:8080',
     )
     .action(async (opts: { host: string; port: string; corsOrigin?: string[]; authorization?: string }) => {
+      const { AesGcmCodec, loadKeyRing } = await import('../../codec');
+      const { startCodecServer } = await import('../../codec/server');
       const ring = loadKeyRing();
       if (!ring)
         throw new InputError(

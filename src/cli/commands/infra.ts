@@ -1,13 +1,10 @@
-// `durabatch server` and `durabatch worker`: the long-running processes, in the foreground.
+// `durabatch server` and `durabatch worker`: the long-running processes, in the foreground. Their
+// modules are imported when they run, so the rest of the CLI does not load the worker.
 import path from 'node:path';
 import type { Command } from 'commander';
-import { createLogger } from '../../logging/logger';
-import { openEnvironment } from '../../runtime/environment';
-import { startDevServer } from '../../server/dev-server';
 import { writeFile, rm } from 'node:fs/promises';
-import { createBatchWorker, DEFAULT_TASK_QUEUE } from '../../worker/worker';
-
-const homeOf = () => path.resolve(process.env.DURABATCH_HOME ?? '.durabatch');
+import { DEFAULT_TASK_QUEUE, homeDir } from '../../runtime/defaults';
+import { enableTypeScriptModules } from '../typescript-modules';
 
 function untilSignal(): Promise<string> {
   return new Promise((resolve) => {
@@ -30,8 +27,9 @@ export function registerInfra(program: Command): void {
       '\nExample:\n  durabatch server --port 7233   # then, elsewhere: durabatch worker; durabatch start ...',
     )
     .action(async (opts: { port?: string; uiPort?: string; headless?: boolean }) => {
-      const home = homeOf();
+      const home = homeDir();
       const say = (m: string) => process.stderr.write(`${m}\n`);
+      const { startDevServer } = await import('../../server/dev-server');
       const server = await startDevServer({
         home,
         port: opts.port ? Number(opts.port) : undefined,
@@ -58,7 +56,11 @@ export function registerInfra(program: Command): void {
     .option('--task-queue <name>', `task queue (default ${DEFAULT_TASK_QUEUE})`)
     .addHelpText('after', '\nExample:\n  TEMPORAL_ADDRESS=127.0.0.1:7233 durabatch worker')
     .action(async (opts: { taskQueue?: string }) => {
-      const home = homeOf();
+      const home = homeDir();
+      const { createLogger } = await import('../../logging/logger');
+      const { openEnvironment } = await import('../../runtime/environment');
+      const { createBatchWorker } = await import('../../worker/worker');
+      await enableTypeScriptModules();
       const logger = createLogger();
       const env = await openEnvironment({ home, allowEmbedded: false });
       // SIGTERM drains: no new tasks, in-flight items get this long to finish (compose's

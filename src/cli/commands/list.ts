@@ -1,8 +1,9 @@
 // `durabatch list`: batches, newest first, one page at a time from Temporal visibility.
 import type { Command } from 'commander';
 import { InputError } from '../../errors';
-import { LIST_STATUSES, listBatches, parseSince, type BatchListEntry } from '../../client/listing';
-import { withBatchClient } from '../follow-batch';
+import { LIST_STATUSES, parseSince } from '../../client/list-query';
+import type { BatchListEntry } from '../../client/listing';
+import { withBatchClient } from '../batch-connection';
 
 interface ListFlags {
   status?: string;
@@ -104,6 +105,7 @@ machine).`,
       const limit = parseLimit(flags.limit);
       const since = flags.since === undefined ? undefined : parseSince(flags.since);
       return withBatchClient(async (client, env) => {
+        const { listBatches } = await import('../../client/listing');
         const page = await listBatches(client.client, env.namespace, {
           status: flags.status,
           source: flags.source,

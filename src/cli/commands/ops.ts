@@ -1,9 +1,8 @@
 // Commands on an existing batch: status, watch, pause, resume, set, cancel.
 import type { Command } from 'commander';
-import { BatchClient } from '../../client/batch-client';
+import type { BatchClient } from '../../client/batch-client';
 import { InputError } from '../../errors';
-import { explainMissingBatch } from '../../runtime/wrong-server';
-import { withBatchClient } from '../follow-batch';
+import { withBatchClient } from '../batch-connection';
 import { exitCodeFor, followBatch } from '../follow';
 import { ProgressView, progressLine, summaryBlock } from '../progress-view';
 
@@ -13,6 +12,7 @@ const withClient = <T>(batchId: string, fn: (client: BatchClient) => Promise<T>)
     try {
       return await fn(client);
     } catch (err) {
+      const { explainMissingBatch } = await import('../../runtime/wrong-server');
       const { namespace, home } = client.opts;
       throw await explainMissingBatch(err, batchId, { client: client.client, namespace, home });
     }

@@ -4,12 +4,10 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, opendir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
-import { ZipFile } from 'yazl';
 import { auditFile } from '../../audit/audit-log';
 import { InputError } from '../../errors';
-import { withBatchClient } from '../follow-batch';
+import { withBatchClient } from '../batch-connection';
 import { safeKey } from '../../../activities/processors/context';
 import { jsonLines } from '../../util/json-lines';
 
@@ -46,6 +44,7 @@ export async function writeArchive(
   target: string,
 ): Promise<{ entries: number; failedEntries: number; bytes: number }> {
   await mkdir(path.dirname(target), { recursive: true });
+  const { ZipFile } = await import('yazl');
   const zip = new ZipFile();
   const tmp = `${target}.tmp-${process.pid}`;
   const zipError = new Promise<never>((_, reject) => zip.once('error', reject));
@@ -173,6 +172,7 @@ large documents/ folders are fine; results/pages/ (raw pages, all in items.jsonl
     )
     .action((batchId: string, opts: { json?: boolean; zip?: string }) =>
       withBatchClient(async (client) => {
+        const { WorkflowNotFoundError } = await import('@temporalio/client');
         let desc;
         try {
           desc = await client.handle(batchId).describe();

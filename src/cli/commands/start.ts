@@ -1,10 +1,9 @@
 // `durabatch start`: start a batch on a running server, print its id and Web UI links, return.
 import path from 'node:path';
 import type { Command } from 'commander';
-import { BatchClient } from '../../client/batch-client';
 import { stepsFromConfig } from '../../client/steps';
-import { openEnvironment } from '../../runtime/environment';
 import { addBatchOptions, resolveBatchConfig, type BatchFlags } from '../batch-options';
+import { say, withBatchClient } from '../batch-connection';
 
 export function registerStart(program: Command): void {
   addBatchOptions(
@@ -29,33 +28,25 @@ command returns) and at least one \`durabatch worker\` on the same task queue.`,
     .action(async (source: string, flags: BatchFlags & { json?: boolean }) => {
       const config = await resolveBatchConfig(flags);
       stepsFromConfig(config);
-      const home = path.resolve(config.home);
-      const env = await openEnvironment({ home, allowEmbedded: false });
-      try {
-        const client = new BatchClient(env.client, {
-          namespace: env.namespace,
-          taskQueue: config.taskQueue,
-          home,
-          webUiBase: env.webUiBase,
-        });
-        const started = await client.start(source, config);
-        const say = (m: string) => process.stderr.write(`${m}\n`);
-        for (const w of started.warnings) say(`warning: ${w}`);
-        if (started.invalid > 0) say(`${started.invalid} invalid rows will be skipped`);
-        if (flags.json) {
-          const { batchId, total, outputDir, webUiUrl, itemsUrl } = started;
-          process.stdout.write(
-            JSON.stringify({ batchId, total, outputDir, webUiUrl, itemsUrl }, null, 2) + '\n',
-          );
-        } else {
-          process.stdout.write(`${started.batchId}\n`);
-          say(`started batch ${started.batchId}: ${started.total} items → ${started.outputDir}`);
-          if (started.webUiUrl) say(`  Web UI: ${started.webUiUrl}`);
-          if (started.itemsUrl) say(`  items:  ${started.itemsUrl}`);
-          say(`  follow it with: durabatch watch ${started.batchId}`);
-        }
-      } finally {
-        await env.close();
-      }
+      await withBatchClient(
+        async (client) => {
+          const started = await client.start(source, config);
+          for (const w of started.warnings) say(`warning: ${w}`);
+          if (started.invalid > 0) say(`${started.invalid} invalid rows will be skipped`);
+          if (flags.json) {
+            const { batchId, total, outputDir, webUiUrl, itemsUrl } = started;
+            process.stdout.write(
+              JSON.stringify({ batchId, total, outputDir, webUiUrl, itemsUrl }, null, 2) + '\n',
+            );
+          } else {
+            process.stdout.write(`${started.batchId}\n`);
+            say(`started batch ${started.batchId}: ${started.total} items → ${started.outputDir}`);
+            if (started.webUiUrl) say(`  Web UI: ${started.webUiUrl}`);
+            if (started.itemsUrl) say(`  items:  ${started.itemsUrl}`);
+            say(`  follow it with: durabatch watch ${started.batchId}`);
+          }
+        },
+        { home: path.resolve(config.home), taskQueue: config.taskQueue },
+      );
     });
 }

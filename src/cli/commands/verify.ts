@@ -1,8 +1,7 @@
 // `durabatch verify <id>`: checks a finished batch's invariants (see src/verify/verify.ts).
 import type { Command } from 'commander';
-import { loadEffects } from '../../verify/effects';
-import { formatVerifyReport, verifyBatch } from '../../verify/verify';
-import { homeDir, withBatchClient } from '../follow-batch';
+import { homeDir } from '../../runtime/defaults';
+import { withBatchClient } from '../batch-connection';
 
 export function registerVerify(program: Command): void {
   program
@@ -27,6 +26,8 @@ Exit code: 0 every check passed, 1 a check failed (or the batch is still running
     )
     .action((batchId: string, opts: { effects?: string; json?: boolean }) =>
       withBatchClient(async (client) => {
+        const { loadEffects } = await import('../../verify/effects');
+        const { formatVerifyReport, verifyBatch } = await import('../../verify/verify');
         const effects = opts.effects ? await loadEffects(opts.effects) : undefined;
         const report = await verifyBatch(client.client, batchId, { effects, home: homeDir() });
         if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');

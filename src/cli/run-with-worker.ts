@@ -1,49 +1,32 @@
-// Shared plumbing of the commands on existing batches: connect to the server (never starting one,
-// since a batch lives only on a server that already exists), and the `run`-like mode that runs a
-// worker in this process and follows a batch to its end with live progress.
+// The `run`-like mode: a server (the embedded one if none answers), a worker in this process, and
+// a batch followed to its end with live progress. Loaded only by the commands that run a worker.
 import path from 'node:path';
-import { BatchClient } from '../client/batch-client';
+import type { BatchClient } from '../client/batch-client';
 import { createLogger } from '../logging/logger';
 import type { LogLevels } from '../logging/levels';
-import { openEnvironment, type Environment } from '../runtime/environment';
-import { createBatchWorker, DEFAULT_TASK_QUEUE } from '../worker/worker';
+import { DEFAULT_TASK_QUEUE, homeDir } from '../runtime/defaults';
+import { openEnvironment } from '../runtime/environment';
+import { createBatchWorker } from '../worker/worker';
+import { batchClientOf, say } from './batch-connection';
 import { exitCodeFor, followBatch } from './follow';
 import { ProgressView, summaryBlock } from './progress-view';
 
-export const homeDir = () => path.resolve(process.env.DURABATCH_HOME ?? '.durabatch');
-
-const say = (msg: string) => process.stderr.write(`${msg}\n`);
-
-/** Runs `fn` with a client of the server that answers; the connection is closed afterwards. */
-export async function withBatchClient<T>(
-  fn: (client: BatchClient, env: Environment) => Promise<T>,
-  opts: { taskQueue?: string; allowEmbedded?: boolean } = {},
-): Promise<T> {
-  const home = homeDir();
-  const env = await openEnvironment({ home, allowEmbedded: opts.allowEmbedded ?? false, log: say });
-  try {
-    const client = new BatchClient(env.client, {
-      namespace: env.namespace,
-      taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
-      home,
-      webUiBase: env.webUiBase,
-    });
-    return await fn(client, env);
-  } finally {
-    await env.close();
-  }
+/** What a command decides once connected: where its batch runs and how to start (or resume) it. */
+export interface RunPlan {
+  /** Task queue the batch runs on (this process's worker polls it). */
+  taskQueue: string;
+  /** The batch's output directory: the in-process worker writes its logs under it. */
+  outputDir: string;
+  /** Starts (or picks up) the batch once the worker is up; returns its id. */
+  start: (client: BatchClient) => Promise<string>;
 }
 
 export interface FollowWithWorkerOptions {
-  /** Task queue the batch runs on (this process's worker polls it), or how to find it once connected. */
-  taskQueue: string | ((client: BatchClient) => Promise<string>);
-  /** Where the in-process worker writes its logs (the batch's output directory); read once the task queue is known. */
-  outputDir: string | (() => string);
+  /** Called once connected (a client on the default task queue), before the worker starts. */
+  plan: (client: BatchClient) => Promise<RunPlan>;
   /** Run a worker in this process (false: rely on `durabatch worker` processes). */
   worker: boolean;
   json?: boolean;
-  /** Starts the batch on `taskQueue` once the server and the worker are up; returns its id. */
-  start: (client: BatchClient, taskQueue: string) => Promise<string>;
   /** DURABATCH_HOME (default from the environment). */
   home?: string;
   logLevel?: string;
@@ -71,15 +54,9 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
   try {
     const ui = env.webUiBase ? `, Web UI ${env.webUiBase}` : '';
     say(`Temporal server ${env.address}${env.embedded ? ' (embedded)' : ''}${ui}`);
-    const connected = new BatchClient(env.client, {
-      namespace: env.namespace,
-      taskQueue: DEFAULT_TASK_QUEUE,
-      home,
-      webUiBase: env.webUiBase,
-    });
-    const taskQueue = typeof opts.taskQueue === 'string' ? opts.taskQueue : await opts.taskQueue(connected);
+    const connected = await batchClientOf(env, home, DEFAULT_TASK_QUEUE);
+    const { taskQueue, outputDir, start } = await opts.plan(connected);
     if (opts.worker) {
-      const outputDir = typeof opts.outputDir === 'string' ? opts.outputDir : opts.outputDir();
       const level = opts.logLevel ?? process.env.DURABATCH_LOG_LEVEL ?? 'info';
       const file = path.resolve(outputDir, 'logs', 'worker.jsonl');
       const logger = createLogger({ level, terminalLevel: 'warn', file });
@@ -96,13 +73,8 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
       cleanups.push(() => worker.shutdown());
       void running.catch((err: unknown) => say(`worker stopped: ${String(err)}`));
     }
-    const client = new BatchClient(env.client, {
-      namespace: env.namespace,
-      taskQueue,
-      home,
-      webUiBase: env.webUiBase,
-    });
-    const batchId = await opts.start(client, taskQueue);
+    const client = await batchClientOf(env, home, taskQueue);
+    const batchId = await start(client);
     const final = await followBatch(client, batchId, new ProgressView());
     say(summaryBlock(final));
     if (opts.json) process.stdout.write(JSON.stringify(final, null, 2) + '\n');

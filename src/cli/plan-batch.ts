@@ -1,0 +1,193 @@
+// What `durabatch plan` does: stage and check every item as `start` would, estimate each mode's
+// duration and the cost, and print the plan. Starts nothing; imported when the command runs.
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Item } from '../../workflows/types';
+import { checkModulesLoad } from '../../activities/processors/module';
+import { autoItemsPerChild, estimateModeSeconds, MODES, modeOf } from '../client/modes';
+import { describeSteps, stepsFromConfig } from '../client/steps';
+import { InputError } from '../errors';
+import type { Config } from '../config/schema';
+import { stageOptionsFromConfig } from '../source/options';
+import { stageSource } from '../source/stage';
+import { resolveBatchConfig, type BatchFlags } from './batch-options';
+import { parseDuration } from './flag-values';
+import { enableTypeScriptModules } from './typescript-modules';
+
+export interface PlanFlags extends BatchFlags {
+  estimateLatency: string;
+  json?: boolean;
+}
+
+export interface PlanCost {
+  /** Expected cost of the items that would run; null when no cost is configured. */
+  total: number | null;
+  perItem: number | null;
+  field: string | null;
+  budget: number | null;
+  /** Items whose cost is unknown (no numeric cost field and no per-item cost). */
+  unknownItems: number;
+}
+
+/** Cost settings are read defensively: they are optional, and older configs do not have them. */
+function costSettings(config: Config): { perItem?: number; field?: string; budget?: number } {
+  const c = config as Partial<Record<'costPerItem' | 'costField' | 'budget', unknown>>;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  return {
+    perItem: num(c.costPerItem),
+    field: typeof c.costField === 'string' && c.costField ? c.costField : undefined,
+    budget: num(c.budget),
+  };
+}
+
+async function estimateCost(stagedDir: string, config: Config, runnable: number): Promise<PlanCost> {
+  const { perItem, field, budget } = costSettings(config);
+  const base = { perItem: perItem ?? null, field: field ?? null, budget: budget ?? null };
+  if (!field) return { ...base, total: perItem === undefined ? null : perItem * runnable, unknownItems: 0 };
+  // A cost field is per item: one streamed pass over the staged items sums it.
+  let total = 0;
+  let unknownItems = 0;
+  const rl = createInterface({
+    input: createReadStream(path.join(stagedDir, 'items.jsonl')),
+    crlfDelay: Infinity,
+  });
+  for await (const line of rl) {
+    if (!line) continue;
+    const item = JSON.parse(line) as Item;
+    if (item.invalid !== undefined) continue;
+    const raw = item.data[field];
+    const value =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+    if (Number.isFinite(value)) total += value;
+    else if (perItem !== undefined) total += perItem;
+    else unknownItems += 1;
+  }
+  return { ...base, total: Math.round(total * 1e6) / 1e6, unknownItems };
+}
+
+/** The mode these settings run in (resolving `auto` for this many items), and every mode's estimate. */
+function modePlan(config: Config, runnable: number, latencyMs: number) {
+  const itemsPerChild = config.itemsPerChild === 'auto' ? autoItemsPerChild(runnable) : config.itemsPerChild;
+  const chosen = modeOf(itemsPerChild, config.itemExecution);
+  const modes = MODES.map((m) => ({
+    ...m,
+    ...(m.name === chosen ? { itemsPerChild } : {}),
+    seconds: estimateModeSeconds(m.name, runnable, config.concurrency, latencyMs, config.rate),
+  }));
+  return {
+    chosen: {
+      name: chosen,
+      itemsPerChild,
+      itemExecution: config.itemExecution,
+      why: config.itemsPerChild === 'auto' ? 'auto' : 'settings',
+    },
+    modes,
+  };
+}
+
+function humanSeconds(s: number): string {
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** `line 12: field "age": ...` → 12 (null for directory items, named by file). */
+const lineOf = (problem: string) => {
+  const m = /^line (\d+)\b/.exec(problem);
+  return m ? Number(m[1]) : null;
+};
+
+export async function planBatch(source: string, flags: PlanFlags): Promise<void> {
+  const latencyMs = parseDuration(flags.estimateLatency, '--estimate-latency');
+  const config = await resolveBatchConfig(flags);
+  // A processor problem does not hide the item check: both are reported, then exit code 2.
+  let processor: string | null = null;
+  let refusal: string | null = null;
+  try {
+    const steps = stepsFromConfig(config);
+    processor = describeSteps(steps);
+    // A module that cannot be imported would fail every item: say so now, naming it.
+    await enableTypeScriptModules();
+    await checkModulesLoad(steps);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    refusal = err.message;
+  }
+  const staged = await stageSource(source, stageOptionsFromConfig(config, path.resolve(config.home)));
+  const runnable = staged.total - staged.invalid;
+  const mode = modePlan(config, runnable, latencyMs);
+  const seconds = mode.modes.find((m) => m.name === mode.chosen.name)!.seconds;
+  const cost = await estimateCost(staged.dir, config, runnable);
+  const plan = {
+    source: staged.originalPath,
+    format: staged.format,
+    total: staged.total,
+    valid: runnable,
+    invalid: staged.invalid,
+    invalidRows: staged.problems.map((reason) => ({ line: lineOf(reason), reason })),
+    warnings: staged.warnings,
+    /** Set when --rows/--keys/--where/--limit chose the items: which, and of how many rows. */
+    selection: staged.selection ?? null,
+    processor,
+    /** Why these settings would not work (`start` refuses them, or every item would fail); null when they would. */
+    refusal,
+    concurrency: config.concurrency,
+    rate: config.rate ?? null,
+    maxAttempts: config.maxAttempts,
+    estimate: { latencyMs, latencySource: 'assumed', seconds },
+    mode: mode.chosen,
+    modes: mode.modes,
+    cost,
+    staged: { dir: staged.dir, fingerprint: staged.fingerprint },
+  };
+  if (refusal) process.exitCode = 2;
+  if (flags.json) {
+    process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
+    return;
+  }
+  const out: string[] = [`plan for ${plan.source} (${plan.format})`];
+  out.push(
+    `  items       ${plan.total}` +
+      (plan.invalid > 0
+        ? ` (${plan.valid} to run, ${plan.invalid} invalid: skipped, or refused with --strict)`
+        : ', all valid'),
+  );
+  if (plan.selection) {
+    const of = plan.selection.stoppedAtLimit
+      ? `the first ${plan.selection.read} rows read (the limit stopped the reading)`
+      : `${plan.selection.read} rows`;
+    out.push(`  selection   ${plan.selection.description}: ${plan.total} of ${of}`);
+  }
+  if (plan.invalid > 0) {
+    const more = plan.invalid > plan.invalidRows.length ? ` (the first ${plan.invalidRows.length})` : '';
+    out.push(`  invalid rows${more}:`, ...plan.invalidRows.map((r) => `    ${r.reason}`));
+  }
+  for (const w of plan.warnings) out.push(`  warning: ${w}`);
+  out.push(
+    `  processor   ${plan.processor ?? '(not usable, see below)'}`,
+    `  limits      concurrency ${plan.concurrency}, rate ${plan.rate === null ? 'unpaced' : `${plan.rate}/s`}, ` +
+      `${plan.maxAttempts} attempts per item`,
+    `  duration    ~${humanSeconds(seconds)} (assuming ${latencyMs} ms per item; --estimate-latency)`,
+    `  mode        ${mode.chosen.name} (--items-per-child ${mode.chosen.itemsPerChild}` +
+      `${mode.chosen.why === 'auto' ? ', chosen by auto' : ''}); estimated ` +
+      mode.modes.map((m) => `${m.name} ~${humanSeconds(m.seconds)}`).join(', '),
+  );
+  const costText =
+    cost.total === null
+      ? '-'
+      : `${cost.total}${cost.field ? ` (field "${cost.field}"${cost.unknownItems > 0 ? `, ${cost.unknownItems} items without a cost` : ''})` : ` (${runnable} × ${cost.perItem})`}`;
+  out.push(`  cost        ${costText}`);
+  if (cost.budget !== null && cost.total !== null && cost.total > cost.budget) {
+    out.push(
+      `  warning: the expected cost ${cost.total} exceeds the budget ${cost.budget}: the batch would pause at the budget`,
+    );
+  }
+  out.push(
+    refusal
+      ? `these settings would not work:\n  ${refusal.replace(/\n/g, '\n  ')}`
+      : 'nothing was started: `durabatch start` (or `run`) with the same options starts this batch',
+  );
+  process.stdout.write(out.join('\n') + '\n');
+}

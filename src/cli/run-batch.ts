@@ -1,0 +1,140 @@
+// What `durabatch run` does: validate, then start a batch — or resume the one this same command left
+// unfinished — and follow it with a worker in this process to its end.
+import path from 'node:path';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { checkModulesLoad } from '../../activities/processors/module';
+import { appendAudit } from '../audit/audit-log';
+import { defaultBatchId, type BatchClient } from '../client/batch-client';
+import { stepsFromConfig } from '../client/steps';
+import type { Config } from '../config/schema';
+import { InputError } from '../errors';
+import {
+  readRunRecord,
+  removeRunRecord,
+  runKey,
+  writeRunRecord,
+  type RunRecord,
+} from '../runtime/run-record';
+import { compareServers, serverIdentity } from '../runtime/server-identity';
+import { resumeOnWrongServer } from '../runtime/wrong-server';
+import { resolveBatchConfig, type BatchFlags } from './batch-options';
+import { say } from './batch-connection';
+import { enableTypeScriptModules } from './typescript-modules';
+import { followWithWorker, type RunPlan } from './run-with-worker';
+
+export type RunFlags = BatchFlags & { json?: boolean; worker: boolean; new?: boolean };
+
+export async function runBatch(source: string, flags: RunFlags): Promise<void> {
+  const config = await resolveBatchConfig(flags);
+  const steps = stepsFromConfig(config); // refuse a bad processor setup before starting anything
+  // This process's worker would import a --module: one that cannot load is refused now (exit 2).
+  if (flags.worker) {
+    await enableTypeScriptModules();
+    await checkModulesLoad(steps);
+  }
+
+  const home = path.resolve(config.home);
+  const key = await runKey(source, config);
+  const previous = flags.new ? undefined : await readRunRecord(home, key);
+  await followWithWorker({
+    plan: (client) => planRun(client, { source, config, home, key, previous }),
+    worker: flags.worker,
+    json: flags.json,
+    home,
+    logLevel: config.logLevel,
+    logLevels: config.logLevels,
+  });
+}
+
+interface RunContext {
+  source: string;
+  config: Config;
+  home: string;
+  /** This command's identity (source + settings): a second run of it finds the first's record. */
+  key: string;
+  previous: RunRecord | undefined;
+}
+
+/** Resume the previous run's batch if it is still running here, else start a fresh one. */
+async function planRun(client: BatchClient, ctx: RunContext): Promise<RunPlan> {
+  const { previous, home, key } = ctx;
+  const here = await serverIdentity(client.client, client.opts.namespace, home);
+  // On another server the batch is "absent" and would be started again from its first item.
+  if (previous?.server && compareServers(previous.server, here) === 'different')
+    throw resumeOnWrongServer({ ...previous, server: previous.server }, here!);
+  const state = previous ? await batchState(client, previous.batchId) : 'absent';
+  const resuming = state === 'running';
+  let record = previous && state !== 'closed' ? previous : freshRecord(ctx);
+  // The server it is found on (or about to be started on), also upgrading an older record.
+  if (here) record = { ...record, server: here };
+  if (resuming) await writeRunRecord(home, key, record);
+  return {
+    taskQueue: record.taskQueue,
+    outputDir: record.outputDir,
+    start: (c) => (resuming ? pickUp(c, record) : startFresh(c, ctx, record)),
+  };
+}
+
+/**
+ * The id is fixed (and recorded) before the batch starts: a crash between the two leaves a record
+ * whose batch does not exist yet, and the next run starts it under the same id.
+ */
+function freshRecord({ config, source }: RunContext): RunRecord {
+  const batchId = config.batchId ?? defaultBatchId(source);
+  return {
+    batchId,
+    taskQueue: config.taskQueue,
+    outputDir: path.resolve(config.outputDir ?? path.join('output', batchId)),
+    source: path.resolve(source),
+    startedAt: new Date().toISOString(),
+  };
+}
+
+async function pickUp(client: BatchClient, r: RunRecord): Promise<string> {
+  say(`resuming batch ${r.batchId}, started ${r.startedAt} by this same command`);
+  say('  items already finished are not processed again (use --new for a separate batch)');
+  if (client.webUiUrl(r.batchId)) say(`  Web UI: ${client.webUiUrl(r.batchId)}`);
+  if (client.itemsUrl(r.batchId)) say(`  items:  ${client.itemsUrl(r.batchId)}`);
+  // Who picked the batch up again, and when: the crash itself leaves no trace elsewhere.
+  await appendAudit(r.outputDir, {
+    action: 'resume-run',
+    batchId: r.batchId,
+    args: { startedAt: r.startedAt, source: r.source },
+    result: 'the same run command was started again while the batch was still running',
+  });
+  return r.batchId;
+}
+
+async function startFresh(client: BatchClient, ctx: RunContext, r: RunRecord): Promise<string> {
+  await writeRunRecord(ctx.home, ctx.key, r);
+  const started = await client
+    .start(ctx.source, { ...ctx.config, batchId: r.batchId, outputDir: r.outputDir })
+    .catch(async (err: unknown) => {
+      // Refused before anything started (bad input, an id taken by another batch): the record
+      // must not make the next run "resume" a batch this command never started.
+      if (err instanceof InputError) await removeRunRecord(ctx.home, ctx.key);
+      throw err;
+    });
+  say(`batch ${started.batchId}: ${started.total} items`);
+  for (const w of started.warnings) say(`  warning: ${w}`);
+  if (started.invalid > 0) {
+    say(`  ${started.invalid} invalid rows will be skipped (use --strict to refuse the batch instead):`);
+    for (const p of started.problems) say(`    ${p}`);
+  }
+  if (started.webUiUrl) say(`  Web UI: ${started.webUiUrl}`);
+  if (started.itemsUrl) say(`  items:  ${started.itemsUrl}`);
+  return started.batchId;
+}
+
+/** Whether a batch exists and is still running. */
+async function batchState(client: BatchClient, batchId: string): Promise<'running' | 'closed' | 'absent'> {
+  const desc = await client
+    .handle(batchId)
+    .describe()
+    .catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    });
+  if (!desc) return 'absent';
+  return desc.status.name === 'RUNNING' ? 'running' : 'closed';
+}
