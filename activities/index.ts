@@ -6,6 +6,8 @@ import { assertBatchStorage, type BatchStorage } from '../src/runtime/shared-sto
 import { checkSourceUnchanged } from '../src/source/source-check';
 import type { Logger } from 'pino';
 import { operationLogger, type LogLevels } from '../src/logging/levels';
+import { BatchLoggers } from '../src/logging/batch-loggers';
+import { batchEndFields, batchEndMessage } from '../src/logging/batch-events';
 import { findStagedItem, MAX_PAGE_BYTES, readStagedPage } from '../src/source/page-reader';
 import type { Item, StagedSourceRef, StepResult, StepSpec } from '../workflows/types';
 import { runProcessor } from './processors';
@@ -71,6 +73,8 @@ export function createActivities(deps: ActivityDeps) {
   const sourceLog = operationLogger(deps.logger, 'source', deps.logLevels);
   const processorLog = operationLogger(deps.logger, 'processor', deps.logLevels);
   const resultsLog = operationLogger(deps.logger, 'results', deps.logLevels);
+  // Lines about a batch whose storage this worker sees also go to the batch's logs/worker.jsonl.
+  const batchLogs = new BatchLoggers(deps.logger, deps.logLevels);
   return {
     async readPage(input: ReadPageInput): Promise<Item[]> {
       await requireStorage({ batchId: input.batchId, stagedDir: input.source.dir }, sourceLog, true);
@@ -96,10 +100,12 @@ export function createActivities(deps: ActivityDeps) {
       const { attempt } = ctx.info;
       const { step, item } = input;
       await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, processorLog, true);
-      const log = processorLog.child(
-        { batchId: input.batchId, itemKey: item.key, step: step.name, attempt },
-        step.logLevel ? { level: step.logLevel } : undefined,
-      );
+      const log = batchLogs
+        .op(input.outputDir, 'processor')
+        .child(
+          { batchId: input.batchId, itemKey: item.key, step: step.name, attempt },
+          step.logLevel ? { level: step.logLevel } : undefined,
+        );
       const idempotencyKey = input.pipeline
         ? `${input.batchId}:${item.key}:${step.name}`
         : `${input.batchId}:${item.key}`;
@@ -162,7 +168,9 @@ export function createActivities(deps: ActivityDeps) {
       const storage = { batchId: input.batchId, outputDir: input.outputDir, stagedDir: input.source.dir };
       await requireStorage(storage, resultsLog, false);
       await writeReport(input);
-      resultsLog.child({ batchId: input.batchId }).info({ outputDir: input.outputDir }, 'report written');
+      const log = batchLogs.op(input.outputDir, 'results').child({ batchId: input.batchId });
+      log.info({ outputDir: input.outputDir }, 'report written');
+      log.info(batchEndFields(input.progress), batchEndMessage(input.progress));
     },
   };
 }

@@ -204,6 +204,7 @@ export class BatchClient {
       throw err;
     }
     await this.recordLocation(batchId);
+    const processor = describeSteps(input.steps);
     await appendAudit(outputDir, {
       action: 'start',
       batchId,
@@ -211,11 +212,10 @@ export class BatchClient {
         ...opts.audit,
         concurrency: limits.concurrency,
         rate: limits.rate,
-        processor: describeSteps(input.steps),
+        processor,
       },
     });
     // The batch's log opens with this line, whichever worker (this process's or another) runs it.
-    const processor = describeSteps(input.steps);
     appendBatchLogLine(
       outputDir,
       {

@@ -1,6 +1,7 @@
 // pino loggers. Every line carries `batchId` (and `itemKey` in item scope) as bindings; credentials
 // are redacted by path in case a caller logs a request or a settings object. Files always get JSON
 // lines (for jq and log shippers); a person at a terminal gets pino-pretty.
+import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
@@ -65,6 +66,24 @@ function terminalStream(fd: number, usePretty: boolean): pino.DestinationStream 
   });
 }
 
+/** What every durabatch logger shares: ISO times, the pid, and credentials redacted by path. */
+export function loggerOptions(level: string): pino.LoggerOptions {
+  return {
+    level,
+    base: { pid: process.pid },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+}
+
+/** The JSON-lines file each logger made by createLogger writes to (see logFileOf). */
+const loggerFiles = new WeakMap<Logger, string>();
+
+/** The absolute path of the file `logger` (made by createLogger) writes JSON lines to, if any. */
+export function logFileOf(logger: Logger): string | undefined {
+  return loggerFiles.get(logger);
+}
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? process.env.DURABATCH_LOG_LEVEL ?? 'info';
   // The loggers decide what is written, not the streams: an operation logger (operationLogger) may
@@ -80,13 +99,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   if (opts.file) {
     streams.push({ level: 'trace', stream: pino.destination({ dest: opts.file, mkdir: true, sync: true }) });
   }
-  return pino(
-    {
-      level,
-      base: { pid: process.pid },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-    },
-    pino.multistream(streams),
-  );
+  const logger = pino(loggerOptions(level), pino.multistream(streams));
+  if (opts.file) loggerFiles.set(logger, path.resolve(opts.file));
+  return logger;
 }
