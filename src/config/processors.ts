@@ -61,8 +61,14 @@ export const HttpSettings = z.strictObject({
     .default('POST'),
   /** Request headers; values may reference worker environment variables as `${env:NAME}`. Default none. */
   headers: jsonText(z.record(z.string(), z.string())).default({}),
-  /** JSON body template with `{field}` placeholders. Default: the item's fields as JSON. */
-  body: z.string().optional(),
+  /**
+   * JSON body template with `{field}` placeholders: JSON text, or in a config file the JSON itself
+   * (an object or array, so it needs no escaping). Default: the item's fields as JSON.
+   */
+  body: z
+    .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
+    .transform((b) => (typeof b === 'string' ? b : JSON.stringify(b)))
+    .optional(),
   /** `json` (default), `raw` (the item's file as the body) or `multipart` (file + fields); files need a dir source. */
   bodyMode: z.enum(['json', 'raw', 'multipart']).default('json'),
   /** Form field of the file in multipart mode. Default `file`. */

@@ -68,6 +68,21 @@ describe('precedence', () => {
     expect(defaults.origins.concurrency).toBeUndefined();
   });
 
+  it('takes a config file http.body as the JSON itself or as JSON text, in a step too', async () => {
+    const body = { patient: { id: '{patient_id}' }, doc: '<id extension="{steps.register.body.id}"/>' };
+    const file = await configFile('body.json', {
+      http: { url: 'http://x/a', body },
+      steps: [{ name: 'submit', processor: 'http', http: { url: 'http://x/b', body: [1, '{key}'] } }],
+    });
+    const { config } = await loadConfig({ file, env: {} });
+    expect(JSON.parse(config.http.body!)).toEqual(body);
+    expect(config.steps![0]!.http!.body).toBe('[1,"{key}"]');
+    const text = await configFile('body-text.json', { http: { url: 'http://x/a', body: '{"a": "{b}"}' } });
+    expect((await loadConfig({ file: text, env: {} })).config.http.body).toBe('{"a": "{b}"}');
+    const bad = await configFile('body-bad.json', { http: { url: 'http://x/a', body: 42 } });
+    expect(await errorOf(loadConfig({ file: bad, env: {} }))).toContain('http.body');
+  });
+
   it('reads log levels from DURABATCH_LOG_LEVEL and DURABATCH_LOG_LEVEL_<OPERATION>', async () => {
     const file = await configFile('levels.json', {
       logLevel: 'warn',
