@@ -8,9 +8,11 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { CommandProcessorSpec } from '../../workflows/types';
 import { boundedBody, excerpt, safeKey, type ProcessorContext, type ProcessorOutcome } from './context';
 import { fillText, resolveEnvRefs, templateContext } from './template';
-import { execute } from './command-process';
+import { execute, type RunResult } from './command-process';
 import { fileNameVars } from './file-name';
 import { FailureType } from '../../workflows/failure-types';
+import { loggedText } from '../../src/logging/log-text';
+import { maskArgv } from '../../src/logging/secrets';
 
 export { BoundedCapture, MAX_CAPTURE_BYTES } from './command-process';
 
@@ -64,6 +66,33 @@ function tailExcerpt(text: string): string {
   return t.length > STDERR_EXCERPT ? `…${t.slice(-STDERR_EXCERPT)}` : t;
 }
 
+/** debug: argv (secret flags masked), exit code and a stderr excerpt; trace: also stdout. */
+function logRun(ctx: ProcessorContext, argv: string[], run: RunResult, latencyMs: number): void {
+  if (!ctx.log.isLevelEnabled('debug')) return;
+  const how = run.spawnError
+    ? `could not start (${run.spawnError.code ?? run.spawnError.message})`
+    : run.forced
+      ? `was stopped (${run.forced})`
+      : run.code !== null
+        ? `exited with code ${run.code}`
+        : `was killed by ${run.signal ?? 'a signal'}`;
+  const line = {
+    argv: maskArgv(argv),
+    exitCode: run.code,
+    ...(run.signal ? { signal: run.signal } : {}),
+    ...(run.forced ? { stopped: run.forced } : {}),
+    latencyMs,
+    stderr: tailExcerpt(run.stderr),
+  };
+  ctx.log.debug(line, `command ${argv[0]} ${how} in ${latencyMs} ms`);
+  if (ctx.log.isLevelEnabled('trace')) {
+    ctx.log.trace(
+      { argv: line.argv, exitCode: run.code, ...loggedText('stdout', run.stdout) },
+      `command ${argv[0]} output`,
+    );
+  }
+}
+
 export async function runCommand(
   spec: CommandProcessorSpec,
   ctx: ProcessorContext,
@@ -113,7 +142,9 @@ export async function runCommand(
   await mkdir(documents, { recursive: true });
 
   const program = argv[0];
+  const started = performance.now();
   const run = await execute(argv, { cwd, env }, spec.timeoutMs, ctx);
+  logRun(ctx, argv, run, Math.round(performance.now() - started));
   if (run.forced === 'aborted') {
     const removed = await removePartialDocuments(outputDir, documents, before);
     if (removed.length > 0) ctx.log.info({ removed }, 'cancelled: removed the partial outputs');

@@ -9,6 +9,7 @@ import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } fr
 import { expandUrl, renderBody, resolveEnvRefs } from './template';
 import { FileChangedError, uploadBody, type FormSpec, type UploadBody } from './upload-body';
 import { FailureType } from '../../workflows/failure-types';
+import { logFailure, logRequest, logResponse } from './http-log';
 
 /**
  * Connections per target origin, shared by every item on this worker (a connection limit); one agent
@@ -179,6 +180,11 @@ export async function runHttp(
     );
   }
   headers['idempotency-key'] = ctx.idempotencyKey;
+  const logged = logRequest(ctx.log, spec, url, headers, {
+    text: typeof built.body === 'string' ? built.body : undefined,
+    file: built.upload ? itemFile(ctx) : undefined,
+    bytes: built.upload?.contentLength,
+  });
 
   let res: Response;
   let text: string;
@@ -196,9 +202,14 @@ export async function runHttp(
     });
     text = await res.text().catch(() => '');
   } catch (err) {
+    const e = err as Error & { cause?: Error & { code?: string } };
+    const why =
+      e.name === 'TimeoutError'
+        ? `no answer within ${spec.timeoutMs} ms`
+        : `${e.cause?.code ?? e.name}: ${e.cause?.message ?? e.message}`;
+    logFailure(ctx.log, logged, ctx.signal.aborted ? 'cancelled' : why);
     // Cancelled item: surface Temporal's cancellation, not a network error.
     if (ctx.signal.aborted) throw ctx.signal.reason;
-    const e = err as Error & { cause?: Error & { code?: string } };
     if (e.cause instanceof FileChangedError) {
       throw ApplicationFailure.retryable(e.cause.message, FailureType.FileChanged, { attempt });
     }
@@ -210,10 +221,6 @@ export async function runHttp(
         { attempt },
       );
     }
-    const why =
-      e.name === 'TimeoutError'
-        ? `no answer within ${spec.timeoutMs} ms`
-        : `${e.cause?.code ?? e.name}: ${e.cause?.message ?? e.message}`;
     throw ApplicationFailure.retryable(
       `${spec.method} ${url} failed: ${why}`,
       FailureType.TransientTargetError,
@@ -225,6 +232,7 @@ export async function runHttp(
     // Whatever happened, the file is not read any further.
     built.upload?.close();
   }
+  logResponse(ctx.log, logged, res, text);
   if (res.ok) {
     let parsed: unknown;
     try {

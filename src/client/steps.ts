@@ -4,6 +4,7 @@ import type { ItemRetryPolicy, ProcessorSpec, StepSpec } from '../../workflows/t
 import type { StepSettings } from '../config/processors';
 import type { Config } from '../config/schema';
 import { InputError } from '../errors';
+import { maskArgv, maskUrl } from '../logging/secrets';
 
 type ProcessorSettings = Pick<Config, 'http' | 'command' | 'module'> & { processor: Config['processor'] };
 
@@ -78,22 +79,32 @@ function stepRetry(s: StepSettings): Partial<ItemRetryPolicy> | undefined {
 
 /** One step named `process` for a single processor, or the configured pipeline. */
 export function stepsFromConfig(config: Config): StepSpec[] {
+  // The batch's processor level travels with its steps, so a separate `durabatch worker` (which
+  // reads no config) logs this batch's items at the level its config asks for.
+  const processorLevel = config.logLevels?.processor;
   if (!config.steps)
-    return [{ name: 'process', processor: processorFrom(config, `processor ${config.processor}`) }];
+    return [
+      {
+        name: 'process',
+        processor: processorFrom(config, `processor ${config.processor}`),
+        ...(processorLevel ? { logLevel: processorLevel } : {}),
+      },
+    ];
   return config.steps.map((s) => ({
     name: s.name,
     processor: processorFrom(s, `step "${s.name}"`),
     retry: stepRetry(s),
-    logLevel: s.logLevel,
+    logLevel: s.logLevel ?? processorLevel,
   }));
 }
 
+/** One line per processor for the Web UI, the audit log and the batch's start line: secrets masked. */
 export function describeProcessor(p: ProcessorSpec): string {
   switch (p.type) {
     case 'http':
-      return `http ${p.method} ${p.url}`;
+      return `http ${p.method} ${maskUrl(p.url)}`;
     case 'command':
-      return `command ${p.argv.join(' ')}`;
+      return `command ${maskArgv(p.argv).join(' ')}`;
     case 'module':
       return `module ${p.module}`;
   }

@@ -84,3 +84,42 @@ function maskScalar(value: unknown): unknown {
   if (value === undefined || value === null) return value;
   return typeof value === 'string' ? maskSecretText(value) : MASK;
 }
+
+/**
+ * Headers for a log line. A value whose configured template references `${env:NAME}` shows the
+ * template, never the resolved secret; other values are masked when the header's name looks secret.
+ * `idempotency-key` names the item (`<batchId>:<key>`), not a credential, and stays readable.
+ */
+export function maskHeaders(
+  headers: Iterable<[string, string]> | Record<string, string>,
+  configured: Record<string, string> = {},
+): Record<string, string> {
+  const templates = new Map(Object.entries(configured).map(([k, v]) => [k.toLowerCase(), v]));
+  const entries = Symbol.iterator in headers ? [...headers] : Object.entries(headers);
+  const out: Record<string, string> = {};
+  for (const [name, value] of entries) {
+    const lower = name.toLowerCase();
+    const template = templates.get(lower);
+    if (template?.includes('${env:')) out[lower] = maskSecretText(template);
+    else if (lower !== 'idempotency-key' && isSecretName(lower)) out[lower] = maskSecretText(value);
+    else out[lower] = value;
+  }
+  return out;
+}
+
+const FLAG = /^(--?[A-Za-z][\w-]*)(?:=(.*))?$/s;
+
+/** A command line for a log line: the value of a secret-named flag (`--token X`, `--password=X`) is masked. */
+export function maskArgv(argv: string[]): string[] {
+  return argv.map((arg, i) => {
+    const flag = FLAG.exec(arg);
+    if (flag?.[2] !== undefined && isSecretName(flag[1]!.replace(/^-+/, ''))) {
+      return `${flag[1]}=${maskSecretText(flag[2])}`;
+    }
+    const previous = i > 0 ? FLAG.exec(argv[i - 1]!) : null;
+    if (previous && previous[2] === undefined && isSecretName(previous[1]!.replace(/^-+/, ''))) {
+      return maskSecretText(arg);
+    }
+    return arg;
+  });
+}

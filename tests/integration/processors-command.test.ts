@@ -12,6 +12,7 @@ import { createTestContext, type TestContext } from '../helpers/context';
 import { batchEnd, liveProgress, readItems, waitFor, finalProgress } from '../helpers/engine';
 import { writeCsv } from '../helpers/files';
 import { activityResults } from '../helpers/history';
+import { batchLogLines, DEBUG, TRACE } from '../helpers/log-lines';
 import { findProcesses, uniqueSleepSeconds } from '../helpers/procs';
 
 /** Real ImageMagick (not a stand-in that merely mentions the name): `convert -version` says so. */
@@ -228,5 +229,51 @@ describe('command processor with real programs', () => {
     expect(
       await stat(path.join(started.outputDir, 'documents', 'E1')).catch(() => undefined),
     ).toBeUndefined();
+  });
+
+  it('at debug, logs each run: argv (secret flags masked), exit code, latency and a stderr excerpt', async () => {
+    const batchId = `cmd-debug-${Date.now()}`;
+    const csv = await writeCsv(ctx.dir, `${batchId}.csv`, [
+      { id: 'D1', mode: 'ok' },
+      { id: 'D2', mode: 'bad' },
+    ]);
+    // $0 is the item's mode; $1 a secret-named flag that must not reach the log.
+    const script = 'if [ "$0" = ok ]; then echo \'{"fine":true}\'; else echo "no good: $0" >&2; exit 3; fi';
+    const config = ctx.config({
+      batchId,
+      idColumn: 'id',
+      processor: 'command',
+      command: { argv: ['sh', '-c', script, '{mode}', '--password=pw-secret-77'], timeoutMs: 10_000 },
+      logLevels: { processor: 'debug' },
+    });
+    const started = await ctx.batches.start(csv, config);
+    const result = await finalProgress(started.handle);
+    expect(result).toMatchObject({ status: 'partial_failure', succeeded: 1, failed: 1 });
+
+    const lines = await batchLogLines(started.outputDir);
+    const runs = lines.filter((l) => l.level === DEBUG && l.msg.startsWith('command sh '));
+    const byKey = new Map(runs.map((l) => [l.itemKey, l]));
+    expect(runs).toHaveLength(2); // one attempt each: exit 3 is not retryable
+    const argv = (mode: string) => ['sh', '-c', script, mode, '--password=****'];
+    expect(byKey.get('D1')).toMatchObject({
+      batchId,
+      op: 'processor',
+      argv: argv('ok'),
+      exitCode: 0,
+      stderr: '',
+      latencyMs: expect.any(Number) as unknown,
+    });
+    expect(byKey.get('D1')!.msg).toMatch(/^command sh exited with code 0 in \d+ ms$/);
+    expect(byKey.get('D2')).toMatchObject({
+      batchId,
+      op: 'processor',
+      argv: argv('bad'),
+      exitCode: 3,
+      stderr: 'no good: bad',
+    });
+    expect(byKey.get('D2')!.msg).toMatch(/^command sh exited with code 3 in \d+ ms$/);
+    // debug, not trace: no stdout lines; and the secret is in no line at all.
+    expect(lines.filter((l) => l.level === TRACE)).toEqual([]);
+    expect(lines.filter((l) => JSON.stringify(l).includes('pw-secret-77'))).toEqual([]);
   });
 });

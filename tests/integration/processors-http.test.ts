@@ -4,6 +4,8 @@
 // multipart, and a two-step pipeline whose second step uses the first step's answer.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTargetApi, type TargetApi } from '../../examples/target-api/server';
@@ -11,6 +13,7 @@ import type { StepResult } from '../../workflows/types';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { quietTarget, readItems, readSummary, finalProgress } from '../helpers/engine';
 import { writeCsv } from '../helpers/files';
+import { batchLogLines, DEBUG, TRACE } from '../helpers/log-lines';
 import { startHeaderRecorder, type HeaderRecorder } from '../helpers/header-recorder';
 import { activityResults, batchHistoryTexts } from '../helpers/history';
 import { readTree } from '../helpers/tree';
@@ -327,4 +330,75 @@ describe('http processor against real endpoints', () => {
     }
     expect(registeredIds.size).toBe(4);
   });
+
+  it('logs method, masked URL, status and latency at debug; masked headers and cut bodies at trace', async () => {
+    // Answers 201 with a JSON body far longer than a log line keeps, a secret field first, and a cookie.
+    const answerToken = `tok-${randomUUID()}`;
+    const answer = JSON.stringify({ token: answerToken, padding: 'p'.repeat(6_000) });
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(201, { 'content-type': 'application/json', 'set-cookie': 'session=cookie-secret-9' });
+        res.end(answer);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    const batchId = `http-trace-${Date.now()}`;
+    const csv = await writeCsv(ctx.dir, `${batchId}.csv`, [{ id: 'T1', name: 'one' }]);
+    const config = ctx.config({
+      batchId,
+      idColumn: 'id',
+      http: {
+        url: `${base}/things/{id}?api_key=url-secret-123&view=full`,
+        headers: { Authorization: 'Bearer header-secret-456', 'X-Trace': 'visible' },
+      },
+      logLevels: { processor: 'trace' },
+    });
+    const started = await ctx.batches.start(csv, config);
+    expect(await finalProgress(started.handle)).toMatchObject({ status: 'completed', succeeded: 1 });
+
+    const lines = (await batchLogLines(started.outputDir)).filter((l) => l.itemKey === 'T1');
+    const url = `${base}/things/T1?api_key=****&view=full`;
+    const item = { batchId, itemKey: 'T1', op: 'processor', step: 'process', attempt: 1 };
+
+    const debug = lines.filter((l) => l.level === DEBUG);
+    expect(debug).toHaveLength(1);
+    expect(debug[0]).toMatchObject({ ...item, method: 'POST', url, status: 201 });
+    expect(debug[0]!.latencyMs).toEqual(expect.any(Number));
+    expect(debug[0]!.msg).toMatch(new RegExp(`^http POST ${escape(url)} answered 201 in \\d+ ms$`));
+
+    const [request, response] = lines.filter((l) => l.level === TRACE);
+    expect(request).toMatchObject({
+      ...item,
+      msg: `http request POST ${url}`,
+      requestHeaders: {
+        authorization: '****',
+        'x-trace': 'visible',
+        'content-type': 'application/json',
+        'idempotency-key': `${batchId}:T1`,
+      },
+      requestBody: '{"id":"T1","name":"one"}',
+    });
+    // Cut at 4,096 characters, saying so; the answer's secret field masked before cutting.
+    const masked = JSON.stringify({ token: '****', padding: 'p'.repeat(6_000) });
+    expect(response).toMatchObject({
+      ...item,
+      msg: `http response 201 from POST ${url}`,
+      status: 201,
+      responseHeaders: { 'set-cookie': '****', 'content-type': 'application/json' },
+      responseBody: `${masked.slice(0, 4_096)}… [truncated: first 4096 of ${masked.length} characters]`,
+      responseBodyTruncated: true,
+      responseBodyChars: masked.length,
+    });
+    const leaks = ['url-secret-123', 'header-secret-456', 'cookie-secret-9', answerToken];
+    const text = JSON.stringify(lines);
+    expect(leaks.filter((secret) => text.includes(secret))).toEqual([]);
+  });
 });
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

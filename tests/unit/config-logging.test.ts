@@ -6,7 +6,15 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { logLevelsFromEnv } from '../../src/logging/levels';
 import { createLogger, operationLogger } from '../../src/logging/logger';
-import { isSecretName, maskSecrets, maskSecretText, maskUrl } from '../../src/logging/secrets';
+import { loggedText } from '../../src/logging/log-text';
+import {
+  isSecretName,
+  maskArgv,
+  maskHeaders,
+  maskSecrets,
+  maskSecretText,
+  maskUrl,
+} from '../../src/logging/secrets';
 
 async function logLines(write: (file: string) => void): Promise<Record<string, unknown>[]> {
   const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'config-logging-')), 'logs', 'worker.jsonl');
@@ -101,6 +109,53 @@ describe('secret masking', () => {
       steps: [{ command: { env: { B: '****' } } }],
       password: '****',
       n: 1,
+    });
+  });
+});
+
+describe('masking for processor log lines', () => {
+  it('masks secret-named headers, shows ${env:} templates instead of resolved values, keeps the rest', () => {
+    const sent = {
+      authorization: 'Bearer resolved-secret',
+      'x-custom': 'resolved-too',
+      'x-api-key': 'k1',
+      'idempotency-key': 'b1:K1',
+      'content-type': 'application/json',
+    };
+    const configured = { Authorization: 'Bearer ${env:API_TOKEN}', 'X-Custom': '${env:CUSTOM}' };
+    expect(maskHeaders(sent, configured)).toEqual({
+      authorization: 'Bearer ${env:API_TOKEN}',
+      'x-custom': '${env:CUSTOM}',
+      'x-api-key': '****',
+      'idempotency-key': 'b1:K1',
+      'content-type': 'application/json',
+    });
+    expect(
+      maskHeaders([
+        ['Set-Cookie', 'session=s1'],
+        ['Location', '/a'],
+      ]),
+    ).toEqual({
+      'set-cookie': '****',
+      location: '/a',
+    });
+  });
+
+  it('masks the values of secret-named flags in argv, in both spellings', () => {
+    expect(
+      maskArgv(['tool', '--token', 't1', '--password=p1', '-k', 'x', '--name', 'n', '--api-key=', 'file']),
+    ).toEqual(['tool', '--token', '****', '--password=****', '-k', 'x', '--name', 'n', '--api-key=', 'file']);
+  });
+
+  it('cuts long texts saying so, and masks secret fields of JSON texts', () => {
+    expect(loggedText('body', 'short')).toEqual({ body: 'short' });
+    expect(loggedText('body', '{"user":"u","password":"p1"}')).toEqual({
+      body: '{"user":"u","password":"****"}',
+    });
+    expect(loggedText('body', 'x'.repeat(10), 4)).toEqual({
+      body: 'xxxx… [truncated: first 4 of 10 characters]',
+      bodyTruncated: true,
+      bodyChars: 10,
     });
   });
 });
