@@ -2,7 +2,6 @@
 // per worker and called once per attempt. Its errors are classified for Temporal's retry policy:
 // NonRetryableError fails the item at once, anything else is retried.
 import { mkdir } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
 import { ApplicationFailure } from '@temporalio/activity';
 import { InputError } from '../../src/errors';
 import { NonRetryableError, type ProcessContext, type ProcessFunction } from '../../src/sdk';
@@ -10,14 +9,13 @@ import type { ModuleProcessorSpec, StepSpec } from '../../workflows/types';
 import { collectDocuments, documentsDirOf, removePartialDocuments } from './command';
 import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } from './context';
 import { FailureType } from '../../workflows/failure-types';
+import { importUserModule } from './module-loader';
 
 const HEARTBEAT_MS = 1_000;
 /** Error messages travel through history and reports. */
 const MAX_MESSAGE = 1_000;
 
 const loaded = new Map<string, Promise<ProcessFunction>>();
-/** Bumped after a failed load: Node caches a module that threw, so a fixed file needs a new URL. */
-const reloads = new Map<string, number>();
 
 const bound = (text: string): string => excerpt(text, MAX_MESSAGE);
 
@@ -26,11 +24,9 @@ function describeError(err: unknown): string {
 }
 
 async function importProcessFunction(file: string): Promise<ProcessFunction> {
-  const reload = reloads.get(file);
-  const url = pathToFileURL(file).href + (reload ? `?reload=${reload}` : '');
   let mod: { default?: unknown };
   try {
-    mod = (await import(url)) as { default?: unknown };
+    mod = await importUserModule(file);
   } catch (err) {
     throw new Error(`module ${file} could not be loaded: ${describeError(err)}`, { cause: err });
   }
@@ -50,8 +46,7 @@ function loadModule(file: string, attempt: number): Promise<ProcessFunction> {
   let promise = loaded.get(file);
   if (!promise) {
     promise = importProcessFunction(file).catch((err: Error) => {
-      loaded.delete(file);
-      reloads.set(file, (reloads.get(file) ?? 0) + 1);
+      loaded.delete(file); // the next attempt imports the file afresh
       throw ApplicationFailure.nonRetryable(bound(err.message), FailureType.ModuleLoadError, { attempt });
     });
     loaded.set(file, promise);
@@ -157,6 +152,8 @@ export async function runModule(spec: ModuleProcessorSpec, ctx: ProcessorContext
 
   let value: unknown;
   let files: string[];
+  const started = performance.now();
+  const took = () => Math.round(performance.now() - started);
   try {
     const running = Promise.resolve().then(() =>
       fn({ key: item.key, index: item.index, line: item.line, data: item.data }, userCtx),
@@ -171,6 +168,10 @@ export async function runModule(spec: ModuleProcessorSpec, ctx: ProcessorContext
       await removePartialDocuments(ctx.outputDir, documentsDir, before);
       throw ctx.signal.reason;
     }
+    ctx.log.debug(
+      { module: spec.module, latencyMs: took(), error: timedOut ? 'timeout' : describeError(err) },
+      `module ${spec.module} failed after ${took()} ms`,
+    );
     if (timedOut) {
       throw ApplicationFailure.retryable(
         `module ${spec.module} did not finish within ${spec.timeoutMs} ms (its signal was aborted)`,
@@ -196,6 +197,10 @@ export async function runModule(spec: ModuleProcessorSpec, ctx: ProcessorContext
     files = await collectDocuments(ctx.outputDir, documentsDir);
   }
 
+  ctx.log.debug(
+    { module: spec.module, latencyMs: took(), files: files.length },
+    `module ${spec.module} returned in ${took()} ms`,
+  );
   const cost = (value as { cost?: unknown } | null | undefined)?.cost;
   let body: unknown;
   try {

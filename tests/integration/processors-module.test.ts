@@ -1,7 +1,8 @@
 // The module processor surviving a dead worker: a long item heartbeats its progress from a user module
 // in a real `durabatch worker` process; that process is killed with SIGKILL mid-item, and a second
 // worker process resumes the item from its last recorded heartbeat rather than from the start.
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { createTestContext, type TestContext } from '../helpers/context';
 import { readItems, waitFor, finalProgress } from '../helpers/engine';
 import { writeCsv } from '../helpers/files';
 import { activityResults, decodePayload } from '../helpers/history';
+import { batchLogLines, DEBUG, INFO } from '../helpers/log-lines';
 import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 
 interface LogLine {
@@ -148,6 +150,107 @@ describe('module processor resuming from its heartbeat after a worker is killed'
     expect(outcome).toMatchObject({ key: 'M1', status: 'succeeded', attempts: 2 });
     const [step] = await activityResults<StepResult>(ctx.client, `${batchId}/M1`);
     expect(step).toMatchObject({ attempt: 2, body: { done: STEPS, attempt: 2, resumedFrom: recorded } });
+  });
+});
+
+describe('a module outside the project, on a separate worker, for a batch started with start', () => {
+  let ctx: TestContext;
+  let worker: WorkerProcess | undefined;
+
+  beforeAll(async () => {
+    // No in-process worker: only the `durabatch worker` process below serves this task queue.
+    ctx = await createTestContext('proc-module-outside');
+  });
+  afterAll(async () => {
+    await worker?.kill();
+    await ctx?.close();
+  });
+
+  it("imports from 'durabatch', logs through ctx.log, and the batch's log has its start and end lines", async () => {
+    // A temp dir with no package.json and no node_modules above it: nothing there installs durabatch.
+    const own = await mkdtemp(path.join(os.tmpdir(), 'durabatch-outside-'));
+    const module = path.join(own, 'double.ts');
+    await writeFile(
+      module,
+      `import { NonRetryableError, type ProcessFunction } from 'durabatch';
+
+const double: ProcessFunction<{ id: string; n: string }> = async (item, ctx) => {
+  if (item.data.n === '') throw new NonRetryableError('n is empty', 'EmptyN');
+  ctx.log.info({ n: item.data.n }, 'module saw the item');
+  return { doubled: Number(item.data.n) * 2 };
+};
+export default double;
+`,
+    );
+    const batchId = `module-outside-${Date.now()}`;
+    const csv = await writeCsv(ctx.dir, `${batchId}.csv`, [
+      { id: 'A1', n: '1' },
+      { id: 'A2', n: '2' },
+      { id: 'A3', n: '' },
+    ]);
+    const config = ctx.config({
+      batchId,
+      idColumn: 'id',
+      processor: 'module',
+      module: { path: module, timeoutMs: 30_000 },
+      logLevels: { processor: 'debug' },
+    });
+    worker = spawnWorkerProcess({ taskQueue: ctx.taskQueue, logFile: path.join(ctx.dir, 'worker.log') });
+    const started = await ctx.batches.start(csv, config);
+    const result = await finalProgress(started.handle);
+    expect(result).toMatchObject({
+      status: 'partial_failure',
+      total: 3,
+      succeeded: 2,
+      failed: 1,
+      skipped: 0,
+      cancelled: 0,
+      errorsByType: { EmptyN: 1 },
+    });
+    const items = new Map((await readItems(started.outputDir)).map((i) => [i.key, i]));
+    expect(items.get('A2')).toMatchObject({ status: 'succeeded', output: '{"doubled":4}' });
+    expect(items.get('A3')).toMatchObject({ status: 'failed', attempts: 1, errorMessage: 'n is empty' });
+
+    // The batch's own log exists although no `run` wrote it: the worker process and this client did.
+    const lines = await batchLogLines(started.outputDir);
+    expect(lines.every((l) => l.batchId === batchId)).toBe(true);
+    const events = lines.filter((l) => l.event);
+    expect(events.map((l) => l.event)).toEqual(['batch.start', 'batch.end']);
+    expect(events[0]).toMatchObject({
+      level: INFO,
+      pid: process.pid, // the client that started the batch
+      total: 3,
+      processor: `module ${module}`,
+      taskQueue: ctx.taskQueue,
+      msg: `batch started: 3 items → module ${module}`,
+    });
+    expect(events[1]).toMatchObject({
+      level: INFO,
+      pid: worker.pid, // the worker that wrote the report
+      status: 'partial_failure',
+      total: 3,
+      succeeded: 2,
+      failed: 1,
+      skipped: 0,
+      cancelled: 0,
+      errorsByType: { EmptyN: 1 },
+      msg: 'batch ended partial_failure: 3 items, 2 succeeded, 1 failed, 0 skipped, 0 cancelled',
+    });
+    expect(lines.at(-1)).toEqual(events[1]); // nothing about the batch after its end
+
+    // ctx.log lines of the user's module, with the item's bindings, written by the worker process.
+    const saw = lines.filter((l) => l.msg === 'module saw the item');
+    expect(saw.map((l) => [l.itemKey, l.n, l.op, l.level, l.pid]).sort()).toEqual([
+      ['A1', '1', 'processor', INFO, worker.pid],
+      ['A2', '2', 'processor', INFO, worker.pid],
+    ]);
+    // At the batch's processor level (debug), one line per call: returned or threw.
+    const calls = lines.filter((l) => l.level === DEBUG && l.module === module);
+    expect(calls.map((l) => [l.itemKey, l.msg.replace(/\d+ ms$/, 'N ms')]).sort()).toEqual([
+      ['A1', `module ${module} returned in N ms`],
+      ['A2', `module ${module} returned in N ms`],
+      ['A3', `module ${module} failed after N ms`],
+    ]);
   });
 });
 

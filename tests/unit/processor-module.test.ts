@@ -275,3 +275,45 @@ describe('example module: register-patient', () => {
     ]);
   });
 });
+
+describe('module processor: `durabatch` for modules outside any project', () => {
+  // Each file lives in a temp dir with no package.json and no node_modules above it: `durabatch`
+  // resolves to the worker's module API. One of each module format a user might write.
+  const sources: Record<string, string> = {
+    // No package.json: a .ts file is CommonJS, loaded through require().
+    ts: `import { NonRetryableError, type ProcessFunction } from 'durabatch';
+const run: ProcessFunction<{ n?: number }> = async (item, ctx) => {
+  if (item.data.n === undefined) throw new NonRetryableError('n is required', 'MissingN');
+  return { doubled: item.data.n * 2, key: ctx.key };
+};
+export default run;`,
+    mts: `import { NonRetryableError, type ProcessFunction } from 'durabatch';
+const run: ProcessFunction<{ n?: number }> = async (item, ctx) => {
+  if (item.data.n === undefined) throw new NonRetryableError('n is required', 'MissingN');
+  return { doubled: item.data.n * 2, key: ctx.key };
+};
+export default run;`,
+    mjs: `import { NonRetryableError } from 'durabatch';
+export default async (item, ctx) => {
+  if (item.data.n === undefined) throw new NonRetryableError('n is required', 'MissingN');
+  return { doubled: item.data.n * 2, key: ctx.key };
+};`,
+    cjs: `const { NonRetryableError } = require('durabatch');
+module.exports = async (item, ctx) => {
+  if (item.data.n === undefined) throw new NonRetryableError('n is required', 'MissingN');
+  return { doubled: item.data.n * 2, key: ctx.key };
+};`,
+  };
+
+  for (const [ext, source] of Object.entries(sources)) {
+    it(`loads a .${ext} module that imports durabatch, and its NonRetryableError fails the item at once`, async () => {
+      const own = await mkdtemp(path.join(os.tmpdir(), `outside-${ext}-`));
+      const file = path.join(own, `process.${ext}`);
+      await writeFile(file, source);
+      const ok = await runModule(spec(file), makeCtx({ n: 21 }));
+      expect(ok.body).toEqual({ doubled: 42, key: 'K5' });
+      const err = await failure(runModule(spec(file), makeCtx({})));
+      expect([err.type, err.nonRetryable, err.message]).toEqual(['MissingN', true, 'n is required']);
+    });
+  }
+});
