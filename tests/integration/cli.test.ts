@@ -8,6 +8,7 @@ import type { BatchProgress } from '../../workflows/types';
 import { runCli, type CliResult } from '../helpers/cli';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { patientRows, writeCsv } from '../helpers/files';
+import { batchLogLines } from '../helpers/log-lines';
 
 const ui = inject('temporalUiUrl') ?? 'http://127.0.0.1:1';
 const batchUrl = (id: string) => `${ui}/namespaces/default/workflows/${encodeURIComponent(id)}`;
@@ -78,6 +79,16 @@ describe('durabatch CLI', () => {
     expect(summary).toContain('25 total: 25 succeeded, 0 failed');
     const audit = (await readFile(path.join(out, 'audit', 'audit.jsonl'), 'utf8')).trim().split('\n');
     expect(JSON.parse(audit[0]!)).toMatchObject({ action: 'start', args: { total: 25 } });
+    // The run's log opens and closes with the batch's lines, and has each item's line once: the
+    // in-process worker logs to this very file, so the batch's copy is not written a second time.
+    const log = await batchLogLines(out);
+    expect(log.filter((l) => l.event).map((l) => [l.event, l.total, l.status])).toEqual([
+      ['batch.start', 25, undefined],
+      ['batch.end', 25, 'completed'],
+    ]);
+    const succeeded = log.filter((l) => l.msg === 'step succeeded').map((l) => l.itemKey);
+    expect(succeeded).toHaveLength(25);
+    expect(new Set(succeeded).size).toBe(25);
   });
 
   it('shows recent failures while following and exits 1 on partial_failure', async () => {
