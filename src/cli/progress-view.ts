@@ -12,11 +12,13 @@ function eta(seconds: number | null): string {
   return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
 }
 
-export function progressLine(p: BatchProgress): string {
+/** `retrying`: items this process's worker is retrying (shown when some are). */
+export function progressLine(p: BatchProgress, retrying = 0): string {
   return (
     `${bar(p.percent)} ${p.percent.toFixed(1).padStart(5)}% ${p.status} ` +
     `ok ${p.succeeded} failed ${p.failed} skipped ${p.skipped} cancelled ${p.cancelled} ` +
-    `running ${p.running} pending ${p.pending} | ${p.throughputPerMinute}/min` +
+    `running ${p.running}${retrying > 0 ? ` retrying ${retrying}` : ''} pending ${p.pending} | ` +
+    `${p.throughputPerMinute}/min` +
     (p.status === 'paused' ? '' : ` eta ${eta(p.etaSeconds)}`)
   );
 }
@@ -37,6 +39,8 @@ export class ProgressView {
   constructor(
     private readonly out: NodeJS.WriteStream = process.stderr,
     private readonly plainEveryMs = 5_000,
+    /** Items being retried by a worker in this process (transient failures are counted, not printed). */
+    private readonly retrying: (batchId: string) => number = () => 0,
   ) {}
 
   get isTty(): boolean {
@@ -45,11 +49,11 @@ export class ProgressView {
 
   update(p: BatchProgress): void {
     if (this.isTty) {
-      this.out.write(`\r\x1b[2K${progressLine(p)}`);
+      this.out.write(`\r\x1b[2K${progressLine(p, this.retrying(p.batchId))}`);
       this.drawn = true;
     } else if (Date.now() - this.lastPlain >= this.plainEveryMs) {
       this.lastPlain = Date.now();
-      this.out.write(`${new Date().toISOString()} ${progressLine(p)}\n`);
+      this.out.write(`${new Date().toISOString()} ${progressLine(p, this.retrying(p.batchId))}\n`);
     }
   }
 

@@ -6,6 +6,7 @@ import { createLogger } from '../logging/logger';
 import type { LogLevels } from '../logging/levels';
 import { DEFAULT_TASK_QUEUE, homeDir } from '../runtime/defaults';
 import { openEnvironment } from '../runtime/environment';
+import { RetryTracker } from '../worker/retry-tracker';
 import { createBatchWorker } from '../worker/worker';
 import { batchClientOf, say } from './batch-connection';
 import { exitCodeFor, followBatch } from './follow';
@@ -56,6 +57,7 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
     say(`Temporal server ${env.address}${env.embedded ? ' (embedded)' : ''}${ui}`);
     const connected = await batchClientOf(env, home, DEFAULT_TASK_QUEUE);
     const { taskQueue, outputDir, start } = await opts.plan(connected);
+    const retries = new RetryTracker();
     if (opts.worker) {
       const level = opts.logLevel ?? process.env.DURABATCH_LOG_LEVEL ?? 'info';
       const file = path.resolve(outputDir, 'logs', 'worker.jsonl');
@@ -68,6 +70,7 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
         logger,
         runtimeLogger: createLogger({ level, file, terminal: false }),
         logLevels: opts.logLevels,
+        retryTracker: retries,
       });
       const running = worker.run();
       cleanups.push(() => worker.shutdown());
@@ -75,7 +78,8 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
     }
     const client = await batchClientOf(env, home, taskQueue);
     const batchId = await start(client);
-    const final = await followBatch(client, batchId, new ProgressView());
+    const view = new ProgressView(process.stderr, undefined, (id) => retries.count(id));
+    const final = await followBatch(client, batchId, view);
     say(summaryBlock(final));
     if (opts.json) process.stdout.write(JSON.stringify(final, null, 2) + '\n');
     process.exitCode = exitCodeFor(final);

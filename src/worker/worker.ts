@@ -8,6 +8,7 @@ import { operationLogger, type LogLevels } from '../logging/levels';
 import { PinoTemporalLogger } from '../logging/temporal-logger';
 import { DEFAULT_TASK_QUEUE } from '../runtime/defaults';
 import { workflowBundlePath } from './bundle';
+import type { RetryTracker } from './retry-tracker';
 
 let runtimeInstalled = false;
 
@@ -53,6 +54,8 @@ export interface BatchWorkerOptions {
    * (default: cancelled at once). `durabatch worker` sets it from DURABATCH_STOP_GRACE_SECONDS.
    */
   shutdownGraceMs?: number;
+  /** Counts the items this worker is retrying (`run` shows the count in its progress line). */
+  retryTracker?: RetryTracker;
 }
 
 export interface BatchWorker {
@@ -82,6 +85,7 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Batch
     dataConverter: dataConverterFromEnv({ ...process.env, ...opts.env }),
     activities: createActivities({ logger: opts.logger, env: opts.env, logLevels: opts.logLevels }),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
+    ...(opts.retryTracker ? { interceptors: { activity: [opts.retryTracker.interceptor] } } : {}),
     maxConcurrentWorkflowTaskExecutions: 100,
     maxCachedWorkflows: 1_000,
     // Heartbeats carry cancellation to a running item: sent at most a second apart, a cancelled

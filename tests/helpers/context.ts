@@ -8,6 +8,7 @@ import { BatchClient } from '../../src/client/batch-client';
 import { Config, type ConfigInput } from '../../src/config/schema';
 import { createLogger } from '../../src/logging/logger';
 import { createBatchWorker, type BatchWorker } from '../../src/worker/worker';
+import type { RetryTracker } from '../../src/worker/retry-tracker';
 
 export interface TestContext {
   address: string;
@@ -19,7 +20,7 @@ export interface TestContext {
   batches: BatchClient;
   /** Settings with test-friendly defaults (fast retries), overridable. */
   config(overrides: ConfigInput): Config;
-  startWorker(opts?: { env?: NodeJS.ProcessEnv }): Promise<BatchWorker>;
+  startWorker(opts?: { env?: NodeJS.ProcessEnv; retryTracker?: RetryTracker }): Promise<BatchWorker>;
   close(): Promise<void>;
 }
 
@@ -72,6 +73,7 @@ export async function createTestContext(name: string): Promise<TestContext> {
         logger,
         workflowBundlePath: inject('workflowBundlePath'),
         env: opts.env,
+        retryTracker: opts.retryTracker,
       });
       worker.run().catch((err: unknown) => console.error(`worker on ${taskQueue} failed`, err));
       workers.push(worker);
