@@ -155,6 +155,7 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
       ? await writeResultsWorkbook({
           dir,
           stagedDir: input.source.dir,
+          total: manifest.total,
           columns: manifest.columns,
           outcomesFile: files.items,
           sheet: input.sheet,

@@ -1,34 +1,39 @@
-// The results workbook: for an XLSX source, the original sheet's rows with each item's outcome in three
-// more columns, so someone who works in the spreadsheet sees what happened to every row, where the row
-// is. Rows come from the staged copy (the original may have changed or gone since), are streamed through
-// exceljs's WorkbookWriter (memory stays flat whatever the sheet's size), and the finished file replaces
-// results.xlsx by rename, so a crash never leaves half a workbook and a retry writes the same rows again.
+// The results workbook, for an XLSX source: the source workbook as it was (every sheet, value types,
+// number formats, header names) with each item's outcome and its processor's output in more columns
+// of the source sheet, so someone who works in the spreadsheet sees what happened to every row,
+// where the row is. It is made from the copy of the workbook kept at staging (the original may have
+// changed or gone since); a staging made before that copy existed gives the staged rows instead.
+// Everything is streamed through exceljs's WorkbookWriter (memory stays flat whatever the size), and
+// the finished file replaces results.xlsx by rename, so a crash never leaves half a workbook and a
+// retry writes the same rows again.
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { access, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import type ExcelJS from 'exceljs';
-import type { Item, ItemOutcome } from '../../workflows/types';
+import type { Item } from '../../workflows/types';
 import { jsonLines } from '../../src/util/json-lines';
+import { sourceCopyOf } from '../../src/source/source-copy';
+import { copyWorkbook } from './workbook-copy';
+import { clip, OutcomeIndex } from './workbook-outcomes';
 
+export { OUTCOME_COLUMNS, OUTPUT_PREFIX } from './workbook-outcomes';
 export const WORKBOOK_FILE = 'results.xlsx';
-/** The outcome columns added after the source's own. */
-export const OUTCOME_COLUMNS = ['durabatch_status', 'durabatch_attempts', 'durabatch_error'] as const;
 /** Sheet name when the source's is not known. */
 const DEFAULT_SHEET = 'Results';
-/** Excel refuses longer text in a cell (and would "repair" the workbook). */
-const MAX_CELL_CHARS = 32_767;
 
 export interface ResultsWorkbookInput {
   /** The results directory; `results.xlsx` (and its `.bak`) go there. */
   dir: string;
   /** Staged source directory: its items.jsonl holds the original rows, in source order. */
   stagedDir: string;
+  /** Items staged (the manifest's total): outcomes are indexed by item index. */
+  total: number;
   /** The staged manifest's columns: the header's names in sheet order (after any column mapping). */
   columns: string[];
   /** The report's items.jsonl: one outcome per item (never-started items included), joined to rows by item index. */
   outcomesFile: string;
-  /** The source sheet's name, to name the results sheet the same. Default `Results`. */
+  /** The source sheet's name (the results sheet of a staged-rows workbook gets it too). Default: the first sheet. */
   sheet?: string;
   /** Stored as the workbook's creation time: the batch's end, so a retried report writes the same properties. */
   createdAt?: Date;
@@ -39,15 +44,6 @@ function toCell(v: unknown): ExcelJS.CellValue {
   if (v === undefined || v === null || v === '') return null;
   if (typeof v === 'number' || typeof v === 'boolean') return v;
   return clip(typeof v === 'string' ? v : JSON.stringify(v));
-}
-
-function clip(text: string): string {
-  return text.length > MAX_CELL_CHARS ? `${text.slice(0, MAX_CELL_CHARS - 1)}…` : text;
-}
-
-function errorText(o: ItemOutcome): string | null {
-  const text = [o.errorType, o.errorMessage].filter((p) => p !== undefined && p !== '').join(': ');
-  return text === '' ? null : clip(text);
 }
 
 /**
@@ -78,13 +74,7 @@ export async function writeResultsWorkbook(input: ResultsWorkbookInput): Promise
 }
 
 async function writeWorkbook(tmp: string, input: ResultsWorkbookInput): Promise<void> {
-  const byIndex = new Map<number, ItemOutcome>();
-  for await (const o of jsonLines<ItemOutcome>(input.outcomesFile)) byIndex.set(o.index, o);
-  // A source that is itself an earlier results workbook (fixed rows fed back) already has these
-  // columns: their old values are replaced, not repeated beside the new ones.
-  const outcomeNames = new Set<string>(OUTCOME_COLUMNS);
-  const columns = input.columns.filter((c) => !outcomeNames.has(c));
-
+  const outcomes = await OutcomeIndex.build(input.outcomesFile, input.total);
   const out = createWriteStream(tmp);
   // The writer only listens for stream errors once it finalises: an earlier one (a full disk) must
   // fail this write rather than crash the worker or leave commit() waiting forever.
@@ -97,36 +87,31 @@ async function writeWorkbook(tmp: string, input: ResultsWorkbookInput): Promise<
     stream: out,
     // Inline strings: a shared-strings table would hold every distinct text in memory until the end.
     useSharedStrings: false,
-    useStyles: false,
+    // Styles carry the number formats that make a date cell a date (a few distinct ones are cached).
+    useStyles: true,
   });
   workbook.creator = 'durabatch';
   workbook.lastModifiedBy = 'durabatch';
   workbook.created = created;
   workbook.modified = created;
-  const sheet = workbook.addWorksheet(input.sheet ?? DEFAULT_SHEET);
+  const items = jsonLines<Item>(path.join(input.stagedDir, 'items.jsonl'));
 
   const write = async () => {
-    let lastRow = 0;
-    const header = [...columns, ...OUTCOME_COLUMNS];
-    for await (const item of jsonLines<Item>(path.join(input.stagedDir, 'items.jsonl'))) {
-      if (lastRow === 0) {
-        // The header sits right above the first row, as it usually did in the original.
-        lastRow = Math.max(1, item.line - 1);
-        addRow(sheet, lastRow, header);
+    const sourceFile = sourceCopyOf(input.stagedDir);
+    const copied = await access(sourceFile).then(
+      () => true,
+      () => false,
+    );
+    if (copied) {
+      const found = await copyWorkbook(workbook, { sourceFile, sheet: input.sheet, items, outcomes });
+      if (!found) {
+        throw new Error(
+          `cannot write results.xlsx: the staged workbook ${sourceFile} has no sheet "${input.sheet}", the batch's source sheet (was the staging replaced?); the other report files are complete`,
+        );
       }
-      // Each row keeps its spreadsheet row number (item.line) when it can, so row 57 here is row 57
-      // of the original and of error messages; rows the reader skipped as empty stay empty.
-      lastRow = item.line > lastRow ? item.line : lastRow + 1;
-      const o = byIndex.get(item.index);
-      addRow(sheet, lastRow, [
-        ...columns.map((c) => toCell(item.data[c])),
-        o?.status ?? 'unknown',
-        o?.attempts ?? null,
-        o ? errorText(o) : 'NoOutcome: no outcome was recorded for this item',
-      ]);
+    } else {
+      await writeStagedRows(workbook.addWorksheet(input.sheet ?? DEFAULT_SHEET), input, items, outcomes);
     }
-    if (lastRow === 0) addRow(sheet, 1, header);
-    sheet.commit();
     await workbook.commit();
     // commit() resolves on 'finish'; the file is renamed only once its descriptor is closed.
     await finished(out);
@@ -136,7 +121,44 @@ async function writeWorkbook(tmp: string, input: ResultsWorkbookInput): Promise<
   } catch (err) {
     out.destroy();
     throw err;
+  } finally {
+    await items.return(undefined);
+    await outcomes.close();
   }
+}
+
+/**
+ * Without the source workbook: the staged rows (values as the reader made them, dates as text),
+ * the manifest's column names, then the added columns.
+ */
+async function writeStagedRows(
+  sheet: ExcelJS.Worksheet,
+  input: ResultsWorkbookInput,
+  items: AsyncIterable<Item>,
+  outcomes: OutcomeIndex,
+): Promise<void> {
+  // A source that is itself an earlier results workbook (fixed rows fed back) already has these
+  // columns: their old values are replaced, not repeated beside the new ones.
+  const added = new Set(outcomes.columns);
+  const columns = input.columns.filter((c) => !added.has(c));
+  const header = [...columns, ...outcomes.columns];
+  let lastRow = 0;
+  for await (const item of items) {
+    if (lastRow === 0) {
+      // The header sits right above the first row, as it usually did in the original.
+      lastRow = Math.max(1, item.line - 1);
+      addRow(sheet, lastRow, header);
+    }
+    // Each row keeps its spreadsheet row number (item.line) when it can, so row 57 here is row 57
+    // of the original and of error messages; rows the reader skipped as empty stay empty.
+    lastRow = item.line > lastRow ? item.line : lastRow + 1;
+    addRow(sheet, lastRow, [
+      ...columns.map((c) => toCell(item.data[c])),
+      ...outcomes.cells(await outcomes.get(item.index)),
+    ]);
+  }
+  if (lastRow === 0) addRow(sheet, 1, header);
+  sheet.commit();
 }
 
 function addRow(sheet: ExcelJS.Worksheet, rowNumber: number, values: ExcelJS.CellValue[]): void {

@@ -77,7 +77,7 @@ export const Config = z
     limit: z.coerce.number().int().min(1).optional(),
     /** Item schema: `{ required: [...], fields: { name: { type, pattern, min, max, enum } } }`. Default: none. */
     schema: jsonText(ItemSchemaSpec).optional(),
-    /** XLSX sources: also write results/results.xlsx (the original rows plus status, attempts, error). Default true. */
+    /** XLSX sources: also write results/results.xlsx (the source workbook, every sheet, plus each row's status, attempts, error and output). Default true. */
     resultsWorkbook: boolish.default(true),
     /** Refuse the whole source when any row is invalid (instead of skipping invalid rows). Default false. */
     strict: boolish.default(false),

@@ -14,6 +14,7 @@ import { ItemBuilder } from './items';
 import { KeyRegistry } from './keys';
 import { readSource } from './read-source';
 import { Selection, type SelectionSpec } from './select';
+import { keepSourceCopy } from './source-copy';
 import type { SourceFormat } from './types';
 import { compileItemSchema } from './validate';
 
@@ -195,6 +196,7 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
     }
     out.end();
     await finished(out);
+    await keepSourceCopy(id.source.format, abs, tmp, id.contentHash);
   } catch (err) {
     await abandon();
     throw err;
