@@ -37,10 +37,21 @@ export async function followBatch(
       );
     }
   };
+  let paused = false;
+  /** A pause is the operator's business (a budget, a source edited, a blocked item): say why, once. */
+  const showPause = (p: BatchProgress) => {
+    if (p.status === 'paused' && !paused)
+      view.failure(
+        `paused: ${p.statusReason ?? 'by an operator'} — items in flight finish; ` +
+          `\`durabatch resume ${batchId}\` starts new items again`,
+      );
+    paused = p.status === 'paused';
+  };
   for (;;) {
     if (opts.signal?.aborted) throw opts.signal.reason;
     if (closed) break;
     const p = await client.progress(batchId).catch(() => undefined);
+    if (p) showPause(p);
     if (p) await showFailures(p);
     if (p) view.update(p);
     if (p && TERMINAL.has(p.status) && p.endedAt) break;

@@ -140,6 +140,8 @@ describe('examples', { timeout: 250_000 }, () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('cost        6 (12 × 0.5)'); // the plan preview
     expect(r.stderr).toContain('the expected cost 6 exceeds the budget 3');
+    // run's terminal says why the batch stopped starting items, once, above the progress line.
+    expect(r.stderr.match(/^paused: [^\n]*budget[^\n]*`durabatch resume /gm)).toHaveLength(1);
     expect(r.stderr).toMatch(
       /reports: paused for the budget at 6 reports \(cost [\d.]+ of 3\), budget raised to 6, resumed: 12 of 12 reports, cost 6; the service made 12 reports, 0 twice\nreports: OK/,
     );
