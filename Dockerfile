@@ -10,11 +10,10 @@ ENV NODE_ENV=production \
 
 WORKDIR /app
 
-# Dependencies first, so a source change does not reinstall them. `npm install` rather than `npm ci`
-# for the reason given in .ci/run (platform-optional binaries missing from the lock file); it still
-# installs the locked versions. No package here needs an install script.
+# Dependencies first, so a source change does not reinstall them: exactly the locked tree. Scripts
+# are skipped (nothing installed needs one); the CLI bundle is built below, once the sources are in.
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund \
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && npm cache clean --force
 
 COPY bin ./bin
