@@ -203,7 +203,7 @@ try {
   const resultWait = started.handle.result();
   resultWait.catch(() => undefined);
   const outcome = await Promise.race([
-    resultWait.then((r) => ({ kind: 'result' as const, result: r as { [k: string]: unknown } })),
+    resultWait.then((r) => ({ kind: 'result' as const, result: r })),
     new Promise<{ kind: 'stopped' }>((resolve) => {
       wake = () => resolve({ kind: 'stopped' });
       if (stopReason) wake();

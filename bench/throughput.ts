@@ -12,7 +12,6 @@ import { Config } from '../src/config/schema';
 import { createLogger } from '../src/logging/logger';
 import { SQLITE_PRAGMAS, startDevServer } from '../src/server/dev-server';
 import { createBatchWorker } from '../src/worker/worker';
-import type { BatchProgress } from '../workflows/types';
 
 const { values } = parseArgs({
   options: {
@@ -64,7 +63,7 @@ try {
   });
   const t0 = performance.now();
   const started = await batches.start(csv, config);
-  const result = (await started.handle.result()) as BatchProgress;
+  const result = await started.handle.result();
   const seconds = (performance.now() - t0) / 1000;
   const rss = process.memoryUsage().rss;
   console.log(

@@ -7,7 +7,7 @@ import {
   WorkflowNotFoundError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import type { BatchInput } from '../../workflows/batch';
+import type { BatchInput, batchWorkflow } from '../../workflows/batch';
 import {
   cancelItemUpdate,
   type CancelItemResult,
@@ -31,6 +31,8 @@ import { stageOptionsFromConfig } from '../source/options';
 import { autoItemsPerChild } from './modes';
 import { describeSteps, stepsFromConfig } from './steps';
 
+/** A handle typed by the batch workflow: its result is the final BatchProgress. */
+export type BatchHandle = WorkflowHandle<typeof batchWorkflow>;
 export interface BatchClientOptions {
   namespace: string;
   taskQueue: string;
@@ -51,7 +53,7 @@ export interface StartedBatch {
   outputDir: string;
   webUiUrl: string | null;
   itemsUrl: string | null;
-  handle: WorkflowHandle;
+  handle: BatchHandle;
   /** Rows staged as invalid (they are skipped), the first reasons, and non-fatal findings. */
   invalid: number;
   problems: string[];
@@ -167,11 +169,11 @@ export class BatchClient {
       details: string[];
       audit: Record<string, unknown>;
     },
-  ): Promise<WorkflowHandle> {
+  ): Promise<BatchHandle> {
     const { batchId, limits, outputDir } = input;
-    let handle: WorkflowHandle;
+    let handle: BatchHandle;
     try {
-      handle = await this.client.workflow.start('batchWorkflow', {
+      handle = await this.client.workflow.start<typeof batchWorkflow>('batchWorkflow', {
         workflowId: batchId,
         // A batch id names one batch for good: a finished batch's id is not reused either (its
         // results and audit would be mixed with a new run's).
@@ -248,8 +250,8 @@ export class BatchClient {
     );
   }
 
-  handle(batchId: string): WorkflowHandle {
-    return this.client.workflow.getHandle(batchId);
+  handle(batchId: string): BatchHandle {
+    return this.client.workflow.getHandle<typeof batchWorkflow>(batchId);
   }
 
   /** Current progress: the live query while running, else the final summary the batch wrote. */

@@ -7,6 +7,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { InputError } from '../errors';
 import type { BatchInput } from '../../workflows/batch-input';
+import type { batchWorkflow } from '../../workflows/batch';
 import type { BatchProgress, ItemStatus } from '../../workflows/types';
 
 export type Counts = Record<ItemStatus, number>;
@@ -43,7 +44,7 @@ export async function batchInput(client: Client, batchId: string): Promise<Batch
 /** The final progress the workflow itself returned (completed) or attached to its failure (failed). */
 export async function workflowResult(client: Client, batchId: string): Promise<BatchProgress | undefined> {
   try {
-    return (await client.workflow.getHandle(batchId).result()) as BatchProgress;
+    return await client.workflow.getHandle<typeof batchWorkflow>(batchId).result();
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
       const details = (err.cause as { details?: unknown[] } | undefined)?.details;
