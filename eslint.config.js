@@ -69,6 +69,25 @@ export default tseslint.config(
     },
   },
   {
+    // Layers point one way: activities build on src/, never the reverse. What both need (output
+    // paths, module loading) lives in src/. The worker, which registers the activities, is the exception.
+    files: ['src/**/*.ts'],
+    ignores: ['src/worker/worker.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/activities', '**/activities/**'],
+              message: 'src/ does not import from activities/: move what both need into src/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['workflows/clock.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },

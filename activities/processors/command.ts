@@ -6,7 +6,8 @@ import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { CommandProcessorSpec } from '../../workflows/types';
-import { boundedBody, excerpt, safeKey, type ProcessorContext, type ProcessorOutcome } from './context';
+import { documentsDirOf } from '../../src/output-dir/layout';
+import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } from './context';
 import { fillText, resolveEnvRefs, templateContext } from './template';
 import { execute, type RunResult } from './command-process';
 import { fileNameVars } from './file-name';
@@ -19,11 +20,6 @@ export { BoundedCapture, MAX_CAPTURE_BYTES } from './command-process';
 const STDERR_EXCERPT = 500;
 /** Listed produced files travel through history: cap the list. */
 const MAX_FILES = 1_000;
-
-/** The item's documents folder: `<outputDir>/documents/<safe key>`, absolute. */
-export function documentsDirOf(outputDir: string, key: string): string {
-  return path.resolve(outputDir, 'documents', safeKey(key));
-}
 
 /**
  * The files now in the item's documents folder, relative to the output directory and `/`-separated.

@@ -1,77 +1,30 @@
 // The module processor: the user's `export default async function process(item, ctx)`, loaded once
-// per worker and called once per attempt. Its errors are classified for Temporal's retry policy:
-// NonRetryableError fails the item at once, anything else is retried.
+// per worker (src/processor-modules/load.ts) and called once per attempt. Its errors are classified
+// for Temporal's retry policy: NonRetryableError fails the item at once, anything else is retried.
 import { mkdir } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/activity';
-import { InputError } from '../../src/errors';
 import { NonRetryableError, type ProcessContext, type ProcessFunction } from '../../src/sdk';
-import type { ModuleProcessorSpec, StepSpec } from '../../workflows/types';
-import { collectDocuments, documentsDirOf, removePartialDocuments } from './command';
+import type { ModuleProcessorSpec } from '../../workflows/types';
+import { documentsDirOf } from '../../src/output-dir/layout';
+import { collectDocuments, removePartialDocuments } from './command';
 import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } from './context';
 import { FailureType } from '../../workflows/failure-types';
-import { importUserModule } from './module-loader';
+import { describeError, loadProcessFunction } from '../../src/processor-modules/load';
 
 const HEARTBEAT_MS = 1_000;
 /** Error messages travel through history and reports. */
 const MAX_MESSAGE = 1_000;
 
-const loaded = new Map<string, Promise<ProcessFunction>>();
-
 const bound = (text: string): string => excerpt(text, MAX_MESSAGE);
 
-function describeError(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-}
-
-async function importProcessFunction(file: string): Promise<ProcessFunction> {
-  let mod: { default?: unknown };
+/** The module's function; a module that cannot be loaded fails the item at once, as ModuleLoadError. */
+async function loadModule(file: string, attempt: number): Promise<ProcessFunction> {
   try {
-    mod = await importUserModule(file);
+    return await loadProcessFunction(file);
   } catch (err) {
-    throw new Error(`module ${file} could not be loaded: ${describeError(err)}`, { cause: err });
-  }
-  // A CommonJS build of `export default` arrives as `{ default: { default: fn } }`.
-  const candidate = mod.default as { default?: unknown } | undefined;
-  const fn = typeof candidate === 'function' ? candidate : candidate?.default;
-  if (typeof fn !== 'function') {
-    throw new Error(
-      `module ${file} has no default export function: write \`export default async function process(item, ctx) { … }\``,
-    );
-  }
-  return fn as ProcessFunction;
-}
-
-/** The module's function, imported once per path; a failed load is forgotten so a fixed file loads. */
-function loadModule(file: string, attempt: number): Promise<ProcessFunction> {
-  let promise = loaded.get(file);
-  if (!promise) {
-    promise = importProcessFunction(file).catch((err: Error) => {
-      loaded.delete(file); // the next attempt imports the file afresh
-      throw ApplicationFailure.nonRetryable(bound(err.message), FailureType.ModuleLoadError, { attempt });
+    throw ApplicationFailure.nonRetryable(bound((err as Error).message), FailureType.ModuleLoadError, {
+      attempt,
     });
-    loaded.set(file, promise);
-  }
-  return promise;
-}
-
-/**
- * Loads every module the steps use, as the worker will, so a module that cannot be imported (missing
- * file, a throw in its top-level code, no default export function) is refused before a batch starts
- * instead of failing every item with ModuleLoadError. For commands that run the worker in the same
- * process (`run`) or only check (`plan`): a module loaded here stays loaded for that worker.
- */
-export async function checkModulesLoad(steps: StepSpec[]): Promise<void> {
-  for (const step of steps) {
-    if (step.processor.type !== 'module') continue;
-    try {
-      await loadModule(step.processor.module, 0);
-    } catch (err) {
-      const where = steps.length > 1 ? `step "${step.name}": ` : '';
-      throw new InputError(
-        `${where}${(err as Error).message}`,
-        'fix the module (its top-level code runs when a worker imports it), or give another --module',
-      );
-    }
   }
 }
 

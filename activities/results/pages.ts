@@ -1,7 +1,8 @@
 // Item outcomes are written in numbered pages. A page's number is fixed by the workflow before the
 // activity runs, so a retried write replaces the same file and never duplicates a line.
 import type { ItemOutcome } from '../../workflows/types';
-import { pageFile, writeFileAtomic } from './files';
+import { pageFile } from '../../src/output-dir/layout';
+import { writeFileAtomic } from './atomic-file';
 
 export interface WriteResultsPageInput {
   outputDir: string;

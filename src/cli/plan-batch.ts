@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Item } from '../../workflows/types';
-import { checkModulesLoad } from '../../activities/processors/module';
+import { checkModulesLoad } from '../processor-modules/load';
 import { autoItemsPerChild, estimateModeSeconds, MODES, modeOf } from '../client/modes';
 import { describeSteps, stepsFromConfig } from '../client/steps';
 import { InputError } from '../errors';

@@ -2,7 +2,7 @@
 // unfinished — and follow it with a worker in this process to its end.
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { checkModulesLoad } from '../../activities/processors/module';
+import { checkModulesLoad } from '../processor-modules/load';
 import { appendAudit } from '../audit/audit-log';
 import { defaultBatchId, type BatchClient } from '../client/batch-client';
 import { stepsFromConfig } from '../client/steps';

@@ -8,7 +8,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { InputError } from '../errors';
 import type { BatchProgress, Item, ItemOutcome } from '../../workflows/types';
 import { BatchClient } from '../client/batch-client';
-import { pageFile } from '../../activities/results/files';
+import { pageFile } from '../output-dir/layout';
 import { jsonLines, readJsonLinesIfExists } from '../util/json-lines';
 import { checkEffects, type EffectRecord, type EffectsCheck } from './effects';
 import {

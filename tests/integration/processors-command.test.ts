@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { safeKey } from '../../activities/processors/context';
+import { safeKey } from '../../src/output-dir/layout';
 import { cancelItemUpdate } from '../../workflows/messages';
 import type { StepResult } from '../../workflows/types';
 import { createTestContext, type TestContext } from '../helpers/context';

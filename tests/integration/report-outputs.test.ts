@@ -3,7 +3,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { safeKey } from '../../activities/processors/context';
+import { safeKey } from '../../src/output-dir/layout';
 import { startTargetApi, type TargetApi } from '../../examples/target-api/server';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { allSucceeded, finalProgress, readItems } from '../helpers/engine';

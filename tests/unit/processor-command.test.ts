@@ -10,7 +10,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BoundedCapture, MAX_CAPTURE_BYTES, runCommand } from '../../activities/processors/command';
-import { safeKey, type ProcessorContext } from '../../activities/processors/context';
+import type { ProcessorContext } from '../../activities/processors/context';
+import { safeKey } from '../../src/output-dir/layout';
 import type { CommandProcessorSpec } from '../../workflows/types';
 import { rejection } from '../helpers/rejection';
 

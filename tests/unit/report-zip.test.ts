@@ -24,7 +24,7 @@ describe('report --zip', () => {
       await mkdir(path.join(out, 'documents', folder!), { recursive: true });
       await writeFile(path.join(out, 'documents', folder!, file!), folder === 'b.jpg' ? '' : 'PNG');
     }
-    const { safeKey } = await import('../../activities/processors/context');
+    const { safeKey } = await import('../../src/output-dir/layout');
     await mkdir(path.join(out, 'documents', safeKey('c d.jpg')), { recursive: true });
     await writeFile(path.join(out, 'documents', safeKey('c d.jpg'), 'c.png'), 'half');
 

@@ -2,7 +2,7 @@
 // files would overwrite another's), every name must be one path segment, and plain keys stay readable.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { safeKey } from '../../activities/processors/context';
+import { safeKey } from '../../src/output-dir/layout';
 
 const hash16 = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 16);
 

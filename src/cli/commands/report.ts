@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { auditFile } from '../../audit/audit-log';
 import { InputError } from '../../errors';
 import { withBatchClient } from '../batch-connection';
-import { safeKey } from '../../../activities/processors/context';
+import { safeKey } from '../../output-dir/layout';
 import { jsonLines } from '../../util/json-lines';
 
 /** Folders of the output directory that go into the archive, in this order. */

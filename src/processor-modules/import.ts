@@ -8,7 +8,7 @@
 import Module, { createRequire, register } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { packageRoot } from '../../src/util/package-root';
+import { packageRoot } from '../util/package-root';
 
 const SPECIFIER = 'durabatch';
 

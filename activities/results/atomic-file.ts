@@ -9,15 +9,3 @@ export async function writeFileAtomic(file: string, content: string | Buffer): P
   await writeFile(tmp, content);
   await rename(tmp, file);
 }
-
-export function resultsDir(outputDir: string): string {
-  return path.join(outputDir, 'results');
-}
-
-export function pagesDir(outputDir: string): string {
-  return path.join(outputDir, 'results', 'pages');
-}
-
-export function pageFile(outputDir: string, page: number): string {
-  return path.join(pagesDir(outputDir), `page-${String(page).padStart(6, '0')}.jsonl`);
-}
