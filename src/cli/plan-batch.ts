@@ -9,7 +9,7 @@ import { autoItemsPerChild, estimateModeSeconds, MODES, modeOf } from '../client
 import { describeSteps, stepsFromConfig } from '../client/steps';
 import { InputError } from '../errors';
 import type { Config } from '../config/schema';
-import { stageOptionsFromConfig } from '../source/options';
+import { stageOptionsFromConfig } from '../config/stage-options';
 import { stageSource } from '../source/stage';
 import { resolveBatchConfig, type BatchFlags } from './batch-options';
 import { parseDuration } from './flag-values';

@@ -27,7 +27,7 @@ import type { Config } from '../config/schema';
 import { BatchNotFoundError, InputError, NON_RETRYABLE_ERROR_TYPES } from '../errors';
 import { recordBatchLocation } from '../runtime/batch-location';
 import { serverIdentity } from '../runtime/server-identity';
-import { stageOptionsFromConfig } from '../source/options';
+import { stageOptionsFromConfig } from '../config/stage-options';
 import { autoItemsPerChild } from './modes';
 import { describeSteps, stepsFromConfig } from './steps';
 

@@ -11,7 +11,7 @@ import { writeReport } from '../../activities/results/report';
 import { OUTCOME_COLUMNS } from '../../activities/results/workbook';
 import { sourceCopyOf } from '../../src/source/source-copy';
 import { startTargetApi, type TargetApi } from '../../examples/target-api/server';
-import { stageOptionsFromConfig } from '../../src/source/options';
+import { stageOptionsFromConfig } from '../../src/config/stage-options';
 import { sourceRef, stageSource } from '../../src/source/stage';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { writeCsv } from '../helpers/files';

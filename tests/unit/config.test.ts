@@ -124,7 +124,7 @@ describe('errors', () => {
   });
 
   it('selection flags reach the staging options: --where repeats, --limit is a number', async () => {
-    const { stageOptionsFromConfig } = await import('../../src/source/options');
+    const { stageOptionsFromConfig } = await import('../../src/config/stage-options');
     const config = await resolveBatchConfig(
       { url: 'http://x', rows: '2-9', keys: 'a,b', where: ['country=FR', 'score>=3'], limit: '5' },
       { DURABATCH_WHERE: 'ignored=1' },

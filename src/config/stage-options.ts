@@ -1,6 +1,7 @@
 // Maps the batch configuration onto staging options, so every caller stages a source the same way.
-import type { Config } from '../config/schema';
-import type { StageOptions } from './stage';
+// Here, not in src/source: the configuration builds on the source's formats, not the reverse.
+import type { StageOptions } from '../source/stage';
+import type { Config } from './schema';
 
 export function stageOptionsFromConfig(config: Config, home: string): StageOptions {
   return {
