@@ -1,5 +1,6 @@
 // Flags shared by commands that define a batch (run, start, plan), mapped onto the config schema.
 import type { Command } from 'commander';
+import type { LoadedConfig } from '../config/load';
 import type { Config } from '../config/schema';
 import { parseDuration, parseHeaders, schemaText } from './flag-values';
 
@@ -203,10 +204,11 @@ export function addBatchOptions(cmd: Command): Command {
     .option('--task-queue <name>', 'task queue of the workers (default durabatch)');
 }
 
-export async function resolveBatchConfig(
+/** The batch's settings from flags, environment and config file, with where each value came from. */
+export async function loadBatchConfig(
   flags: BatchFlags,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<Config> {
+): Promise<LoadedConfig> {
   const timeoutMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout');
   const processor = flags.processor ?? (flags.command ? 'command' : flags.module ? 'module' : undefined);
   const kind = processor ?? 'http';
@@ -274,6 +276,12 @@ export async function resolveBatchConfig(
   };
   // The schema (zod) loads only when a batch is being defined, not for `--help`.
   const { loadConfig } = await import('../config/load');
-  const { config } = await loadConfig({ file: flags.config, env, flags: values, flagNames: FLAG_NAMES });
-  return config;
+  return loadConfig({ file: flags.config, env, flags: values, flagNames: FLAG_NAMES });
+}
+
+export async function resolveBatchConfig(
+  flags: BatchFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Config> {
+  return (await loadBatchConfig(flags, env)).config;
 }

@@ -2,11 +2,11 @@
 // secrets masked. Imported when the command runs.
 import path from 'node:path';
 import { stepsFromConfig } from '../client/steps';
-import { SETTING_GROUPS, withConfigOrigins, type LoadedConfig, type SettingOrigin } from '../config/load';
+import { SETTING_GROUPS, type LoadedConfig, type SettingOrigin } from '../config/load';
 import { Config } from '../config/schema';
 import { InputError } from '../errors';
 import { maskSecrets } from '../logging/secrets';
-import { CONFIG_PRECEDENCE, resolveBatchConfig, type BatchFlags } from './batch-options';
+import { CONFIG_PRECEDENCE, loadBatchConfig, type BatchFlags } from './batch-options';
 
 export type SettingSource = 'default' | SettingOrigin['kind'];
 
@@ -103,8 +103,8 @@ function table(rows: EffectiveSetting[]): string {
 }
 
 export async function showConfig(flags: BatchFlags & { json?: boolean }): Promise<void> {
-  const { loaded } = await withConfigOrigins(() => resolveBatchConfig(flags));
-  if (!loaded) throw new Error('internal: resolveBatchConfig did not load a config');
+  // The same loading as `run`'s, so this shows exactly what a batch would use.
+  const loaded = await loadBatchConfig(flags);
   const rows = effectiveSettings(loaded);
   // A batch would also need a complete processor setup (a URL for http...): say so, but still
   // show the settings, since finding out what is missing is why people run this command.

@@ -1,7 +1,6 @@
 // Effective configuration: defaults < config file < DURABATCH_* environment < CLI flags. Every
 // value remembers where it came from, so a validation error names the flag, variable or file, and
 // `durabatch config` can show each value's origin.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../errors';
@@ -125,21 +124,6 @@ export interface LoadedConfig {
   file?: string;
 }
 
-const observed = new AsyncLocalStorage<{ loaded?: LoadedConfig }>();
-
-/**
- * Runs `fn` (e.g. resolveBatchConfig, which owns the flag-to-setting mapping) and returns what its
- * loadConfig call resolved, origins included, so `durabatch config` shows exactly what `run` would
- * use without a second copy of that mapping.
- */
-export async function withConfigOrigins<T>(
-  fn: () => Promise<T>,
-): Promise<{ result: T; loaded?: LoadedConfig }> {
-  const store: { loaded?: LoadedConfig } = {};
-  const result = await observed.run(store, fn);
-  return { result, loaded: store.loaded };
-}
-
 async function readConfigFile(file: string): Promise<Plain> {
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new InputError(`cannot read config file ${file}: ${err.code ?? err.message}`, 'check --config');
@@ -183,8 +167,5 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadedConfig> 
       'see `durabatch run --help`',
     );
   }
-  const loaded: LoadedConfig = { config: parsed.data, sources, origins, file };
-  const store = observed.getStore();
-  if (store) store.loaded = loaded;
-  return loaded;
+  return { config: parsed.data, sources, origins, file };
 }

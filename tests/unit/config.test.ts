@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resolveBatchConfig, type BatchFlags } from '../../src/cli/batch-options';
-import { loadConfig, SETTING_GROUPS, withConfigOrigins } from '../../src/config/load';
+import { loadBatchConfig, resolveBatchConfig, type BatchFlags } from '../../src/cli/batch-options';
+import { loadConfig, SETTING_GROUPS } from '../../src/config/load';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -42,8 +42,8 @@ describe('precedence', () => {
     });
     const env = { DURABATCH_CONCURRENCY: '7', DURABATCH_HTTP_URL: 'http://env/x' };
     const layers = async (flags: BatchFlags, e: NodeJS.ProcessEnv) => {
-      const { result, loaded } = await withConfigOrigins(() => resolveBatchConfig(flags, e));
-      return { config: result, origins: loaded?.origins ?? {} };
+      const { config, origins } = await loadBatchConfig(flags, e);
+      return { config, origins };
     };
 
     const all = await layers({ config: file, concurrency: '9', url: 'http://flag/x' }, env);
