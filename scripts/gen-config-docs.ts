@@ -1,12 +1,14 @@
 // `npm run docs:config`: regenerates the settings tables of docs/configuration.md from the config
 // schema, so the docs cannot drift from the code (tests/unit/config-docs.test.ts fails when they
 // do). zod keeps no JSDoc, so descriptions come from the `/** doc */ field: z...` comments in the
-// schema sources; types, ranges and defaults come from the zod schema itself.
+// schema sources; types, ranges and defaults come from the zod schema itself, and the Flag column
+// from the flag table (src/cli/batch-flags.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format } from 'prettier';
 import { z } from 'zod';
+import { FLAG_OF_SETTING } from '../src/cli/batch-options';
 import { envName, SETTING_GROUPS } from '../src/config/load';
 import { StepSettings } from '../src/config/processors';
 import { Config } from '../src/config/schema';
@@ -14,7 +16,6 @@ import { Config } from '../src/config/schema';
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const DOC_FILE = path.join(root, 'docs', 'configuration.md');
 const SOURCES = ['src/config/schema.ts', 'src/config/processors.ts'];
-const FLAGS_SOURCE = 'src/cli/batch-options.ts';
 export const START = '<!-- settings:start -->';
 export const END = '<!-- settings:end -->';
 
@@ -54,14 +55,6 @@ export function parseDocComments(text: string): Map<string, string> {
 function groupAliases(text: string): Record<string, string> {
   return Object.fromEntries(
     [...text.matchAll(/^ {2,4}(\w+): ([A-Z]\w+)\./gm)].map((m): [string, string] => [m[1] ?? '', m[2] ?? '']),
-  );
-}
-
-/** Field path → flag, read from the mapping in batch-options.ts (the one place that owns it). */
-export function parseFlagNames(text: string): Record<string, string> {
-  const block = /const FLAG_NAMES[^{]*\{([\s\S]*?)\n\};/.exec(text)?.[1] ?? '';
-  return Object.fromEntries(
-    [...block.matchAll(/'?([\w.]+)'?: '(--[\w-]+)'/g)].map((m): [string, string] => [m[1] ?? '', m[2] ?? '']),
   );
 }
 
@@ -186,7 +179,6 @@ export async function renderSettings(): Promise<string> {
   const texts = SOURCES.map((f) => readFileSync(path.join(root, f), 'utf8'));
   const docs = new Map(texts.flatMap((t) => [...parseDocComments(t)]));
   const aliases = groupAliases(texts[0] ?? '');
-  const flags = parseFlagNames(readFileSync(path.join(root, FLAGS_SOURCE), 'utf8'));
   const json = jsonSchemas(Config);
   const shape = Config.shape as Record<string, unknown>;
 
@@ -194,7 +186,7 @@ export async function renderSettings(): Promise<string> {
   for (const [field, schema] of Object.entries(shape)) {
     const group = SETTING_GROUPS[field];
     if (!group) {
-      const extra = { env: envName(field), flag: flags[field] };
+      const extra = { env: envName(field), flag: FLAG_OF_SETTING[field] };
       rows.push(row(field, schema, prop(json, field), docs.get(`Config.${field}`), extra));
       continue;
     }
@@ -202,7 +194,7 @@ export async function renderSettings(): Promise<string> {
     const [propsIn, propsOut] = [json.in, json.out].map((j) => unwrapJson(j.properties?.[field])?.properties);
     for (const [sub, subSchema] of Object.entries(group)) {
       const path = `${field}.${sub}`;
-      const extra = { env: envName(path), flag: flags[path] };
+      const extra = { env: envName(path), flag: FLAG_OF_SETTING[path] };
       rows.push(
         row(
           path,

@@ -9,79 +9,57 @@ import type { Config } from '../config/schema';
 import { InputError } from '../errors';
 import { loadConfig } from '../config/load';
 import { DEFAULT_TASK_QUEUE } from '../runtime/defaults';
-import { type BatchFlags } from './batch-options';
-import { withBatchClient } from './batch-connection';
-import { parseDuration, parseHeaders } from './flag-values';
+import {
+  FLAG_OF_SETTING,
+  RETRY_FLAG_KEYS,
+  flagName,
+  isProcessorFlag,
+  settingsFromFlags,
+  type BatchFlags,
+  type FlagKey,
+} from './batch-options';
+import { say, withBatchClient } from './batch-connection';
 import { followWithWorker } from './run-with-worker';
 import { enableTypeScriptModules } from './typescript-modules';
 
 export type RetryFlags = BatchFlags & { follow?: boolean; json?: boolean; worker: boolean };
 
-/** Flags that change the processor of a one-step batch. */
-// prettier-ignore
-const PROCESSOR_FLAGS = [
-  'processor', 'url', 'method', 'header', 'body', 'bodyMode', 'fileField', 'connections', 'command', 'cwd', 'module', 'timeout',
-] as const;
-
-/** Setting → flag, so a validation error names the flag that was given. */
-// prettier-ignore
-const FLAG_NAMES: Record<string, string> = {
-  processor: '--processor', 'http.url': '--url', 'http.method': '--method', 'http.headers': '--header',
-  'http.body': '--body', 'http.bodyMode': '--body-mode', 'http.fileField': '--file-field',
-  'http.connections': '--connections', 'http.timeoutMs': '--timeout', 'command.argv': '--command',
-  'command.cwd': '--cwd', 'command.timeoutMs': '--timeout', 'module.path': '--module', 'module.timeoutMs': '--timeout',
-  concurrency: '--concurrency', rate: '--rate', maxAttempts: '--max-attempts', heartbeatTimeoutMs: '--heartbeat-timeout',
-  failFast: '--fail-fast', maxFailures: '--max-failures', maxFailureRate: '--max-failure-rate', batchId: '--batch-id',
-};
-
-/** The old processor's settings in config form (same kind only), with the flags given laid over them. */
-function processorSettings(
-  old: ProcessorSpec | undefined,
-  kind: Config['processor'],
-  flags: RetryFlags,
-  given: Set<string>,
-) {
-  const timeoutMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout');
-  const base = old?.type === kind ? old : undefined;
-  const val = <T>(flag: string, value: T, fallback: unknown) => (given.has(flag) ? value : fallback);
-  switch (kind) {
+/** The old processor's settings in config form, when it is of the kind the new batch runs. */
+function oldSettings(old: ProcessorSpec | undefined, kind: Config['processor']): Record<string, unknown> {
+  if (old?.type !== kind) return {};
+  switch (old.type) {
     case 'http': {
-      const o = base?.type === 'http' ? base : undefined;
-      // A --header adds or replaces that header (names compare case-insensitively); the others stay.
-      const headers: Record<string, string> = { ...o?.headers };
-      for (const [name, value] of Object.entries(parseHeaders(flags.header) ?? {})) {
-        for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
-        headers[name] = value;
-      }
-      return {
-        url: val('url', flags.url, o?.url),
-        method: val('method', flags.method, o?.method),
-        headers,
-        body: val('body', flags.body, o?.body),
-        bodyMode: val('bodyMode', flags.bodyMode, o?.bodyMode),
-        fileField: val('fileField', flags.fileField, o?.fileField),
-        connections: val('connections', flags.connections, o?.connections),
-        timeoutMs: val('timeout', timeoutMs, o?.timeoutMs),
-      };
+      const { url, method, headers, body, bodyMode, fileField, connections, timeoutMs } = old;
+      return { url, method, headers, body, bodyMode, fileField, connections, timeoutMs };
     }
     case 'command': {
-      const o = base?.type === 'command' ? base : undefined;
-      const { type: _t, ...rest } = o ?? { type: 'command' };
-      return {
-        ...rest,
-        argv: val('command', flags.command, o?.argv),
-        cwd: val('cwd', flags.cwd, o?.cwd),
-        timeoutMs: val('timeout', timeoutMs, o?.timeoutMs),
-      };
+      const { type: _t, ...rest } = old;
+      return rest;
     }
-    case 'module': {
-      const o = base?.type === 'module' ? base : undefined;
-      return {
-        path: val('module', flags.module, o?.module),
-        timeoutMs: val('timeout', timeoutMs, o?.timeoutMs),
-      };
-    }
+    case 'module':
+      return { path: old.module, timeoutMs: old.timeoutMs };
   }
+}
+
+/** The old processor's settings (same kind only), with the flags given laid over them. */
+async function processorSettings(
+  old: ProcessorSpec | undefined,
+  kind: Config['processor'],
+  flags: BatchFlags,
+): Promise<Record<string, unknown>> {
+  const given = ((await settingsFromFlags(flags, kind))[kind] ?? {}) as Record<string, unknown>;
+  const base = oldSettings(old, kind);
+  const settings = { ...base, ...given };
+  if (kind === 'http') {
+    // A --header adds or replaces that header (names compare case-insensitively); the others stay.
+    const headers: Record<string, string> = { ...(base.headers as Record<string, string> | undefined) };
+    for (const [name, value] of Object.entries((given.headers ?? {}) as Record<string, string>)) {
+      for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
+      headers[name] = value;
+    }
+    settings.headers = headers;
+  }
+  return settings;
 }
 
 /**
@@ -90,53 +68,46 @@ function processorSettings(
  * settings the failed items ran with.
  */
 export async function overridesFrom(flags: RetryFlags, given: Set<string>): Promise<RetryOverrides> {
-  const has = (f: string) => given.has(f);
-  const limitValues = {
-    concurrency: flags.concurrency,
-    rate: flags.rate,
-    maxAttempts: flags.maxAttempts,
-    heartbeatTimeoutMs:
-      flags.heartbeatTimeout === undefined
-        ? undefined
-        : parseDuration(flags.heartbeatTimeout, '--heartbeat-timeout'),
-    failFast: flags.failFast,
-    maxFailures: flags.maxFailures,
-    maxFailureRate: flags.maxFailureRate,
-    batchId: flags.batchId,
-  };
-  // Validates the limit flags (ranges, numbers) with the same schema and messages as `start`.
-  const { config } = await loadConfig({ env: {}, flags: limitValues, flagNames: FLAG_NAMES });
-  const processorFlags = PROCESSOR_FLAGS.filter(has);
+  const typed = (keys: FlagKey[]): BatchFlags =>
+    Object.fromEntries(keys.filter((k) => given.has(k)).map((k) => [k, flags[k]]));
+  const processorFlags = RETRY_FLAG_KEYS.filter((k) => given.has(k) && isProcessorFlag(k));
+  const batchValues = await settingsFromFlags(
+    typed(RETRY_FLAG_KEYS.filter((k) => !isProcessorFlag(k))),
+    'http',
+  );
+  // Validates the flags (ranges, numbers) with the same schema and messages as `start`.
+  const { config } = await loadConfig({ env: {}, flags: batchValues, flagNames: FLAG_OF_SETTING });
+  const pick = <K extends keyof Config>(...fields: K[]): Partial<Pick<Config, K>> =>
+    Object.fromEntries(fields.filter((f) => f in batchValues).map((f) => [f, config[f]])) as Partial<
+      Pick<Config, K>
+    >;
   const editSteps = async (old: StepSpec[]): Promise<StepSpec[]> => {
     if (old.length !== 1) {
-      const names = processorFlags
-        .map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)
-        .join(', ');
       throw new InputError(
-        `the batch ran a pipeline of ${old.length} steps; ${names} cannot say which step to change`,
+        `the batch ran a pipeline of ${old.length} steps; ${processorFlags.map(flagName).join(', ')} cannot say which step to change`,
         'retry with the same pipeline (no processor flags), or start a new batch from results/failed.csv with --config',
       );
     }
     const oldProcessor = old[0]!.processor;
-    const kind = has('processor')
+    const kind = given.has('processor')
       ? (flags.processor as Config['processor'])
-      : has('command')
+      : given.has('command')
         ? 'command'
-        : has('module')
+        : given.has('module')
           ? 'module'
           : oldProcessor.type;
-    const settings = processorSettings(oldProcessor, kind, flags, given);
-    if (kind === 'command' && !('argv' in settings && settings.argv)) {
+    const settings = await processorSettings(oldProcessor, kind, typed(processorFlags));
+    if (kind === 'command' && !settings.argv) {
       throw new InputError(
         'a command processor needs its command',
         'give --command "convert {path} {documents}/out.png"',
       );
     }
-    if (kind === 'module' && !('path' in settings && settings.path)) {
+    if (kind === 'module' && !settings.path) {
       throw new InputError('a module processor needs its module', 'give --module ./my-processor.ts');
     }
     const values = { processor: kind, [kind]: settings };
-    const { config: c } = await loadConfig({ env: {}, flags: values, flagNames: FLAG_NAMES });
+    const { config: c } = await loadConfig({ env: {}, flags: values, flagNames: FLAG_OF_SETTING });
     return [{ ...old[0]!, processor: stepsFromConfig(c)[0]!.processor }];
   };
   return {
@@ -144,24 +115,13 @@ export async function overridesFrom(flags: RetryFlags, given: Set<string>): Prom
     outputDir: flags.outputDir,
     taskQueue: flags.taskQueue,
     steps: processorFlags.length === 0 ? undefined : editSteps,
-    limits: {
-      ...(has('concurrency') ? { concurrency: config.concurrency } : {}),
-      ...(has('rate') ? { rate: config.rate } : {}),
-    },
-    retry: {
-      ...(has('maxAttempts') ? { maxAttempts: config.maxAttempts } : {}),
-      ...(has('heartbeatTimeout') ? { heartbeatTimeoutMs: config.heartbeatTimeoutMs } : {}),
-    },
-    failurePolicy: {
-      ...(has('failFast') ? { failFast: config.failFast } : {}),
-      ...(has('maxFailures') ? { maxFailures: config.maxFailures } : {}),
-      ...(has('maxFailureRate') ? { maxFailureRate: config.maxFailureRate } : {}),
-    },
+    limits: pick('concurrency', 'rate'),
+    retry: pick('maxAttempts', 'heartbeatTimeoutMs'),
+    failurePolicy: pick('failFast', 'maxFailures', 'maxFailureRate'),
   };
 }
 
 function announce(started: RetryStarted): void {
-  const say = (m: string) => process.stderr.write(`${m}\n`);
   say(
     `batch ${started.batchId}: ${started.total} failed items of ${started.retryOf}, same keys (rows in ${started.file})`,
   );

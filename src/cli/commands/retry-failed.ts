@@ -1,43 +1,16 @@
 // `durabatch retry-failed <id>`: its flags and help; the work is in ../retry-failed-batch.ts,
 // imported when the command runs.
 import type { Command } from 'commander';
+import { addRetryFailedOptions } from '../batch-options';
 import type { RetryFlags } from '../retry-failed-batch';
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-
 export function registerRetryFailed(program: Command): void {
-  const cmd = program
-    .command('retry-failed')
-    .argument('<batchId>', 'an ended batch with failed items')
-    .description('start a new batch of exactly the failed items of <batchId>, linked to it')
-    .option(
-      '--processor <type>',
-      'http|command|module: a different kind of processor (give all its settings)',
-    )
-    .option('--url <template>', 'URL template instead of the old one')
-    .option('--method <method>', 'HTTP method instead of the old one')
-    .option('--header <name:value>', 'add or replace a request header, repeatable', collect)
-    .option('--body <json>', 'JSON body template instead of the old one')
-    .option('--body-mode <mode>', 'json, raw or multipart')
-    .option('--file-field <name>', 'multipart form field of the file')
-    .option('--connections <n>', 'connections per target host on one worker')
-    .option('--command <line>', 'command per item instead of the old one')
-    .option('--cwd <dir>', 'working directory of the command')
-    .option('--module <file>', 'module processor file instead of the old one')
-    .option('--timeout <duration>', 'per-attempt timeout: ms, or with s/m suffix')
-    .option(
-      '--heartbeat-timeout <duration>',
-      'retry a running item elsewhere after this long without heartbeat',
-    )
-    .option('--concurrency <n>', 'items in flight at once, 1..1000')
-    .option('--rate <items/s>', 'start at most this many items per second')
-    .option('--max-attempts <n>', 'attempts per item, first try included')
-    .option('--fail-fast', 'end the batch at the first failed item')
-    .option('--max-failures <n>', 'end the batch as failed when more than n items failed')
-    .option('--max-failure-rate <percent>', 'end the batch as failed above this failure percentage')
-    .option('--output-dir <dir>', 'output directory of the new batch (default output/<new id>)')
-    .option('--batch-id <id>', 'id of the new batch (default <old id>-retry-<timestamp>)')
-    .option('--task-queue <name>', "task queue of the new batch (default: the old batch's)")
+  const cmd = addRetryFailedOptions(
+    program
+      .command('retry-failed')
+      .argument('<batchId>', 'an ended batch with failed items')
+      .description('start a new batch of exactly the failed items of <batchId>, linked to it'),
+  )
     .option('--follow', 'follow the new batch to its end like `run` (with a worker in this process)')
     .option('--no-worker', 'with --follow: do not run a worker in this process')
     .option('--json', 'print the new batch as JSON (with --follow: its final status)')
