@@ -2,6 +2,7 @@
 // the UI server's codec.endpoint), decrypting payloads with the key this process is given.
 import type { Command } from 'commander';
 import { InputError } from '../../errors';
+import { say } from '../batch-connection';
 
 export function registerCodecServer(program: Command): void {
   program
@@ -39,10 +40,10 @@ export function registerCodecServer(program: Command): void {
         port,
         corsOrigins: opts.corsOrigin,
         authorization: opts.authorization ?? process.env.DURABATCH_CODEC_AUTHORIZATION,
-        log: (m) => process.stderr.write(`${m}\n`),
+        log: say,
       });
-      process.stderr.write(
-        `codec server on ${server.url} (keys: ${[...ring.keys.keys()].join(', ')}; current ${ring.currentId})\n`,
+      say(
+        `codec server on ${server.url} (keys: ${[...ring.keys.keys()].join(', ')}; current ${ring.currentId})`,
       );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { writeFile, rm } from 'node:fs/promises';
 import { DEFAULT_TASK_QUEUE, homeDir } from '../../runtime/defaults';
+import { say } from '../batch-connection';
 import { enableTypeScriptModules } from '../typescript-modules';
 
 function untilSignal(): Promise<string> {
@@ -28,7 +29,6 @@ export function registerInfra(program: Command): void {
     )
     .action(async (opts: { port?: string; uiPort?: string; headless?: boolean }) => {
       const home = homeDir();
-      const say = (m: string) => process.stderr.write(`${m}\n`);
       const { startDevServer } = await import('../../server/dev-server');
       const server = await startDevServer({
         home,

@@ -19,7 +19,7 @@ const withClient = <T>(batchId: string, fn: (client: BatchClient) => Promise<T>)
   });
 
 /** A command's confirmation, on stdout: what was done and what to run next. */
-const say = (line: string) => process.stdout.write(`${line}\n`);
+const confirm = (line: string) => process.stdout.write(`${line}\n`);
 
 const positiveNumber = (flag: string, v: string | undefined) => {
   if (v === undefined) return undefined;
@@ -70,7 +70,7 @@ export function registerOps(program: Command): void {
     .action((batchId: string, opts: { reason?: string }) =>
       withClient(batchId, async (c) => {
         await c.pause(batchId, opts.reason);
-        say(
+        confirm(
           `paused ${batchId}: no new item starts; items in flight finish (\`durabatch status ${batchId}\`)`,
         );
       }),
@@ -84,11 +84,13 @@ export function registerOps(program: Command): void {
       withClient(batchId, async (c) => {
         const before = await c.progress(batchId);
         if (before.status !== 'paused') {
-          say(`${batchId} is ${before.status}, not paused: nothing to resume`);
+          confirm(`${batchId} is ${before.status}, not paused: nothing to resume`);
           return;
         }
         await c.resume(batchId);
-        say(`resumed ${batchId}: items start again (was paused: ${before.statusReason ?? 'by an operator'})`);
+        confirm(
+          `resumed ${batchId}: items start again (was paused: ${before.statusReason ?? 'by an operator'})`,
+        );
       }),
     );
 
@@ -133,7 +135,7 @@ export function registerOps(program: Command): void {
       withClient(batchId, async (c) => {
         if (opts.item === undefined) {
           await c.cancel(batchId);
-          say(
+          confirm(
             `cancellation requested for ${batchId}: items in flight are being stopped and the report written; ` +
               `\`durabatch watch ${batchId}\` follows it to the end`,
           );
