@@ -29,8 +29,15 @@ function oldSettings(old: ProcessorSpec | undefined, kind: Config['processor']):
   if (old?.type !== kind) return {};
   switch (old.type) {
     case 'http': {
-      const { url, method, headers, body, bodyMode, fileField, connections, timeoutMs } = old;
-      return { url, method, headers, body, bodyMode, fileField, connections, timeoutMs };
+      const { type: _t, tls, ...settings } = old;
+      // Mutual TLS is one object in a step, four settings in the config.
+      return {
+        ...settings,
+        clientCert: tls?.cert,
+        clientKey: tls?.key,
+        clientKeyPassphrase: tls?.passphrase,
+        ca: tls?.ca,
+      };
     }
     case 'command': {
       const { type: _t, ...rest } = old;

@@ -147,6 +147,37 @@ describe('retry-failed flags over the old batch', () => {
     expect(tooMany).toContain('flag --concurrency: 5000 is too big: at most 1000');
   });
 
+  it("keeps the old http processor's mutual TLS and cost source when another setting changes", async () => {
+    const tls = {
+      cert: '/certs/c.pem',
+      key: '/certs/k.pem',
+      passphrase: '${env:KEY_PASS}',
+      ca: '/certs/ca.pem',
+    };
+    const oldHttp: StepSpec[] = [
+      {
+        name: 'process',
+        processor: {
+          type: 'http',
+          url: 'http://old/{id}',
+          method: 'POST',
+          headers: {},
+          timeoutMs: 30_000,
+          costFrom: '/usage/cost',
+          tls,
+        },
+      },
+    ];
+    const o = await overridesFrom({ timeout: '60s', worker: true }, new Set(['timeout']));
+    const [step] = await o.steps!(oldHttp);
+    expect(step?.processor).toMatchObject({
+      url: 'http://old/{id}',
+      timeoutMs: 60_000,
+      costFrom: '/usage/cost',
+      tls,
+    });
+  });
+
   it('adds or replaces a header by name, whatever its case, keeping the others', async () => {
     const oldHttp: StepSpec[] = [
       {
