@@ -28,6 +28,7 @@ import { BatchNotFoundError, InputError, NON_RETRYABLE_ERROR_TYPES } from '../er
 import { recordBatchLocation } from '../runtime/batch-location';
 import { serverIdentity } from '../runtime/server-identity';
 import { stageOptionsFromConfig } from '../config/stage-options';
+import { memoOutputDir, type BatchMemo } from './batch-records';
 import { autoItemsPerChild } from './modes';
 import { describeSteps, stepsFromConfig } from './steps';
 
@@ -164,7 +165,7 @@ export class BatchClient {
     input: BatchInput,
     opts: {
       taskQueue: string;
-      memo: Record<string, unknown>;
+      memo: BatchMemo;
       summary: string;
       details: string[];
       audit: Record<string, unknown>;
@@ -260,7 +261,7 @@ export class BatchClient {
     try {
       const desc = await handle.describe();
       if (desc.status.name === 'RUNNING') return await handle.query(progressQuery);
-      const outputDir = (desc.memo as { outputDir?: string } | undefined)?.outputDir;
+      const outputDir = memoOutputDir(desc);
       if (outputDir) {
         const summary = await readFile(path.join(outputDir, 'results', 'summary.json'), 'utf8').catch(
           () => undefined,

@@ -5,7 +5,6 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type { BatchInput } from '../../workflows/batch';
 import type {
   FailurePolicy,
@@ -19,7 +18,7 @@ import { appendAudit } from '../audit/audit-log';
 import { InputError } from '../errors';
 import { readManifest, sourceRef, stageSource } from '../source/stage';
 import { defaultBatchId, type BatchClient, type StartedBatch } from './batch-client';
-import { decodePayload } from './listing';
+import { describeBatch, readBatchInput, requireOutputDir } from './batch-records';
 import { describeSteps } from './steps';
 import { jsonLines } from '../util/json-lines';
 
@@ -43,24 +42,6 @@ export interface RetryStarted extends StartedBatch {
   /** The JSONL file of the retried rows (the new batch's source). */
   file: string;
   taskQueue: string;
-}
-
-/** The input the batch's current run started with: one history event, whatever the history's length. */
-export async function readBatchInput(client: BatchClient, batchId: string): Promise<BatchInput> {
-  const res = await client.client.workflowService.getWorkflowExecutionHistory({
-    namespace: client.opts.namespace,
-    execution: { workflowId: batchId },
-    maximumPageSize: 1,
-  });
-  const payload = res.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-  const input = (await decodePayload(client.client, payload)) as BatchInput | undefined;
-  if (!input?.source?.dir || !Array.isArray(input.steps)) {
-    throw new InputError(
-      `"${batchId}" was not started by durabatch (no batch input in its history)`,
-      'see `durabatch list`',
-    );
-  }
-  return input;
 }
 
 async function failedKeys(outputDir: string, batchId: string): Promise<Set<string>> {
@@ -118,28 +99,14 @@ export async function startRetryFailed(
   oldId: string,
   overrides: RetryOverrides = {},
 ): Promise<RetryStarted> {
-  const old = client.handle(oldId);
-  let desc;
-  try {
-    desc = await old.describe();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError)
-      throw new InputError(`no batch with id "${oldId}"`, 'see `durabatch list`');
-    throw err;
-  }
+  const desc = await describeBatch(client, oldId);
   if (desc.status.name === 'RUNNING') {
     throw new InputError(
       `batch "${oldId}" is still running: its failed items are known once it ends`,
       `wait with \`durabatch watch ${oldId}\` (or cancel it), then retry`,
     );
   }
-  const oldOutputDir = (desc.memo as { outputDir?: unknown } | undefined)?.outputDir;
-  if (typeof oldOutputDir !== 'string') {
-    throw new InputError(
-      `"${oldId}" has no output directory in its memo: it is not a durabatch batch`,
-      'see `durabatch list`',
-    );
-  }
+  const oldOutputDir = requireOutputDir(oldId, desc);
   const keys = await failedKeys(oldOutputDir, oldId);
   if (keys.size === 0) {
     throw new InputError(

@@ -1,12 +1,9 @@
-// What the invariant checker reads: result files, the batch's own input and result, and Temporal's
-// record of its item workflows; plus the small count helpers the checks share.
+// What the invariant checker reads: result files, the batch's own result and Temporal's record of
+// its item workflows (its input: src/client/batch-records.ts); plus the count helpers the checks share.
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { InputError } from '../errors';
-import type { BatchInput } from '../../workflows/batch-input';
 import type { batchWorkflow } from '../../workflows/batch';
 import type { BatchProgress, ItemStatus } from '../../workflows/types';
 
@@ -28,18 +25,6 @@ export const same = (a: Counts, b: Counts) => STATUSES.every((s) => a[s] === b[s
 export const fmt = (c: Counts) => STATUSES.map((s) => `${s} ${c[s]}`).join(', ');
 export const sample = (keys: string[]) =>
   keys.slice(0, 10).join(', ') + (keys.length > 10 ? ` … (${keys.length})` : '');
-
-/** The batch's input as its current run received it (source reference, steps, output directory). */
-export async function batchInput(client: Client, batchId: string): Promise<BatchInput> {
-  const res = await client.workflowService.getWorkflowExecutionHistory({
-    namespace: client.options.namespace,
-    execution: { workflowId: batchId },
-    maximumPageSize: 1,
-  });
-  const payload = res.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-  if (!payload) throw new InputError(`batch "${batchId}" has no readable input`, 'is it a durabatch batch?');
-  return defaultPayloadConverter.fromPayload<BatchInput>(payload);
-}
 
 /** The final progress the workflow itself returned (completed) or attached to its failure (failed). */
 export async function workflowResult(client: Client, batchId: string): Promise<BatchProgress | undefined> {

@@ -4,15 +4,13 @@
 // Idempotency-Keys, no item took effect twice and every succeeded item took effect once.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { InputError } from '../errors';
 import type { BatchProgress, Item, ItemOutcome } from '../../workflows/types';
-import { BatchClient } from '../client/batch-client';
+import type { BatchClient } from '../client/batch-client';
+import { describeBatch, readBatchInput } from '../client/batch-records';
 import { pageFile } from '../output-dir/layout';
 import { jsonLines, readJsonLinesIfExists } from '../util/json-lines';
 import { checkEffects, type EffectRecord, type EffectsCheck } from './effects';
 import {
-  batchInput,
   childCounts,
   countsOf,
   fmt,
@@ -45,17 +43,13 @@ export interface VerifyReport {
 }
 
 export async function verifyBatch(
-  client: Client,
+  batches: BatchClient,
   batchId: string,
-  opts: { effects?: EffectRecord[]; home?: string } = {},
+  opts: { effects?: EffectRecord[] } = {},
 ): Promise<VerifyReport> {
-  const handle = client.workflow.getHandle(batchId);
-  const desc = await handle.describe().catch((err: unknown) => {
-    if (err instanceof WorkflowNotFoundError)
-      throw new InputError(`no batch with id "${batchId}"`, 'see `durabatch list`');
-    throw err;
-  });
-  const input = await batchInput(client, batchId);
+  const { client } = batches;
+  const desc = await describeBatch(batches, batchId);
+  const input = await readBatchInput(batches, batchId);
   const checks: Check[] = [];
   const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
   const report: VerifyReport = {
@@ -66,13 +60,8 @@ export async function verifyBatch(
     checks,
     counts: {},
   };
-  const batchClient = new BatchClient(client, {
-    namespace: client.options.namespace,
-    taskQueue: '',
-    home: opts.home ?? '',
-  });
   if (desc.status.name === 'RUNNING') {
-    const p = await batchClient.progress(batchId).catch(() => undefined);
+    const p = await batches.progress(batchId).catch(() => undefined);
     check(
       'ended',
       false,
@@ -125,7 +114,7 @@ export async function verifyBatch(
   const summary = JSON.parse(
     await readFile(path.join(results, 'summary.json'), 'utf8').catch(() => 'null'),
   ) as BatchProgress | null;
-  const status = await batchClient.progress(batchId).catch(() => undefined);
+  const status = await batches.progress(batchId).catch(() => undefined);
   const result = await workflowResult(client, batchId);
   const csvRows = await readCsv(path.join(results, 'results.csv'));
   const failedCsv = await readCsv(path.join(results, 'failed.csv'));

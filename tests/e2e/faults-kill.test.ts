@@ -125,7 +125,7 @@ describe.each(MODES)('durability ($name): worker and server killed mid-batch', (
     const final = (await handle.result()) as BatchProgress;
     expect(final).toMatchObject(allSucceeded(ITEMS));
 
-    const report = await verifyBatch(client, batchId, { effects: target.received(), home });
+    const report = await verifyBatch(batches, batchId, { effects: target.received() });
     const text = [...log, formatVerifyReport(report)].join('\n');
     await mkdir('test-artifacts/faults', { recursive: true });
     await writeFile(`test-artifacts/faults/verify-2000-${mode.slug}.txt`, text + '\n');

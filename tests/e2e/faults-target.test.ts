@@ -72,7 +72,7 @@ describe('durability: a faulty target, and a worker lost among two', () => {
 
     const final = await finalProgress(started.handle);
     expect(final).toMatchObject(allSucceeded(items));
-    const report = await verifyBatch(ctx.client, batchId, { effects: target.received(), home: ctx.home });
+    const report = await verifyBatch(ctx.batches, batchId, { effects: target.received() });
     const stats = target.stats();
     const text = `${formatVerifyReport(report)}\n  target: ${JSON.stringify(stats)}; outage ${outageMs} ms`;
     await saveReport('faulty-target', text);
@@ -130,7 +130,7 @@ describe('durability: a faulty target, and a worker lost among two', () => {
     expect(final).toMatchObject(allSucceeded(items));
     // Still alive: it did the rest on its own.
     expect(b.child.exitCode).toBeNull();
-    const report = await verifyBatch(ctx.client, batchId, { effects: target.received(), home: ctx.home });
+    const report = await verifyBatch(ctx.batches, batchId, { effects: target.received() });
     await saveReport('two-workers', formatVerifyReport(report));
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     expect(target.stats().effects).toBe(items);

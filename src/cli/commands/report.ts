@@ -172,22 +172,9 @@ large documents/ folders are fine; results/pages/ (raw pages, all in items.jsonl
     )
     .action((batchId: string, opts: { json?: boolean; zip?: string }) =>
       withBatchClient(async (client) => {
-        const { WorkflowNotFoundError } = await import('@temporalio/client');
-        let desc;
-        try {
-          desc = await client.handle(batchId).describe();
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError)
-            throw new InputError(`no batch with id "${batchId}"`, 'see `durabatch list`');
-          throw err;
-        }
-        const outputDir = (desc.memo as { outputDir?: unknown } | undefined)?.outputDir;
-        if (typeof outputDir !== 'string') {
-          throw new InputError(
-            `"${batchId}" has no output directory in its memo: it is not a durabatch batch`,
-            'see `durabatch list`',
-          );
-        }
+        const { describeBatch, requireOutputDir } = await import('../../client/batch-records');
+        const desc = await describeBatch(client, batchId);
+        const outputDir = requireOutputDir(batchId, desc);
         const files = await reportFiles(outputDir);
         const summaryText = await readFile(files.summaryText, 'utf8').catch(() => undefined);
         const summaryJson = await readFile(files.summaryJson, 'utf8').catch(() => undefined);

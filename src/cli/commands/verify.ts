@@ -1,6 +1,5 @@
 // `durabatch verify <id>`: checks a finished batch's invariants (see src/verify/verify.ts).
 import type { Command } from 'commander';
-import { homeDir } from '../../runtime/defaults';
 import { withBatchClient } from '../batch-connection';
 
 export function registerVerify(program: Command): void {
@@ -29,7 +28,7 @@ Exit code: 0 every check passed, 1 a check failed (or the batch is still running
         const { loadEffects } = await import('../../verify/effects');
         const { formatVerifyReport, verifyBatch } = await import('../../verify/verify');
         const effects = opts.effects ? await loadEffects(opts.effects) : undefined;
-        const report = await verifyBatch(client.client, batchId, { effects, home: homeDir() });
+        const report = await verifyBatch(client, batchId, { effects });
         if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
         else process.stdout.write(formatVerifyReport(report) + '\n');
         process.exitCode = report.ok ? 0 : 1;
