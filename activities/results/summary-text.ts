@@ -1,5 +1,6 @@
 // summary.txt: the report a person reads first.
 import type { BatchProgress, FailureRecord } from '../../workflows/types';
+import { spacedDuration } from '../../src/util/durations';
 import type { ReportLatency } from './latency';
 
 export interface SummaryForText extends Omit<BatchProgress, keyof ReportLatency>, ReportLatency {
@@ -7,13 +8,6 @@ export interface SummaryForText extends Omit<BatchProgress, keyof ReportLatency>
   recentFailures: FailureRecord[];
   /** Set when a results workbook was written. */
   files?: { workbook?: string };
-}
-
-function duration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  return m < 60 ? `${m}m ${s % 60}s` : `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
 export function formatSummaryText(s: SummaryForText): string {
@@ -24,7 +18,7 @@ export function formatSummaryText(s: SummaryForText): string {
     `status       ${s.status}${s.statusReason ? ` (${s.statusReason})` : ''}`,
     `source       ${s.source}`,
     `items        ${s.total} total: ${s.succeeded} succeeded, ${s.failed} failed, ${s.skipped} skipped, ${s.cancelled} cancelled`,
-    `duration     ${duration(ms)} (${s.startedAt} → ${s.endedAt ?? 'running'})`,
+    `duration     ${spacedDuration(ms)} (${s.startedAt} → ${s.endedAt ?? 'running'})`,
     `throughput   ${s.throughputPerMinute} items/min`,
     `latency      avg ${s.latencyMs.avg} ms, p50 ${s.latencyMs.p50} ms, p95 ${s.latencyMs.p95} ms, p99 ${s.latencyMs.p99} ms, max ${s.latencyMs.max} ms`,
     `error rate   ${(s.errorRate * 100).toFixed(2)}%`,

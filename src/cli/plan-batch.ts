@@ -14,6 +14,7 @@ import { stageSource } from '../source/stage';
 import { resolveBatchConfig, type BatchFlags } from './batch-options';
 import { parseDuration } from './flag-values';
 import { enableTypeScriptModules } from './typescript-modules';
+import { spacedDuration } from '../util/durations';
 
 export interface PlanFlags extends BatchFlags {
   estimateLatency: string;
@@ -84,13 +85,6 @@ function modePlan(config: Config, runnable: number, latencyMs: number) {
     },
     modes,
   };
-}
-
-function humanSeconds(s: number): string {
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
 }
 
 /** `line 12: field "age": ...` → 12 (null for directory items, named by file). */
@@ -169,10 +163,10 @@ export async function planBatch(source: string, flags: PlanFlags): Promise<void>
     `  processor   ${plan.processor ?? '(not usable, see below)'}`,
     `  limits      concurrency ${plan.concurrency}, rate ${plan.rate === null ? 'unpaced' : `${plan.rate}/s`}, ` +
       `${plan.maxAttempts} attempts per item`,
-    `  duration    ~${humanSeconds(seconds)} (assuming ${latencyMs} ms per item; --estimate-latency)`,
+    `  duration    ~${spacedDuration(seconds * 1000)} (assuming ${latencyMs} ms per item; --estimate-latency)`,
     `  mode        ${mode.chosen.name} (--items-per-child ${mode.chosen.itemsPerChild}` +
       `${mode.chosen.why === 'auto' ? ', chosen by auto' : ''}); estimated ` +
-      mode.modes.map((m) => `${m.name} ~${humanSeconds(m.seconds)}`).join(', '),
+      mode.modes.map((m) => `${m.name} ~${spacedDuration(m.seconds * 1000)}`).join(', '),
   );
   const costText =
     cost.total === null

@@ -1,16 +1,13 @@
 // Live progress for `run` and `watch`: one redrawn line on a terminal, plain periodic lines otherwise.
 import type { BatchProgress } from '../../workflows/types';
+import { compactDuration } from '../util/durations';
 
 function bar(percent: number, width = 24): string {
   const filled = Math.round((Math.min(100, percent) / 100) * width);
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
 }
 
-function eta(seconds: number | null): string {
-  if (seconds === null) return '?';
-  if (seconds < 60) return `${seconds}s`;
-  return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
-}
+const eta = (seconds: number | null): string => (seconds === null ? '?' : compactDuration(seconds * 1000));
 
 /** `retrying`: items this process's worker is retrying (shown when some are). */
 export function progressLine(p: BatchProgress, retrying = 0): string {

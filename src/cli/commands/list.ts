@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../errors';
 import { LIST_STATUSES, parseSince } from '../../client/list-query';
 import type { BatchListEntry } from '../../client/listing';
+import { compactDuration } from '../../util/durations';
 import { withBatchClient } from '../batch-connection';
 
 interface ListFlags {
@@ -16,17 +17,6 @@ interface ListFlags {
 
 const MAX_LIMIT = 1000;
 
-function duration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  const h = Math.floor(m / 60);
-  return h < 48
-    ? `${h}h${String(m % 60).padStart(2, '0')}m`
-    : `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
-}
-
 /** `2025-01-31 08:00:03Z`: sortable, unambiguous, and short enough for a table. */
 const shortTime = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 
@@ -39,7 +29,7 @@ function table(rows: BatchListEntry[]): string {
     b.total === null ? '-' : String(b.total),
     b.failed === null ? '-' : String(b.failed),
     shortTime(b.startedAt),
-    duration(b.durationMs),
+    compactDuration(b.durationMs),
     b.throughputPerMinute === null ? '-' : String(b.throughputPerMinute),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
