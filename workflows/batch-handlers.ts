@@ -9,8 +9,8 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import type { ChildLauncher } from './batch-children';
-import type { PageLauncher } from './batch-pages';
+import type { ItemChildren } from './item-children';
+import type { PageChildren } from './page-children';
 import type { BatchState } from './batch-state';
 import {
   cancelItemUpdate,
@@ -38,9 +38,9 @@ const { findItem } = proxyActivities<ReturnType<typeof createActivities>>({
 
 export interface HandlerContext {
   state: BatchState;
-  children: ChildLauncher;
+  children: ItemChildren;
   /** Page mode only. */
-  pages?: PageLauncher;
+  pages?: PageChildren;
   source: StagedSourceRef;
   outputDir: string;
   webUiUrl: string | null;
@@ -170,7 +170,7 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
         await children.cancel(running()!.childId);
         return done('cancelling');
       }
-      if (key in state.skipAhead) return done('skipped');
+      if (key in state.cancelledPending) return done('skipped');
       const found = await findItem({ source: ctx.source, key });
       if (!found)
         throw ApplicationFailure.nonRetryable(`no item with key "${key}" in this batch`, 'UnknownItem');
@@ -189,7 +189,7 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
           FailureType.ItemFinished,
         );
       }
-      state.skipAhead[key] = found.index;
+      state.cancelledPending[key] = found.index;
       state.record(
         unranOutcome(
           { index: found.index, key },
@@ -206,7 +206,7 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
       validator: (req: CancelItemInput) => {
         if (typeof req?.key !== 'string' || req.key === '')
           throw new Error('cancelItem needs {"key": "<item key>"}');
-        if (state.terminal) throw new Error(`the batch is already ending (${state.terminal.status})`);
+        if (state.ending) throw new Error(`the batch is already ending (${state.ending.status})`);
       },
     },
   );

@@ -32,15 +32,19 @@ export class BatchState {
   pauseReason?: string;
   resultsPage: number;
   unwrittenOutcomes: ItemOutcome[];
-  readonly skipAhead: Record<string, number>;
+  /** Pending items an operator cancelled (key → index): counted skipped at once, never started. */
+  readonly cancelledPending: Record<string, number>;
   readonly startedAt: string;
   readonly runNumber: number;
   readonly blocked: Record<string, string>;
   readonly pages: Map<string, InFlightPage>;
   auditQueue: AuditDraft[];
   private auditSeq: number;
-  /** Set once the batch is ending (cancel, failure policy, or all done). */
-  terminal?: { status: BatchStatus; reason?: string };
+  /**
+   * Set once the batch is ending: `cancelling` or `failed` (failure policy) while in-flight items are
+   * stopped, then the final status.
+   */
+  ending?: { status: BatchStatus; reason?: string };
   endedAt?: string;
 
   constructor(
@@ -59,7 +63,7 @@ export class BatchState {
     this.pauseReason = carried?.pauseReason;
     this.resultsPage = carried?.resultsPage ?? 0;
     this.unwrittenOutcomes = carried?.unwrittenOutcomes ?? [];
-    this.skipAhead = carried?.skipAhead ?? {};
+    this.cancelledPending = carried?.skipAhead ?? {};
     this.startedAt = carried?.startedAt ?? workflowNowIso();
     this.runNumber = (carried?.runNumber ?? 0) + 1;
     this.blocked = carried?.blocked ?? {};
@@ -102,7 +106,7 @@ export class BatchState {
       pauseReason: this.pauseReason,
       resultsPage: this.resultsPage,
       unwrittenOutcomes: this.unwrittenOutcomes,
-      skipAhead: this.skipAhead,
+      skipAhead: this.cancelledPending,
       startedAt: this.startedAt,
       runNumber: this.runNumber,
       blocked: this.blocked,
@@ -233,8 +237,8 @@ export class BatchState {
    */
   cancelNotStarted(): number {
     const from = this.cursor;
-    const skippedAhead = Object.values(this.skipAhead).filter((i) => i >= from).length;
-    this.counts.cancelled += Math.max(0, this.total - from - skippedAhead);
+    const alreadySkipped = Object.values(this.cancelledPending).filter((i) => i >= from).length;
+    this.counts.cancelled += Math.max(0, this.total - from - alreadySkipped);
     this.cursor = this.total;
     return from;
   }
@@ -263,7 +267,7 @@ export class BatchState {
   }
 
   currentStatus(): BatchStatus {
-    if (this.terminal) return this.terminal.status;
+    if (this.ending) return this.ending.status;
     return this.paused ? 'paused' : 'running';
   }
 

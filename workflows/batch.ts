@@ -12,8 +12,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import { ChildLauncher } from './batch-children';
-import { PageLauncher } from './batch-pages';
+import { ItemChildren } from './item-children';
+import { PageChildren } from './page-children';
 import { registerBatchHandlers } from './batch-handlers';
 import { BatchState } from './batch-state';
 import { workflowNow, workflowNowIso } from './clock';
@@ -62,10 +62,10 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     outputDir: input.outputDir,
     local: input.itemExecution === 'local',
   };
-  const children = new ChildLauncher(state, itemSpec);
+  const children = new ItemChildren(state, itemSpec);
   const pages =
     (input.itemsPerChild ?? 1) > 1
-      ? new PageLauncher(state, itemSpec, input.source, input.itemsPerChild!)
+      ? new PageChildren(state, itemSpec, input.source, input.itemsPerChild!)
       : undefined;
   children.pages = pages;
   const buffer: Item[] = [];
@@ -87,7 +87,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
 
   // A breached failure policy stops new starts at once, before the loop gets to end the batch.
   const canStartStandby = () =>
-    !state.terminal &&
+    !state.ending &&
     !state.paused &&
     state.cursor < state.total &&
     state.failurePolicyBreach(input.failurePolicy) === undefined;
@@ -127,25 +127,31 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   }
 
   /** Page mode: slots to the pages in flight first, then new pages for the free slots. */
-  async function fillPages(launcher: PageLauncher): Promise<void> {
-    await launcher.rebalance();
+  async function fillPages(pageChildren: PageChildren): Promise<void> {
+    await pageChildren.rebalance();
     let issued = 0;
     while (canStartMore() && !historyFull()) {
-      const count = Math.min(launcher.itemsPerChild, state.total - state.cursor);
+      const count = Math.min(pageChildren.itemsPerChild, state.total - state.cursor);
       const free = state.limits.concurrency - state.usedSlots;
-      launcher.start(state.cursor, count, Math.min(free, count));
+      pageChildren.start(state.cursor, count, Math.min(free, count));
       state.cursor += count;
       if (++issued >= MAX_STARTS_PER_TASK) {
-        await launcher.allStarted();
+        await pageChildren.allStarted();
         issued = 0;
       }
     }
     // Every slot is taken: the next page starts now with none, reads its items and waits, so slots
     // freed at the end of a page go to items ready to run, not to a page still starting.
     const full = state.usedSlots >= state.limits.concurrency;
-    if (full && canStartStandby() && !historyFull() && !launcher.hasStandby && launcher.standbyAllowed()) {
-      launcher.start(state.cursor, Math.min(launcher.itemsPerChild, state.total - state.cursor), 0);
-      state.cursor = Math.min(state.total, state.cursor + launcher.itemsPerChild);
+    if (
+      full &&
+      canStartStandby() &&
+      !historyFull() &&
+      !pageChildren.hasStandby &&
+      pageChildren.standbyAllowed()
+    ) {
+      pageChildren.start(state.cursor, Math.min(pageChildren.itemsPerChild, state.total - state.cursor), 0);
+      state.cursor = Math.min(state.total, state.cursor + pageChildren.itemsPerChild);
     }
   }
 
@@ -173,14 +179,18 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
       }
       const cost = item.invalid === undefined ? expectedCost(item, input.cost, state.stats) : 0;
       const budget = state.limits.budget;
-      if (budget !== undefined && !(item.key in state.skipAhead) && state.committedCost + cost > budget) {
+      if (
+        budget !== undefined &&
+        !(item.key in state.cancelledPending) &&
+        state.committedCost + cost > budget
+      ) {
         // Stop before the item that would overspend; it starts first when the operator resumes.
         buffer.unshift(item);
         state.pauseForBudget(budget, { key: item.key, cost });
         return;
       }
       state.cursor = item.index + 1;
-      if (item.key in state.skipAhead) continue; // cancelled while pending: already counted as skipped
+      if (item.key in state.cancelledPending) continue; // cancelled while pending: already counted as skipped
       if (item.invalid !== undefined) {
         // Rejected at staging (validation, parse error, size): reported, never sent to the target.
         state.record(unranOutcome(item, 'skipped', FailureType.InvalidItem, item.invalid));
@@ -226,7 +236,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
       }
       const breach = state.failurePolicyBreach(input.failurePolicy);
       if (breach) {
-        state.terminal = { status: 'failed', reason: breach };
+        state.ending = { status: 'failed', reason: breach };
         break;
       }
       // After the window refilled: Current Details show the items just started, not the freed slots.
@@ -248,25 +258,25 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   } catch (err) {
     if (!isCancellation(err)) throw err;
     cancelError = err;
-    state.terminal = { status: 'cancelling', reason: 'cancellation requested' };
+    state.ending = { status: 'cancelling', reason: 'cancellation requested' };
     state.audit({ action: 'cancel', sender: { kind: 'cancel' } });
   }
 
   // Ending: cancel what still runs, write the report. Not cancellable, so a cancel request cannot
   // interrupt the cleanup it asked for.
   return await CancellationScope.nonCancellable(async () => {
-    const ending = state.terminal?.status;
+    const endedBy = state.ending?.status;
     await children.stopAll(input.cancelGraceMs ?? 60_000);
     const notStartedFrom = state.cancelNotStarted();
     const final =
-      ending === 'cancelling'
+      endedBy === 'cancelling'
         ? 'cancelled'
-        : ending === 'failed'
+        : endedBy === 'failed'
           ? 'failed'
           : state.counts.failed > 0
             ? 'partial_failure'
             : 'completed';
-    state.terminal = { status: final, reason: state.terminal?.reason };
+    state.ending = { status: final, reason: state.ending?.reason };
     state.endedAt = workflowNowIso();
     await flushResults(true);
     const progress = state.progress(input.outputDir, webUiUrl);
@@ -289,7 +299,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     if (final === 'cancelled') throw cancelError as Error;
     if (final === 'failed') {
       throw ApplicationFailure.nonRetryable(
-        `batch failed: ${state.terminal.reason ?? ''}`,
+        `batch failed: ${state.ending.reason ?? ''}`,
         FailureType.BatchFailed,
         progress,
       );

@@ -25,7 +25,10 @@ export interface CarriedState {
   pauseReason?: string;
   resultsPage: number;
   unwrittenOutcomes: ItemOutcome[];
-  /** Pending items cancelled by an operator (key → index): already counted as skipped, never started. */
+  /**
+   * Pending items cancelled by an operator (key → index): already counted as skipped, never started.
+   * BatchState.cancelledPending; the field keeps its first name, which runs in flight carry.
+   */
   skipAhead: Record<string, number>;
   startedAt: string;
   runNumber: number;

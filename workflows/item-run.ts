@@ -1,7 +1,7 @@
 // Running one item's steps, shared by the item workflow (one child per item) and the page workflow
 // (one child per N items). Each step is an activity (or, for short calls in page mode, a local
-// activity) under the batch's retry policy; a finished step's result is in history and never run
-// again. Always returns an outcome: succeeded, failed, or cancelled (the caller decides what a
+// activity) under the retry policy of workflows/step-retry.ts; a finished step's result is in history
+// and never run again. Always returns an outcome: succeeded, failed, or cancelled (the caller decides what a
 // cancellation means for its own workflow).
 import {
   ActivityCancellationType,
@@ -16,15 +16,22 @@ import { RetryState } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import { workflowNow, workflowNowIso } from './clock';
 import { itemCost } from './cost';
-import { BLOCKING_FAILURE_TYPES, FailureType } from './failure-types';
+import { FailureType } from './failure-types';
+import {
+  blockingFailure,
+  DEFAULT_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_STOP_GRACE_MS,
+  stepRetry,
+  temporalRetryPolicy,
+} from './step-retry';
 import type { CostPolicy, Item, ItemOutcome, ItemRetryPolicy, StepResult, StepSpec } from './types';
 
 const MAX_MESSAGE = 500;
 
-/** What every item of a batch runs with (part of both child workflows' input). */
 /** Files listed in an item's outcome (the documents folder holds them all). */
 const MAX_OUTCOME_FILES = 20;
 
+/** What every item of a batch runs with (part of both child workflows' input). */
 export interface ItemRunSpec {
   batchId: string;
   /** One step (a single processor) or a pipeline, run in order. */
@@ -45,16 +52,10 @@ export interface ItemRunHooks {
 }
 
 function stepActivity(step: StepSpec, batchRetry: ItemRetryPolicy, local: boolean) {
-  const retry = { ...batchRetry, ...step.retry };
-  const retryPolicy = {
-    maximumAttempts: retry.maxAttempts,
-    initialInterval: retry.initialIntervalMs,
-    maximumInterval: retry.maxIntervalMs,
-    backoffCoefficient: retry.backoffCoefficient,
-    nonRetryableErrorTypes: retry.nonRetryableErrorTypes,
-  };
+  const retry = stepRetry(batchRetry, step);
+  const retryPolicy = temporalRetryPolicy(retry);
   // Room for a cancelled attempt's stop grace, so it ends as cancelled, not timed out.
-  const startToCloseTimeout = step.processor.timeoutMs + (retry.stopGraceMs ?? 5_000) + 5_000;
+  const startToCloseTimeout = step.processor.timeoutMs + (retry.stopGraceMs ?? DEFAULT_STOP_GRACE_MS) + 5_000;
   if (local) {
     // No heartbeats for local activities: cancellation is best effort, a long back-off becomes a timer.
     return proxyLocalActivities<ReturnType<typeof createActivities>>({
@@ -68,7 +69,7 @@ function stepActivity(step: StepSpec, batchRetry: ItemRetryPolicy, local: boolea
     // Temporal owns retries; the activity itself never loops.
     startToCloseTimeout,
     // The activity heartbeats every second: a dead worker is noticed in seconds, not at the timeout.
-    heartbeatTimeout: retry.heartbeatTimeoutMs ?? 15_000,
+    heartbeatTimeout: retry.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
     // A cancelled item ends only once its work has stopped (process group gone, request aborted,
     // module settled or abandoned): its slot is not freed while it still acts on the target.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -107,11 +108,11 @@ export async function runItem(spec: ItemRunSpec, item: Item, hooks: ItemRunHooks
             pipeline: spec.steps.length > 1,
             steps: { ...results },
             outputDir: spec.outputDir,
-            stopGraceMs: { ...spec.retry, ...step.retry }.stopGraceMs,
+            stopGraceMs: stepRetry(spec.retry, step).stopGraceMs,
           });
           break;
         } catch (err) {
-          const blocked = blockingFailure(err);
+          const blocked = blockingFailure(err, MAX_MESSAGE);
           if (!blocked) throw err;
           await hooks.blocked(blocked.errorType, blocked.errorMessage);
         }
@@ -151,7 +152,7 @@ export async function runItem(spec: ItemRunSpec, item: Item, hooks: ItemRunHooks
         failedStep: stepName,
       });
     }
-    const d = describeFailure(err, { ...spec.retry, ...current?.retry }.maxAttempts);
+    const d = describeFailure(err, stepRetry(spec.retry, current).maxAttempts);
     return finish({
       status: 'failed',
       ...d,
@@ -159,15 +160,6 @@ export async function runItem(spec: ItemRunSpec, item: Item, hooks: ItemRunHooks
       errorMessage: stepName ? `step ${stepName}: ${d.errorMessage}` : d.errorMessage,
     });
   }
-}
-
-/** The error of a step that failed because the workers cannot run items at all, if it did. */
-function blockingFailure(err: unknown): { errorType: string; errorMessage: string } | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : undefined;
-  if (!(cause instanceof ApplicationFailure) || !BLOCKING_FAILURE_TYPES.includes(cause.type ?? '')) {
-    return undefined;
-  }
-  return { errorType: cause.type!, errorMessage: cause.message.slice(0, MAX_MESSAGE) };
 }
 
 /** Turns an activity failure into a bounded error description and the number of attempts made. */

@@ -50,7 +50,7 @@ export function startItems(state: BatchState, from: number, to: number, expected
   state.cursor = Math.max(state.cursor, to + 1);
 }
 
-/** Starts a page child of `count` items from `first` holding `slots` slots, as PageLauncher does. */
+/** Starts a page child of `count` items from `first` holding `slots` slots, as PageChildren does. */
 export function startPage(
   state: BatchState,
   first: number,

@@ -87,7 +87,7 @@ describe('progress of a batch', () => {
     s.pauseReason = 'budget 10 reached';
     for (let i = 11; i <= 13; i++) s.applyOutcome(outcome(i, 'cancelled', { errorType: 'Cancelled' }));
     s.cancelNotStarted();
-    s.terminal = { status: 'cancelled', reason: 'cancellation requested' };
+    s.ending = { status: 'cancelled', reason: 'cancellation requested' };
     s.endedAt = '2024-05-01T10:05:00.000Z';
     const p = s.progress('/out', null);
     expect(countsOf(p)).toEqual({

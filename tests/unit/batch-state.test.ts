@@ -71,7 +71,7 @@ describe('BatchState outcomes', () => {
     for (const i of [0, 2, 3]) s.applyOutcome(outcome(i));
     // K0002 was skipped by cancelItem before the cursor reached it; K0005 (next) and K0007 are ahead.
     s.applyOutcome(outcome(1, 'skipped'));
-    for (const i of [1, 4, 6]) s.skipAhead[key(i)] = i;
+    for (const i of [1, 4, 6]) s.cancelledPending[key(i)] = i;
     s.record(outcome(4, 'skipped'));
     s.record(outcome(6, 'skipped'));
 
@@ -87,7 +87,7 @@ describe('BatchState outcomes', () => {
     expect(s.currentStatus()).toBe('running');
     s.paused = true;
     expect(s.currentStatus()).toBe('paused');
-    s.terminal = { status: 'cancelling', reason: 'cancellation requested' };
+    s.ending = { status: 'cancelling', reason: 'cancellation requested' };
     expect(s.currentStatus()).toBe('cancelling');
   });
 });
@@ -189,7 +189,7 @@ describe('BatchState across continue-as-new', () => {
     s.applyOutcome(outcome(0, 'succeeded', { cost: 2 }));
     s.applyOutcome(outcome(1, 'failed'));
     startPage(s, 4, 3, 1, { allowance: 4 });
-    s.skipAhead[key(8)] = 8;
+    s.cancelledPending[key(8)] = 8;
     s.paused = true;
     s.pauseReason = 'paused by operator';
     s.limits = { concurrency: 5, budget: 20 };

@@ -34,7 +34,8 @@ const { readPage } = proxyActivities<ReturnType<typeof createActivities>>({
 /** Marks runs that start the next page ahead, with no slot. */
 const STANDBY_PATCH = 'page-standby';
 
-export class PageLauncher {
+/** Starts page children, hands out their slots, and sends them control and item cancellations. */
+export class PageChildren {
   private readonly starting = new Set<Promise<void>>();
   private standby: boolean | undefined;
 
@@ -50,7 +51,7 @@ export class PageLauncher {
     const { rate, concurrency, budget } = this.state.limits;
     return {
       slots: page.slots,
-      paused: this.state.paused || this.state.terminal !== undefined,
+      paused: this.state.paused || this.state.ending !== undefined,
       // Each page paces at its share of the rate, so all pages together never exceed it.
       ratePerSec: rate ? (rate * Math.max(page.slots, 1)) / concurrency : undefined,
       ...(budget !== undefined
@@ -178,7 +179,7 @@ export class PageLauncher {
     const childId = `${this.spec.batchId}/page-${first}`;
     const done = [...'0'.repeat(count)];
     const skip: string[] = [];
-    for (const [key, index] of Object.entries(this.state.skipAhead)) {
+    for (const [key, index] of Object.entries(this.state.cancelledPending)) {
       if (index >= first && index < first + count) {
         done[index - first] = '1'; // counted when it was cancelled
         skip.push(key);

@@ -1,5 +1,7 @@
-// Starting and cancelling item children. Starts are issued together (not awaited one by one) and
-// tracked, so the parent can make sure every start is recorded before it continues-as-new.
+// The batch's item children (one workflow per item): where items are started, cancelled, and learnt
+// about when they close without reporting. Starts are issued together (not awaited one by one) and
+// tracked, so the parent can make sure every start is recorded before it continues-as-new. Page mode
+// starts its children in page-children.ts; cancelling and watching them goes through here too.
 import {
   ApplicationFailure,
   CancellationScope,
@@ -17,7 +19,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import type { PageLauncher } from './batch-pages';
+import type { PageChildren } from './page-children';
 import type { BatchState } from './batch-state';
 import { workflowNow, workflowNowIso } from './clock';
 import { ITEM_WORKFLOW_CLOSED, FailureType } from './failure-types';
@@ -36,13 +38,14 @@ const REPORT_BY_RESULT_PATCH = 'item-outcome-by-result';
 /** How long the parent waits, before continuing-as-new, for a child that closed while being switched. */
 const SWITCH_GRACE_MS = 60_000;
 
-export class ChildLauncher {
+/** Starts, cancels and watches the item child workflows of one batch run. */
+export class ItemChildren {
   private readonly starting = new Set<Promise<void>>();
   /** Keys of items in flight whose child reports by result to this run (not carried over). */
   private readonly byResult = new Set<string>();
   private reportByResult: boolean | undefined;
-  /** Page mode: the pages' launcher, whose children are cancelled and watched here too. */
-  pages?: PageLauncher;
+  /** Page mode: the page children, cancelled and watched here too. */
+  pages?: PageChildren;
 
   constructor(
     private readonly state: BatchState,
@@ -197,12 +200,11 @@ export class ChildLauncher {
     try {
       for (;;) {
         await condition(
-          () =>
-            this.state.inFlight.size > 0 || this.state.pages.size > 0 || this.state.terminal !== undefined,
+          () => this.state.inFlight.size > 0 || this.state.pages.size > 0 || this.state.ending !== undefined,
         );
-        if (this.state.terminal) return;
+        if (this.state.ending) return;
         await sleep(intervalMs);
-        if (this.state.terminal) return;
+        if (this.state.ending) return;
         const now = workflowNow();
         // Children awaited by result need no check: their result says when they closed.
         const old = [
