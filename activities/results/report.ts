@@ -2,8 +2,6 @@
 // original rows of failed items plus the error, ready to fix and feed back), and writes
 // summary.json / summary.txt. Every file is rebuilt from the pages and replaced atomically, so a
 // retried report activity produces the same files.
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { readManifest } from '../../src/source/stage';
@@ -15,7 +13,7 @@ import { writeFileAtomic } from './atomic-file';
 import { formatSummaryText } from './summary-text';
 import { writeResultsWorkbook } from './workbook';
 import { LatencyTally } from './latency';
-import { jsonLines } from '../../src/util/json-lines';
+import { jsonLines, jsonLinesWithText } from '../../src/util/json-lines';
 import { FailureType } from '../../workflows/failure-types';
 
 export interface WriteReportInput {
@@ -103,16 +101,11 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
     };
     await out.results.write(csvLine([...RESULT_COLUMNS]));
     for (let page = 0; page < input.resultsPages; page++) {
-      const lines = createInterface({
-        input: createReadStream(pageFile(input.outputDir, page)),
-        crlfDelay: Infinity,
-      });
-      for await (const line of lines) {
-        if (!line.trim()) continue;
-        const o = JSON.parse(line) as ItemOutcome;
+      const file = pageFile(input.outputDir, page);
+      for await (const { record: o, line } of jsonLinesWithText<ItemOutcome>(file)) {
         if (!(o.index >= 0 && o.index < seen.length))
           throw new Error(
-            `result page ${pageFile(input.outputDir, page)} holds item ${o.key} at index ${o.index}, outside the staged source's ${seen.length} items: the output directory holds another batch's results`,
+            `result page ${file} holds item ${o.key} at index ${o.index}, outside the staged source's ${seen.length} items: the output directory holds another batch's results`,
           );
         // A page rewritten after a retry can repeat an item another page holds: the first one counts.
         if (seen[o.index] === 1) continue;

@@ -1,8 +1,6 @@
 // What `durabatch plan` does: stage and check every item as `start` would, estimate each mode's
 // duration and the cost, and print the plan. Starts nothing; imported when the command runs.
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Item } from '../../workflows/types';
 import { checkModulesLoad } from '../processor-modules/load';
 import { autoItemsPerChild, estimateModeSeconds, MODES, modeOf } from '../client/modes';
@@ -15,6 +13,7 @@ import { resolveBatchConfig, type BatchFlags } from './batch-options';
 import { parseDuration } from './flag-values';
 import { enableTypeScriptModules } from './typescript-modules';
 import { spacedDuration } from '../util/durations';
+import { jsonLines } from '../util/json-lines';
 
 export interface PlanFlags extends BatchFlags {
   estimateLatency: string;
@@ -49,13 +48,7 @@ async function estimateCost(stagedDir: string, config: Config, runnable: number)
   // A cost field is per item: one streamed pass over the staged items sums it.
   let total = 0;
   let unknownItems = 0;
-  const rl = createInterface({
-    input: createReadStream(path.join(stagedDir, 'items.jsonl')),
-    crlfDelay: Infinity,
-  });
-  for await (const line of rl) {
-    if (!line) continue;
-    const item = JSON.parse(line) as Item;
+  for await (const item of jsonLines<Item>(path.join(stagedDir, 'items.jsonl'))) {
     if (item.invalid !== undefined) continue;
     const raw = item.data[field];
     const value =

@@ -1,5 +1,5 @@
 // Test inputs written as real files.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import yauzl from 'yauzl';
@@ -24,13 +24,7 @@ export function patientRows(n: number): { id: string; name: string }[] {
   }));
 }
 
-export async function readJsonLines<T>(file: string): Promise<T[]> {
-  const text = await readFile(file, 'utf8');
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as T);
-}
+export { readJsonLines } from '../../src/util/json-lines';
 
 /** The entry names of a zip archive, in order. */
 export function zipEntries(file: string): Promise<string[]> {
