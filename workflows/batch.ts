@@ -127,31 +127,25 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   }
 
   /** Page mode: slots to the pages in flight first, then new pages for the free slots. */
-  async function fillPages(pageChildren: PageChildren): Promise<void> {
-    await pageChildren.rebalance();
+  async function fillPages(pages: PageChildren): Promise<void> {
+    await pages.rebalance();
     let issued = 0;
     while (canStartMore() && !historyFull()) {
-      const count = Math.min(pageChildren.itemsPerChild, state.total - state.cursor);
+      const count = Math.min(pages.itemsPerChild, state.total - state.cursor);
       const free = state.limits.concurrency - state.usedSlots;
-      pageChildren.start(state.cursor, count, Math.min(free, count));
+      pages.start(state.cursor, count, Math.min(free, count));
       state.cursor += count;
       if (++issued >= MAX_STARTS_PER_TASK) {
-        await pageChildren.allStarted();
+        await pages.allStarted();
         issued = 0;
       }
     }
     // Every slot is taken: the next page starts now with none, reads its items and waits, so slots
     // freed at the end of a page go to items ready to run, not to a page still starting.
     const full = state.usedSlots >= state.limits.concurrency;
-    if (
-      full &&
-      canStartStandby() &&
-      !historyFull() &&
-      !pageChildren.hasStandby &&
-      pageChildren.standbyAllowed()
-    ) {
-      pageChildren.start(state.cursor, Math.min(pageChildren.itemsPerChild, state.total - state.cursor), 0);
-      state.cursor = Math.min(state.total, state.cursor + pageChildren.itemsPerChild);
+    if (full && canStartStandby() && !historyFull() && !pages.hasStandby && pages.standbyAllowed()) {
+      pages.start(state.cursor, Math.min(pages.itemsPerChild, state.total - state.cursor), 0);
+      state.cursor = Math.min(state.total, state.cursor + pages.itemsPerChild);
     }
   }
 
@@ -179,18 +173,15 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
       }
       const cost = item.invalid === undefined ? expectedCost(item, input.cost, state.stats) : 0;
       const budget = state.limits.budget;
-      if (
-        budget !== undefined &&
-        !(item.key in state.cancelledPending) &&
-        state.committedCost + cost > budget
-      ) {
+      const cancelled = item.key in state.cancelledPending; // by an operator: already counted skipped
+      if (budget !== undefined && !cancelled && state.committedCost + cost > budget) {
         // Stop before the item that would overspend; it starts first when the operator resumes.
         buffer.unshift(item);
         state.pauseForBudget(budget, { key: item.key, cost });
         return;
       }
       state.cursor = item.index + 1;
-      if (item.key in state.cancelledPending) continue; // cancelled while pending: already counted as skipped
+      if (cancelled) continue;
       if (item.invalid !== undefined) {
         // Rejected at staging (validation, parse error, size): reported, never sent to the target.
         state.record(unranOutcome(item, 'skipped', FailureType.InvalidItem, item.invalid));
