@@ -8,6 +8,7 @@ import type { HttpProcessorSpec } from '../../workflows/types';
 import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } from './context';
 import { expandUrl, renderBody, resolveEnvRefs } from './template';
 import { FileChangedError, uploadBody, type FormSpec, type UploadBody } from './upload-body';
+import { costValue } from '../../workflows/cost';
 import { FailureType } from '../../workflows/failure-types';
 import { logFailure, logRequest, logResponse } from './http-log';
 
@@ -85,9 +86,8 @@ export function costOf(
   let raw: unknown;
   if (costFrom.startsWith('header:')) raw = res.headers.get(costFrom.slice('header:'.length)) ?? undefined;
   else raw = jsonPointer(body, costFrom);
-  const cost =
-    typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-  if (Number.isFinite(cost) && cost >= 0) return cost;
+  const cost = costValue(raw);
+  if (cost !== undefined) return cost;
   ctx.log.warn(
     { costFrom, found: raw === undefined ? 'nothing' : excerpt(JSON.stringify(raw), 80) },
     `costFrom ${costFrom}: the answer holds no cost there (a number >= 0 is needed); the batch's costPerItem/costField counts instead`,

@@ -1,6 +1,7 @@
 // What `durabatch plan` does: stage and check every item as `start` would, estimate each mode's
 // duration and the cost, and print the plan. Starts nothing; imported when the command runs.
 import path from 'node:path';
+import { knownCost } from '../../workflows/cost';
 import type { Item } from '../../workflows/types';
 import { checkModulesLoad } from '../processor-modules/load';
 import { autoItemsPerChild, estimateModeSeconds, MODES, modeOf } from '../client/modes';
@@ -30,32 +31,19 @@ export interface PlanCost {
   unknownItems: number;
 }
 
-/** Cost settings are read defensively: they are optional, and older configs do not have them. */
-function costSettings(config: Config): { perItem?: number; field?: string; budget?: number } {
-  const c = config as Partial<Record<'costPerItem' | 'costField' | 'budget', unknown>>;
-  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-  return {
-    perItem: num(c.costPerItem),
-    field: typeof c.costField === 'string' && c.costField ? c.costField : undefined,
-    budget: num(c.budget),
-  };
-}
-
 async function estimateCost(stagedDir: string, config: Config, runnable: number): Promise<PlanCost> {
-  const { perItem, field, budget } = costSettings(config);
+  const { costPerItem: perItem, costField: field, budget } = config;
   const base = { perItem: perItem ?? null, field: field ?? null, budget: budget ?? null };
   if (!field) return { ...base, total: perItem === undefined ? null : perItem * runnable, unknownItems: 0 };
-  // A cost field is per item: one streamed pass over the staged items sums it.
+  // A cost field is per item: one streamed pass over the staged items sums it, read as the engine
+  // reads it before starting an item.
   let total = 0;
   let unknownItems = 0;
   for await (const item of jsonLines<Item>(path.join(stagedDir, 'items.jsonl'))) {
     if (item.invalid !== undefined) continue;
-    const raw = item.data[field];
-    const value =
-      typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-    if (Number.isFinite(value)) total += value;
-    else if (perItem !== undefined) total += perItem;
-    else unknownItems += 1;
+    const cost = knownCost(item, { perItem, field });
+    if (cost === undefined) unknownItems += 1;
+    else total += cost;
   }
   return { ...base, total: Math.round(total * 1e6) / 1e6, unknownItems };
 }
