@@ -18,8 +18,8 @@ import {
   findClosedWorkflows,
   type AwaitWorkflowsClosedInput,
   type FindClosedWorkflowsInput,
-} from './engine/workflows-closed';
-import { recordAudit } from './engine/audit';
+} from './child-workflows/workflows-closed';
+import { recordAudit } from './audit/record-audit';
 import type { RecordAuditInput } from '../workflows/batch-audit';
 import { FailureType } from '../workflows/failure-types';
 
@@ -95,6 +95,10 @@ export function createActivities(deps: ActivityDeps) {
       return findStagedItem(input.source, input.key);
     },
 
+    /**
+     * Runs one step of one item, one attempt (Temporal retries it under workflows/step-retry.ts's
+     * policy). Registered as `processItem` since before pipelines: running batches call that name.
+     */
     async processItem(input: ProcessItemInput): Promise<StepResult> {
       const ctx = Context.current();
       const { attempt } = ctx.info;

@@ -3,10 +3,10 @@
 // real workflows on a real server and steer them to an edge case: items wait until the test releases
 // them, and the next results write can be held. Waiting activities heartbeat, so a cancellation
 // reaches them the way it reaches real ones. Which workflows are closed is asked of the server with
-// the real activities (activities/engine/workflows-closed.ts).
+// the real activities (activities/child-workflows/workflows-closed.ts).
 import { Context } from '@temporalio/activity';
 import type { createActivities } from '../../activities';
-import { awaitWorkflowsClosed, findClosedWorkflows } from '../../activities/engine/workflows-closed';
+import { awaitWorkflowsClosed, findClosedWorkflows } from '../../activities/child-workflows/workflows-closed';
 import type { WriteReportInput } from '../../activities/results/report';
 import type { AuditDraft, Item, ItemOutcome, StepResult } from '../../workflows/types';
 

@@ -17,7 +17,7 @@ import {
   readSummary,
   waitFor,
 } from '../helpers/engine';
-import { NO_IDENTITY } from '../../activities/engine/audit';
+import { NO_IDENTITY } from '../../activities/audit/record-audit';
 import { readJsonLines } from '../helpers/files';
 import { engineHarness, type EngineHarness } from '../helpers/harness';
 import { alive, probeRuns, writeProbe } from '../helpers/probe';
