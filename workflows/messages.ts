@@ -1,6 +1,7 @@
 // Signals, queries and updates of durabatch workflows, shared by workflows and the client so both
 // sides agree on names and payload shapes. Descriptions show up in the Temporal Web UI.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { MAX_CONCURRENCY, MAX_RATE } from './limits';
 import type { BatchProgress, FailureRecord, ItemOutcome, Limits } from './types';
 
 /** Child → parent: an item reached a terminal state (sent on success, failure and cancellation). */
@@ -115,14 +116,10 @@ export const messageDescriptions = {
   progress:
     'Batch status: counts (succeeded, failed, skipped, cancelled, running, pending add up to total), percent, throughput, latency, ETA, cost, limits',
   failures: 'The most recent item failures (at most 50), newest last: key, errorType, errorMessage, attempts',
-  setLimits:
-    'Change limits. Input: {"concurrency": 1..1000, "rate": items/s or null for unpaced, "budget": cost or null}; any subset. Returns the limits now in force',
+  setLimits: `Change limits. Input: {"concurrency": 1..${MAX_CONCURRENCY}, "rate": items/s or null for unpaced, "budget": cost or null}; any subset. Returns the limits now in force`,
   cancelItem:
     'Cancel one item. Input: {"key": "<item key>"}. Running → its child is cancelled; not started → skipped. The batch goes on',
 } as const;
-
-/** Highest concurrency a batch accepts: far below Temporal's 2,000 pending-children limit. */
-export const MAX_CONCURRENCY = 1000;
 
 /** Returns an error message for invalid limits, or undefined when they are acceptable. */
 export function validateLimits(input: SetLimitsInput): string | undefined {
@@ -141,9 +138,9 @@ export function validateLimits(input: SetLimitsInput): string | undefined {
   if (
     r !== undefined &&
     r !== null &&
-    (typeof r !== 'number' || !Number.isFinite(r) || r <= 0 || r > 10_000)
+    (typeof r !== 'number' || !Number.isFinite(r) || r <= 0 || r > MAX_RATE)
   ) {
-    return `rate must be a number of items per second above 0 and at most 10000 (or null for no pacing), got ${String(r)}`;
+    return `rate must be a number of items per second above 0 and at most ${MAX_RATE} (or null for no pacing), got ${String(r)}`;
   }
   return undefined;
 }

@@ -2,7 +2,7 @@
 // explicitly ("true"/"false"), never coerced, so "false" never means true.
 import os from 'node:os';
 import { z } from 'zod';
-import { MAX_CONCURRENCY } from '../../workflows/messages';
+import { MAX_CONCURRENCY, MAX_RATE } from '../../workflows/limits';
 import { LOG_LEVELS } from '../logging/levels';
 import { maskSecrets } from '../logging/secrets';
 import { SOURCE_FORMATS } from '../source/types';
@@ -104,7 +104,7 @@ export const Config = z
       )
       .default(10),
     /** Items started per second. Default: unpaced. */
-    rate: z.coerce.number().positive().max(10_000).optional(),
+    rate: z.coerce.number().positive().max(MAX_RATE).optional(),
     /** Attempts per item (first try included). Default 5. */
     maxAttempts: z.coerce.number().int().min(1).max(100).default(5),
     /** First retry delay in ms. Default 1000. */
