@@ -9,7 +9,7 @@ import { openEnvironment } from '../runtime/environment';
 import { RetryTracker } from '../worker/retry-tracker';
 import { createBatchWorker } from '../worker/worker';
 import { batchClientOf, say } from './batch-connection';
-import { exitCodeFor, followBatch } from './follow';
+import { exitCodeFor, followBatch } from './follow-progress';
 import { ProgressView, summaryBlock } from './progress-view';
 
 /** What a command decides once connected: where its batch runs and how to start (or resume) it. */

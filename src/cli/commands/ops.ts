@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { BatchClient } from '../../client/batch-client';
 import { InputError } from '../../errors';
 import { withBatchClient } from '../batch-connection';
-import { exitCodeFor, followBatch } from '../follow';
+import { exitCodeFor, followBatch } from '../follow-progress';
 import { ProgressView, progressLine, summaryBlock } from '../progress-view';
 
 /** Runs `fn` on one batch; "not found" names the server holding it when this machine started it elsewhere. */
