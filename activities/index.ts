@@ -2,7 +2,7 @@
 // (`proxyActivities<ReturnType<typeof createActivities>>`); tests pass their own dependencies.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { SharedStorageError, SourceChangedError } from '../src/errors';
-import { assertBatchStorage, type BatchStorage } from '../src/runtime/shared-storage';
+import { assertBatchStorage, type BatchStorage } from '../src/home/shared-storage';
 import { checkSourceUnchanged } from '../src/source/source-check';
 import type { Logger } from 'pino';
 import { operationLogger, type LogLevels } from '../src/logging/levels';
@@ -10,6 +10,7 @@ import { BatchLoggers } from '../src/logging/batch-loggers';
 import { batchEndFields, batchEndMessage } from '../src/logging/batch-events';
 import { findStagedItem, MAX_PAGE_BYTES, readStagedPage } from '../src/source/page-reader';
 import type { Item, StagedSourceRef, StepResult, StepSpec } from '../workflows/types';
+import { startHeartbeats } from './heartbeats';
 import { runProcessor } from './processors';
 import { writeReport, type WriteReportInput } from './results/report';
 import { writeResultsPage, type WriteResultsPageInput } from './results/pages';
@@ -114,12 +115,10 @@ export function createActivities(deps: ActivityDeps) {
         ? `${input.batchId}:${item.key}:${step.name}`
         : `${input.batchId}:${item.key}`;
       const started = Date.now();
-      // Heartbeats let Temporal notice a dead worker within the heartbeat timeout and deliver
-      // cancellation to a running item. A processor may heartbeat with details of its own.
-      let lastDetails: unknown = ctx.info.heartbeatDetails;
       // A local activity has no heartbeats (the core only logs a warning for each): skip them.
-      const local = ctx.info.isLocal;
-      const beat = local ? undefined : setInterval(() => ctx.heartbeat(lastDetails), 1_000);
+      const heartbeats = ctx.info.isLocal
+        ? undefined
+        : startHeartbeats((details) => ctx.heartbeat(details), ctx.info.heartbeatDetails);
       try {
         const out = await runProcessor(step.processor, {
           batchId: input.batchId,
@@ -128,10 +127,7 @@ export function createActivities(deps: ActivityDeps) {
           idempotencyKey,
           attempt,
           signal: ctx.cancellationSignal,
-          heartbeat: (details?: unknown) => {
-            lastDetails = details;
-            if (!local) ctx.heartbeat(details);
-          },
+          heartbeat: (details?: unknown) => heartbeats?.record(details),
           lastHeartbeatDetails: ctx.info.heartbeatDetails as unknown,
           steps: input.steps,
           outputDir: input.outputDir,
@@ -146,7 +142,7 @@ export function createActivities(deps: ActivityDeps) {
         log.info({ err: (err as Error).message }, 'step attempt failed');
         throw err;
       } finally {
-        clearInterval(beat);
+        heartbeats?.stop();
       }
     },
 

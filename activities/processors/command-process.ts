@@ -1,5 +1,5 @@
-// Running one program in a process group of its own: bounded capture of its output, heartbeats
-// while it runs, and the whole group killed (SIGTERM, then SIGKILL) on a timeout or a cancel.
+// Running one program in a process group of its own: bounded capture of its output, and the whole
+// group killed (SIGTERM, then SIGKILL) on a timeout or a cancel. (The activity heartbeats meanwhile.)
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,7 +9,6 @@ import type { ProcessorContext } from './context';
 export const MAX_CAPTURE_BYTES = 64 * 1024;
 /** Between SIGTERM and SIGKILL at a timeout, and for stragglers of a program that exited by itself. */
 export const KILL_GRACE_MS = 2_000;
-const HEARTBEAT_MS = 1_000;
 const PIPES: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe']; // no stdin: a prompt gets EOF
 
 /**
@@ -126,7 +125,6 @@ export function execute(
     let reaping: Promise<void> | undefined;
     let settled = false;
 
-    const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
     const timer = timeoutMs > 0 ? setTimeout(() => stop('timeout'), timeoutMs) : undefined;
     let fallback: NodeJS.Timeout | undefined;
     const onAbort = (): void => stop('aborted');
@@ -143,7 +141,6 @@ export function execute(
     function finish(extra: Partial<RunResult>): void {
       if (settled) return;
       settled = true;
-      clearInterval(heartbeat);
       clearTimeout(timer);
       clearTimeout(fallback);
       ctx.signal.removeEventListener('abort', onAbort);

@@ -12,6 +12,7 @@ export interface ProcessorContext {
   attempt: number;
   /** Fires when the item is cancelled (or the activity times out). */
   signal: AbortSignal;
+  /** Records progress to resume from (the activity heartbeats every second on its own). */
   heartbeat(details?: unknown): void;
   /** Details of the last heartbeat of an earlier attempt, for resuming long work. */
   lastHeartbeatDetails: unknown;

@@ -11,7 +11,6 @@ import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } fr
 import { FailureType } from '../../workflows/failure-types';
 import { describeError, loadProcessFunction } from '../../src/processor-modules/load';
 
-const HEARTBEAT_MS = 1_000;
 /** Error messages travel through history and reports. */
 const MAX_MESSAGE = 1_000;
 
@@ -53,26 +52,19 @@ export async function runModule(spec: ModuleProcessorSpec, ctx: ProcessorContext
   // Our own controller, merged into the function's signal, lets the timeout abort its I/O too.
   const timeoutController = new AbortController();
   const signal = AbortSignal.any([ctx.signal, timeoutController.signal]);
-  // The activity needs heartbeats for cancellation delivery even if the function never calls
-  // heartbeat(); repeating the latest details keeps them for the next attempt.
-  let latestDetails = ctx.lastHeartbeatDetails;
   const userCtx: ProcessContext = {
     batchId: ctx.batchId,
     key: item.key,
     attempt,
     idempotencyKey: ctx.idempotencyKey,
     signal,
-    heartbeat: (details?: unknown) => {
-      latestDetails = details;
-      ctx.heartbeat(details);
-    },
+    heartbeat: (details?: unknown) => ctx.heartbeat(details),
     lastHeartbeat: ctx.lastHeartbeatDetails,
     log: ctx.log,
     outputDir: ctx.outputDir,
     documentsDir,
     steps: ctx.steps,
   };
-  const heartbeat = setInterval(() => ctx.heartbeat(latestDetails), HEARTBEAT_MS);
 
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
@@ -142,7 +134,6 @@ export async function runModule(spec: ModuleProcessorSpec, ctx: ProcessorContext
     const message = err instanceof Error ? err.message : String(err);
     throw ApplicationFailure.retryable(bound(message), 'ModuleError', { attempt });
   } finally {
-    clearInterval(heartbeat);
     clearTimeout(timer);
     clearTimeout(graceTimer);
     if (onAbort) ctx.signal.removeEventListener('abort', onAbort);

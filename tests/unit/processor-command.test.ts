@@ -21,7 +21,6 @@ beforeAll(async () => {
 });
 
 interface TestCtx extends ProcessorContext {
-  heartbeats: number;
   controller: AbortController;
 }
 
@@ -34,8 +33,7 @@ function makeCtx(data: Record<string, unknown> = {}, key = 'K1'): TestCtx {
     attempt: 1,
     signal: controller.signal,
     controller,
-    heartbeats: 0,
-    heartbeat: () => void ctx.heartbeats++,
+    heartbeat: () => undefined,
     lastHeartbeatDetails: undefined,
     steps: {},
     outputDir,
@@ -245,7 +243,6 @@ describe('command processor: timeout and cancellation', () => {
     const err = await runCommand(spec(tree.argv), ctx).catch((e: unknown) => e);
     expect(err).toBe(reason);
     for (const pid of await tree.pids()) expect(alive(pid)).toBe(false);
-    expect(ctx.heartbeats).toBeGreaterThanOrEqual(1); // heartbeats every second while it runs
   });
 
   it('on cancellation removes the files the attempt left, keeping earlier ones', async () => {

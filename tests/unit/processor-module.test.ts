@@ -124,15 +124,6 @@ describe('module processor: results', () => {
     expect(ctx.heartbeats).toEqual([{ done: 8 }, { done: 9 }, { done: 10 }]);
   });
 
-  it('heartbeats on its own while a silent function runs, repeating the latest details', async () => {
-    const file = await fixture(`
-      export default async function () { await new Promise((r) => setTimeout(r, 1300)); return 1; }`);
-    const ctx = makeCtx({}, { lastHeartbeatDetails: { page: 3 } });
-    await runModule(spec(file), ctx);
-    expect(ctx.heartbeats.length).toBeGreaterThanOrEqual(1);
-    expect(ctx.heartbeats[0]).toEqual({ page: 3 });
-  });
-
   it('loads a TypeScript module typed with the sdk', async () => {
     const file = await fixture(
       `import type { ProcessFunction } from '${sdkUrl}';
