@@ -7,8 +7,8 @@ export {
 } from './client/batch-client';
 export { Config, type ConfigInput } from './config/schema';
 export { loadConfig } from './config/load';
-export { openEnvironment, type Environment } from './runtime/environment';
+export { openEnvironment, type Environment } from './server/environment';
 export { createBatchWorker } from './worker/worker';
-export { DEFAULT_TASK_QUEUE } from './runtime/defaults';
+export { DEFAULT_TASK_QUEUE } from './home/defaults';
 export { NonRetryableError, type ProcessContext, type ProcessFunction } from './sdk';
 export type { BatchProgress, ItemOutcome, BatchStatus, FailureRecord } from '../workflows/types';

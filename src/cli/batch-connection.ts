@@ -2,8 +2,8 @@
 // one, since a batch lives only on a server that already exists) and close it afterwards. The SDK is
 // imported here on first use, so commands that never connect (`--help`) do not pay for it.
 import type { BatchClient } from '../client/batch-client';
-import { DEFAULT_TASK_QUEUE, homeDir } from '../runtime/defaults';
-import type { Environment } from '../runtime/environment';
+import { DEFAULT_TASK_QUEUE, homeDir } from '../home/defaults';
+import type { Environment } from '../server/environment';
 
 /** Progress and notices of the CLI itself go to stderr; stdout carries only results. */
 export const say = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -29,7 +29,7 @@ export async function withBatchClient<T>(
   opts: { taskQueue?: string; allowEmbedded?: boolean; home?: string } = {},
 ): Promise<T> {
   const home = opts.home ?? homeDir();
-  const { openEnvironment } = await import('../runtime/environment');
+  const { openEnvironment } = await import('../server/environment');
   const env = await openEnvironment({ home, allowEmbedded: opts.allowEmbedded ?? false, log: say });
   try {
     return await fn(await batchClientOf(env, home, opts.taskQueue), env);

@@ -3,12 +3,12 @@
 import path from 'node:path';
 import type { ProcessorSpec, StepSpec } from '../../workflows/types';
 import { defaultBatchId } from '../client/batch-client';
-import { startRetryFailed, type RetryOverrides, type RetryStarted } from '../client/redrive';
+import { startRetryFailed, type RetryOverrides, type RetryStarted } from '../client/retry-failed';
 import { stepsFromConfig } from '../client/steps';
 import type { Config } from '../config/schema';
 import { InputError } from '../errors';
 import { loadConfig } from '../config/load';
-import { DEFAULT_TASK_QUEUE } from '../runtime/defaults';
+import { DEFAULT_TASK_QUEUE } from '../home/defaults';
 import {
   FLAG_OF_SETTING,
   RETRY_FLAG_KEYS,

@@ -8,15 +8,9 @@ import { defaultBatchId, type BatchClient } from '../client/batch-client';
 import { stepsFromConfig } from '../client/steps';
 import type { Config } from '../config/schema';
 import { InputError } from '../errors';
-import {
-  readRunRecord,
-  removeRunRecord,
-  runKey,
-  writeRunRecord,
-  type RunRecord,
-} from '../runtime/run-record';
-import { compareServers, serverIdentity } from '../runtime/server-identity';
-import { resumeOnWrongServer } from '../runtime/wrong-server';
+import { readRunRecord, removeRunRecord, runKey, writeRunRecord, type RunRecord } from '../home/run-record';
+import { compareServers, serverIdentity } from '../server/server-identity';
+import { resumeOnWrongServer } from '../home/wrong-server';
 import { resolveBatchConfig, type BatchFlags } from './batch-options';
 import { say } from './batch-connection';
 import { enableTypeScriptModules } from './typescript-modules';

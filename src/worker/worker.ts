@@ -6,7 +6,7 @@ import { createActivities } from '../../activities';
 import { dataConverterFromEnv } from '../codec';
 import { operationLogger, type LogLevels } from '../logging/levels';
 import { PinoTemporalLogger } from '../logging/temporal-logger';
-import { DEFAULT_TASK_QUEUE } from '../runtime/defaults';
+import { DEFAULT_TASK_QUEUE } from '../home/defaults';
 import { workflowBundlePath } from './bundle';
 import type { RetryTracker } from './retry-tracker';
 

@@ -4,10 +4,10 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readBatchLocation, recordBatchLocation } from '../../src/runtime/batch-location';
-import { readRunRecord, writeRunRecord, type RunRecord } from '../../src/runtime/run-record';
-import { compareServers, type ServerIdentity } from '../../src/runtime/server-identity';
-import { batchOnOtherServer, resumeOnWrongServer } from '../../src/runtime/wrong-server';
+import { readBatchLocation, recordBatchLocation } from '../../src/home/batch-location';
+import { readRunRecord, writeRunRecord, type RunRecord } from '../../src/home/run-record';
+import { compareServers, type ServerIdentity } from '../../src/server/server-identity';
+import { batchOnOtherServer, resumeOnWrongServer } from '../../src/home/wrong-server';
 
 const A: ServerIdentity = {
   address: '127.0.0.1:7233',

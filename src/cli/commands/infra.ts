@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { writeFile, rm } from 'node:fs/promises';
-import { DEFAULT_TASK_QUEUE, homeDir } from '../../runtime/defaults';
+import { DEFAULT_TASK_QUEUE, homeDir } from '../../home/defaults';
 import { say } from '../batch-connection';
 import { enableTypeScriptModules } from '../typescript-modules';
 
@@ -58,7 +58,7 @@ export function registerInfra(program: Command): void {
     .action(async (opts: { taskQueue?: string }) => {
       const home = homeDir();
       const { createLogger } = await import('../../logging/logger');
-      const { openEnvironment } = await import('../../runtime/environment');
+      const { openEnvironment } = await import('../../server/environment');
       const { createBatchWorker } = await import('../../worker/worker');
       await enableTypeScriptModules();
       const logger = createLogger();

@@ -12,7 +12,7 @@ const withClient = <T>(batchId: string, fn: (client: BatchClient) => Promise<T>)
     try {
       return await fn(client);
     } catch (err) {
-      const { explainMissingBatch } = await import('../../runtime/wrong-server');
+      const { explainMissingBatch } = await import('../../home/wrong-server');
       const { namespace, home } = client.opts;
       throw await explainMissingBatch(err, batchId, { client: client.client, namespace, home });
     }

@@ -4,7 +4,12 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { BatchNotFoundError, InputError } from '../errors';
 import { readBatchLocation, type BatchLocation } from './batch-location';
 import type { RunRecord } from './run-record';
-import { compareServers, describeServer, serverIdentity, type ServerIdentity } from './server-identity';
+import {
+  compareServers,
+  describeServer,
+  serverIdentity,
+  type ServerIdentity,
+} from '../server/server-identity';
 
 /** How to reach the recorded server, as a `fix:` line; only `run` can start the embedded server itself. */
 function reachHint(held: ServerIdentity, answering: ServerIdentity, forRun: boolean): string {

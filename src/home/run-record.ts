@@ -7,7 +7,7 @@ import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema';
 import { readJsonFile, writeJsonAtomic } from './json-file';
-import type { ServerIdentity } from './server-identity';
+import type { ServerIdentity } from '../server/server-identity';
 
 export interface RunRecord {
   batchId: string;

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { clientIdentity } from '../audit/audit-log';
 import { dataConverterFromEnv } from '../codec';
 import { describeServerError, ServerUnavailableError } from '../errors';
-import { resolveServerTarget, tryConnect } from '../server/connection';
-import { startDevServer, type DevServer } from '../server/dev-server';
-import { ensureSearchAttributes } from '../server/register-search-attributes';
+import { resolveServerTarget, tryConnect } from './connection';
+import { startDevServer, type DevServer } from './dev-server';
+import { ensureSearchAttributes } from './register-search-attributes';
 
 export interface Environment {
   connection: Connection;

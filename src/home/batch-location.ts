@@ -3,7 +3,7 @@
 // alone sends the user hunting; this record lets the error name the server that has it.
 import path from 'node:path';
 import { readJsonFile, writeJsonAtomic } from './json-file';
-import type { ServerIdentity } from './server-identity';
+import type { ServerIdentity } from '../server/server-identity';
 
 export interface BatchLocation {
   batchId: string;
