@@ -77,7 +77,7 @@ export const pauseSignal = defineSignal<[{ reason?: string }?]>('pause');
 /** Start new items again after a pause. Payload: none, or `{}`. */
 export const resumeSignal = defineSignal<[]>('resume');
 
-/** The status object of the design brief; counts always add up to `total`. */
+/** The status object (`status --json`, docs/cli.md); counts always add up to `total`. */
 export const progressQuery = defineQuery<BatchProgress>('progress');
 
 /** The most recent item failures (at most 50), newest last. */

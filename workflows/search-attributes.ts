@@ -1,5 +1,6 @@
-// Search attributes of the design brief. The embedded server registers them at start; the client
-// registers them on other servers. The Web UI filter `BatchId = "<id>"` lists a batch and its items.
+// The search attributes of a batch and its items (docs/operations.md). The embedded server
+// registers them at start; the client registers them on other servers. The Web UI filter
+// `BatchId = "<id>"` lists a batch and its items.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 export const batchIdKey = defineSearchAttributeKey('BatchId', SearchAttributeType.KEYWORD);

@@ -180,7 +180,7 @@ export interface LatencySummary {
   p99: number;
 }
 
-/** The `status --json` object of the design brief (field names are a public contract). */
+/** The `status --json` object (docs/cli.md lists its fields, a public contract). */
 export interface BatchProgress {
   batchId: string;
   status: BatchStatus;

@@ -175,7 +175,7 @@ describe('durabatch CLI', () => {
     expect(JSON.parse(watched.stdout)).toMatchObject({ batchId, status: 'completed', succeeded: 12 });
     const status = await durabatch(['status', batchId, '--json'], env);
     const p = JSON.parse(status.stdout) as BatchProgress;
-    // The design brief's status fields, all present.
+    // The status fields docs/cli.md promises, all present.
     for (const field of [
       'batchId',
       'status',
