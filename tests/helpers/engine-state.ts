@@ -1,7 +1,7 @@
 // Building the parent's state (workflows/batch-state.ts) by hand for the unit tests: the same
 // outcomes and in-flight records the batch workflow produces, without a server or a workflow.
 import { BatchState, type InFlightPage } from '../../workflows/batch-state';
-import type { ItemOutcome, ItemStatus, Limits } from '../../workflows/types';
+import type { BatchProgress, ItemOutcome, ItemStatus, Limits } from '../../workflows/types';
 
 /** The key of the item at 0-based index `i`: `K0001`… as in the engine tests (tests/helpers/engine.ts,
  * not imported: it loads the HTTP target and the Temporal client). */
@@ -75,14 +75,9 @@ export function startPage(
 }
 
 /** Every count of a progress object: they must add up to its total. */
-export function countsOf(p: {
-  succeeded: number;
-  failed: number;
-  skipped: number;
-  cancelled: number;
-  running: number;
-  pending: number;
-}) {
+export function countsOf(
+  p: Pick<BatchProgress, 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'running' | 'pending'>,
+) {
   const { succeeded, failed, skipped, cancelled, running, pending } = p;
   return { succeeded, failed, skipped, cancelled, running, pending };
 }
