@@ -22,6 +22,7 @@ import type { BatchInput } from './batch-input';
 import type { BatchProgress, Item } from './types';
 import { expectedCost } from './cost';
 import { flushAuditQueue } from './batch-audit';
+import { resultsPageWrite } from './results-writer';
 import { unranOutcome } from './outcomes';
 import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
 
@@ -33,7 +34,7 @@ const MAX_STARTS_PER_TASK = 100;
 /** How often in-flight items are checked for a workflow that closed without reporting (terminated). */
 const CLOSED_CHECK_MS = 30_000;
 
-const { readPage, writeResultsPage, writeReport } = proxyActivities<ReturnType<typeof createActivities>>({
+const { readPage, writeReport } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '2 minutes',
   retry: { maximumInterval: '30 seconds' },
 });
@@ -198,7 +199,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   async function flushResults(force: boolean): Promise<void> {
     while (state.unwrittenOutcomes.length >= (force ? 1 : resultsPageSize)) {
       const outcomes = state.unwrittenOutcomes.slice(0, resultsPageSize);
-      await writeResultsPage({
+      await resultsPageWrite()({
         outputDir: input.outputDir,
         batchId: input.batchId,
         page: state.resultsPage,

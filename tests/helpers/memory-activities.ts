@@ -50,6 +50,7 @@ export class MemoryActivities {
   /** Armed by holdNextResultsWrite(); the write that takes it waits in `waitingWrite`. */
   private heldWrite?: { promise: Promise<void>; open(): void };
   private waitingWrite?: { promise: Promise<void>; open(): void };
+  private heldWriteIgnoresCancel = false;
 
   /** `holdItems`: every item's step waits for release(); otherwise it succeeds at once. */
   constructor(
@@ -69,14 +70,24 @@ export class MemoryActivities {
     g.open();
   }
 
-  /** Holds the next results write until its cancellation (or releaseAll()). */
-  holdNextResultsWrite(): void {
+  /**
+   * Holds the next results write until its cancellation (or releaseAll()). `ignoreCancel`: like a
+   * slow disk write that does not heartbeat, it runs on after a cancel and writes when released.
+   */
+  holdNextResultsWrite(opts: { ignoreCancel?: boolean } = {}): void {
     this.heldWrite = gate();
+    this.heldWriteIgnoresCancel = opts.ignoreCancel ?? false;
   }
 
   /** True while a held results write is waiting. */
   get resultsWriteWaiting(): boolean {
     return this.waitingWrite !== undefined;
+  }
+
+  /** Lets the held results write finish (it writes its page). */
+  releaseWrite(): void {
+    if (!this.waitingWrite) throw new Error('no results write is waiting');
+    this.waitingWrite.open();
   }
 
   /** Releases everything still waiting (at the end of a test, before the worker stops). */
@@ -119,7 +130,7 @@ export class MemoryActivities {
           this.heldWrite = undefined;
           this.waitingWrite = held;
           try {
-            await waitHeartbeating(held.promise);
+            await (this.heldWriteIgnoresCancel ? held.promise : waitHeartbeating(held.promise));
           } catch (err) {
             this.cancelledWrites += 1;
             throw err;

@@ -3,6 +3,7 @@
 // through a TestWorkflowEnvironment; the activities are held in memory
 // (tests/helpers/memory-activities.ts), so the test decides when each item finishes and can hold
 // the batch in the middle of its continue-as-new.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -167,95 +168,110 @@ describe('engine edge cases, activities in memory', () => {
     },
   );
 
-  it('a cancel while the batch continues-as-new ends it cancelled in that run, each item once', async () => {
-    const total = 20;
-    const mem = new MemoryActivities(items(total), { holdItems: true });
-    // Results are written only when forced (page size above the total): the first write is the
-    // flush before continue-as-new, and it waits there.
-    mem.holdNextResultsWrite();
-    await withWorker(mem, async (taskQueue) => {
-      const { batchId, handle } = await startBatch(taskQueue, 'cancel-can', mem, {
-        limits: { concurrency: 3 },
-        continueAsNewAfterEvents: 40,
-        resultsPageSize: 1_000,
-      });
-      // Items finish one at a time, each recorded by the parent. After each outcome the parent either
-      // refills its window (3 items wait again) or, its history full, starts to continue-as-new
-      // instead: then 2 items are in flight and its results write waits.
-      const released: string[] = [];
-      for (;;) {
-        const next = await waitFor('the window refilled, or the flush before continue-as-new', () =>
-          mem.resultsWriteWaiting ? 'flush' : mem.waiting.length === 3 ? mem.waiting[0] : undefined,
+  // `lateWrite`: the held write does not see the cancel (a slow write without heartbeats) and
+  // writes its shorter page when released; the batch must wait for it before the ending rewrites it.
+  it.each([{ lateWrite: false }, { lateWrite: true }])(
+    'a cancel while the batch continues-as-new ends it cancelled in that run, each item once (%o)',
+    async ({ lateWrite }) => {
+      const total = 20;
+      const mem = new MemoryActivities(items(total), { holdItems: true });
+      // Results are written only when forced (page size above the total): the first write is the
+      // flush before continue-as-new, and it waits there.
+      mem.holdNextResultsWrite({ ignoreCancel: lateWrite });
+      await withWorker(mem, async (taskQueue) => {
+        const { batchId, handle } = await startBatch(taskQueue, `cancel-can-${lateWrite}`, mem, {
+          limits: { concurrency: 3 },
+          continueAsNewAfterEvents: 40,
+          resultsPageSize: 1_000,
+        });
+        // Items finish one at a time, each recorded by the parent. After each outcome the parent either
+        // refills its window (3 items wait again) or, its history full, starts to continue-as-new
+        // instead: then 2 items are in flight and its results write waits.
+        const released: string[] = [];
+        for (;;) {
+          const next = await waitFor('the window refilled, or the flush before continue-as-new', () =>
+            mem.resultsWriteWaiting ? 'flush' : mem.waiting.length === 3 ? mem.waiting[0] : undefined,
+          );
+          if (next === 'flush') break;
+          mem.release(next);
+          released.push(next);
+          await waitFor(
+            `the outcome of ${next}`,
+            async () => (await liveProgress(handle)).succeeded === released.length,
+          );
+        }
+        const running = mem.waiting;
+        expect(running).toHaveLength(2);
+        expect(await liveProgress(handle)).toMatchObject({
+          status: 'running',
+          runNumber: 1,
+          succeeded: released.length,
+          running: 2,
+        });
+        expect(released.length + running.length).toBeLessThan(total);
+
+        await handle.cancel();
+        if (lateWrite) {
+          // The running write is awaited: nothing ends, nothing is rewritten, until it is done.
+          await sleep(1_500);
+          expect((await handle.describe()).status.name).toBe('RUNNING');
+          expect(mem.resultsWriteWaiting).toBe(true);
+          expect(mem.resultPages.size).toBe(0);
+          mem.releaseWrite();
+        }
+        expect(await batchEnd(handle)).toEqual({ kind: 'cancelled' });
+
+        // It ended in the run that was continuing-as-new: no next run started.
+        const desc = await handle.describe();
+        expect(desc.status.name).toBe('CANCELLED');
+        expect(desc.runId).toBe(handle.firstExecutionRunId);
+        if (!lateWrite)
+          await waitFor('the held results write to see its cancellation', () => mem.cancelledWrites === 1);
+
+        const started = released.length + running.length;
+        // Items start in order, their steps in whichever order their children run.
+        expect([...mem.started].sort()).toEqual(keys(0, started));
+        workflowsStarted += 1 + started;
+        expect(mem.succeeded).toEqual(released);
+        expect([...mem.cancelled].sort()).toEqual([...running].sort());
+        // The late write's page stays; the ending's outcomes follow it on the next page.
+        expect(mem.report).toMatchObject({ resultsPages: lateWrite ? 2 : 1, notStartedFrom: started });
+        expect(countsOf(mem.report!.progress)).toEqual({
+          succeeded: released.length,
+          failed: 0,
+          skipped: 0,
+          cancelled: total - released.length,
+          running: 0,
+          pending: 0,
+        });
+        expect(mem.report!.progress).toMatchObject({ status: 'cancelled', runNumber: 1 });
+
+        // Results hold the items that started, each once; the report lists the rest (notStartedFrom).
+        const outcomes = mem.outcomesByKey();
+        expect([...outcomes.keys()].sort()).toEqual(keys(0, started));
+        expect(tally([...outcomes.values()])).toEqual({
+          succeeded: released.length,
+          'cancelled/Cancelled': running.length,
+        });
+
+        // Every child started is closed, as its outcome says.
+        const statuses = await Promise.all(
+          keys(0, started).map(async (k) => [
+            k,
+            (await env.client.workflow.getHandle(`${batchId}/${k}`).describe()).status.name,
+          ]),
         );
-        if (next === 'flush') break;
-        mem.release(next);
-        released.push(next);
-        await waitFor(
-          `the outcome of ${next}`,
-          async () => (await liveProgress(handle)).succeeded === released.length,
+        expect(Object.fromEntries(statuses)).toEqual(
+          Object.fromEntries(
+            keys(0, started).map((k) => [k, released.includes(k) ? 'COMPLETED' : 'CANCELLED']),
+          ),
         );
-      }
-      const running = mem.waiting;
-      expect(running).toHaveLength(2);
-      expect(await liveProgress(handle)).toMatchObject({
-        status: 'running',
-        runNumber: 1,
-        succeeded: released.length,
-        running: 2,
+        expect([...mem.audit.values()].map((e) => `${e.action} by ${e.sender?.kind}`)).toEqual([
+          'cancel by cancel',
+        ]);
       });
-      expect(released.length + running.length).toBeLessThan(total);
-
-      await handle.cancel();
-      expect(await batchEnd(handle)).toEqual({ kind: 'cancelled' });
-
-      // It ended in the run that was continuing-as-new: no next run started.
-      const desc = await handle.describe();
-      expect(desc.status.name).toBe('CANCELLED');
-      expect(desc.runId).toBe(handle.firstExecutionRunId);
-      await waitFor('the held results write to see its cancellation', () => mem.cancelledWrites === 1);
-
-      const started = released.length + running.length;
-      // Items start in order, their steps in whichever order their children run.
-      expect([...mem.started].sort()).toEqual(keys(0, started));
-      workflowsStarted += 1 + started;
-      expect(mem.succeeded).toEqual(released);
-      expect([...mem.cancelled].sort()).toEqual([...running].sort());
-      expect(mem.report).toMatchObject({ resultsPages: 1, notStartedFrom: started });
-      expect(countsOf(mem.report!.progress)).toEqual({
-        succeeded: released.length,
-        failed: 0,
-        skipped: 0,
-        cancelled: total - released.length,
-        running: 0,
-        pending: 0,
-      });
-      expect(mem.report!.progress).toMatchObject({ status: 'cancelled', runNumber: 1 });
-
-      // Results hold the items that started, each once; the report lists the rest (notStartedFrom).
-      const outcomes = mem.outcomesByKey();
-      expect([...outcomes.keys()].sort()).toEqual(keys(0, started));
-      expect(tally([...outcomes.values()])).toEqual({
-        succeeded: released.length,
-        'cancelled/Cancelled': running.length,
-      });
-
-      // Every child started is closed, as its outcome says.
-      const statuses = await Promise.all(
-        keys(0, started).map(async (k) => [
-          k,
-          (await env.client.workflow.getHandle(`${batchId}/${k}`).describe()).status.name,
-        ]),
-      );
-      expect(Object.fromEntries(statuses)).toEqual(
-        Object.fromEntries(
-          keys(0, started).map((k) => [k, released.includes(k) ? 'COMPLETED' : 'CANCELLED']),
-        ),
-      );
-      expect([...mem.audit.values()].map((e) => `${e.action} by ${e.sender?.kind}`)).toEqual([
-        'cancel by cancel',
-      ]);
-    });
-  });
+    },
+  );
 
   it('replays every history of the batches above without nondeterminism', async () => {
     const query = batchesQuery(batchIds);
