@@ -205,6 +205,48 @@ describe('durabatch CLI', () => {
     expect(text.stdout).toContain(`items:  ${itemsUrl(batchId)}`);
   });
 
+  it('lists the failures of a running batch in status --json', async () => {
+    await ctx.startWorker();
+    const csv = await writeCsv(ctx.dir, 'failing.csv', patientRows(4));
+    const env = { TEMPORAL_ADDRESS: ctx.address };
+    // /nowhere answers 404 (fails at once); one item every 2 s keeps the batch running meanwhile.
+    const started = await durabatch(
+      [
+        'start',
+        csv,
+        '--url',
+        `${target.url}/nowhere/{id}`,
+        '--id-column',
+        'id',
+        '--concurrency',
+        '1',
+        '--rate',
+        '0.5',
+        '--task-queue',
+        ctx.taskQueue,
+        '--output-dir',
+        path.join(ctx.dir, 'failing-out'),
+      ],
+      env,
+    );
+    expect(started.code).toBe(0);
+    const batchId = started.stdout.trim();
+    const rows = patientRows(4);
+    let p: BatchProgress & { recentFailures: { key: string; errorType: string }[] };
+    const deadline = Date.now() + 20_000;
+    do {
+      p = JSON.parse((await durabatch(['status', batchId, '--json'], env)).stdout) as typeof p;
+    } while (p.failed === 0 && Date.now() < deadline);
+    expect(p.status).toBe('running');
+    expect(p.recentFailures.map((f) => [f.key, f.errorType])).toEqual(
+      rows.slice(0, p.failed).map((r) => [r.id, 'PermanentTargetError']),
+    );
+    await durabatch(['watch', batchId], env);
+    const ended = JSON.parse((await durabatch(['status', batchId, '--json'], env)).stdout) as typeof p;
+    expect(ended).toMatchObject({ status: 'partial_failure', failed: 4 });
+    expect(ended.recentFailures.map((f) => f.key)).toEqual(rows.map((r) => r.id));
+  });
+
   it('prints help with examples for run', async () => {
     const res = await durabatch(['run', '--help']);
     expect(res.code).toBe(0);

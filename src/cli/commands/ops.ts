@@ -1,6 +1,7 @@
 // Commands on an existing batch: status, watch, pause, resume, set, cancel.
 import type { Command } from 'commander';
 import type { BatchClient } from '../../client/batch-client';
+import type { FailureRecord } from '../../../workflows/types';
 import { InputError } from '../../errors';
 import { withBatchClient } from '../batch-connection';
 import { exitCodeFor, followBatch } from '../follow-progress';
@@ -38,8 +39,13 @@ export function registerOps(program: Command): void {
       withClient(batchId, async (client) => {
         const p = await client.progress(batchId);
         const itemsUrl = client.itemsUrl(batchId);
-        if (opts.json) process.stdout.write(JSON.stringify({ ...p, itemsUrl }, null, 2) + '\n');
-        else
+        if (opts.json) {
+          // The latest failures, while the batch runs too (an ended batch's summary has them).
+          const recentFailures =
+            (p as { recentFailures?: FailureRecord[] }).recentFailures ??
+            (p.failed > 0 ? await client.failures(batchId) : []);
+          process.stdout.write(JSON.stringify({ ...p, recentFailures, itemsUrl }, null, 2) + '\n');
+        } else
           process.stdout.write(
             `${progressLine(p)}\n${summaryBlock(p)}\n` +
               (p.webUiUrl ? `  Web UI: ${p.webUiUrl}\n` : '') +
