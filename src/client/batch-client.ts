@@ -24,12 +24,12 @@ import { appendAudit } from '../audit/audit-log';
 import { appendBatchLogLine } from '../logging/batch-log-file';
 import { BATCH_START, batchStartMessage } from '../logging/batch-events';
 import type { Config } from '../config/schema';
-import { BatchNotFoundError, InputError, NON_RETRYABLE_ERROR_TYPES } from '../errors';
+import { BatchNotFoundError, InputError } from '../errors';
 import { recordBatchLocation } from '../home/batch-location';
 import { serverIdentity } from '../server/server-identity';
 import { stageOptionsFromConfig } from '../config/stage-options';
 import { memoOutputDir, type BatchMemo } from './batch-records';
-import { autoItemsPerChild } from './modes';
+import { batchInputFromConfig } from './batch-input-from-config';
 import { describeSteps, stepsFromConfig } from './steps';
 
 /** A handle typed by the batch workflow: its result is the final BatchProgress. */
@@ -106,35 +106,9 @@ export class BatchClient {
     const batchId = config.batchId ?? defaultBatchId(source);
     const outputDir = path.resolve(config.outputDir ?? path.join('output', batchId));
     await mkdir(outputDir, { recursive: true });
-    const limits: Limits = { concurrency: config.concurrency, rate: config.rate, budget: config.budget };
     const input: BatchInput = {
-      batchId,
-      source: staged,
-      steps,
-      limits,
-      retry: {
-        maxAttempts: config.maxAttempts,
-        initialIntervalMs: config.initialIntervalMs,
-        maxIntervalMs: config.maxIntervalMs,
-        backoffCoefficient: config.backoffCoefficient,
-        nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-        heartbeatTimeoutMs: config.heartbeatTimeoutMs,
-        stopGraceMs: config.stopGraceMs,
-      },
-      failurePolicy: {
-        failFast: config.failFast,
-        maxFailures: config.maxFailures,
-        maxFailureRate: config.maxFailureRate,
-      },
-      outputDir,
+      ...batchInputFromConfig(config, { batchId, source: staged, steps, outputDir }),
       webUiUrl: this.webUiUrl(batchId) ?? undefined,
-      resultsWorkbook: { enabled: config.resultsWorkbook, sheet: config.sheet },
-      itemsPerChild: config.itemsPerChild === 'auto' ? autoItemsPerChild(staged.total) : config.itemsPerChild,
-      itemExecution: config.itemExecution,
-      cost:
-        config.costPerItem !== undefined || config.costField
-          ? { perItem: config.costPerItem, field: config.costField }
-          : undefined,
       ...engine,
     };
     const handle = await this.startInput(input, {
@@ -172,6 +146,7 @@ export class BatchClient {
     },
   ): Promise<BatchHandle> {
     const { batchId, limits, outputDir } = input;
+    const processor = describeSteps(input.steps);
     let handle: BatchHandle;
     try {
       handle = await this.client.workflow.start<typeof batchWorkflow>('batchWorkflow', {
@@ -190,7 +165,7 @@ export class BatchClient {
         staticSummary: opts.summary,
         staticDetails: [
           ...opts.details,
-          `**processor** ${describeSteps(input.steps)}`,
+          `**processor** ${processor}`,
           `**limits at start** concurrency ${limits.concurrency}, rate ${limits.rate ?? 'unpaced'}`,
           `**output** ${outputDir}`,
           // Where every worker must find the batch's files (docs/deployment.md, "Shared storage").
@@ -207,7 +182,6 @@ export class BatchClient {
       throw err;
     }
     await this.recordLocation(batchId);
-    const processor = describeSteps(input.steps);
     await appendAudit(outputDir, {
       action: 'start',
       batchId,
