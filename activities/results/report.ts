@@ -4,7 +4,7 @@
 // retried report activity produces the same files.
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { readManifest } from '../../src/source/stage';
+import { readManifest } from '../../src/source/manifest';
 import type { StatsState } from '../../workflows/stats';
 import type { BatchProgress, FailureRecord, Item, ItemOutcome, StagedSourceRef } from '../../workflows/types';
 import { writeFilesAtomically } from './atomic-stream';

@@ -16,7 +16,8 @@ import type {
 } from '../../workflows/types';
 import { appendAudit } from '../audit/audit-log';
 import { InputError } from '../errors';
-import { readManifest, sourceRef, stageSource } from '../source/stage';
+import { readManifest } from '../source/manifest';
+import { sourceRef, stageSource } from '../source/stage';
 import { defaultBatchId, type BatchClient, type StartedBatch } from './batch-client';
 import { describeBatch, readBatchInput, requireOutputDir } from './batch-records';
 import { describeSteps } from './steps';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Item, StagedSourceRef } from '../../workflows/types';
 import { SourceChangedError } from '../errors';
-import { readManifest } from './stage';
+import { readManifest } from './manifest';
 
 interface StagedIndex {
   stride: number;

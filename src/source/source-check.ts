@@ -7,7 +7,7 @@ import type { StagedSourceRef } from '../../workflows/types';
 import { SourceChangedError } from '../errors';
 import { fingerprintFile, type FileStamp } from './fingerprint';
 import { listDirectory } from './formats/directory';
-import { readManifest, type StagedManifest } from './stage';
+import { readManifest, type StagedManifest } from './manifest';
 
 export const DIR_CHECK_INTERVAL_MS = 10_000;
 

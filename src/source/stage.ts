@@ -4,12 +4,12 @@
 // staging is reused; and the manifest lets a later check notice an original edited mid-batch.
 import { createWriteStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { StagedSourceRef } from '../../workflows/types';
 import { InputError } from '../errors';
-import { identifySource, STAGE_FORMAT, type FileStamp, type IdentityOptions } from './fingerprint';
+import { identifySource, STAGE_FORMAT, type IdentityOptions } from './fingerprint';
 import { ItemBuilder } from './items';
 import { KeyRegistry } from './keys';
 import { readSource } from './read-source';
@@ -19,6 +19,7 @@ import type { SourceFormat } from './types';
 import { compileItemSchema } from './validate';
 
 export { fingerprintFile } from './fingerprint';
+import { readManifest, type StagedManifest, type StagedSelection } from './manifest';
 
 /** Items per index entry: a page read seeks to the nearest entry and skips at most this many lines. */
 export const INDEX_STRIDE = 100;
@@ -46,40 +47,6 @@ export interface StagedSource extends StagedSourceRef {
   warnings: string[];
   /** Set when a selection (rows, keys, where, limit) chose the items. */
   selection?: StagedSelection;
-}
-
-export interface StagedManifest {
-  version: typeof STAGE_FORMAT;
-  originalPath: string;
-  fingerprint: string;
-  format: SourceFormat;
-  kind: 'file' | 'dir';
-  total: number;
-  columns: string[];
-  /** The original's size and mtime when staged (a directory's own, for information). */
-  size: number;
-  mtimeMs: number;
-  /** sha256 of the original file, or of the directory listing. */
-  contentHash: string;
-  /** Directory sources: the glob and metadata file, to recompute the listing when checking for changes. */
-  glob?: string;
-  metadata?: FileStamp;
-  idColumn?: string;
-  invalid: number;
-  problems: string[];
-  warnings: string[];
-  stagedAt: string;
-  /** When only some rows became items: which, and how many rows the source has. */
-  selection?: StagedSelection;
-}
-
-export interface StagedSelection {
-  /** e.g. `rows 10-200, where country=FR`. */
-  description: string;
-  /** Rows read from the source (all of them, unless a limit stopped the reading early). */
-  read: number;
-  /** Whether a limit stopped the reading before the end of the source. */
-  stoppedAtLimit: boolean;
 }
 
 /** The part of a staged source that goes into workflow inputs (kept small: it travels with every page read). */
@@ -295,8 +262,4 @@ async function publishStaging(tmp: string, dir: string, fingerprint: string): Pr
   }
   await rm(dir, { recursive: true, force: true });
   await rename(tmp, dir);
-}
-
-export async function readManifest(dir: string): Promise<StagedManifest> {
-  return JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as StagedManifest;
 }
