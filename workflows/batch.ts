@@ -22,7 +22,7 @@ import type { BatchInput } from './batch-input';
 import type { BatchProgress, Item } from './types';
 import { expectedCost } from './cost';
 import { flushAuditQueue } from './batch-audit';
-import { resultsPageWrite } from './results-writer';
+import { writeResultPages } from './results-writer';
 import { unranOutcome } from './outcomes';
 import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
 
@@ -196,19 +196,8 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     }
   }
 
-  async function flushResults(force: boolean): Promise<void> {
-    while (state.unwrittenOutcomes.length >= (force ? 1 : resultsPageSize)) {
-      const outcomes = state.unwrittenOutcomes.slice(0, resultsPageSize);
-      await resultsPageWrite()({
-        outputDir: input.outputDir,
-        batchId: input.batchId,
-        page: state.resultsPage,
-        outcomes,
-      });
-      state.unwrittenOutcomes.splice(0, outcomes.length);
-      state.resultsPage += 1;
-    }
-  }
+  /** Writes full result pages; `force` also the last partial one. */
+  const flushResults = (force: boolean) => writeResultPages(state, input, resultsPageSize, force);
 
   const flushAudit = () => flushAuditQueue(state, input.outputDir);
   void children.watchUnreported(CLOSED_CHECK_MS);

@@ -4,6 +4,7 @@
 // land after it and replace the page with fewer. So a cancelled write is awaited to its end first.
 import { ActivityCancellationType, patched, proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import type { BatchState } from './batch-state';
 
 const options = { startToCloseTimeout: '2 minutes', retry: { maximumInterval: '30 seconds' } } as const;
 
@@ -14,6 +15,29 @@ const awaitedOnCancel = proxyActivities<ReturnType<typeof createActivities>>({
 }).writeResultsPage;
 
 /** The results-page write of this run (batches started before the change keep theirs). */
-export function resultsPageWrite(): typeof awaitedOnCancel {
+function resultsPageWrite(): typeof awaitedOnCancel {
   return patched('results-write-awaited-on-cancel') ? awaitedOnCancel : abandonedOnCancel;
+}
+
+/**
+ * Writes the outcomes not written yet as numbered pages of `pageSize`: full pages only, or with
+ * `force` also the last partial one. An outcome leaves the queue once its page is written.
+ */
+export async function writeResultPages(
+  state: Pick<BatchState, 'unwrittenOutcomes' | 'resultsPage'>,
+  batch: { outputDir: string; batchId: string },
+  pageSize: number,
+  force: boolean,
+): Promise<void> {
+  while (state.unwrittenOutcomes.length >= (force ? 1 : pageSize)) {
+    const outcomes = state.unwrittenOutcomes.slice(0, pageSize);
+    await resultsPageWrite()({
+      outputDir: batch.outputDir,
+      batchId: batch.batchId,
+      page: state.resultsPage,
+      outcomes,
+    });
+    state.unwrittenOutcomes.splice(0, outcomes.length);
+    state.resultsPage += 1;
+  }
 }
