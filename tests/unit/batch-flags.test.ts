@@ -20,6 +20,7 @@ import {
 import { overridesFrom } from '../../src/cli/retry-failed-batch';
 import { SETTING_GROUPS } from '../../src/config/load';
 import { Config } from '../../src/config/schema';
+import { rejection } from '../helpers/rejection';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -30,14 +31,8 @@ const settingPaths = (): string[] =>
     return group ? Object.keys(group).map((sub) => `${field}.${sub}`) : [field];
   });
 
-async function errorOf(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(Error);
-  return (err as Error).message;
-}
+/** The error message of a rejected promise. */
+const errorOf = async (p: Promise<unknown>): Promise<string> => (await rejection(p, Error)).message;
 
 describe('the flag table', () => {
   it('gives every setting of the schema a flag, or lists it among the settings without one', () => {

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadBatchConfig, resolveBatchConfig, type BatchFlags } from '../../src/cli/batch-options';
 import { loadConfig, SETTING_GROUPS } from '../../src/config/load';
+import { rejection } from '../helpers/rejection';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -25,14 +26,7 @@ async function configFile(name: string, content: unknown): Promise<string> {
 }
 
 /** The error message of a rejected promise. */
-async function errorOf(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(Error);
-  return (err as Error).message;
-}
+const errorOf = async (p: Promise<unknown>): Promise<string> => (await rejection(p, Error)).message;
 
 describe('precedence', () => {
   it('takes a setting from flags over env over file over defaults, and says where it came from', async () => {
