@@ -134,7 +134,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     while (canStartMore() && !historyFull()) {
       const count = Math.min(pages.itemsPerChild, state.total - state.cursor);
       const free = state.limits.concurrency - state.usedSlots;
-      pages.start(state.cursor, count, Math.min(free, count));
+      pages.start(state.cursor, count, Math.min(free, count, pages.slotCap(undefined, state.cursor + count)));
       state.cursor += count;
       if (++issued >= MAX_STARTS_PER_TASK) {
         await pages.allStarted();

@@ -33,11 +33,14 @@ const { readPage } = proxyActivities<ReturnType<typeof createActivities>>({
 
 /** Marks runs that start the next page ahead, with no slot. */
 const STANDBY_PATCH = 'page-standby';
+/** Marks runs where a page holds at most half the concurrency while another page could run items. */
+const SLOT_SPLIT_PATCH = 'page-slot-split';
 
 /** Starts page children, hands out their slots, and sends them control and item cancellations. */
 export class PageChildren {
   private readonly starting = new Set<Promise<void>>();
   private standby: boolean | undefined;
+  private split: boolean | undefined;
 
   constructor(
     private readonly state: BatchState,
@@ -75,11 +78,34 @@ export class PageChildren {
     );
   }
 
+  /**
+   * The most slots `page` may hold. While another page could run items, a page holds at most half
+   * the concurrency: when one page's last items end, the slots they free wait for its report and
+   * the parent's hand-over, and the other page keeps running meanwhile. The last page takes all.
+   * `cursor`: where the next page would start (after `page`, for a page being started).
+   */
+  slotCap(page?: InFlightPage, cursor = this.state.cursor): number {
+    const { concurrency } = this.state.limits;
+    this.split ??= patched(SLOT_SPLIT_PATCH);
+    if (!this.split) return concurrency;
+    let others = cursor < this.state.total;
+    for (const p of this.state.pages.values()) {
+      if (others) break;
+      others = p !== page && pageUnreported(p) > 0;
+    }
+    return others ? Math.ceil(concurrency / 2) : concurrency;
+  }
+
+  /** Slots `page` could use now: its unfinished items, within its cap. */
+  private slotsWanted(page: InFlightPage): number {
+    return Math.min(page.unfinished, pageUnreported(page), this.slotCap(page));
+  }
+
   /** Free slots and a page that could use them (e.g. the page started ahead, once the cursor is at the end). */
   private get slotsToGive(): boolean {
     if (this.state.paused || this.state.usedSlots >= this.state.limits.concurrency) return false;
     for (const p of this.state.pages.values()) {
-      if (p.slots < Math.min(p.unfinished, pageUnreported(p))) return true;
+      if (p.slots < this.slotsWanted(p)) return true;
     }
     return false;
   }
@@ -152,7 +178,7 @@ export class PageChildren {
     let free = this.state.paused ? 0 : this.state.limits.concurrency - this.state.usedSlots;
     for (const p of pages) {
       if (free <= 0) break;
-      const add = Math.min(free, Math.min(p.unfinished, pageUnreported(p)) - p.slots);
+      const add = Math.min(free, this.slotsWanted(p) - p.slots);
       if (add > 0) {
         p.slots += add;
         free -= add;

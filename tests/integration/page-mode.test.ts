@@ -53,6 +53,13 @@ describe('page mode', () => {
     expect(end).toMatchObject({ kind: 'returned', progress: allSucceeded(250) });
     expect(b.target.stats().effects).toBe(250);
     expect(b.target.stats().maxInFlight).toBeLessThanOrEqual(8);
+    // Two pages share the slots (4 + 4): the second page's items start before the first page's last
+    // one, so no slot waits for a page's end and hand-over.
+    const firstAt = new Map(b.target.received().map((r) => [r.idempotencyKey, Date.parse(r.firstAt)]));
+    const startOf = (i: number) => firstAt.get(`${b.batchId}:${key(i)}`)!;
+    const page0Last = Math.max(...Array.from({ length: 100 }, (_, i) => startOf(i)));
+    const page1First = Math.min(...Array.from({ length: 100 }, (_, i) => startOf(100 + i)));
+    expect(page1First).toBeLessThan(page0Last);
     expect((await pagesOf(b.batchId)).sort()).toEqual(
       [`${b.batchId}/page-0`, `${b.batchId}/page-100`, `${b.batchId}/page-200`].sort(),
     );
