@@ -206,6 +206,25 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       }
     })();
 
+    const startNext = (): void => {
+      const item = pending.shift()!;
+      budget.started(item);
+      const scope = new CancellationScope();
+      running.set(item.key, { item, scope, startedAt: workflowNowIso() });
+      state.set(item.key, 'running');
+      void scope
+        .run(() =>
+          runItem(input, item, {
+            blocked: (errorType, errorMessage) => waitForRetry(item.key, errorType, errorMessage),
+          }),
+        )
+        .then((outcome) => {
+          running.delete(item.key);
+          budget.finished(item.key, outcome.cost);
+          record(outcome);
+          refreshDetails();
+        });
+    };
     let nextStartAt = 0;
     const canStart = () =>
       pending.length > 0 && !control.paused && running.size < control.slots && budget.fits(pending[0]!);
@@ -239,24 +258,13 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
           continue; // slots, pause or cancel may have changed while waiting
         }
         nextStartAt = Math.max(nextStartAt, workflowNow()) + 1000 / control.ratePerSec;
+        startNext();
+        continue;
       }
-      const item = pending.shift()!;
-      budget.started(item);
-      const scope = new CancellationScope();
-      running.set(item.key, { item, scope, startedAt: workflowNowIso() });
-      state.set(item.key, 'running');
-      void scope
-        .run(() =>
-          runItem(input, item, {
-            blocked: (errorType, errorMessage) => waitForRetry(item.key, errorType, errorMessage),
-          }),
-        )
-        .then((outcome) => {
-          running.delete(item.key);
-          budget.finished(item.key, outcome.cost);
-          record(outcome);
-          refreshDetails();
-        });
+      // Every item that may start now, without a condition (and its promises) per item: the same
+      // commands in the same order as one start per loop turn.
+      do startNext();
+      while (canStart());
     }
     done = true;
     await flusher;
