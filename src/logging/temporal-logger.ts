@@ -23,8 +23,10 @@ export class PinoTemporalLogger implements TemporalLogger {
   constructor(private readonly pino: Logger) {}
 
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
-    const fields = { ...batchBindings(meta), ...meta };
-    this.pino[LEVELS[level] ?? 'info']({ ...fields, component: 'temporal' }, message);
+    const method = LEVELS[level] ?? 'info';
+    // The SDK logs every activity's start and end at debug: skip building their fields when off.
+    if (!this.pino.isLevelEnabled(method)) return;
+    this.pino[method]({ ...batchBindings(meta), ...meta, component: 'temporal' }, message);
   }
   trace(message: string, meta?: LogMetadata): void {
     this.log('TRACE', message, meta);
