@@ -64,8 +64,8 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
   );
   setHandler(
     itemsCompletedSignal,
-    ({ childId, outcomes, unfinished, cost, running, paused }) => {
-      if (!state.applyPageOutcomes(childId, outcomes, unfinished, cost, { running, paused })) {
+    ({ childId, outcomes, unfinished, cost, running, paused, ack }) => {
+      if (!state.applyPageOutcomes(childId, outcomes, unfinished, cost, { running, paused, ack })) {
         ctx.onStrayOutcome(childId);
       }
       ctx.onChange();

@@ -4,7 +4,7 @@
 import { workflowNowIso } from './clock';
 import { progressOf } from './batch-progress';
 import type { CarriedState, InFlightItem } from './carried-state';
-import { pageUnreported, type InFlightPage } from './page-slots';
+import { pageUnreported, pageUnusedAllowance, type InFlightPage } from './page-slots';
 
 export { pageUnreported, type InFlightPage };
 export type { CarriedState, InFlightItem };
@@ -127,9 +127,7 @@ export class BatchState {
   /** Committed cost plus what pages may still commit within their allowances: never above the budget. */
   get reservedCost(): number {
     let c = this.committedCost;
-    for (const p of this.pages.values()) {
-      c += Math.max(0, (p.allowance ?? 0) - (p.spent ?? 0) - (p.pendingCost ?? 0));
-    }
+    for (const p of this.pages.values()) c += pageUnusedAllowance(p);
     return c;
   }
 
@@ -170,7 +168,7 @@ export class BatchState {
     outcomes: ItemOutcome[],
     unfinished: number,
     cost?: { spent: number; inflight: number; need?: number; needKey?: string },
-    report: { running?: number; paused?: boolean } = {},
+    report: { running?: number; paused?: boolean; ack?: number } = {},
   ): boolean {
     const page = this.pages.get(childId);
     if (!page) return false;
@@ -191,6 +189,8 @@ export class BatchState {
       page.pendingCost = Math.max(0, cost.spent - (page.spent ?? 0)) + cost.inflight;
       page.need = cost.need !== undefined ? { cost: cost.need, key: cost.needKey ?? '?' } : undefined;
     }
+    // The page has applied the reclaim: its cost above is all it committed, within the new allowance.
+    if (page.reclaim && report.ack !== undefined && report.ack >= page.reclaim.seq) page.reclaim = undefined;
     page.slots = Math.min(page.slots, Math.max(unfinished, 0));
     // A page with nothing left to start cannot commit more: what it was allowed beyond its committed
     // cost goes back to the budget, for the pages that still have items to start.
@@ -198,6 +198,8 @@ export class BatchState {
       page.allowance = Math.min(page.allowance, (page.spent ?? 0) + (page.pendingCost ?? 0));
     }
     if (pageUnreported(page) === 0) this.pages.delete(childId);
+    // A page waiting for budget other pages held is reconsidered after any page's report.
+    for (const p of this.pages.values()) p.needWaits = undefined;
     return true;
   }
 

@@ -35,6 +35,8 @@ export interface ItemsCompleted {
   paused?: boolean;
   /** With a budget: the page's cost so far (all its finished items) and expected for its running ones. */
   cost?: PageCost;
+  /** The last `reclaim` of a pageControl this page has applied: `cost` is fresh since then. */
+  ack?: number;
 }
 
 export interface PageCost {
@@ -57,6 +59,11 @@ export interface PageControl {
   costAllowance?: number;
   /** The batch's average cost per finished item, for items whose cost is known only afterwards. */
   avgCost?: number;
+  /**
+   * The parent takes back allowance this page has not committed, for another page: report now, with
+   * `ack` set to this number (until then the parent counts the old allowance as still in use).
+   */
+  reclaim?: number;
 }
 
 /** Parent → page child: cancel one of its items (running: its activity; not started: skipped). */

@@ -16,6 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { pageUnreported, type BatchState, type InFlightPage } from './batch-state';
+import { grantAllowances } from './page-slots';
 import { workflowNowIso } from './clock';
 import { averageCost } from './cost';
 import type { ItemRunSpec } from './item-run';
@@ -33,7 +34,10 @@ const { readPage } = proxyActivities<ReturnType<typeof createActivities>>({
 
 /** Marks runs that start the next page ahead, with no slot. */
 const STANDBY_PATCH = 'page-standby';
-/** Marks runs where a page holds at most half the concurrency while another page could run items. */
+/**
+ * Marks runs where a page holds at most half the concurrency while another page could run items, and
+ * where budget allowance a page has not committed can be taken back for another page.
+ */
 const SLOT_SPLIT_PATCH = 'page-slot-split';
 
 /** Starts page children, hands out their slots, and sends them control and item cancellations. */
@@ -60,6 +64,7 @@ export class PageChildren {
       ...(budget !== undefined
         ? { costAllowance: page.allowance ?? 0, avgCost: averageCost(this.state.stats) }
         : {}),
+      ...(page.reclaim ? { reclaim: page.reclaim.seq } : {}),
     };
   }
 
@@ -73,6 +78,7 @@ export class PageChildren {
       (want.costAllowance ?? 0) > (sent.costAllowance ?? 0) ||
       (want.costAllowance === undefined) !== (sent.costAllowance === undefined) ||
       want.slots > sent.slots ||
+      (want.reclaim !== undefined && want.reclaim !== sent.reclaim) ||
       // Fewer slots than granted matter only while the page could still use them.
       (want.slots < sent.slots && want.slots < page.unfinished)
     );
@@ -86,8 +92,7 @@ export class PageChildren {
    */
   slotCap(page?: InFlightPage, cursor = this.state.cursor): number {
     const { concurrency } = this.state.limits;
-    this.split ??= patched(SLOT_SPLIT_PATCH);
-    if (!this.split) return concurrency;
+    if (!this.splitAllowed()) return concurrency;
     let others = cursor < this.state.total;
     for (const p of this.state.pages.values()) {
       if (others) break;
@@ -116,6 +121,12 @@ export class PageChildren {
     return false;
   }
 
+  /** Sharing slots between pages (and taking back budget allowance between them) is new: decided once per run. */
+  private splitAllowed(): boolean {
+    this.split ??= patched(SLOT_SPLIT_PATCH);
+    return this.split;
+  }
+
   /** Starting pages ahead is new: runs from before it replay without (decided once per run). */
   standbyAllowed(): boolean {
     this.standby ??= patched(STANDBY_PATCH);
@@ -127,38 +138,10 @@ export class PageChildren {
     if (this.slotsToGive) return true;
     const granting = this.state.limits.budget !== undefined && !this.state.paused;
     for (const p of this.state.pages.values()) {
-      if (this.needsControl(p) || (granting && p.need !== undefined && p.slots > 0)) return true;
+      const need = p.need !== undefined && !p.needWaits && !p.reclaim && p.slots > 0;
+      if (this.needsControl(p) || (granting && need)) return true;
     }
     return false;
-  }
-
-  /**
-   * Budget: a page commits cost only within its allowance. A page whose next item does not fit asks
-   * (`need`); it gets at least that item's cost out of what the budget has left, with its share of
-   * the rest, or — when even that one item would overspend — the batch pauses before it, as in
-   * per-item mode, saying so.
-   */
-  private grantBudget(budget: number): void {
-    for (const p of this.state.pages.values()) {
-      // A page with no slot (started ahead) cannot start its next item yet: its need waits.
-      if (!p.need || this.state.paused || p.slots === 0) continue;
-      const committed = (p.spent ?? 0) + (p.pendingCost ?? 0);
-      const required = committed + p.need.cost;
-      if ((p.allowance ?? 0) >= required - 1e-9) {
-        p.need = undefined; // already covered by a grant the page had not seen when it asked
-        continue;
-      }
-      const held = Math.max(p.allowance ?? 0, committed);
-      const headroom = budget - this.state.reservedCost;
-      const extra = required - held;
-      if (extra > headroom + 1e-9) {
-        this.state.pauseForBudget(budget, p.need);
-        return;
-      }
-      const share = (headroom * Math.max(p.slots, 1)) / this.state.limits.concurrency;
-      p.allowance = held + Math.min(headroom, Math.max(extra, share));
-      p.need = undefined;
-    }
   }
 
   /**
@@ -167,7 +150,8 @@ export class PageChildren {
    */
   async rebalance(): Promise<void> {
     const pages = [...this.state.pages.values()];
-    if (this.state.limits.budget !== undefined) this.grantBudget(this.state.limits.budget);
+    if (this.state.limits.budget !== undefined)
+      grantAllowances(this.state, this.state.limits.budget, this.splitAllowed());
     let over = this.state.usedSlots - this.state.limits.concurrency;
     for (const p of [...pages].sort((a, b) => b.slots - a.slots)) {
       if (over <= 0) break;

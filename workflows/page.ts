@@ -70,12 +70,14 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
   const pending: Item[] = [];
   const state = new Map<string, string>(); // key → status shown in Current Details
 
-  // A pause is acknowledged with a report: from then on the parent counts only what still runs.
-  let pauseToAck = false;
+  // A pause is acknowledged with a report: from then on the parent counts only what still runs. So
+  // is a reclaim of allowance: the report says what this page committed within the smaller one.
+  let reportDue = false;
   setHandler(
     pageControlSignal,
     (c) => {
-      if (c.paused && !control.paused) pauseToAck = true;
+      if (c.paused && !control.paused) reportDue = true;
+      if (c.reclaim !== undefined && c.reclaim !== control.reclaim) reportDue = true;
       control = c;
     },
     { description: describe.pageControl },
@@ -119,6 +121,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         running: running.size,
         paused: control.paused,
         cost: budget.report(pending[0]),
+        ...(control.reclaim !== undefined ? { ack: control.reclaim } : {}),
       });
       reported += batch.length;
     }
@@ -238,10 +241,10 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       !budget.fits(pending[0]!);
     for (;;) {
       await condition(
-        () => (pending.length === 0 && running.size === 0) || canStart() || mustAsk() || pauseToAck,
+        () => (pending.length === 0 && running.size === 0) || canStart() || mustAsk() || reportDue,
       );
-      if (pauseToAck) {
-        pauseToAck = false;
+      if (reportDue) {
+        reportDue = false;
         await flush(true);
         continue;
       }
