@@ -85,6 +85,12 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Batch
     dataConverter: dataConverterFromEnv({ ...process.env, ...opts.env }),
     activities: createActivities({ logger: opts.logger, env: opts.env, logLevels: opts.logLevels }),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
+    // A page schedules many items' activities in one workflow task; the SDK's default hands only 3
+    // of them straight back to this worker (eager execution), the rest go through the server's
+    // matching: more server work and ~40 ms more per item. Any free slot may take one: page mode at
+    // zero latency went from 172 to 244 items/s and 9.9 to 6.3 ms of CPU per item. Items of a page
+    // then run on the worker that runs the page; pages still spread across workers.
+    maxEagerActivityReservationsPerWorkflowTask: opts.maxConcurrentActivities ?? 200,
     ...(opts.retryTracker ? { interceptors: { activity: [opts.retryTracker.interceptor] } } : {}),
     maxConcurrentWorkflowTaskExecutions: 100,
     maxCachedWorkflows: 1_000,
