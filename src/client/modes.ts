@@ -13,9 +13,9 @@ export interface ModeChoice {
  * throughput at about 2000 / cpuMsPerItem items per second, whatever the concurrency.
  */
 export const MODE_CPU_MS: Record<ModeChoice['name'], number> = {
-  'per-item': 55,
-  page: 13,
-  'page-local': 6,
+  'per-item': 45,
+  page: 5,
+  'page-local': 4,
 };
 
 /** Page size `auto` uses for large batches. */
