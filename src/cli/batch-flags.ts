@@ -4,31 +4,9 @@
 // flag names in validation errors and the Flag column of docs/configuration.md all derive from it;
 // environment variable names derive from the same setting paths (envName in src/config/load.ts).
 // Loaded by `durabatch --help`: type-only imports of the schema, no zod.
-import type { Config } from '../config/schema';
+import type { FlagSpec, SettingPath } from './flag-spec';
 
-/** Settings groups: their fields are set one by one (`http.url`), not as one object. */
-type Group = 'http' | 'command' | 'module' | 'logLevels';
-
-/** Every setting, as the dotted path of a Config field: `concurrency`, `http.url`. */
-export type SettingPath = {
-  [K in keyof Config]-?: K extends Group ? `${K}.${Extract<keyof NonNullable<Config[K]>, string>}` : K;
-}[keyof Config];
-
-/** How a flag's text becomes the setting's value (errors name the flag); none: the schema parses it. */
-export type FlagParser = 'duration' | 'headers' | 'jsonOrFile';
-
-export interface FlagSpec {
-  /** The setting; a list names the same field of each processor, and the batch's processor gets it. */
-  field: SettingPath | readonly SettingPath[];
-  /** Placeholder of the value in help (`<n>`); none: a switch. */
-  arg?: string;
-  /** Given several times (`--header a --header b`), the values form a list. */
-  repeat?: true;
-  parse?: FlagParser;
-  help: string;
-  /** retry-failed takes it too, with this help text (`true`: the same one). */
-  retry?: string | true;
-}
+export type { FlagParser, FlagSpec, SettingPath } from './flag-spec';
 
 /** In the order `--help` lists them, after `--config`. */
 export const BATCH_FLAGS = {
