@@ -24,6 +24,7 @@ import type { BatchState } from './batch-state';
 import { workflowNow, workflowNowIso } from './clock';
 import { ITEM_WORKFLOW_CLOSED, FailureType } from './failure-types';
 import { unranOutcome } from './outcomes';
+import { failClosedUnreported } from './closed-children';
 import { stillOpen } from './workflows-open';
 import { itemWorkflow, type ItemInput } from './item';
 import { reportBySignalSignal } from './messages';
@@ -34,6 +35,11 @@ export type ChildTemplate = Omit<ItemInput, 'item' | 'parentWorkflowId' | 'repor
 
 /** Marks runs whose item children report by result (runs from before it receive signals only). */
 const REPORT_BY_RESULT_PATCH = 'item-outcome-by-result';
+
+const { findClosedWorkflows } = proxyActivities<ReturnType<typeof createActivities>>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 3 },
+});
 
 /** How long the parent waits, before continuing-as-new, for a child that closed while being switched. */
 const SWITCH_GRACE_MS = 60_000;
@@ -212,15 +218,11 @@ export class ItemChildren {
           ...this.state.pages.values(),
         ].filter((f) => now - Date.parse(f.startedAt) >= intervalMs);
         if (old.length === 0) continue;
-        const { findClosedWorkflows } = proxyActivities<ReturnType<typeof createActivities>>({
-          startToCloseTimeout: '1 minute',
-          retry: { maximumAttempts: 3 },
-        });
         const closed = await findClosedWorkflows({
           batchId: this.template.batchId,
           workflowIds: old.map((f) => f.childId),
         });
-        await this.failUnreported(closed);
+        await failClosedUnreported(this.state, this.pages, this.byResult, closed);
       }
     } catch (err) {
       // Cancellation of the batch ends the watch; anything else must not fail the batch.
@@ -277,25 +279,11 @@ export class ItemChildren {
   private async freeClosed(workflowIds: string[]): Promise<void> {
     if (workflowIds.length === 0) return;
     const open = new Set(await stillOpen(this.template.batchId, workflowIds, 0, workflowIds));
-    await this.failUnreported(workflowIds.filter((id) => !open.has(id)));
-  }
-
-  /** Records the in-flight items of these closed workflows failed (they never reported). */
-  private async failUnreported(closedIds: string[]): Promise<void> {
-    const closed = new Set(closedIds);
-    const message = (id: string) => `workflow ${id} closed without reporting an outcome (was it terminated?)`;
-    for (const page of [...this.state.pages.values()]) {
-      if (closed.has(page.childId)) {
-        await this.pages?.failUnreported(page, 'failed', ITEM_WORKFLOW_CLOSED, message(page.childId));
-      }
-    }
-    for (const f of [...this.state.inFlight.values()]) {
-      // A child awaited by result is failed by failedResult if it closed without an outcome; one
-      // that closed normally may be seen closed before its result reaches this run.
-      if (!closed.has(f.childId) || this.byResult.has(f.key)) continue;
-      this.state.applyOutcome(
-        unranOutcome(f, 'failed', ITEM_WORKFLOW_CLOSED, `item ${message(f.childId)}`, f.startedAt),
-      );
-    }
+    await failClosedUnreported(
+      this.state,
+      this.pages,
+      this.byResult,
+      workflowIds.filter((id) => !open.has(id)),
+    );
   }
 }
