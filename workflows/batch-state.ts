@@ -4,7 +4,7 @@
 import { workflowNowIso } from './clock';
 import { progressOf } from './batch-progress';
 import type { CarriedState, InFlightItem } from './carried-state';
-import { pageUnreported, pageUnusedAllowance, type InFlightPage } from './page-slots';
+import { pageCommitted, pageUnreported, pageUnusedAllowance, type InFlightPage } from './page-slots';
 
 export { pageUnreported, type InFlightPage };
 export type { CarriedState, InFlightItem };
@@ -195,7 +195,7 @@ export class BatchState {
     // A page with nothing left to start cannot commit more: what it was allowed beyond its committed
     // cost goes back to the budget, for the pages that still have items to start.
     if (page.allowance !== undefined && report.running !== undefined && unfinished <= report.running) {
-      page.allowance = Math.min(page.allowance, (page.spent ?? 0) + (page.pendingCost ?? 0));
+      page.allowance = Math.min(page.allowance, pageCommitted(page));
     }
     if (pageUnreported(page) === 0) this.pages.delete(childId);
     // A page waiting for budget other pages held is reconsidered after any page's report.

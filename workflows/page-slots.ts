@@ -2,6 +2,7 @@
 // what it has reported, and its budget allowance, with how the parent grants allowances.
 
 import type { BatchState } from './batch-state';
+import type { PageControl } from './messages';
 
 /** A page child in flight (page mode): `count` consecutive items from `first`. */
 export interface InFlightPage {
@@ -16,7 +17,7 @@ export interface InFlightPage {
   done: string;
   startedAt: string;
   /** The control last sent to the page. */
-  sent: { slots: number; paused: boolean; ratePerSec?: number; costAllowance?: number; reclaim?: number };
+  sent: Omit<PageControl, 'avgCost'>;
   /** With a budget: the cost the page may commit in all, what its recorded items cost, what it has
    * committed beyond those (running items, outcomes not reported yet), and what it waits for. */
   allowance?: number;
