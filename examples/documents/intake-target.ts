@@ -20,6 +20,8 @@ export interface IntakeTarget {
   url: string;
   stored(): StoredDocument[];
   stats(): { requests: number; byStatus: Record<string, number> };
+  /** Requests received for one document (its Idempotency-Key ends in `:<docKey>`), 503s included. */
+  requestsFor(docKey: string): number;
   close(): Promise<void>;
 }
 
@@ -94,7 +96,7 @@ export async function startIntakeTarget(
 ): Promise<IntakeTarget> {
   const random = mulberry32(opts.seed ?? 11);
   const faultRate = opts.faultRate ?? 0.1;
-  const byKey = new Map<string, { record?: StoredDocument; answer?: unknown }>();
+  const byKey = new Map<string, { record?: StoredDocument; answer?: unknown; requests?: number }>();
   const byStatus: Record<string, number> = {};
   let requests = 0;
 
@@ -106,6 +108,7 @@ export async function startIntakeTarget(
     if (!key) throw new HttpError(400, 'Idempotency-Key header is required');
     const entry = byKey.get(key) ?? {};
     byKey.set(key, entry);
+    entry.requests = (entry.requests ?? 0) + 1;
     if (random() < faultRate) throw new HttpError(503, 'intake queue busy, try again');
     if (entry.answer === undefined) {
       const parts = parseMultipart(body, req.headers['content-type'] ?? '');
@@ -152,6 +155,8 @@ export async function startIntakeTarget(
     url: `http://127.0.0.1:${port}`,
     stored: () => [...byKey.values()].flatMap((e) => (e.record ? [{ ...e.record }] : [])),
     stats: () => ({ requests, byStatus: { ...byStatus } }),
+    requestsFor: (docKey) =>
+      [...byKey.entries()].reduce((n, [k, e]) => (k.endsWith(`:${docKey}`) ? n + (e.requests ?? 0) : n), 0),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -52,6 +52,8 @@ main('documents', async () => {
       `\`durabatch retry-failed ${run.batchId}\` sends exactly those again\n`,
   );
 
+  // A 503 on the scan's first attempt is retried, so it may take more than one: as many as it sent.
+  const scanRequests = target.requestsFor(CORRUPT.key);
   const stored = target.stored();
   const metadata = (await readFile(path.join(here, 'metadata.csv'), 'utf8')).trim().split('\n').slice(1);
   let intact = 0;
@@ -71,6 +73,7 @@ main('documents', async () => {
     failures.length === 1 &&
     failures[0]!.key === CORRUPT.key &&
     failures[0]!.errorType === 'PermanentTargetError' &&
+    failures[0]!.attempts === scanRequests &&
     stored.length === 9 &&
     intact === 9 &&
     !stored.some((d) => d.fileName === CORRUPT.file);
@@ -79,7 +82,8 @@ main('documents', async () => {
     'documents',
     ok,
     `${status.total} documents: ${status.succeeded} stored (${intact} intact, once each), ${status.failed} failed ` +
-      `(${failures.map((f) => `${f.key} ${f.errorType}`).join(', ')}); the service answered ` +
+      `(${failures.map((f) => `${f.key} ${f.errorType} after ${f.attempts} attempt(s)`).join(', ')}; ` +
+      `the service received ${scanRequests} request(s) for ${CORRUPT.key}); the service answered ` +
       `${Object.entries(stats.byStatus)
         .map(([s, n]) => `${n}×${s}`)
         .join(', ')}`,

@@ -78,14 +78,18 @@ describe('examples', { timeout: 250_000 }, () => {
     const r = await runExample('documents');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(
-      /documents: 10 documents: 9 stored \(9 intact, once each\), 1 failed \(D0005 PermanentTargetError\); the service answered .*\ndocuments: OK/,
+      /documents: 10 documents: 9 stored \(9 intact, once each\), 1 failed \(D0005 PermanentTargetError after (\d+) attempt\(s\); the service received (\d+) request\(s\) for D0005\); the service answered .*\ndocuments: OK/,
     );
+    // A 503 (10% of requests) before the refusal makes it a second attempt: as many as the service saw.
+    const [, attempts, received] =
+      /PermanentTargetError after (\d+) attempt\(s\); the service received (\d+)/.exec(r.stderr)!;
+    expect(Number(attempts)).toBe(Number(received));
     const status = await runCli(['status', r.summary.batchId, '--json'], { env: r.env });
     expect(status.code, status.stderr).toBe(0);
     const json = JSON.parse(status.stdout) as ExampleRun['summary'];
     expect(json).toMatchObject({ status: 'partial_failure', total: 10, succeeded: 9, failed: 1 });
     expect(json.recentFailures.map((f) => [f.key, f.errorType, f.attempts])).toEqual([
-      ['D0005', 'PermanentTargetError', 1],
+      ['D0005', 'PermanentTargetError', Number(received)],
     ]);
     expect(json.recentFailures[0]!.errorMessage).toContain('scan-0005.pdf: the PDF is truncated');
     const failedCsv = await readFile(path.join(r.out, 'results', 'failed.csv'), 'utf8');
