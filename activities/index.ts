@@ -10,7 +10,7 @@ import { BatchLoggers } from '../src/logging/batch-loggers';
 import { batchEndFields, batchEndMessage } from '../src/logging/batch-events';
 import { findStagedItem, MAX_PAGE_BYTES, readStagedPage } from '../src/source/page-reader';
 import type { Item, StagedSourceRef, StepResult, StepSpec } from '../workflows/types';
-import { startHeartbeats } from './heartbeats';
+import { startHeartbeats, whileAlive } from './heartbeats';
 import { runProcessor } from './processors';
 import { writeReport, type WriteReportInput } from './results/report';
 import { writeResultsPage, type WriteResultsPageInput } from './results/pages';
@@ -69,6 +69,22 @@ async function requireStorage(storage: BatchStorage, log: Logger, pause: boolean
   }
 }
 
+/**
+ * The batch's own bookkeeping (source pages, result files, the audit log, the report): heartbeats
+ * while it runs, so the workflows' short BOOKKEEPING heartbeat timeout (workflows/activity-options.ts)
+ * retries it on another worker within seconds of its worker dying. Until then the batch waits on it.
+ */
+function keptAlive<I, O>(work: (input: I) => Promise<O>): (input: I) => Promise<O> {
+  return (input) => {
+    const ctx = Context.current();
+    if (ctx.info.isLocal) return work(input);
+    return whileAlive(
+      () => ctx.heartbeat(),
+      () => work(input),
+    );
+  };
+}
+
 export function createActivities(deps: ActivityDeps) {
   const env = deps.env ?? process.env;
   const sourceLog = operationLogger(deps.logger, 'source', deps.logLevels);
@@ -77,7 +93,7 @@ export function createActivities(deps: ActivityDeps) {
   // Lines about a batch whose storage this worker sees also go to the batch's logs/worker.jsonl.
   const batchLogs = new BatchLoggers(deps.logger, deps.logLevels);
   return {
-    async readPage(input: ReadPageInput): Promise<Item[]> {
+    readPage: keptAlive(async (input: ReadPageInput): Promise<Item[]> => {
       await requireStorage({ batchId: input.batchId, stagedDir: input.source.dir }, sourceLog, true);
       try {
         await checkSourceUnchanged(input.source);
@@ -89,12 +105,14 @@ export function createActivities(deps: ActivityDeps) {
       }
       // Bounded in bytes too: a page of wide rows must stay far below Temporal's payload limit.
       return readStagedPage(input.source, input.offset, input.limit, MAX_PAGE_BYTES);
-    },
+    }),
 
-    async findItem(input: { source: StagedSourceRef; key: string }): Promise<Item | undefined> {
-      await requireStorage({ stagedDir: input.source.dir }, sourceLog, true);
-      return findStagedItem(input.source, input.key);
-    },
+    findItem: keptAlive(
+      async (input: { source: StagedSourceRef; key: string }): Promise<Item | undefined> => {
+        await requireStorage({ stagedDir: input.source.dir }, sourceLog, true);
+        return findStagedItem(input.source, input.key);
+      },
+    ),
 
     /**
      * Runs one step of one item, one attempt (Temporal retries it under workflows/step-retry.ts's
@@ -146,31 +164,31 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    async recordAudit(input: RecordAuditInput): Promise<void> {
+    recordAudit: keptAlive(async (input: RecordAuditInput): Promise<void> => {
       await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, resultsLog, false);
       await recordAudit(input);
-    },
+    }),
 
-    async writeResultsPage(input: WriteResultsPageInput): Promise<void> {
+    writeResultsPage: keptAlive(async (input: WriteResultsPageInput): Promise<void> => {
       await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, resultsLog, false);
       await writeResultsPage(input);
-    },
+    }),
 
     async awaitWorkflowsClosed(input: AwaitWorkflowsClosedInput): Promise<string[]> {
       return awaitWorkflowsClosed(input);
     },
 
-    async findClosedWorkflows(input: FindClosedWorkflowsInput): Promise<string[]> {
-      return findClosedWorkflows(input);
-    },
+    findClosedWorkflows: keptAlive(async (input: FindClosedWorkflowsInput): Promise<string[]> =>
+      findClosedWorkflows(input),
+    ),
 
-    async writeReport(input: WriteReportInput): Promise<void> {
+    writeReport: keptAlive(async (input: WriteReportInput): Promise<void> => {
       const storage = { batchId: input.batchId, outputDir: input.outputDir, stagedDir: input.source.dir };
       await requireStorage(storage, resultsLog, false);
       await writeReport(input);
       const log = batchLogs.op(input.outputDir, 'results').child({ batchId: input.batchId });
       log.info({ outputDir: input.outputDir }, 'report written');
       log.info(batchEndFields(input.progress), batchEndMessage(input.progress));
-    },
+    }),
   };
 }

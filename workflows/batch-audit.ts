@@ -3,6 +3,7 @@
 // the message: the durabatch CLI, the Web UI, the temporal CLI or any SDK client.
 import { log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import { bookkeeping } from './activity-options';
 import type { BatchState } from './batch-state';
 import type { AuditDraft } from './types';
 
@@ -15,10 +16,12 @@ export interface RecordAuditInput {
 }
 
 // Bounded: the audit log must never hold up the batch (an unwritable output folder, say).
-const { recordAudit } = proxyActivities<ReturnType<typeof createActivities>>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 5, maximumInterval: '10 seconds' },
-});
+const { recordAudit } = proxyActivities<ReturnType<typeof createActivities>>(
+  bookkeeping({
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 5, maximumInterval: '10 seconds' },
+  }),
+);
 
 export async function flushAuditQueue(state: BatchState, outputDir: string): Promise<void> {
   if (state.auditQueue.length === 0) return;

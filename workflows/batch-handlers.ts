@@ -9,6 +9,7 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import { bookkeeping } from './activity-options';
 import type { ItemChildren } from './item-children';
 import type { PageChildren } from './page-children';
 import type { BatchState } from './batch-state';
@@ -32,9 +33,11 @@ import type { StagedSourceRef } from './types';
 import { unranOutcome } from './outcomes';
 import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
 
-const { findItem } = proxyActivities<ReturnType<typeof createActivities>>({
-  startToCloseTimeout: '5 minutes',
-});
+const { findItem } = proxyActivities<ReturnType<typeof createActivities>>(
+  bookkeeping({
+    startToCloseTimeout: '5 minutes',
+  }),
+);
 
 export interface HandlerContext {
   state: BatchState;

@@ -12,6 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import { bookkeeping } from './activity-options';
 import { ItemChildren } from './item-children';
 import { PageChildren } from './page-children';
 import { registerBatchHandlers } from './batch-handlers';
@@ -34,10 +35,12 @@ const MAX_STARTS_PER_TASK = 100;
 /** How often in-flight items are checked for a workflow that closed without reporting (terminated). */
 const CLOSED_CHECK_MS = 30_000;
 
-const { readPage, writeReport } = proxyActivities<ReturnType<typeof createActivities>>({
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumInterval: '30 seconds' },
-});
+const { readPage, writeReport } = proxyActivities<ReturnType<typeof createActivities>>(
+  bookkeeping({
+    startToCloseTimeout: '2 minutes',
+    retry: { maximumInterval: '30 seconds' },
+  }),
+);
 
 /**
  * A batch: walks the staged source page by page and keeps at most `concurrency` item child

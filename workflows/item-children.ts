@@ -19,6 +19,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import { bookkeeping } from './activity-options';
 import type { PageChildren } from './page-children';
 import type { BatchState } from './batch-state';
 import { workflowNow, workflowNowIso } from './clock';
@@ -36,10 +37,12 @@ export type ChildTemplate = Omit<ItemInput, 'item' | 'parentWorkflowId' | 'repor
 /** Marks runs whose item children report by result (runs from before it receive signals only). */
 const REPORT_BY_RESULT_PATCH = 'item-outcome-by-result';
 
-const { findClosedWorkflows } = proxyActivities<ReturnType<typeof createActivities>>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 3 },
-});
+const { findClosedWorkflows } = proxyActivities<ReturnType<typeof createActivities>>(
+  bookkeeping({
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 3 },
+  }),
+);
 
 /** How long the parent waits, before continuing-as-new, for a child that closed while being switched. */
 const SWITCH_GRACE_MS = 60_000;

@@ -15,6 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import { bookkeeping } from './activity-options';
 import { pageUnreported, type BatchState, type InFlightPage } from './batch-state';
 import { grantAllowances } from './page-slots';
 import { workflowNowIso } from './clock';
@@ -27,10 +28,12 @@ import type { ItemOutcome, StagedSourceRef } from './types';
 import { unranOutcome } from './outcomes';
 import { FailureType } from './failure-types';
 
-const { readPage } = proxyActivities<ReturnType<typeof createActivities>>({
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumInterval: '30 seconds' },
-});
+const { readPage } = proxyActivities<ReturnType<typeof createActivities>>(
+  bookkeeping({
+    startToCloseTimeout: '2 minutes',
+    retry: { maximumInterval: '30 seconds' },
+  }),
+);
 
 /** Marks runs that start the next page ahead, with no slot. */
 const STANDBY_PATCH = 'page-standby';

@@ -5,8 +5,9 @@
 import { ActivityCancellationType, patched, proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { BatchState } from './batch-state';
+import { bookkeeping } from './activity-options';
 
-const options = { startToCloseTimeout: '2 minutes', retry: { maximumInterval: '30 seconds' } } as const;
+const options = bookkeeping({ startToCloseTimeout: '2 minutes', retry: { maximumInterval: '30 seconds' } });
 
 const abandonedOnCancel = proxyActivities<ReturnType<typeof createActivities>>(options).writeResultsPage;
 const awaitedOnCancel = proxyActivities<ReturnType<typeof createActivities>>({

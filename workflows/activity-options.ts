@@ -1,0 +1,15 @@
+// How the batch's own activities (source pages, result files, the audit log, the report, visibility
+// checks) are run. They heartbeat while they run (activities/index.ts, keptAlive), so a short
+// heartbeat timeout bounds what a dead worker costs: the parent or page waits on such an activity,
+// and with only a start-to-close timeout a worker killed mid-way held the whole batch for it (two
+// minutes per kill). Since workers take activities eagerly, the one running a workflow task often
+// runs its activities too, so this is the common case when a worker dies, not a rare one.
+import type { ActivityOptions } from '@temporalio/workflow';
+
+/** A bookkeeping activity whose worker died is retried elsewhere after this long. */
+export const BOOKKEEPING_HEARTBEAT_TIMEOUT = '10 seconds';
+
+/** `options` for a bookkeeping activity, with the heartbeat timeout that notices a dead worker. */
+export function bookkeeping(options: ActivityOptions): ActivityOptions {
+  return { heartbeatTimeout: BOOKKEEPING_HEARTBEAT_TIMEOUT, ...options };
+}
