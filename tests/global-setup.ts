@@ -7,7 +7,7 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { startDevServer, type DevServer } from '../src/server/dev-server';
 import { freePort } from '../src/server/ports';
-import { WORKFLOWS_ENTRY } from '../src/worker/bundle';
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_ENTRY } from '../src/worker/bundle';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -36,7 +36,11 @@ export async function setup(project: TestProject): Promise<void> {
       uiPort: await freePort(),
       log: (m) => process.stderr.write(`[global-setup] ${m}\n`),
     }),
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: new DefaultLogger('WARN') }),
+    bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_ENTRY,
+      workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+      logger: new DefaultLogger('WARN'),
+    }),
   ]);
   server = started;
   const workflowBundlePath = path.join(tmpRoot, 'workflows-bundle.js');

@@ -1,6 +1,7 @@
 // The typed client API: everything the CLI does to a batch, for programs too.
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Client,
   WorkflowExecutionAlreadyStartedError,
@@ -19,6 +20,7 @@ import {
   type SetLimitsInput,
 } from '../../workflows/messages';
 import { batchIdKey, batchProgressKey, batchStatusKey } from '../../workflows/search-attributes';
+import { QUERY_REFUSED_UNTASKED } from '../../workflows/query-tail-guard';
 import type { BatchProgress, FailureRecord, Limits } from '../../workflows/types';
 import { appendAudit } from '../audit/audit-log';
 import { appendBatchLogLine } from '../logging/batch-log-file';
@@ -234,7 +236,7 @@ export class BatchClient {
     const handle = this.handle(batchId);
     try {
       const desc = await handle.describe();
-      if (desc.status.name === 'RUNNING') return await handle.query(progressQuery);
+      if (desc.status.name === 'RUNNING') return await askAgainIfRefused(() => handle.query(progressQuery));
       const outputDir = memoOutputDir(desc);
       if (outputDir) {
         const summary = await readFile(path.join(outputDir, 'results', 'summary.json'), 'utf8').catch(
@@ -242,7 +244,7 @@ export class BatchClient {
         );
         if (summary) return JSON.parse(summary) as BatchProgress;
       }
-      return await handle.query(progressQuery);
+      return await askAgainIfRefused(() => handle.query(progressQuery));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new BatchNotFoundError(batchId);
       throw err;
@@ -250,7 +252,7 @@ export class BatchClient {
   }
 
   failures(batchId: string): Promise<FailureRecord[]> {
-    return this.handle(batchId).query(failuresQuery);
+    return askAgainIfRefused(() => this.handle(batchId).query(failuresQuery));
   }
 
   // Pause, resume, set and cancel are audited by the batch workflow itself, with this client's
@@ -274,5 +276,21 @@ export class BatchClient {
 
   async cancel(batchId: string): Promise<void> {
     await this.handle(batchId).cancel();
+  }
+}
+
+/**
+ * A query can be refused while a worker recovers a batch it did not have cached (see
+ * workflows/query-tail-guard.ts): the batch's next workflow task settles that within seconds.
+ */
+async function askAgainIfRefused<T>(query: () => Promise<T>, forMs = 30_000): Promise<T> {
+  const until = Date.now() + forMs;
+  for (;;) {
+    try {
+      return await query();
+    } catch (err) {
+      if (!String(err).includes(QUERY_REFUSED_UNTASKED) || Date.now() > until) throw err;
+      await sleep(500);
+    }
   }
 }

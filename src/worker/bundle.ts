@@ -10,6 +10,8 @@ import { packageRoot } from '../util/package-root';
 
 export const WORKFLOWS_DIR = path.join(packageRoot(), 'workflows');
 export const WORKFLOWS_ENTRY = path.join(WORKFLOWS_DIR, 'index.ts');
+/** Workflow interceptors bundled with the workflows: every bundle of them must include these. */
+export const WORKFLOW_INTERCEPTOR_MODULES = [path.join(WORKFLOWS_DIR, 'interceptors.ts')];
 
 async function sourcesHash(): Promise<string> {
   const hash = createHash('sha256');
@@ -31,6 +33,7 @@ export async function workflowBundlePath(home: string, logger?: Logger): Promise
   logger?.info('bundling workflow code (cached for next time)');
   const { code } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_ENTRY,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
     logger: new DefaultLogger('WARN'),
   });
   await mkdir(dir, { recursive: true });
