@@ -19,6 +19,7 @@ import { startOwnServer, type OwnServer } from '../helpers/faults';
 import { replayWorkflows } from '../helpers/replay';
 import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 import { allSucceeded } from '../helpers/engine';
+import { stallReport } from '../helpers/stall-report';
 
 const ITEMS = 2_000;
 const WORKER_KILLS = 6;
@@ -99,30 +100,44 @@ describe.each(MODES)('durability ($name): worker and server killed mid-batch', (
         if (finished(p) >= n || (p && p.status !== 'running')) return p;
         await sleep(250);
       }
-      throw new Error(`batch did not reach ${n} finished items`);
+      throw await stalled(`batch did not reach ${n} finished items in 5 minutes`);
     };
 
+    const started = Date.now();
     const log: string[] = [];
+    const note = (line: string) => log.push(`[${Math.round((Date.now() - started) / 1000)} s] ${line}`);
+    /** Fails with what the batch waits on, rather than reaching the test's timeout silently. */
+    const stalled = async (what: string) =>
+      new Error([`${what}; so far:`, ...log, await stallReport(client, batchId)].join('\n'));
     const step = Math.floor(ITEMS / (WORKER_KILLS + 2));
     for (let k = 1; k <= WORKER_KILLS; k++) {
       const at = await waitUntilFinished(k * step);
       // Kill one of the two workers (alternating), without warning, while items are in flight.
       const victim = live[k % 2]!;
       await victim.kill();
-      log.push(`kill -9 worker pid ${victim.pid} at ${finished(at)} finished, ${at?.running ?? '?'} running`);
+      note(`kill -9 worker pid ${victim.pid} at ${finished(at)} finished, ${at?.running ?? '?'} running`);
       if (k === Math.ceil(WORKER_KILLS / 2)) {
         const pid = await server.kill();
-        log.push(`kill -9 temporal server pid ${pid} at ${finished(at)} finished`);
+        note(`kill -9 temporal server pid ${pid} at ${finished(at)} finished`);
         await sleep(2_000);
         await server.restart();
-        log.push(`temporal server restarted (pid ${server.current.pid}) on the same database`);
+        note(`temporal server restarted (pid ${server.current.pid}) on the same database`);
       }
       // A worker may also have died on its own while the server was down: replace what is gone.
       live = live.map((w) => (w === victim || isExited(w) ? spawn() : w));
     }
 
     const handle = client.workflow.getHandle(batchId);
-    const final = (await handle.result()) as BatchProgress;
+    const deadline = new AbortController();
+    const result = handle.result();
+    void result.catch(() => undefined); // still pending when a stalled run closes the connection
+    const final = (await Promise.race([
+      result,
+      sleep(480_000, undefined, { signal: deadline.signal }).then(async () => {
+        throw await stalled('batch did not end within 8 minutes of the last kill');
+      }),
+    ]).finally(() => deadline.abort())) as BatchProgress;
+    note('batch ended');
     expect(final).toMatchObject(allSucceeded(ITEMS));
 
     const report = await verifyBatch(batches, batchId, { effects: target.received() });
@@ -133,8 +148,8 @@ describe.each(MODES)('durability ($name): worker and server killed mid-batch', (
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     expect(report.effects).toMatchObject({ total: ITEMS, duplicated: [], missing: [], unexpected: [] });
     expect(target.stats().effects).toBe(ITEMS);
-    expect(log.filter((l) => l.startsWith('kill -9 worker'))).toHaveLength(WORKER_KILLS);
-    expect(log.filter((l) => l.startsWith('kill -9 temporal'))).toHaveLength(1);
+    expect(log.filter((l) => l.includes('] kill -9 worker'))).toHaveLength(WORKER_KILLS);
+    expect(log.filter((l) => l.includes('] kill -9 temporal'))).toHaveLength(1);
 
     // The parent's histories, across every run and the crashes, replay deterministically.
     const types = mode.replayTypes.map((t) => `WorkflowType = "${t}"`).join(' OR ');
