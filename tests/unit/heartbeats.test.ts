@@ -37,7 +37,7 @@ describe('whileAlive', () => {
     await expect(
       whileAlive(
         () => (beats += 1),
-        async () => 'page',
+        () => Promise.resolve('page'),
         50,
       ),
     ).resolves.toBe('page');
