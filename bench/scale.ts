@@ -108,9 +108,13 @@ const { server, worker, running, connection } = await startEngineStack(engine, {
 
 // Memory, sampled every second from the start request on.
 let workerPeakRss = 0;
+let workerPeakHeapTotal = 0;
 let serverPeakRss = 0;
 const sampleMemory = (): void => {
-  workerPeakRss = Math.max(workerPeakRss, process.memoryUsage().rss);
+  const mem = process.memoryUsage();
+  workerPeakRss = Math.max(workerPeakRss, mem.rss);
+  // The main thread's V8 heap only: the workflow thread's and the SDK core's are the rest of RSS.
+  workerPeakHeapTotal = Math.max(workerPeakHeapTotal, mem.heapTotal);
   serverPeakRss = Math.max(serverPeakRss, procMem(server.pid)?.rssBytes ?? 0);
 };
 const sampler = setInterval(sampleMemory, 1_000);
@@ -267,6 +271,7 @@ try {
     itemsPerSecond: r1(done / seconds),
     workerRssPeakMb: mb(workerPeakRss),
     workerRssEndMb: mb(workerEndRss),
+    workerMainHeapPeakMb: mb(workerPeakHeapTotal),
     workerMaxRssMb: mb(process.resourceUsage().maxRSS * 1024),
     serverRssPeakMb: mb(serverPeakRss),
     serverVmHwmMb: serverMem ? mb(serverMem.peakRssBytes) : null,
