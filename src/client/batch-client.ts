@@ -1,7 +1,6 @@
 // The typed client API: everything the CLI does to a batch, for programs too.
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Client,
   WorkflowExecutionAlreadyStartedError,
@@ -20,7 +19,6 @@ import {
   type SetLimitsInput,
 } from '../../workflows/messages';
 import { batchIdKey, batchProgressKey, batchStatusKey } from '../../workflows/search-attributes';
-import { QUERY_REFUSED_UNTASKED } from '../../workflows/query-tail-guard';
 import type { BatchProgress, FailureRecord, Limits } from '../../workflows/types';
 import { appendAudit } from '../audit/audit-log';
 import { appendBatchLogLine } from '../logging/batch-log-file';
@@ -28,6 +26,7 @@ import { BATCH_START, batchStartMessage } from '../logging/batch-events';
 import type { Config } from '../config/schema';
 import { BatchNotFoundError, InputError } from '../errors';
 import { recordBatchLocation } from '../home/batch-location';
+import { askAgainIfRefused } from './query-refused';
 import { serverIdentity } from '../server/server-identity';
 import { stageOptionsFromConfig } from '../config/stage-options';
 import { memoOutputDir, type BatchMemo } from './batch-records';
@@ -276,21 +275,5 @@ export class BatchClient {
 
   async cancel(batchId: string): Promise<void> {
     await this.handle(batchId).cancel();
-  }
-}
-
-/**
- * A query can be refused while a worker recovers a batch it did not have cached (see
- * workflows/query-tail-guard.ts): the batch's next workflow task settles that within seconds.
- */
-async function askAgainIfRefused<T>(query: () => Promise<T>, forMs = 30_000): Promise<T> {
-  const until = Date.now() + forMs;
-  for (;;) {
-    try {
-      return await query();
-    } catch (err) {
-      if (!String(err).includes(QUERY_REFUSED_UNTASKED) || Date.now() > until) throw err;
-      await sleep(500);
-    }
   }
 }
