@@ -33,14 +33,7 @@ export function activationInstant(activation: Activation): string | undefined {
 export function isUntaskedActivation(activation: Activation, previous: string | undefined): boolean {
   if (activation.isReplaying || previous === undefined) return false;
   const jobs = activation.jobs ?? [];
-  const taskEvents = jobs.filter(
-    (j) =>
-      !j.queryWorkflow &&
-      !j.notifyHasPatch &&
-      !j.updateRandomSeed &&
-      !(j.resolveActivity && j.resolveActivity.isLocal),
-  );
-  if (taskEvents.length === 0) return false;
   if (jobs.some((j) => j.resolveActivity?.isLocal)) return false;
+  if (!jobs.some((j) => !j.queryWorkflow && !j.notifyHasPatch && !j.updateRandomSeed)) return false;
   return activationInstant(activation) === previous;
 }
