@@ -7,12 +7,10 @@ import {
   continueAsNew,
   isCancellation,
   log,
-  proxyActivities,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
-import { bookkeeping } from './activity-options';
+import { readPage, writeReport } from './activity-options';
 import { ItemChildren } from './item-children';
 import { PageChildren } from './page-children';
 import { registerBatchHandlers } from './batch-handlers';
@@ -34,13 +32,6 @@ const MAX_STARTS_PER_TASK = 100;
 
 /** How often in-flight items are checked for a workflow that closed without reporting (terminated). */
 const CLOSED_CHECK_MS = 30_000;
-
-const { readPage, writeReport } = proxyActivities<ReturnType<typeof createActivities>>(
-  bookkeeping({
-    startToCloseTimeout: '2 minutes',
-    retry: { maximumInterval: '30 seconds' },
-  }),
-);
 
 /**
  * A batch: walks the staged source page by page and keeps at most `concurrency` item child

@@ -9,13 +9,11 @@ import {
   log,
   ParentClosePolicy,
   patched,
-  proxyActivities,
   startChild,
   WorkflowIdReusePolicy,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
-import { bookkeeping } from './activity-options';
+import { readPage } from './activity-options';
 import { pageUnreported, type BatchState, type InFlightPage } from './batch-state';
 import { grantAllowances } from './page-slots';
 import { workflowNowIso } from './clock';
@@ -27,13 +25,6 @@ import { batchIdKey } from './search-attributes';
 import type { ItemOutcome, StagedSourceRef } from './types';
 import { unranOutcome } from './outcomes';
 import { FailureType } from './failure-types';
-
-const { readPage } = proxyActivities<ReturnType<typeof createActivities>>(
-  bookkeeping({
-    startToCloseTimeout: '2 minutes',
-    retry: { maximumInterval: '30 seconds' },
-  }),
-);
 
 /** Marks runs that start the next page ahead, with no slot. */
 const STANDBY_PATCH = 'page-standby';

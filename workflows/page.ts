@@ -6,15 +6,13 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
-  proxyActivities,
   setCurrentDetails,
   setHandler,
   sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
-import { bookkeeping } from './activity-options';
+import { readPage } from './activity-options';
 import { workflowNow, workflowNowIso } from './clock';
 import { runItem } from './item-run';
 import { PageBudget } from './page-budget';
@@ -43,13 +41,6 @@ const FLUSH_MS = 2_000;
 const TAIL_FLUSH_MS = 100;
 /** Keys listed in the ItemKeys search attribute (a KeywordList is bounded in size). */
 const MAX_SEARCH_KEYS_BYTES = 1_500; // the server refuses a value over 2,048 bytes (and fails the page)
-
-const { readPage } = proxyActivities<ReturnType<typeof createActivities>>(
-  bookkeeping({
-    startToCloseTimeout: '2 minutes',
-    retry: { maximumInterval: '30 seconds' },
-  }),
-);
 
 /**
  * A page of a batch: `count` consecutive items run in one child workflow, each item's steps as

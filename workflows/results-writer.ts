@@ -5,13 +5,11 @@
 import { ActivityCancellationType, patched, proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { BatchState } from './batch-state';
-import { bookkeeping } from './activity-options';
+import { FILE_WORK } from './activity-options';
 
-const options = bookkeeping({ startToCloseTimeout: '2 minutes', retry: { maximumInterval: '30 seconds' } });
-
-const abandonedOnCancel = proxyActivities<ReturnType<typeof createActivities>>(options).writeResultsPage;
+const abandonedOnCancel = proxyActivities<ReturnType<typeof createActivities>>(FILE_WORK).writeResultsPage;
 const awaitedOnCancel = proxyActivities<ReturnType<typeof createActivities>>({
-  ...options,
+  ...FILE_WORK,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 }).writeResultsPage;
 
