@@ -3,6 +3,7 @@
 //
 //   npx tsx bench/scale.ts --items N [--items-per-child 100] [--item-execution activity|local]
 //                          [--concurrency 100] [--engine REV|DIR] [--max-seconds S] [--stop-at ISO]
+//                          [--sqlite-pragmas p1=v1,p2=v2] [--sample-seconds 60] [--note TEXT]
 //
 // A fresh embedded dev server (SQLite with durabatch's pragmas, in a temp dir), one in-process
 // worker, the bench's zero-latency target in a process of its own (bench/lib/target.ts: faults off),
@@ -13,14 +14,15 @@
 // VmHWM); the SQLite database at the end (.db + -wal + -shm); parent runs (continue-as-new count,
 // from the final progress and from visibility); history events per item (historyLength of every
 // execution, closed runs included); CPU ms per item of the server and of this process; and the
-// target's effects, which must equal N (exactly once). Every minute a sample goes to stderr and into
-// the record's `timeline`.
+// target's effects, which must equal N (exactly once). Every minute (--sample-seconds) a sample goes
+// to stderr and into the record's `timeline`.
 //
 // --max-seconds / --stop-at (or Ctrl-C) stop a run that cannot finish in time: the record then says
 // `"complete": false` with how far the batch got and its rate, and the batch is left unfinished on
 // a server that is thrown away. --engine REV runs durabatch from that git revision (git archive into
-// a temp dir), so a long run does not pick up edits in progress. One JSON line per run is printed
-// and appended to bench/results/scale.jsonl.
+// a temp dir), so a long run does not pick up edits in progress. --sqlite-pragmas replaces the
+// engine's SQLite pragmas for a measurement. One JSON line per run (with NODE_OPTIONS, the pragmas
+// and --note) is printed and appended to bench/results/scale.jsonl.
 import { mkdirSync, appendFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -43,6 +45,9 @@ const { values } = parseArgs({
     engine: { type: 'string' },
     'max-seconds': { type: 'string' },
     'stop-at': { type: 'string' },
+    'sqlite-pragmas': { type: 'string' },
+    'sample-seconds': { type: 'string', default: '60' },
+    note: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -56,6 +61,9 @@ if (!(items > 0) || !(itemsPerChild > 0) || !(concurrency > 0)) {
 if (itemExecution !== 'activity' && itemExecution !== 'local') {
   throw new Error(`--item-execution must be activity or local, not ${itemExecution}`);
 }
+const sampleSeconds = Number(values['sample-seconds']);
+if (!(sampleSeconds > 0)) throw new Error('--sample-seconds must be a positive number');
+const sqlitePragmas = values['sqlite-pragmas']?.split(',').filter(Boolean);
 const outFile = values.out ?? path.join(repoRoot, 'bench', 'results', 'scale.jsonl');
 mkdirSync(path.dirname(outFile), { recursive: true });
 const mode = itemsPerChild > 1 ? (itemExecution === 'local' ? 'page-local' : 'page') : 'per-item';
@@ -104,6 +112,7 @@ const { server, worker, running, connection } = await startEngineStack(engine, {
   dir,
   dbFile: path.join(dir, 'scale.db'),
   taskQueue: 'scale',
+  sqlitePragmas,
 });
 
 // Memory, sampled every second from the start request on.
@@ -133,6 +142,11 @@ interface TimelineSample {
   serverRssMb: number;
   dbMb: number;
   runNumber: number;
+  /** Workflows in the worker's cache (open pages and parent runs; a closed one leaves it). */
+  cachedWorkflows: number;
+  /** CPU per item done since the last sample: the server's and this process's. */
+  serverCpuMsPerItem: number | null;
+  workerCpuMsPerItem: number | null;
   load1m: number;
 }
 const timeline: TimelineSample[] = [];
@@ -172,14 +186,19 @@ try {
       return undefined; // a query can time out while the parent continues-as-new
     }
   };
+  let lastCpu = { server: server0, self: self0 };
   const logMinute = async (): Promise<void> => {
     const p = await progressNow();
     if (!p) return;
     const elapsed = (performance.now() - t0) / 1000;
     const last = timeline.at(-1);
     const mem = process.memoryUsage();
+    const cpu = { server: processTreeCpuMs(server.pid), self: selfCpuMs() };
+    const doneNow = p.done - (last?.done ?? 0);
+    const perItem = (now: number, before: number): number | null =>
+      doneNow > 0 ? r2((now - before) / doneNow) : null;
     const s: TimelineSample = {
-      minute: Math.round(elapsed / 60),
+      minute: r1(elapsed / 60),
       seconds: r1(elapsed),
       done: p.done,
       // Rate since the last sample (the whole run's rate is in the final record).
@@ -191,12 +210,16 @@ try {
       serverRssMb: mb(procMem(server.pid)?.rssBytes ?? 0),
       dbMb: mb(dbBytes(server.dbFile).total),
       runNumber: p.runNumber,
+      cachedWorkflows: worker.worker.getStatus().numCachedWorkflows,
+      serverCpuMsPerItem: perItem(cpu.server, lastCpu.server),
+      workerCpuMsPerItem: perItem(cpu.self, lastCpu.self),
       load1m: r2(os.loadavg()[0]!),
     };
+    lastCpu = cpu;
     timeline.push(s);
     console.error(`scale ${JSON.stringify(s)}`);
   };
-  const minutes = setInterval(() => void logMinute(), 60_000);
+  const minutes = setInterval(() => void logMinute(), sampleSeconds * 1000);
   const timer = Number.isFinite(deadline)
     ? setTimeout(
         () => stop(`stopped at the deadline ${new Date(deadline).toISOString()}`),
@@ -295,6 +318,9 @@ try {
     load1mEnd: r2(os.loadavg()[0]!),
     cpus: os.cpus().length,
     node: process.version,
+    nodeOptions: process.env.NODE_OPTIONS ?? null,
+    sqlitePragmas: sqlitePragmas ?? 'engine default',
+    ...(values.note ? { note: values.note } : {}),
     timeline,
   };
   const line = JSON.stringify(record);

@@ -87,14 +87,21 @@ export function commitOf(root: string): string {
 
 /**
  * What every durabatch measurement runs on: a fresh embedded dev server on `dbFile`, one in-process
- * worker on `taskQueue` (warnings to `<dir>/worker.log`) and a client connection. The server is
- * stopped again if the worker cannot start.
+ * worker on `taskQueue` (warnings to `<dir>/worker.log`) and a client connection. `sqlitePragmas`
+ * replaces the engine's own (for measurements). The server is stopped again if the worker cannot
+ * start.
  */
 export async function startEngineStack(
   e: Engine,
-  opts: { home: string; dir: string; dbFile: string; taskQueue: string },
+  opts: { home: string; dir: string; dbFile: string; taskQueue: string; sqlitePragmas?: string[] },
 ) {
-  const server = await e.startDevServer({ home: opts.home, dbFile: opts.dbFile, port: 0, headless: true });
+  const server = await e.startDevServer({
+    home: opts.home,
+    dbFile: opts.dbFile,
+    port: 0,
+    headless: true,
+    sqlitePragmas: opts.sqlitePragmas,
+  });
   try {
     const logger = e.createLogger({ level: 'warn', file: path.join(opts.dir, 'worker.log') });
     const worker = await e.createBatchWorker({
