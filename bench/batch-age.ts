@@ -47,7 +47,7 @@ const engine = await loadEngine(values.engine);
 const home = path.join(repoRoot, '.durabatch');
 const dir = await mkdtemp(path.join(os.tmpdir(), 'durabatch-batch-age-'));
 const target = await startTargetProcess(0);
-const { server, worker, running, connection } = await startEngineStack(engine, {
+const { server, connection, stop } = await startEngineStack(engine, {
   home,
   dir,
   dbFile: path.join(dir, 'batch-age.db'),
@@ -107,10 +107,7 @@ try {
     });
   }
 } finally {
-  await worker.shutdown();
-  await running.catch(() => undefined);
-  await connection.close();
-  await server.stop();
+  await stop();
   await target.stop();
   engine.dispose();
   await rm(dir, { recursive: true, force: true });

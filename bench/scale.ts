@@ -107,7 +107,12 @@ await generateCsv(csv, items);
 const csvSeconds = (performance.now() - tGen) / 1000;
 
 const target = await startTargetProcess(0);
-const { server, worker, running, connection } = await startEngineStack(engine, {
+const {
+  server,
+  worker,
+  connection,
+  stop: stopStack,
+} = await startEngineStack(engine, {
   home,
   dir,
   dbFile: path.join(dir, 'scale.db'),
@@ -328,10 +333,7 @@ try {
   appendFileSync(outFile, line + '\n');
 } finally {
   clearInterval(sampler);
-  await worker.shutdown();
-  await running.catch(() => undefined);
-  await connection.close();
-  await server.stop();
+  await stopStack();
   await target.stop();
   await rm(dir, { recursive: true, force: true });
   engine.dispose();

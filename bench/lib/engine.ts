@@ -87,9 +87,9 @@ export function commitOf(root: string): string {
 
 /**
  * What every durabatch measurement runs on: a fresh embedded dev server on `dbFile`, one in-process
- * worker on `taskQueue` (warnings to `<dir>/worker.log`) and a client connection. `sqlitePragmas`
- * replaces the engine's own (for measurements). The server is stopped again if the worker cannot
- * start.
+ * worker on `taskQueue` (warnings to `<dir>/worker.log`) and a client connection; `stop()` ends all
+ * three. `sqlitePragmas` replaces the engine's own (for measurements). The server is stopped again if
+ * the worker cannot start.
  */
 export async function startEngineStack(
   e: Engine,
@@ -113,7 +113,17 @@ export async function startEngineStack(
     });
     const running = worker.run();
     const connection = await Connection.connect({ address: server.address });
-    return { server, worker, running, connection };
+    // Once only: a signal's clean-up and the caller's `finally` may both call it.
+    let stopped: Promise<void> | undefined;
+    /** Shuts the worker down, closes the connection and stops the server. */
+    const stop = (): Promise<void> =>
+      (stopped ??= (async () => {
+        await worker.shutdown();
+        await running.catch(() => undefined);
+        await connection.close();
+        await server.stop();
+      })());
+    return { server, worker, running, connection, stop };
   } catch (err) {
     await server.stop();
     throw err;

@@ -68,14 +68,18 @@ export function durabatchContender(opts: {
     const { settings, root } = modes[mode]!;
     const e = await engine(root);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'durabatch-peers-'));
-    const { server, worker, running, connection } = await startEngineStack(e, {
+    const {
+      server,
+      connection,
+      stop: stopStack,
+    } = await startEngineStack(e, {
       home,
       dir,
       dbFile: path.join(dir, 'bench.db'),
       taskQueue: 'bench',
     });
     const stop = async (): Promise<void> => {
-      await server.stop();
+      await stopStack();
       await rm(dir, { recursive: true, force: true });
     };
     cleanups.add(stop);
@@ -151,9 +155,6 @@ export function durabatchContender(opts: {
         note,
       };
     } finally {
-      await worker.shutdown();
-      await running.catch(() => undefined);
-      await connection.close();
       await stop();
       cleanups.delete(stop);
     }
