@@ -85,6 +85,11 @@ export const BATCH_FLAGS = {
     help: 'connections per target host on one worker (default 64)',
     retry: 'connections per target host on one worker',
   },
+  maxResponseBytes: {
+    field: 'http.maxResponseBytes',
+    arg: '<bytes>',
+    help: 'largest body of a successful http answer, after decompression (default 10485760)',
+  },
   command: {
     field: 'command.argv',
     arg: '<line>',
