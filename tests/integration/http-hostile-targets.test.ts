@@ -4,8 +4,11 @@
 // sending fail once; bodies are capped after decompression (RSS stays bounded under an endless body
 // or a gzip bomb); a body cut short is retried, never a success; a hostile nesting never repeats a
 // request that took effect.
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdir, writeFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
+import path from 'node:path';
 import { createGzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_REDIRECTS } from '../../activities/processors/http';
@@ -81,6 +84,41 @@ describe('http processor against hostile targets', () => {
         expect(item.errorMessage).toContain('Set the url to the final address');
         expect(item.output ?? '').not.toContain('other origin');
       }
+    });
+
+    it('does not follow a redirect of a file upload to another origin either', async () => {
+      const other = track(await startScriptedTarget((_req, res) => res.writeHead(201).end('{}')));
+      const first = track(
+        await startScriptedTarget((req, res) =>
+          res.writeHead(307, { location: `${other.url}${req.path}` }).end(),
+        ),
+      );
+      const files = path.join(ctx.dir, 'upload-redirect');
+      await mkdir(files, { recursive: true });
+      await writeFile(path.join(files, 'scan.bin'), randomBytes(50_000));
+      const batchId = newBatchId('upload-xorigin');
+      const started = await ctx.batches.start(
+        files,
+        ctx.config({
+          batchId,
+          format: 'dir',
+          maxAttempts: 3,
+          http: {
+            url: `${first.url}/upload/{file}`,
+            bodyMode: 'raw',
+            headers: { 'X-Api-Key': 'key-that-stays-home' },
+          },
+        }),
+      );
+      expect(await finalProgress(started.handle)).toMatchObject({
+        failed: 1,
+        errorsByType: { PermanentTargetError: 1 },
+      });
+      const [item] = await readItems(started.outputDir);
+      expect(item).toMatchObject({ key: 'scan.bin', attempts: 1, errorType: 'PermanentTargetError' });
+      expect(item!.errorMessage).toContain('uploads do not follow redirects');
+      expect(first.requests.map((r) => r.path)).toEqual(['/upload/scan.bin']);
+      expect(other.requests).toEqual([]);
     });
 
     it('follows a same-origin redirect with the same headers, method and body', async () => {
