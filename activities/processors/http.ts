@@ -283,19 +283,20 @@ async function exchange(
         { attempt: ctx.attempt, httpStatus: res.status },
       );
     }
-    if (to.origin !== from.origin) {
-      throw ApplicationFailure.nonRetryable(
-        `${method} ${current} answered ${res.status}, a redirect from ${from.origin} to another ` +
-          `origin, ${to.origin}: not followed, since the request's headers, idempotency key and ` +
-          `body never cross origins. Set the url to the final address (${to.origin}…) if that ` +
-          'target is meant to get them',
+    const refused = (why: string) =>
+      ApplicationFailure.nonRetryable(
+        `${method} ${current} answered ${res.status}, a redirect from ${from.origin} to ${why}: not ` +
+          "followed, since the request's headers, idempotency key and body never cross origins. " +
+          `Set the url to the final address (${to.origin}…) if that target is meant to get them`,
         FailureType.PermanentTargetError,
         { attempt: ctx.attempt, httpStatus: res.status },
       );
-    }
+    if (to.origin !== from.origin) throw refused(`another origin, ${to.origin}`);
+    // Credentials in a Location would send a login the user never configured.
+    if (to.username !== '' || to.password !== '') throw refused('an address with credentials');
     if (hop >= MAX_REDIRECTS) {
       throw ApplicationFailure.nonRetryable(
-        `${spec.method} ${url} redirected more than ${MAX_REDIRECTS} times (last to ${to.href}): ` +
+        `${spec.method} ${url} redirected more than ${MAX_REDIRECTS} times (last to ${maskUrl(to.href)}): ` +
           'set the url to the final address',
         FailureType.PermanentTargetError,
         { attempt: ctx.attempt, httpStatus: res.status },
