@@ -89,6 +89,7 @@ export const BATCH_FLAGS = {
     field: 'http.maxResponseBytes',
     arg: '<bytes>',
     help: 'largest body of a successful http answer, after decompression (default 10485760)',
+    retry: 'largest body of a successful http answer, after decompression',
   },
   command: {
     field: 'command.argv',
