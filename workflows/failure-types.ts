@@ -29,6 +29,8 @@ export const FailureType = {
   PermanentTargetError: 'PermanentTargetError',
   /** The target failed in a way that may pass on retry (network, 408, 429, 5xx). */
   TransientTargetError: 'TransientTargetError',
+  /** A successful http answer's body went past http.maxResponseBytes (not retried: the call took effect). */
+  ResponseTooLarge: 'ResponseTooLarge',
   /** A command ran past its timeout and was killed. */
   CommandTimeout: 'CommandTimeout',
   /** A command exited with a failing code. */

@@ -64,6 +64,11 @@ export interface HttpProcessorSpec {
   timeoutMs: number;
   /** The item's cost in a successful answer: a JSON pointer into the body, or `header:<name>`. */
   costFrom?: string;
+  /**
+   * Cap of a successful answer's body in bytes, counted after decompression (default 10 MiB);
+   * past it the attempt fails with ResponseTooLarge. Absent in batches started before it existed.
+   */
+  maxResponseBytes?: number;
   /** Mutual TLS to the target: absolute paths of PEM files; the passphrase may be `${env:NAME}`. */
   tls?: { cert?: string; key?: string; passphrase?: string; ca?: string };
 }

@@ -34,11 +34,41 @@ export type ProcessorOutcome = Omit<StepResult, 'name' | 'attempt' | 'latencyMs'
 export const MAX_BODY_CHARS = 32 * 1024;
 export const MAX_OUTPUT_EXCERPT = 300;
 
-/** Keeps a parsed body only when its JSON is small enough for history; otherwise drops it. */
+/** Nesting a step hands on at most: deeper values overflow the stack of JSON.stringify and friends. */
+export const MAX_BODY_DEPTH = 100;
+
+/**
+ * Whether `value` fits a step's body without being serialised: `too-deep` past MAX_BODY_DEPTH
+ * levels, `too-large` past MAX_BODY_CHARS values (each takes at least one character of JSON).
+ * Iterative, so a hostile depth cannot overflow the stack, and bounded, so cycles end it.
+ */
+export function bodyShape(value: unknown): 'ok' | 'too-deep' | 'too-large' {
+  const pending: [unknown, number][] = [[value, 1]];
+  let seen = 0;
+  while (pending.length > 0) {
+    const [node, depth] = pending.pop()!;
+    if (++seen > MAX_BODY_CHARS) return 'too-large';
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > MAX_BODY_DEPTH) return 'too-deep';
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+  return 'ok';
+}
+
+/**
+ * Keeps a parsed body only when its JSON is small and shallow enough for history; otherwise drops
+ * it. Never throws: it runs after the work took effect (a request answered, a command ran), so a
+ * hostile body (too deep, cyclic, a throwing getter) costs the body, never a retry of the work.
+ */
 export function boundedBody(body: unknown): unknown {
   if (body === undefined) return undefined;
-  const text = JSON.stringify(body);
-  return text !== undefined && text.length <= MAX_BODY_CHARS ? body : undefined;
+  try {
+    if (bodyShape(body) !== 'ok') return undefined;
+    const text = JSON.stringify(body);
+    return text !== undefined && text.length <= MAX_BODY_CHARS ? body : undefined;
+  } catch {
+    return undefined; // cannot be serialised (a cycle, a throwing toJSON): it could not travel either
+  }
 }
 
 export function excerpt(text: string, max = MAX_OUTPUT_EXCERPT): string {

@@ -85,6 +85,12 @@ export const BATCH_FLAGS = {
     help: 'connections per target host on one worker (default 64)',
     retry: 'connections per target host on one worker',
   },
+  maxResponseBytes: {
+    field: 'http.maxResponseBytes',
+    arg: '<bytes>',
+    help: 'largest body of a successful http answer, after decompression (default 10485760)',
+    retry: 'largest body of a successful http answer, after decompression',
+  },
   command: {
     field: 'command.argv',
     arg: '<line>',

@@ -20,7 +20,7 @@ function processorFrom(
           'give --url http://host/path/{field} (or "http": {"url": ...} in the config)',
         );
       const { url, method, headers, body, bodyMode, fileField, connections, timeoutMs, costFrom } = s.http;
-      const { clientCert, clientKey, clientKeyPassphrase, ca } = s.http;
+      const { clientCert, clientKey, clientKeyPassphrase, ca, maxResponseBytes } = s.http;
       if ((clientCert === undefined) !== (clientKey === undefined)) {
         throw new InputError(
           `${where}: ${clientCert ? 'clientCert' : 'clientKey'} is set without ${clientCert ? 'clientKey' : 'clientCert'}`,
@@ -44,6 +44,7 @@ function processorFrom(
         connections,
         timeoutMs,
         costFrom,
+        maxResponseBytes,
         tls,
       };
     }

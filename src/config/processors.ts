@@ -88,6 +88,17 @@ export const HttpSettings = z.strictObject({
         'must be a JSON pointer into the body (e.g. /usage/cost) or header:<name> (e.g. header:X-Cost)',
     })
     .optional(),
+  /**
+   * Largest body of a successful answer, in bytes after decompression: past it reading stops and
+   * the item fails with ResponseTooLarge (not retried: the target already acted). Bounds the
+   * worker's memory against endless or gzip-bomb answers. Default 10485760 (10 MiB).
+   */
+  maxResponseBytes: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(256 * 1024 * 1024)
+    .default(10 * 1024 * 1024),
   /** Mutual TLS: the client certificate (PEM file) presented to the target; needs clientKey. Default none. */
   clientCert: z.string().min(1).optional(),
   /** Mutual TLS: the client certificate's private key (PEM file). Default none. */

@@ -68,6 +68,7 @@ describe('the flag table', () => {
     expect(cmd.options.map((o) => o.attributeName())).toEqual(RETRY_FLAG_KEYS);
     expect(RETRY_FLAG_KEYS).toEqual([
       ...['processor', 'url', 'method', 'header', 'body', 'bodyMode', 'fileField', 'connections'],
+      'maxResponseBytes',
       ...['command', 'cwd', 'module', 'timeout', 'heartbeatTimeout', 'concurrency', 'rate'],
       ...['maxAttempts', 'failFast', 'maxFailures', 'maxFailureRate', 'outputDir', 'batchId', 'taskQueue'],
     ]);
