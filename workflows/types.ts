@@ -81,6 +81,11 @@ export interface CommandProcessorSpec {
   successExitCodes?: number[];
   /** Exit codes worth retrying (default [75], EX_TEMPFAIL); any other code fails the item at once. */
   retryableExitCodes?: number[];
+  /**
+   * Item values may start an argument with `-` (an option of the program): `true` for any field, or
+   * the fields that may. Default: none (such an item fails as InputError).
+   */
+  allowOptionValues?: boolean | string[];
 }
 
 /** The module processor: `export default async function process(item, ctx)` from the user's file. */

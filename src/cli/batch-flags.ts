@@ -97,6 +97,12 @@ export const BATCH_FLAGS = {
     help: 'working directory of --command',
     retry: 'working directory of the command',
   },
+  allowOptionValues: {
+    field: 'command.allowOptionValues',
+    arg: '<fields>',
+    help: 'fields whose values may start a --command argument with "-" (an option): f1,f2 or true',
+    retry: 'fields whose values may start a command argument with "-"',
+  },
   module: {
     field: 'module.path',
     arg: '<file>',

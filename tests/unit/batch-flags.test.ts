@@ -68,7 +68,16 @@ describe('the flag table', () => {
     expect(cmd.options.map((o) => o.attributeName())).toEqual(RETRY_FLAG_KEYS);
     expect(RETRY_FLAG_KEYS).toEqual([
       ...['processor', 'url', 'method', 'header', 'body', 'bodyMode', 'fileField', 'connections'],
-      ...['command', 'cwd', 'module', 'timeout', 'heartbeatTimeout', 'concurrency', 'rate'],
+      ...[
+        'command',
+        'cwd',
+        'allowOptionValues',
+        'module',
+        'timeout',
+        'heartbeatTimeout',
+        'concurrency',
+        'rate',
+      ],
       ...['maxAttempts', 'failFast', 'maxFailures', 'maxFailureRate', 'outputDir', 'batchId', 'taskQueue'],
     ]);
     const help = (flag: string) => cmd.options.find((o) => o.long === flag)?.description;
