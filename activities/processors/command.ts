@@ -126,7 +126,8 @@ export async function runCommand(
     // A working directory is a path, never an argument: only the path rule applies.
     const cwdRules = { ...rules, allowOptionValues: true };
     cwd = spec.cwd === undefined ? undefined : path.resolve(fillChecked(spec.cwd, vars, cwdRules, 'cwd'));
-    if (cwd !== undefined && !(await stat(cwd).catch(() => undefined))?.isDirectory()) {
+    // The item's own folder is made for it below: as a working directory it exists by then.
+    if (cwd !== undefined && cwd !== documents && !(await stat(cwd).catch(() => undefined))?.isDirectory()) {
       throw new Error(`working directory ${cwd} does not exist`);
     }
     const extra = Object.fromEntries(

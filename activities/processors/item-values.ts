@@ -41,7 +41,7 @@ export interface ItemValueRules {
   allowOptionValues?: boolean | readonly string[];
 }
 
-const SHOWN_VALUE = 80;
+const SHOWN_VALUE = 200;
 const shown = (v: string): string =>
   JSON.stringify(v.length > SHOWN_VALUE ? `${v.slice(0, SHOWN_VALUE)}…` : v);
 
