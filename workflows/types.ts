@@ -13,6 +13,12 @@ export interface Item {
   data: Record<string, unknown>;
   /** Why the row cannot be processed (failed validation, unparsable, too large): it becomes `skipped`. */
   invalid?: string;
+  /**
+   * Directory sources (without --follow-symlinks): the directory the item's file (`data.path`) must
+   * still resolve inside when a worker reads it; checked again there, since a file can be swapped
+   * for a link after staging.
+   */
+  within?: string;
 }
 
 /** Where a staged source lives; workers read pages from it by index. */

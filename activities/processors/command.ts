@@ -10,6 +10,7 @@ import { documentsDirOf } from '../../src/output-dir/layout';
 import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } from './context';
 import { resolveEnvRefs, templateContext } from './template';
 import { fillArgv, fillChecked, type ItemValueRules } from './item-values';
+import { checkItemFile } from '../../src/source/item-file';
 import { execute, type RunResult } from './command-process';
 import { fileNameVars } from './file-name';
 import { FailureType } from '../../workflows/failure-types';
@@ -122,6 +123,8 @@ export async function runCommand(
   let env: NodeJS.ProcessEnv;
   try {
     argv = fillArgv(spec.argv, vars, rules);
+    // `{path}` of a directory item must still be the file staged, not a link out of its directory.
+    await checkItemFile(ctx.item);
     if (!argv[0]) throw new Error('argv is empty: give the program as its first entry');
     // A working directory is a path, never an argument: only the path rule applies.
     const cwdRules = { ...rules, allowOptionValues: true };

@@ -161,6 +161,10 @@ export const BATCH_FLAGS = {
     help: 'rename source columns, e.g. \'{"Patient ID":"patient_id"}\'',
   },
   glob: { field: 'glob', arg: '<pattern>', help: "directory sources: only files matching, e.g. '**/*.pdf'" },
+  followSymlinks: {
+    field: 'followSymlinks',
+    help: 'directory sources: also read links to files outside the directory (default: refused)',
+  },
   metadata: {
     field: 'metadata',
     arg: '<file>',

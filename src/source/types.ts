@@ -13,6 +13,8 @@ export interface SourceRecord {
   data: Record<string, unknown>;
   /** A row-level problem (unparsable line, wrong field count, too large): the row becomes an invalid item. */
   error?: string;
+  /** Directory sources: the directory the item's file must still resolve inside when a worker reads it. */
+  within?: string;
 }
 
 export interface ReadSourceOptions {
@@ -30,6 +32,8 @@ export interface ReadSourceOptions {
   metadata?: string;
   /** Directory: the metadata column holding the file name (relative path or base name). Default `file`. */
   metadataKey?: string;
+  /** Directory: read links to files outside the directory too. Default: refused, per file. */
+  followSymlinks?: boolean;
   /** Non-fatal findings (e.g. metadata rows naming no file). */
   onWarning?: (message: string) => void;
 }
