@@ -43,6 +43,36 @@ export interface FormatHooks {
   onHeader?: (columns: string[]) => void;
 }
 
+/**
+ * Deepest nesting of objects and arrays in a row (the row itself is level 1). JSON.parse takes any
+ * depth, but everything after it that walks a value (JSON.stringify, templates, Temporal's payload
+ * converter) recurses: a 10,000-deep row blew the stack while staging. Real rows nest a few levels.
+ */
+export const MAX_ROW_DEPTH = 32;
+
+/** How deep `value` nests objects and arrays, counted without recursion; stops once past `limit`. */
+export function nestingDepth(value: unknown, limit = MAX_ROW_DEPTH): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return deepest;
+}
+
+export function rowTooDeep(): string {
+  return (
+    `nested more than ${MAX_ROW_DEPTH} levels deep (objects and arrays within each other); ` +
+    'flatten the row, or give the deep value as a JSON string'
+  );
+}
+
 export function rowTooLarge(bytes: number): string {
   return `row too large (${Math.ceil(bytes / 1024)} KB > ${MAX_ROW_BYTES / 1024} KB)`;
 }
