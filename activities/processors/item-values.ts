@@ -155,15 +155,26 @@ function ownText(parts: TemplatePart[]): string {
 }
 
 /**
- * Fills a command's argv by the rules above. A literal `--` entry (after the program) ends the
- * options for programs that follow the getopt convention: entries after it are operands, so an item
- * value there may start with `-`.
+ * Fills a command's argv by the rules above. The program itself never comes from an item value: that
+ * would let the data choose what runs. A literal `--` entry (after the program) ends the options for
+ * programs that follow the getopt convention: entries after it are operands, so an item value there
+ * may start with `-`.
  */
 export function fillArgv(
   argv: readonly string[],
   vars: Record<string, Primitive>,
   rules: ItemValueRules,
 ): string[] {
+  const chosen = templateParts(argv[0] ?? '').find(
+    (p): p is { name: string } => 'name' in p && p.name in vars && !isFixed(rules, p.name),
+  );
+  if (chosen) {
+    throw new ItemValueError(
+      `the program (${JSON.stringify(argv[0])}) would come from field "${chosen.name}" = ` +
+        `${shown(String(vars[chosen.name] ?? ''))}: an item value never chooses the program that runs. ` +
+        'Name the program in the command, and pass the value as an argument (or branch in a script)',
+    );
+  }
   const out: string[] = [];
   let operands = false;
   for (const [i, entry] of argv.entries()) {

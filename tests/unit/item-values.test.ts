@@ -79,6 +79,17 @@ describe('argv entries from item values', () => {
     ]);
   });
 
+  it('never lets an item value choose the program', () => {
+    expect(() => fillArgv(['{tool}', 'x'], { ...vars, tool: 'rm' }, rules)).toThrow(
+      /the program \("\{tool\}"\) would come from field "tool" = "rm"/,
+    );
+    expect(() =>
+      fillArgv(['/opt/{tool}'], { ...vars, tool: 'sh' }, { ...rules, allowOptionValues: true }),
+    ).toThrow(ItemValueError);
+    // The processor's own folders may hold the program (a script written by an earlier step).
+    expect(fillArgv(['{documents}/run.sh'], vars, rules)).toEqual(['/out/documents/K1/run.sh']);
+  });
+
   it('holds values from an earlier step (steps.<name>…) to the same rule', () => {
     expect(() =>
       fillArgv(
