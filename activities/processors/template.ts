@@ -77,11 +77,6 @@ export function expandUrl(template: string, item: Item, steps?: Record<string, S
   );
 }
 
-/** Fills `{name}` placeholders in plain text (argv entries, paths): values are inserted verbatim. */
-export function fillText(template: string, ctx: Record<string, Primitive>): string {
-  return template.replace(PLACEHOLDER, (m, name: string) => (name in ctx ? String(ctx[name] ?? '') : m));
-}
-
 /**
  * Fills a JSON body template: a string that is exactly `"{field}"` takes the field's value with its
  * type; placeholders inside longer strings are interpolated as text. No template: the item's data.
