@@ -6,6 +6,7 @@ import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context';
+import { runCli } from '../helpers/cli';
 import { finalProgress, readItems } from '../helpers/engine';
 import { startUploadServer, type UploadServer } from '../helpers/upload-server';
 
@@ -69,6 +70,27 @@ describe('folder sources and symbolic links', () => {
     const followed = await run(true);
     expect(followed.progress).toMatchObject({ total: 3, succeeded: 3, skipped: 0 });
     expect(followed.sent.find((u) => u.idempotencyKey.endsWith(':key.txt'))?.sha256).toBe(sha256(SECRET));
+  });
+
+  it('durabatch plan names the refused link; --follow-symlinks takes it', async () => {
+    const files = path.join(ctx.dir, 'plan-src');
+    await mkdir(files, { recursive: true });
+    await writeFile(path.join(files, 'a.txt'), 'AAAA');
+    await symlink(secret, path.join(files, 'key.txt'));
+    const plan = async (...extra: string[]) => {
+      const res = await runCli(['plan', files, '--url', `${upload.url}/upload/{file}`, '--json', ...extra], {
+        env: { DURABATCH_HOME: ctx.home, TEMPORAL_ADDRESS: ctx.address },
+      });
+      expect(res.code, res.stderr).toBe(0);
+      return JSON.parse(res.stdout) as { total: number; invalid: number; invalidRows: { reason: string }[] };
+    };
+    const plain = await plan();
+    expect(plain).toMatchObject({ total: 2, invalid: 1 });
+    expect(plain.invalidRows[0]?.reason).toBe(
+      `file "key.txt" is a symbolic link leading outside ${files}; it is not read ` +
+        '(links inside the directory are; --follow-symlinks reads links to anywhere on the worker)',
+    );
+    expect(await plan('--follow-symlinks')).toMatchObject({ total: 2, invalid: 0 });
   });
 
   it('refuses, at processing time, a file swapped for a link out of the folder after staging', async () => {
