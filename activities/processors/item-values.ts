@@ -175,6 +175,7 @@ export function fillArgv(
         'Name the program in the command, and pass the value as an argument (or branch in a script)',
     );
   }
+  refuseValuesInCode(argv, vars, rules);
   const out: string[] = [];
   let operands = false;
   for (const [i, entry] of argv.entries()) {
@@ -187,6 +188,62 @@ export function fillArgv(
     if (i > 0 && entry === '--') operands = true;
   }
   return out;
+}
+
+/**
+ * Interpreters and the flags after which their next argument is code: `sh -c CODE`, `bash -lc CODE`,
+ * `node -e CODE`, `python3 -c CODE`. Item values go after the code as arguments (`"$1"`, argv).
+ */
+/** Interpreter options whose value is the next argument (`sh -o pipefail`, `python -W ignore`). */
+const TAKES_VALUE = /^(?:[-+][oO]|-[WX]|-r|--require|-I)$/;
+
+const CODE_FLAGS: [program: RegExp, flag: RegExp][] = [
+  [/^(?:ba|da|z|k|mk|c|tc|fi|a|yash|posh)?sh$|^busybox$/, /^-[a-zA-Z]*c[a-zA-Z]*$/],
+  [/^(?:node|nodejs|bun|deno)$/, /^(?:-e|--eval|-p|--print)$/],
+  [/^(?:python|pypy)[0-9.]*$/, /^-[a-zA-Z]*c$/],
+  [/^(?:perl|ruby)[0-9.]*$/, /^-[a-zA-Z]*[eE]$/],
+  [/^php[0-9.]*$/, /^-r$/],
+  [/^(?:pwsh|powershell)(?:\.exe)?$/i, /^-(?:c|command)$/i],
+];
+
+/**
+ * An item value inside the code an interpreter runs would be code: `sh -c "convert {file} out.png"`
+ * with a file named `$(touch /tmp/x).png` runs `touch`. Refused; the script reads the value as an
+ * argument instead (`sh -c 'convert "$1" out.png' sh {file}`).
+ */
+function refuseValuesInCode(
+  argv: readonly string[],
+  vars: Record<string, Primitive>,
+  rules: ItemValueRules,
+): void {
+  const program = path.basename(argv[0] ?? '');
+  const flag = CODE_FLAGS.find(([p]) => p.test(program))?.[1];
+  if (!flag) return;
+  for (let i = 1; i < argv.length - 1; i++) {
+    const arg = argv[i]!;
+    // Options end at `--` or at the first operand (a script file): what follows is its arguments.
+    if (arg === '--') return;
+    if (!/^[-+]/.test(arg)) {
+      if (i > 1 && TAKES_VALUE.test(argv[i - 1]!)) continue;
+      return;
+    }
+    if (!flag.test(arg)) continue;
+    const code = argv[i + 1]!;
+    const inside = templateParts(code).find(
+      (p): p is { name: string } => 'name' in p && p.name in vars && !isFixed(rules, p.name),
+    );
+    if (inside) {
+      const how = /sh$/.test(program)
+        ? `e.g. ${program} ${argv[i]} '… "$1" …' ${program} {${inside.name}}`
+        : `put {${inside.name}} after the code and read it from the program's arguments`;
+      throw new ItemValueError(
+        `argument ${i + 1} is the code ${program} runs (after ${argv[i]}), and field "${inside.name}" = ` +
+          `${shown(String(vars[inside.name] ?? ''))} would become part of it: an item value is never code. ` +
+          `Pass it as an argument instead: ${how}`,
+      );
+    }
+    return;
+  }
 }
 
 /** `path` resolved, and checked to lie inside `dir` (or be it). */

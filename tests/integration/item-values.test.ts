@@ -88,6 +88,42 @@ describe('item values never become options, outside paths or climbing URL segmen
     expect(existsSync(marker)).toBe(false);
   });
 
+  it('never runs an item value as shell code: sh -c with {file} is refused, "$1" is safe', async () => {
+    const marker = path.join(ctx.dir, 'shell-code-ran');
+    const hostile = `$(touch ${marker}).png`;
+    const batchId = `values-shell-${Date.now()}`;
+    const csv = await writeCsv(ctx.dir, `${batchId}.csv`, [{ id: 'H1', file: hostile }]);
+    const inCode = await ctx.batches.start(
+      csv,
+      ctx.config({
+        batchId,
+        idColumn: 'id',
+        processor: 'command',
+        command: { argv: ['sh', '-c', 'echo converting {file}'], timeoutMs: 10_000 },
+      }),
+    );
+    expect(await finalProgress(inCode.handle)).toMatchObject({ failed: 1, errorsByType: { InputError: 1 } });
+    expect((await readItems(inCode.outputDir))[0]?.errorMessage).toContain(
+      'is the code sh runs (after -c), and field "file"',
+    );
+    expect(existsSync(marker)).toBe(false);
+
+    // The documented way: the value is an argument of the script, never parsed as shell code.
+    const asArg = await ctx.batches.start(
+      csv,
+      ctx.config({
+        batchId: `${batchId}-arg`,
+        idColumn: 'id',
+        processor: 'command',
+        command: { argv: ['sh', '-c', 'echo "converting $1"', 'sh', '{file}'], timeoutMs: 10_000 },
+      }),
+    );
+    expect(await finalProgress(asArg.handle)).toMatchObject({ succeeded: 1 });
+    // printed as text (the output is an excerpt: its start is enough)
+    expect((await readItems(asArg.outputDir))[0]?.output).toMatch(/^converting \$\(touch \//);
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it('writes nothing outside the output directory for {documents}/{name}.txt with ../../../../x', async () => {
     const batchId = `values-path-${Date.now()}`;
     // From output/<batchId>/documents/<key>/, four levels up is ctx.dir.

@@ -90,6 +90,35 @@ describe('argv entries from item values', () => {
     expect(fillArgv(['{documents}/run.sh'], vars, rules)).toEqual(['/out/documents/K1/run.sh']);
   });
 
+  it('never puts an item value into the code an interpreter runs (sh -c, bash -lc, node -e, python -c)', () => {
+    const data = { ...vars, file: '$(touch /tmp/x).png' };
+    expect(() => fillArgv(['sh', '-c', 'convert {file} out.png'], data, rules)).toThrow(
+      /argument 2 is the code sh runs \(after -c\), and field "file" = "\$\(touch \/tmp\/x\)\.png" would become part of it.*sh -c '… "\$1" …' sh \{file\}/,
+    );
+    expect(() => fillArgv(['/bin/bash', '-lc', 'x {file}'], data, rules)).toThrow(
+      /code bash runs \(after -lc\)/,
+    );
+    expect(() => fillArgv(['node', '-e', 'f("{file}")'], data, rules)).toThrow(/code node runs/);
+    expect(() => fillArgv(['python3', '-c', 'print("{file}")'], data, rules)).toThrow(/code python3 runs/);
+    expect(() => fillArgv(['perl', '-e', 'print "{file}"'], data, rules)).toThrow(/code perl runs/);
+    // Passed as an argument after the code: allowed, and the shell never parses it.
+    expect(fillArgv(['sh', '-c', 'convert "$1" out.png', 'sh', '{file}'], data, rules)).toEqual([
+      'sh',
+      '-c',
+      'convert "$1" out.png',
+      'sh',
+      '$(touch /tmp/x).png',
+    ]);
+    // A script file run by the interpreter is not code from the template, nor are its arguments.
+    expect(fillArgv(['sh', 'script.sh', '{file}'], data, rules)).toHaveLength(3);
+    expect(fillArgv(['sh', 'script.sh', '-c', 'x{file}'], data, rules)).toHaveLength(4);
+    expect(() => fillArgv(['bash', '-o', 'pipefail', '-c', 'x {file}'], data, rules)).toThrow(
+      /code bash runs/,
+    );
+    // The processor's own values may be in the code.
+    expect(fillArgv(['sh', '-c', 'ls {documents}'], data, rules)[2]).toBe('ls /out/documents/K1');
+  });
+
   it('holds values from an earlier step (steps.<name>…) to the same rule', () => {
     expect(() =>
       fillArgv(
