@@ -51,7 +51,10 @@ describe('item values never become options, outside paths or climbing URL segmen
         command: { argv: ['ssh', '-oBatchMode=yes', '{host}', 'uptime'], timeoutMs: 10_000 },
       }),
     );
-    expect(await finalProgress(single.handle)).toMatchObject({ failed: 1, errorsByType: { InputError: 1 } });
+    const singleEnd = await finalProgress(single.handle);
+    // ssh never started with the option: its ProxyCommand never ran.
+    expect(existsSync(marker)).toBe(false);
+    expect(singleEnd).toMatchObject({ failed: 1, errorsByType: { InputError: 1 } });
     const [s1] = await readItems(single.outputDir);
     expect(s1).toMatchObject({ key: 'S1', status: 'failed', attempts: 1, errorType: 'InputError' });
     expect(s1?.errorMessage).toContain(`field "host" = ${JSON.stringify(hostile)}`);
