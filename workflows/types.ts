@@ -13,6 +13,12 @@ export interface Item {
   data: Record<string, unknown>;
   /** Why the row cannot be processed (failed validation, unparsable, too large): it becomes `skipped`. */
   invalid?: string;
+  /**
+   * Directory sources (without --follow-symlinks): the directory the item's file (`data.path`) must
+   * still resolve inside when a worker reads it; checked again there, since a file can be swapped
+   * for a link after staging.
+   */
+  within?: string;
 }
 
 /** Where a staged source lives; workers read pages from it by index. */
@@ -86,6 +92,11 @@ export interface CommandProcessorSpec {
   successExitCodes?: number[];
   /** Exit codes worth retrying (default [75], EX_TEMPFAIL); any other code fails the item at once. */
   retryableExitCodes?: number[];
+  /**
+   * Item values may start an argument with `-` (an option of the program): `true` for any field, or
+   * the fields that may. Default: none (such an item fails as InputError).
+   */
+  allowOptionValues?: boolean | string[];
 }
 
 /** The module processor: `export default async function process(item, ctx)` from the user's file. */

@@ -8,7 +8,9 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { CommandProcessorSpec } from '../../workflows/types';
 import { documentsDirOf } from '../../src/output-dir/layout';
 import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } from './context';
-import { fillText, resolveEnvRefs, templateContext } from './template';
+import { resolveEnvRefs, templateContext } from './template';
+import { fillArgv, fillChecked, type ItemValueRules } from './item-values';
+import { checkItemFile } from '../../src/source/item-file';
 import { execute, type RunResult } from './command-process';
 import { fileNameVars } from './file-name';
 import { FailureType } from '../../workflows/failure-types';
@@ -16,6 +18,11 @@ import { loggedText } from '../../src/logging/log-text';
 import { maskArgv } from '../../src/logging/secrets';
 
 export { BoundedCapture, MAX_CAPTURE_BYTES } from './command-process';
+
+/** Placeholders the processor fills itself: their values never come from the item. */
+const FIXED_NAMES: ReadonlySet<string> = new Set(['documents', 'outputDir', 'attempt', 'idempotencyKey']);
+/** Placeholders naming a directory a path built from them must stay inside. */
+const DIRECTORY_NAMES: ReadonlySet<string> = new Set(['documents', 'outputDir']);
 
 const STDERR_EXCERPT = 500;
 /** Listed produced files travel through history: cap the list. */
@@ -106,14 +113,24 @@ export async function runCommand(
     attempt,
     idempotencyKey: ctx.idempotencyKey,
   };
+  const rules: ItemValueRules = {
+    fixed: FIXED_NAMES,
+    directories: DIRECTORY_NAMES,
+    allowOptionValues: spec.allowOptionValues,
+  };
   let argv: string[];
   let cwd: string | undefined;
   let env: NodeJS.ProcessEnv;
   try {
-    argv = spec.argv.map((entry) => fillText(entry, vars));
+    argv = fillArgv(spec.argv, vars, rules);
+    // `{path}` of a directory item must still be the file staged, not a link out of its directory.
+    await checkItemFile(ctx.item);
     if (!argv[0]) throw new Error('argv is empty: give the program as its first entry');
-    cwd = spec.cwd === undefined ? undefined : path.resolve(fillText(spec.cwd, vars));
-    if (cwd !== undefined && !(await stat(cwd).catch(() => undefined))?.isDirectory()) {
+    // A working directory is a path, never an argument: only the path rule applies.
+    const cwdRules = { ...rules, allowOptionValues: true };
+    cwd = spec.cwd === undefined ? undefined : path.resolve(fillChecked(spec.cwd, vars, cwdRules, 'cwd'));
+    // The item's own folder is made for it below: as a working directory it exists by then.
+    if (cwd !== undefined && cwd !== documents && !(await stat(cwd).catch(() => undefined))?.isDirectory()) {
       throw new Error(`working directory ${cwd} does not exist`);
     }
     const extra = Object.fromEntries(

@@ -26,6 +26,7 @@ import {
 import { idempotencyHeader } from './idempotency-header';
 import { expandUrl, renderBody, resolveEnvRefs } from './template';
 import { FileChangedError, uploadBody, type FormSpec, type UploadBody } from './upload-body';
+import { checkItemFile } from '../../src/source/item-file';
 import { costValue } from '../../workflows/cost';
 import { FailureType } from '../../workflows/failure-types';
 import { logFailure, logRequest, logResponse, type HttpAttemptLog } from './http-log';
@@ -160,6 +161,7 @@ async function buildBody(
   const mode = spec.bodyMode ?? 'json';
   if (mode === 'raw' || mode === 'multipart') {
     const file = itemFile(ctx);
+    await checkItemFile(ctx.item); // still the staged file, not a link out of its directory
     let form: FormSpec | undefined;
     if (mode === 'multipart') {
       const fields: [string, string][] = [];

@@ -10,6 +10,7 @@ import { collectDocuments, removePartialDocuments } from './command';
 import { boundedBody, excerpt, type ProcessorContext, type ProcessorOutcome } from './context';
 import { FailureType } from '../../workflows/failure-types';
 import { describeError, loadProcessFunction } from '../../src/processor-modules/load';
+import { checkItemFile } from '../../src/source/item-file';
 
 /** Error messages travel through history and reports. */
 const MAX_MESSAGE = 1_000;
@@ -44,6 +45,10 @@ export async function runModule(spec: ModuleProcessorSpec, ctx: ProcessorContext
   const { attempt, item } = ctx;
   const fn = await loadModule(spec.module, attempt);
   if (ctx.signal.aborted) throw ctx.signal.reason;
+  // The module reads `item.data.path` itself: it must still be the file staged, inside its directory.
+  await checkItemFile(item).catch((err: Error) => {
+    throw ApplicationFailure.nonRetryable(err.message, FailureType.InputError, { attempt });
+  });
 
   const documentsDir = documentsDirOf(ctx.outputDir, item.key);
   const before = new Set(await collectDocuments(ctx.outputDir, documentsDir));

@@ -3,6 +3,7 @@
 // JSON tree, so a value can never break out of its string.
 import { parseTemplate } from 'url-template';
 import type { Item, StepResult } from '../../workflows/types';
+import { ItemValueError } from './item-values';
 
 type Primitive = string | number | boolean | null;
 
@@ -38,13 +39,42 @@ export function templateContext(
   return ctx;
 }
 
-export function expandUrl(template: string, item: Item, steps?: Record<string, StepResult>): string {
-  return parseTemplate(template).expand(templateContext(item, steps));
+/** `.`, `..` and their percent-encoded spellings: URL parsers (WHATWG, hence fetch) remove them. */
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+
+/** The dot segments in a URL's path (the part after the authority, before `?` or `#`). */
+function dotSegments(url: string): number {
+  const rest = url.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/, '');
+  const pathPart = rest.split(/[?#]/, 1)[0] ?? '';
+  return pathPart.split(/[/\\]/).filter((seg) => DOT_SEGMENT.test(seg)).length;
 }
 
-/** Fills `{name}` placeholders in plain text (argv entries, paths): values are inserted verbatim. */
-export function fillText(template: string, ctx: Record<string, Primitive>): string {
-  return template.replace(PLACEHOLDER, (m, name: string) => (name in ctx ? String(ctx[name] ?? '') : m));
+/** Whether a value, where it lands in a path, would be (or hold) a dot segment. */
+const holdsDotSegment = (v: Primitive): boolean =>
+  typeof v === 'string' && v.split(/[/\\]/).some((seg) => DOT_SEGMENT.test(seg));
+
+/**
+ * Expands a URL template. Percent-encoding cannot make `.` or `..` inert in a path: URL parsers read
+ * `%2E%2E` as `..` too, and `…/ok/{v}/details` with `..` is sent as `/details`. So a value that would
+ * add a dot segment to the path (simple `{v}`, `{/v}`, or `{+v}` with `a/../b`) fails the item instead
+ * of reaching another resource. Values in the query or fragment are untouched.
+ */
+export function expandUrl(template: string, item: Item, steps?: Record<string, StepResult>): string {
+  const parsed = parseTemplate(template);
+  const ctx = templateContext(item, steps);
+  const url = parsed.expand(ctx);
+  if (dotSegments(url) === 0) return url;
+  // The template's own dots (a literal `/../`) are its author's; count those with harmless values.
+  const harmless = Object.fromEntries(Object.keys(ctx).map((k) => [k, 'x']));
+  if (dotSegments(url) <= dotSegments(parsed.expand(harmless))) return url;
+  const culprits = Object.entries(ctx)
+    .filter(([k, v]) => holdsDotSegment(v) && template.includes(k))
+    .map(([k, v]) => `"${k}" = ${JSON.stringify(v)}`);
+  throw new ItemValueError(
+    `the URL ${JSON.stringify(template)} would change its path: ${culprits.join(', ') || 'an item value'} ` +
+      'is a "." or ".." path segment, which the request would resolve away (…/a/../b is sent as …/b). ' +
+      'Fix the value in the source, or pass it in the query string ({?field})',
+  );
 }
 
 /**

@@ -103,6 +103,12 @@ export const BATCH_FLAGS = {
     help: 'working directory of --command',
     retry: 'working directory of the command',
   },
+  allowOptionValues: {
+    field: 'command.allowOptionValues',
+    arg: '<fields>',
+    help: 'fields whose values may start a --command argument with "-" (an option): f1,f2 or true',
+    retry: 'fields whose values may start a command argument with "-"',
+  },
   module: {
     field: 'module.path',
     arg: '<file>',
@@ -161,6 +167,10 @@ export const BATCH_FLAGS = {
     help: 'rename source columns, e.g. \'{"Patient ID":"patient_id"}\'',
   },
   glob: { field: 'glob', arg: '<pattern>', help: "directory sources: only files matching, e.g. '**/*.pdf'" },
+  followSymlinks: {
+    field: 'followSymlinks',
+    help: 'directory sources: also read links to files outside the directory (default: refused)',
+  },
   metadata: {
     field: 'metadata',
     arg: '<file>',

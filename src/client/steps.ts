@@ -54,8 +54,19 @@ function processorFrom(
           `${where}: the command processor needs a command`,
           'give --command "convert {path} {documents}/out.png"',
         );
-      const { argv, cwd, env, timeoutMs, successExitCodes, retryableExitCodes } = s.command;
-      return { type: 'command', argv, cwd, env, timeoutMs, successExitCodes, retryableExitCodes };
+      const { argv, cwd, env, timeoutMs, successExitCodes, retryableExitCodes, allowOptionValues } =
+        s.command;
+      return {
+        type: 'command',
+        argv,
+        cwd,
+        env,
+        timeoutMs,
+        successExitCodes,
+        retryableExitCodes,
+        // Only when set, so the inputs of batches that do not use it stay as they were.
+        ...(allowOptionValues === undefined || allowOptionValues === false ? {} : { allowOptionValues }),
+      };
     }
     case 'module': {
       if (!s.module)

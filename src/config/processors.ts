@@ -118,6 +118,25 @@ export const HttpSettings = z.strictObject({
   ca: z.string().min(1).optional(),
 });
 
+/** `true`/`false`, a list of field names, or the same as text (`"true"`, `"flags,mode"`). */
+const AllowOptionValues = z.union([
+  z.boolean(),
+  z.array(z.string().min(1)),
+  z
+    .string()
+    .min(1)
+    .transform((t): boolean | string[] =>
+      t === 'true'
+        ? true
+        : t === 'false'
+          ? false
+          : t
+              .split(',')
+              .map((f) => f.trim())
+              .filter(Boolean),
+    ),
+]);
+
 export const CommandSettings = z.strictObject({
   /** Program and arguments: a JSON array, or one string split like a shell would (but never run by one). Required. */
   argv: Argv,
@@ -131,6 +150,12 @@ export const CommandSettings = z.strictObject({
   successExitCodes: ExitCodes.default([0]),
   /** Exit codes worth retrying; any other failing code fails the item at once. Default [75]. */
   retryableExitCodes: ExitCodes.default([75]),
+  /**
+   * Item values that may start an argument with `-`, i.e. become an option of the program: `true` for
+   * every field, or a list of field names (`["flags"]`, or `flags,mode` as text). Default none: an
+   * item value that would start an argument with `-` fails the item (InputError).
+   */
+  allowOptionValues: AllowOptionValues.optional(),
 });
 
 export const ModuleSettings = z.strictObject({

@@ -59,6 +59,11 @@ export const Config = z
     /** Column of the metadata file naming each file (relative path or base name). Default `file`. */
     metadataKey: z.string().min(1).optional(),
     /**
+     * Directory sources: also read symbolic links to files outside the directory. Default false: such
+     * a link is staged as an invalid item naming it (skipped), and never read.
+     */
+    followSymlinks: boolish.default(false),
+    /**
      * Only these rows become items: numbers and ranges as a spreadsheet shows them (the header is row
      * 1), e.g. `10-200` or `2,5,9-`. Default: all rows.
      */

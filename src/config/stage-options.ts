@@ -11,6 +11,7 @@ export function stageOptionsFromConfig(config: Config, home: string): StageOptio
     columns: config.columns,
     sheet: config.sheet,
     glob: config.glob,
+    followSymlinks: config.followSymlinks,
     metadata: config.metadata,
     metadataKey: config.metadataKey,
     idColumn: config.idColumn,

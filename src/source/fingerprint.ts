@@ -11,7 +11,7 @@ import type { ReadSourceOptions } from './types';
 import type { ItemSchemaSpec } from './validate';
 
 /** Bumped whenever staging's output for the same input changes, so old staged copies are not reused. */
-export const STAGE_FORMAT = 3;
+export const STAGE_FORMAT = 4;
 
 export async function fingerprintFile(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -67,6 +67,7 @@ export async function identifySource(file: string, opts: IdentityOptions): Promi
     source.format !== 'dir' && opts.glob !== undefined && '--glob',
     source.format !== 'dir' && opts.metadata !== undefined && '--metadata',
     source.format !== 'xlsx' && opts.sheet !== undefined && '--sheet',
+    source.format !== 'dir' && opts.followSymlinks === true && '--follow-symlinks',
     source.format !== 'csv' &&
       !(source.format === 'dir' && opts.metadata) &&
       opts.delimiter !== undefined &&
@@ -83,7 +84,11 @@ export async function identifySource(file: string, opts: IdentityOptions): Promi
   let metadata: FileStamp | undefined;
   if (source.format === 'dir') {
     if (opts.metadata) metadata = await stampFile((await resolveSource(opts.metadata)).abs);
-    listing = await listDirectory(source.abs, { glob: opts.glob, exclude: metadata ? [metadata.path] : [] });
+    listing = await listDirectory(source.abs, {
+      glob: opts.glob,
+      exclude: metadata ? [metadata.path] : [],
+      followSymlinks: opts.followSymlinks,
+    });
     contentHash = listing.hash;
   } else {
     contentHash = await fingerprintFile(source.abs);
@@ -106,6 +111,7 @@ export async function identifySource(file: string, opts: IdentityOptions): Promi
     idColumn: opts.idColumn,
     schema: opts.schema,
     glob: source.format === 'dir' ? opts.glob : undefined,
+    followSymlinks: source.format === 'dir' && opts.followSymlinks === true ? true : undefined,
     metadata: metadata?.contentHash,
     metadataKey: metadata ? opts.metadataKey : undefined,
     selection: opts.selection,

@@ -61,7 +61,8 @@ export class ItemBuilder {
     // Same text as JSON.stringify of an Item in field order; built by hand to reuse dataJson.
     const json =
       `{"index":${index},"key":${JSON.stringify(key)},"line":${line},"data":${dataJson}` +
-      `${invalid === undefined ? '' : `,"invalid":${JSON.stringify(invalid)}`}}`;
+      `${invalid === undefined ? '' : `,"invalid":${JSON.stringify(invalid)}`}` +
+      `${rec.within === undefined || invalid !== undefined ? '' : `,"within":${JSON.stringify(rec.within)}`}}`;
     return { key, line, json, invalid };
   }
 

@@ -21,6 +21,8 @@ export interface StagedManifest {
   /** Directory sources: the glob and metadata file, to recompute the listing when checking for changes. */
   glob?: string;
   metadata?: FileStamp;
+  /** Directory sources staged with --follow-symlinks (the listing depends on it). */
+  followSymlinks?: boolean;
   idColumn?: string;
   invalid: number;
   problems: string[];

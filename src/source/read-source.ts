@@ -136,7 +136,11 @@ async function* readDirectorySource(
   const metadata = opts.metadata ? (await resolveSource(opts.metadata)).abs : undefined;
   const listing =
     internals.listing ??
-    (await listDirectory(root, { glob: opts.glob, exclude: metadata ? [metadata] : [] }));
+    (await listDirectory(root, {
+      glob: opts.glob,
+      exclude: metadata ? [metadata] : [],
+      followSymlinks: opts.followSymlinks,
+    }));
   yield* readDirectory(
     listing,
     metadata

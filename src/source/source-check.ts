@@ -63,6 +63,7 @@ async function check(source: StagedSourceRef): Promise<void> {
   const listing = await listDirectory(source.originalPath, {
     glob: manifest.glob,
     exclude: manifest.metadata ? [manifest.metadata.path] : [],
+    followSymlinks: manifest.followSymlinks,
   }).catch(() => undefined);
   if (listing?.hash !== manifest.contentHash) {
     throw new SourceChangedError(

@@ -215,6 +215,7 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
     mtimeMs: id.source.mtimeMs,
     contentHash: id.contentHash,
     glob: id.source.format === 'dir' ? opts.glob : undefined,
+    followSymlinks: id.source.format === 'dir' && opts.followSymlinks === true ? true : undefined,
     metadata: id.metadata,
     idColumn,
     invalid,

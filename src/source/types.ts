@@ -13,6 +13,8 @@ export interface SourceRecord {
   data: Record<string, unknown>;
   /** A row-level problem (unparsable line, wrong field count, too large): the row becomes an invalid item. */
   error?: string;
+  /** Directory sources: the directory the item's file must still resolve inside when a worker reads it. */
+  within?: string;
 }
 
 export interface ReadSourceOptions {
@@ -30,6 +32,8 @@ export interface ReadSourceOptions {
   metadata?: string;
   /** Directory: the metadata column holding the file name (relative path or base name). Default `file`. */
   metadataKey?: string;
+  /** Directory: read links to files outside the directory too. Default: refused, per file. */
+  followSymlinks?: boolean;
   /** Non-fatal findings (e.g. metadata rows naming no file). */
   onWarning?: (message: string) => void;
 }
@@ -37,6 +41,36 @@ export interface ReadSourceOptions {
 /** Reader-level hooks: tabular formats announce their header so a column mapping can be checked at once. */
 export interface FormatHooks {
   onHeader?: (columns: string[]) => void;
+}
+
+/**
+ * Deepest nesting of objects and arrays in a row (the row itself is level 1). JSON.parse takes any
+ * depth, but everything after it that walks a value (JSON.stringify, templates, Temporal's payload
+ * converter) recurses: a 10,000-deep row blew the stack while staging. Real rows nest a few levels.
+ */
+export const MAX_ROW_DEPTH = 32;
+
+/** How deep `value` nests objects and arrays, counted without recursion; stops once past `limit`. */
+export function nestingDepth(value: unknown, limit = MAX_ROW_DEPTH): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return deepest;
+}
+
+export function rowTooDeep(): string {
+  return (
+    `nested more than ${MAX_ROW_DEPTH} levels deep (objects and arrays within each other); ` +
+    'flatten the row, or give the deep value as a JSON string'
+  );
 }
 
 export function rowTooLarge(bytes: number): string {

@@ -69,7 +69,16 @@ describe('the flag table', () => {
     expect(RETRY_FLAG_KEYS).toEqual([
       ...['processor', 'url', 'method', 'header', 'body', 'bodyMode', 'fileField', 'connections'],
       'maxResponseBytes',
-      ...['command', 'cwd', 'module', 'timeout', 'heartbeatTimeout', 'concurrency', 'rate'],
+      ...[
+        'command',
+        'cwd',
+        'allowOptionValues',
+        'module',
+        'timeout',
+        'heartbeatTimeout',
+        'concurrency',
+        'rate',
+      ],
       ...['maxAttempts', 'failFast', 'maxFailures', 'maxFailureRate', 'outputDir', 'batchId', 'taskQueue'],
     ]);
     const help = (flag: string) => cmd.options.find((o) => o.long === flag)?.description;

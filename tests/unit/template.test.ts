@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { expandUrl, renderBody, resolveEnvRefs } from '../../activities/processors/template';
 import { parseRetryAfter } from '../../activities/processors/http';
 import type { Item } from '../../workflows/types';
+import { ItemValueError } from '../../activities/processors/item-values';
 
 const item = (data: Record<string, unknown>): Item => ({ index: 0, key: 'k1', line: 2, data });
 
@@ -36,5 +37,24 @@ describe('templates', () => {
     expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:05 GMT', now)).toBe(5000);
     expect(parseRetryAfter(null)).toBeUndefined();
     expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+});
+
+describe('URL path segments from item values', () => {
+  it('refuses "." and ".." (and their %2E spellings) wherever they would land in the path', () => {
+    for (const v of ['..', '.']) {
+      expect(() => expandUrl('http://h/ok/{v}/details', item({ v }))).toThrow(/"v" = "\.{1,2}"/);
+      expect(() => expandUrl('http://h/ok{/v}/details', item({ v }))).toThrow(ItemValueError);
+    }
+    expect(() => expandUrl('http://h/{+p}/d', item({ p: 'a/../../admin' }))).toThrow(/would change its path/);
+    expect(() => expandUrl('http://h/{+p}/d', item({ p: '%2e%2E' }))).toThrow(/would change its path/);
+  });
+
+  it("keeps values that are not whole dot segments, values in the query, and the template's own dots", () => {
+    expect(expandUrl('http://h/ok/{v}/d', item({ v: '...' }))).toBe('http://h/ok/.../d');
+    expect(expandUrl('http://h/ok/{v}/d', item({ v: '../x' }))).toBe('http://h/ok/..%2Fx/d');
+    expect(expandUrl('http://h/ok/{v}/d', item({ v: '%2e%2e' }))).toBe('http://h/ok/%252e%252e/d');
+    expect(expandUrl('http://h/ok{?v}', item({ v: '..' }))).toBe('http://h/ok?v=..');
+    expect(expandUrl('http://h/a/../{v}', item({ v: 'b' }))).toBe('http://h/a/../b');
   });
 });

@@ -7,6 +7,13 @@ import type { FormatHooks, SourceRecord } from '../types';
 import { LineTracker } from './line-tracker';
 import { Utf8Check } from './utf8';
 
+/**
+ * Longest record csv-parse may buffer. Rows over MAX_ROW_BYTES (256 KB) are already invalid items;
+ * this bounds the memory a single record can take before that check (an unclosed quote makes the
+ * rest of a file one record), refusing the source with its line instead.
+ */
+export const MAX_CSV_RECORD_CHARS = 8 * 1024 * 1024;
+
 export interface CsvOptions extends FormatHooks {
   /** Field delimiter (default ','). */
   delimiter?: string;
@@ -41,6 +48,7 @@ export async function* readCsv(file: string, opts: CsvOptions = {}): AsyncGenera
     skip_empty_lines: true,
     // A row with the wrong number of fields is a row-level problem (an invalid item), not a broken file.
     relax_column_count: true,
+    max_record_size: MAX_CSV_RECORD_CHARS,
     info: true,
     columns: (raw: string[]) => {
       header = checkHeader(file, raw);
@@ -74,6 +82,13 @@ export async function* readCsv(file: string, opts: CsvOptions = {}): AsyncGenera
   } catch (err) {
     if (err instanceof CsvError) {
       const at = (err as CsvError & { lines?: number }).lines;
+      if (err.code === 'CSV_MAX_RECORD_SIZE') {
+        throw new InputError(
+          `${file}${at ? `: line ${at}` : ''}: a record longer than ${MAX_CSV_RECORD_CHARS / 1024 / 1024} M characters ` +
+            '(rows are at most 256 KB); most likely a quote opened there is never closed',
+          'close the quote (quotes inside a quoted field are doubled), or split the row',
+        );
+      }
       throw new InputError(
         `${file}${at ? `: line ${at}` : ''}: ${err.message}`,
         'fix the CSV (quotes must be closed, and doubled inside quoted fields)',

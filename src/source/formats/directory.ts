@@ -2,7 +2,7 @@
 // name. The listing (relative paths, sizes, mtimes) is what identifies the source, so it is computed
 // once, sorted for a stable order, and hashed for the staging fingerprint and later change checks.
 import { createHash } from 'node:crypto';
-import { opendir, stat } from 'node:fs/promises';
+import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { InputError } from '../../errors';
@@ -13,6 +13,11 @@ export interface ListedFile {
   rel: string;
   size: number;
   mtimeMs: number;
+  /**
+   * Set for a symbolic link resolving outside the directory (not followed without followSymlinks):
+   * the file becomes an invalid item naming the link, and is never read.
+   */
+  outside?: true;
 }
 
 export interface DirListing {
@@ -21,18 +26,30 @@ export interface DirListing {
   files: ListedFile[];
   /** sha256 of the listing: changes when a file is added, removed, resized or touched. */
   hash: string;
+  /** Links to files outside the directory are read (--follow-symlinks); otherwise refused. */
+  followSymlinks?: boolean;
 }
 
 export interface ListOptions {
   glob?: string;
   /** Files never listed (the metadata file, when it lives inside the directory). */
   exclude?: string[];
+  /** Read links to files outside the directory too (default: such links are refused, per file). */
+  followSymlinks?: boolean;
+}
+
+/** Whether `target` is `dir` or lies below it (both already real paths). */
+export function isWithin(dir: string, target: string): boolean {
+  const rel = path.relative(dir, target);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 export async function listDirectory(root: string, opts: ListOptions = {}): Promise<DirListing> {
   const match = opts.glob ? picomatch(opts.glob, { dot: false }) : undefined;
   const exclude = new Set((opts.exclude ?? []).map((f) => path.resolve(f)));
   const files: ListedFile[] = [];
+  // Links are judged by where they really lead, against the directory's own real path.
+  const realRoot = await realpath(root).catch(() => root);
   const walk = async (dir: string, relDir: string): Promise<void> => {
     for await (const entry of await opendir(dir)) {
       // Without a glob, hidden entries (.git, .DS_Store) are not items; a glob decides for itself.
@@ -43,13 +60,23 @@ export async function listDirectory(root: string, opts: ListOptions = {}): Promi
         await walk(abs, rel);
         continue;
       }
-      // Links to files are followed; links to directories are not (they could loop).
+      // Links to files are followed; links to directories are not (they could loop). A link that
+      // leads out of the directory (`/etc/passwd`, a key) is listed as refused unless followSymlinks:
+      // a folder handed to durabatch must not make a worker read files from anywhere.
       const st = entry.isFile()
         ? await stat(abs)
         : entry.isSymbolicLink()
           ? await stat(abs).catch(() => undefined)
           : undefined;
       if (!st?.isFile() || exclude.has(abs) || (match && !match(rel))) continue;
+      if (entry.isSymbolicLink() && !opts.followSymlinks) {
+        const target = await realpath(abs).catch(() => undefined);
+        if (target === undefined || !isWithin(realRoot, target)) {
+          const link = await lstat(abs);
+          files.push({ rel, size: 0, mtimeMs: link.mtimeMs, outside: true });
+          continue;
+        }
+      }
       files.push({ rel, size: st.size, mtimeMs: st.mtimeMs });
     }
   };
@@ -61,8 +88,8 @@ export async function listDirectory(root: string, opts: ListOptions = {}): Promi
   });
   files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   const hash = createHash('sha256');
-  for (const f of files) hash.update(`${f.rel}\0${f.size}\0${f.mtimeMs}\n`);
-  return { root, glob: opts.glob, files, hash: hash.digest('hex') };
+  for (const f of files) hash.update(`${f.rel}\0${f.size}\0${f.mtimeMs}${f.outside ? '\0outside' : ''}\n`);
+  return { root, glob: opts.glob, files, hash: hash.digest('hex'), followSymlinks: opts.followSymlinks };
 }
 
 interface MetadataRow {
@@ -139,6 +166,16 @@ export async function* readDirectory(
   let line = 0;
   for (const f of listing.files) {
     line += 1;
+    if (f.outside) {
+      yield {
+        line,
+        data: { file: f.rel },
+        error:
+          `file "${f.rel}" is a symbolic link leading outside ${listing.root}; it is not read ` +
+          '(links inside the directory are; --follow-symlinks reads links to anywhere on the worker)',
+      };
+      continue;
+    }
     const base = path.posix.basename(f.rel);
     let row = rows.get(f.rel);
     if (!row && rows.has(base)) {
@@ -160,7 +197,8 @@ export async function* readDirectory(
         else data[k] = v;
       }
     }
-    yield { line, data };
+    // Workers check again before reading: the file could be swapped for a link after staging.
+    yield listing.followSymlinks ? { line, data } : { line, data, within: listing.root };
   }
   for (const [name, row] of rows) {
     const matching = listing.glob ? ` matching "${listing.glob}"` : '';

@@ -4,7 +4,7 @@
 // folder, not millions of rows; MAX_METADATA_BYTES keeps a wrong file from exhausting memory.
 import { open, readFile } from 'node:fs/promises';
 import { InputError } from '../../errors';
-import type { SourceRecord } from '../types';
+import { MAX_ROW_DEPTH, nestingDepth, rowTooDeep, type SourceRecord } from '../types';
 
 const MAX_METADATA_BYTES = 64 * 1024 * 1024;
 
@@ -53,6 +53,10 @@ export async function* readKeyedJsonObject(file: string, keyColumn: string): Asy
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       yield { line, data: { [keyColumn]: name }, error: `entry "${name}" is not an object of fields` };
+      continue;
+    }
+    if (nestingDepth(value) > MAX_ROW_DEPTH) {
+      yield { line, data: { [keyColumn]: name }, error: `entry "${name}" (line ${line}): ${rowTooDeep()}` };
       continue;
     }
     yield { line, data: { ...(value as Record<string, unknown>), [keyColumn]: name } };

@@ -3,7 +3,14 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream';
-import { MAX_ROW_BYTES, rowTooLarge, type SourceRecord } from '../types';
+import {
+  MAX_ROW_BYTES,
+  MAX_ROW_DEPTH,
+  nestingDepth,
+  rowTooDeep,
+  rowTooLarge,
+  type SourceRecord,
+} from '../types';
 import { Utf8Check } from './utf8';
 
 export function describeJson(value: unknown): string {
@@ -26,6 +33,8 @@ export function parseObject(
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { error: `line ${line}: expected a JSON object, got ${describeJson(value)}` };
   }
+  // Checked here, so no later step walks a value deep enough to overflow the stack.
+  if (nestingDepth(value) > MAX_ROW_DEPTH) return { error: `line ${line}: ${rowTooDeep()}` };
   return { data: value as Record<string, unknown> };
 }
 
