@@ -5,6 +5,7 @@ import {
   getExternalWorkflowHandle,
   log,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { runItem, type ItemRunSpec } from './item-run';
 import {
@@ -27,6 +28,11 @@ export interface ItemInput extends ItemRunSpec {
    * continues-as-new; `signal` (default, and for inputs from before this field) — always by signal.
    */
   report?: 'result' | 'signal';
+  /**
+   * Sent with every report to the parent: the parent takes reports about this item only with it
+   * (absent: a child started before tokens, recognised by its key).
+   */
+  reportToken?: string;
 }
 
 /**
@@ -45,6 +51,8 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
   const { item } = input;
   let retryRequested = false;
   let bySignal = input.report !== 'result';
+  // Neither message has a payload, and either, even forged, is harmless: a report by signal as well
+  // as by result is counted once; a retry of a step that is still blocked blocks again.
   setHandler(
     reportBySignalSignal,
     () => {
@@ -60,13 +68,18 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
     { description: messageDescriptions.retryItem },
   );
   const parent = getExternalWorkflowHandle(input.parentWorkflowId);
+  // Who this report is from: the parent takes it only from the child that holds the item.
+  const sender = {
+    childId: workflowInfo().workflowId,
+    ...(input.reportToken !== undefined ? { token: input.reportToken } : {}),
+  };
 
   // A cancellation of this workflow cancels the running step; runItem turns it into the outcome.
   let cancellation: unknown;
   const outcome = await runItem(input, item, {
     async blocked(errorType, errorMessage) {
       retryRequested = false;
-      await parent.signal(itemBlockedSignal, { key: item.key, errorType, errorMessage });
+      await parent.signal(itemBlockedSignal, { key: item.key, errorType, errorMessage, ...sender });
       await condition(() => retryRequested); // a cancellation ends the wait (and the item)
     },
   });
@@ -82,7 +95,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
   if (bySignal || outcome.status === 'cancelled')
     await CancellationScope.nonCancellable(async () => {
       try {
-        await parent.signal(itemCompletedSignal, outcome);
+        await parent.signal(itemCompletedSignal, { ...outcome, ...sender });
       } catch (err) {
         // The parent is gone (terminated or already closed); the item's own history still holds the outcome.
         log.warn('could not report outcome to parent', {
