@@ -170,19 +170,26 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
       ctx.onChange();
       // Items that waited for the workers to be fixed run their step again: one retryItem to each
       // child holding such items (an item's own child, or the page that holds it).
-      const holders = new Set(Object.values(state.blocked));
-      for (const key of Object.keys(state.blocked)) delete state.blocked[key];
+      // Each holder's token goes with it: a child takes retryItem only from its parent.
+      const holders = new Map<string, string | undefined>();
+      for (const [key, childId] of Object.entries(state.blocked)) {
+        const item = state.inFlight.get(key);
+        holders.set(childId, item?.childId === childId ? item.token : state.pages.get(childId)?.token);
+        delete state.blocked[key];
+      }
       await Promise.all(
-        [...holders].map(async (childId) => {
-          await getExternalWorkflowHandle(childId)
-            .signal(retryItemSignal)
-            .catch((err: unknown) =>
-              log.warn('could not wake a blocked item', {
-                batchId: state.batchId,
-                childId,
-                error: String(err),
-              }),
-            );
+        [...holders].map(async ([childId, token]) => {
+          const child = getExternalWorkflowHandle(childId);
+          // Without a token (a child started before tokens), the signal as it always was.
+          await (
+            token !== undefined ? child.signal(retryItemSignal, { token }) : child.signal(retryItemSignal)
+          ).catch((err: unknown) =>
+            log.warn('could not wake a blocked item', {
+              batchId: state.batchId,
+              childId,
+              error: String(err),
+            }),
+          );
         }),
       );
     }),

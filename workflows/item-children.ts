@@ -183,7 +183,12 @@ export class ItemChildren {
     await Promise.all(
       keys.map(async (key) => {
         try {
-          await getExternalWorkflowHandle(this.childId(key)).signal(reportBySignalSignal);
+          // Its token goes with it: a child takes reportBySignal only from its parent.
+          const token = this.state.inFlight.get(key)?.token;
+          const child = getExternalWorkflowHandle(this.childId(key));
+          await (token !== undefined
+            ? child.signal(reportBySignalSignal, { token })
+            : child.signal(reportBySignalSignal));
           this.byResult.delete(key);
         } catch {
           await condition(() => !this.state.inFlight.has(key), SWITCH_GRACE_MS);

@@ -15,6 +15,7 @@ import {
   reportBySignalSignal,
   retryItemSignal,
 } from './messages';
+import { fromParent, ignored } from './message-validation';
 import type { Item, ItemOutcome } from './types';
 import { FailureType } from './failure-types';
 
@@ -51,19 +52,23 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
   const { item } = input;
   let retryRequested = false;
   let bySignal = input.report !== 'result';
-  // Neither message has a payload, and either, even forged, is harmless: a report by signal as well
-  // as by result is counted once; a retry of a step that is still blocked blocks again.
+  // Only the parent knows this child's token: a message forged by another client is ignored.
+  const fromItsParent = (message: string, raw: unknown): boolean => {
+    if (fromParent(input.reportToken, raw)) return true;
+    ignored(message, 'not sent by the parent of this item', { batchId: input.batchId, itemKey: item.key });
+    return false;
+  };
   setHandler(
     reportBySignalSignal,
-    () => {
-      bySignal = true;
+    (raw?: unknown) => {
+      if (fromItsParent('reportBySignal', raw)) bySignal = true;
     },
     { description: messageDescriptions.reportBySignal },
   );
   setHandler(
     retryItemSignal,
-    () => {
-      retryRequested = true;
+    (raw?: unknown) => {
+      if (fromItsParent('retryItem', raw)) retryRequested = true;
     },
     { description: messageDescriptions.retryItem },
   );

@@ -232,6 +232,15 @@ export function fromHolder(expected: { childId: string; token?: string }, sender
   return expected.token === undefined || sender.token === expected.token;
 }
 
+/**
+ * Whether a parent → child message may be taken: a child started with a token takes only messages
+ * that carry it; one started before tokens takes any.
+ */
+export function fromParent(expected: string | undefined, raw: unknown): boolean {
+  if (expected === undefined) return true;
+  return isObject(raw) && raw.token === expected;
+}
+
 /** Logs a message that was ignored, and why (bounded: a forged payload may be of any size). */
 export function ignored(message: string, why: string, fields: Record<string, unknown> = {}): void {
   log.warn(`ignored ${message} signal: ${why}`, fields);

@@ -91,10 +91,15 @@ export const pageCancelItemSignal = defineSignal<[{ key: string; token?: string 
  * Parent → an item child that reports by its result: the parent run that awaits that result is about
  * to continue-as-new, so report the outcome by `itemCompleted` signal to the workflow id instead.
  */
-export const reportBySignalSignal = defineSignal<[]>('reportBySignal');
+export const reportBySignalSignal = defineSignal<[ParentToken?]>('reportBySignal');
+
+/** The child's token, on the parent's messages to it (absent for children started before tokens). */
+export interface ParentToken {
+  token?: string;
+}
 
 /** Parent → a blocked child: the batch was resumed, run the blocked step again. */
-export const retryItemSignal = defineSignal<[]>('retryItem');
+export const retryItemSignal = defineSignal<[ParentToken?]>('retryItem');
 
 /** Stop starting new items; items in flight finish. Payload: `{ "reason": "..." }` (optional). */
 export const pauseSignal = defineSignal<[{ reason?: string }?]>('pause');

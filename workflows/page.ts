@@ -29,7 +29,13 @@ import {
   type PageControl,
 } from './messages';
 import { itemKeysKey } from './search-attributes';
-import { ignored, neverThrows, parsePageCancelItem, parsePageControl } from './message-validation';
+import {
+  fromParent,
+  ignored,
+  neverThrows,
+  parsePageCancelItem,
+  parsePageControl,
+} from './message-validation';
 import type { Item, ItemOutcome } from './types';
 
 /**
@@ -71,8 +77,8 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
   // The parent's messages: any client can send them by name, so each is checked for its shape and
   // its token (the one this page was started with); anything else is logged and ignored. No handler
   // throws: that would fail the workflow task and stop the page's items for good.
-  const fromParent = (message: string, token: string | undefined): boolean => {
-    if (input.reportToken === undefined || token === input.reportToken) return true;
+  const fromItsParent = (message: string, raw: unknown): boolean => {
+    if (fromParent(input.reportToken, raw)) return true;
     ignored(message, 'not sent by the parent of this page', { batchId: input.batchId });
     return false;
   };
@@ -82,22 +88,27 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       const parsed = parsePageControl(raw);
       if ('problem' in parsed) return ignored('pageControl', parsed.problem, { batchId: input.batchId });
       const { token, ...c } = parsed.ok;
-      if (!fromParent('pageControl', token)) return;
+      if (!fromItsParent('pageControl', { token })) return;
       if (c.paused && !control.paused) reportDue = true;
       if (c.reclaim !== undefined && c.reclaim !== control.reclaim) reportDue = true;
       control = c;
     }),
     { description: describe.pageControl },
   );
-  // No payload, and harmless even forged: a step that is still blocked blocks again.
-  setHandler(retryItemSignal, () => void (retryRequested = true), { description: describe.retryItem });
+  setHandler(
+    retryItemSignal,
+    (raw?: unknown) => {
+      if (fromItsParent('retryItem', raw)) retryRequested = true;
+    },
+    { description: describe.retryItem },
+  );
   setHandler(
     pageCancelItemSignal,
     neverThrows('pageCancelItem', (raw: unknown) => {
       const parsed = parsePageCancelItem(raw);
       if ('problem' in parsed) return ignored('pageCancelItem', parsed.problem, { batchId: input.batchId });
       const { key, token } = parsed.ok;
-      if (!fromParent('pageCancelItem', token)) return;
+      if (!fromItsParent('pageCancelItem', { token })) return;
       const r = running.get(key);
       if (r) return r.scope.cancel();
       const at = pending.findIndex((i) => i.key === key);

@@ -84,6 +84,11 @@ describe('forged internal signals', () => {
     const b = await h.start('per-item', rows, { concurrency: 2 });
     await waitFor('two items running', async () => (await answers(b.handle)).running === 2);
     await sendAll(b.handle, forgedToBatch(b.batchId, [0, 1]));
+    // The running item's own child: the parent's messages to it, forged.
+    await sendAll(h.ctx.client.workflow.getHandle(`${b.batchId}/${key(0)}`), [
+      ['reportBySignal', null],
+      ['retryItem', { token: 'guessed' }],
+    ]);
 
     const p = await answers(b.handle);
     expect(p).toMatchObject({ status: 'running', total: 12, running: 2, succeeded: 0, failed: 0 });
@@ -105,6 +110,8 @@ describe('forged internal signals', () => {
     expect(log).toContain('ignored itemCompleted signal: outcome is not an object');
     expect(log).toContain('ignored itemCompleted signal: not sent by the child that holds the item');
     expect(log).toContain('ignored itemBlocked signal: not sent by the child that holds the item');
+    expect(log).toContain('ignored reportBySignal signal: not sent by the parent of this item');
+    expect(log).toContain('ignored retryItem signal: not sent by the parent of this item');
   });
 
   it('public messages with wrong shapes are rejected with a clear message and change nothing', async () => {
@@ -155,6 +162,7 @@ describe('forged internal signals', () => {
       ['pageControl', { slots: -1, paused: 'no' }],
       ['pageCancelItem', null],
       ['pageCancelItem', { key: key(2) }],
+      ['retryItem', null],
     ]);
     const p = await answers(b.handle);
     expect(p).toMatchObject({ status: 'running', total: 9, succeeded: 0, failed: 0, skipped: 0 });
@@ -170,6 +178,8 @@ describe('forged internal signals', () => {
     expect(items.map((i) => i.key).sort()).toEqual(rows.map((r) => r.id));
     const log = await readFile(path.join(h.ctx.dir, 'worker.log'), 'utf8');
     expect(log).toContain('ignored pageControl signal: not sent by the parent of this page');
+    expect(log).toContain('ignored pageCancelItem signal: not sent by the parent of this page');
+    expect(log).toContain('ignored retryItem signal: not sent by the parent of this page');
     expect(log).toContain('ignored itemsCompleted signal: not sent by a page of this batch');
   });
 
