@@ -91,18 +91,20 @@ describe('payload encryption covers failures; a wrong key says what to set', () 
   it('stores no failure message in clear; the key holder, the reports and the codec server read it', async () => {
     // The failing item's URL carries the canary: the failure message names the URL.
     const csv = await writeCsv(ctx.dir, 'codec.csv', [
-      { id: 'A1', status: 422, tag: canary },
-      { id: 'A2', status: 0, tag: 'plain' },
+      { id: 'A1', status: 422, failAttempts: 0, tag: canary },
+      { id: 'A2', status: 0, failAttempts: 0, tag: 'plain' },
+      // Fails its first attempt (503): that failure is kept in history as the retry's last failure.
+      { id: 'A3', status: 0, failAttempts: 1, tag: canary },
     ]);
     const config = ctx.config({
       batchId,
       idColumn: 'id',
-      http: { url: `${target.url}/api/items{?status,tag}` },
+      http: { url: `${target.url}/api/items{?status,failAttempts,tag}` },
     });
     const started = await batches.start(csv, config);
     outputDir = started.outputDir;
     const progress = await started.handle.result();
-    expect(progress).toMatchObject({ status: 'partial_failure', succeeded: 1, failed: 1 });
+    expect(progress).toMatchObject({ status: 'partial_failure', succeeded: 2, failed: 1 });
 
     // Through the client with the key: the failure reads in clear.
     const failures = await started.handle.query(failuresQuery);
@@ -115,10 +117,18 @@ describe('payload encryption covers failures; a wrong key says what to set', () 
     // The raw histories of the batch and of both items: the canary is nowhere, failures are encoded.
     const ids = await waitFor('the batch and its items in visibility', async () => {
       const found = await listIds(batches.client, `BatchId = "${batchId}"`);
-      return found.length >= 3 ? found : undefined;
+      return found.length >= 4 ? found : undefined;
     });
     const failing = `${batchId}/A1`;
     expect(ids).toContain(failing);
+    // The retried item's history holds its first attempt's failure (encoded, not in clear).
+    const { history: retried } = await ctx.client.workflowService.getWorkflowExecutionHistory({
+      namespace: 'default',
+      execution: { workflowId: `${batchId}/A3` },
+    });
+    const lastFailure = retried!.events!.find((e) => e.activityTaskStartedEventAttributes?.lastFailure)!
+      .activityTaskStartedEventAttributes!.lastFailure!;
+    expect(lastFailure.message).toBe('Encoded failure');
     for (const id of ids) {
       const raw = await rawHistory(ctx, id);
       expect(raw.includes(canary), `canary in the raw history of ${id}`).toBe(false);
