@@ -32,6 +32,17 @@ import {
 import type { StagedSourceRef } from './types';
 import { unranOutcome } from './outcomes';
 import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
+import {
+  fromHolder,
+  ignored,
+  neverThrows,
+  parseItemBlocked,
+  parseItemCompleted,
+  parseItemsCompleted,
+  parsePause,
+  rejectsOnError,
+  shown,
+} from './message-validation';
 
 const { findItem } = proxyActivities<ReturnType<typeof createActivities>>(
   bookkeeping({
@@ -57,30 +68,70 @@ const updateSender = () => ({ kind: 'update' as const, updateId: currentUpdateIn
 
 export function registerBatchHandlers(ctx: HandlerContext): void {
   const { state, children } = ctx;
+  // Child → parent messages: any client can send them by name, so each is checked for its shape and
+  // taken only from the child that holds the item (its id and token); anything else is logged and
+  // ignored. No handler throws: that would fail the workflow task and stop the batch for good.
   setHandler(
     itemCompletedSignal,
-    (outcome) => {
-      if (!state.applyOutcome(outcome)) ctx.onStrayOutcome(outcome.key);
+    neverThrows('itemCompleted', (raw: unknown) => {
+      const parsed = parseItemCompleted(raw);
+      if ('problem' in parsed) return ignored('itemCompleted', parsed.problem, { batchId: state.batchId });
+      const { outcome, sender } = parsed.ok;
+      const holder = state.inFlight.get(outcome.key);
+      if (holder && (holder.index !== outcome.index || !fromHolder(holder, sender))) {
+        return ignored('itemCompleted', 'not sent by the child that holds the item', {
+          batchId: state.batchId,
+          itemKey: shown(outcome.key),
+          sender: shown(sender.childId),
+        });
+      }
+      if (!state.applyOutcome(outcome)) ctx.onStrayOutcome(shown(outcome.key));
       ctx.onChange();
-    },
+    }),
     { description: describe.itemCompleted },
   );
   setHandler(
     itemsCompletedSignal,
-    ({ childId, outcomes, unfinished, cost, running, paused, ack }) => {
+    neverThrows('itemsCompleted', (raw: unknown) => {
+      const parsed = parseItemsCompleted(raw);
+      if ('problem' in parsed) return ignored('itemsCompleted', parsed.problem, { batchId: state.batchId });
+      const { childId, outcomes, unfinished, cost, running, paused, ack, token } = parsed.ok;
+      const page = state.pages.get(childId);
+      if (page && (!fromHolder(page, { childId, token }) || unfinished > page.count)) {
+        return ignored('itemsCompleted', 'not sent by a page of this batch', {
+          batchId: state.batchId,
+          sender: shown(childId),
+        });
+      }
       if (!state.applyPageOutcomes(childId, outcomes, unfinished, cost, { running, paused, ack })) {
-        ctx.onStrayOutcome(childId);
+        ctx.onStrayOutcome(shown(childId));
       }
       ctx.onChange();
-    },
+    }),
     { description: describe.itemsCompleted },
   );
   setHandler(
     itemBlockedSignal,
-    ({ key, errorType, errorMessage, childId }) => {
-      const holder = childId ?? state.inFlight.get(key)?.childId;
-      if (!holder || !(state.inFlight.has(key) || state.pages.has(holder))) return ctx.onStrayOutcome(key);
-      state.blocked[key] = holder;
+    neverThrows('itemBlocked', (raw: unknown) => {
+      const parsed = parseItemBlocked(raw);
+      if ('problem' in parsed) return ignored('itemBlocked', parsed.problem, { batchId: state.batchId });
+      const { key, childId, token } = parsed.ok;
+      // Shown as the batch's pause reason: bounded like every other message.
+      const errorType = parsed.ok.errorType.slice(0, 100);
+      const errorMessage = parsed.ok.errorMessage.slice(0, 500);
+      // The item's own child, or the page that holds it (a page may block before reading an item).
+      const item = state.inFlight.get(key);
+      const page = childId !== undefined && !item ? state.pages.get(childId) : undefined;
+      const holder = item ?? page;
+      if (!holder) return ctx.onStrayOutcome(shown(key));
+      if (!fromHolder(holder, { childId, token })) {
+        return ignored('itemBlocked', 'not sent by the child that holds the item', {
+          batchId: state.batchId,
+          itemKey: shown(key),
+          sender: shown(childId),
+        });
+      }
+      state.blocked[key] = holder.childId;
       if (state.paused) return ctx.onChange();
       // Every item would fail the same way: stop starting items and say why, once.
       state.paused = true;
@@ -90,48 +141,58 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
           `fix it on the workers, then \`durabatch resume ${state.batchId}\` runs the waiting items again`;
       state.audit({ action: 'pause', by: 'worker', args: { reason: state.pauseReason, item: key } });
       ctx.onChange();
-    },
+    }),
     { description: describe.itemBlocked },
   );
   setHandler(
     pauseSignal,
-    (arg) => {
+    neverThrows('pause', (raw: unknown) => {
+      const parsed = parsePause(raw);
+      if ('problem' in parsed) return ignored('pause', parsed.problem, { batchId: state.batchId });
+      const { reason } = parsed.ok;
       state.paused = true;
-      state.pauseReason = arg?.reason ?? 'paused by operator';
+      state.pauseReason = reason ?? 'paused by operator';
       state.audit({
         action: 'pause',
-        args: { reason: arg?.reason },
+        args: { reason },
         sender: { kind: 'signal', name: 'pause' },
       });
       ctx.onChange();
-    },
+    }),
     { description: describe.pause },
   );
   setHandler(
     resumeSignal,
-    async () => {
+    neverThrows('resume', async () => {
       state.paused = false;
       state.pauseReason = undefined;
       state.audit({ action: 'resume', sender: { kind: 'signal', name: 'resume' } });
       ctx.onChange();
       // Items that waited for the workers to be fixed run their step again: one retryItem to each
       // child holding such items (an item's own child, or the page that holds it).
-      const holders = new Set(Object.values(state.blocked));
-      for (const key of Object.keys(state.blocked)) delete state.blocked[key];
+      // Each holder's token goes with it: a child takes retryItem only from its parent.
+      const holders = new Map<string, string | undefined>();
+      for (const [key, childId] of Object.entries(state.blocked)) {
+        const item = state.inFlight.get(key);
+        holders.set(childId, item?.childId === childId ? item.token : state.pages.get(childId)?.token);
+        delete state.blocked[key];
+      }
       await Promise.all(
-        [...holders].map(async (childId) => {
-          await getExternalWorkflowHandle(childId)
-            .signal(retryItemSignal)
-            .catch((err: unknown) =>
-              log.warn('could not wake a blocked item', {
-                batchId: state.batchId,
-                childId,
-                error: String(err),
-              }),
-            );
+        [...holders].map(async ([childId, token]) => {
+          const child = getExternalWorkflowHandle(childId);
+          // Without a token (a child started before tokens), the signal as it always was.
+          await (
+            token !== undefined ? child.signal(retryItemSignal, { token }) : child.signal(retryItemSignal)
+          ).catch((err: unknown) =>
+            log.warn('could not wake a blocked item', {
+              batchId: state.batchId,
+              childId,
+              error: String(err),
+            }),
+          );
         }),
       );
-    },
+    }),
     { description: describe.resume },
   );
   setHandler(progressQuery, () => state.progress(ctx.outputDir, ctx.webUiUrl), {
@@ -141,7 +202,7 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
 
   setHandler(
     setLimitsUpdate,
-    (req) => {
+    rejectsOnError('setLimits', (req: SetLimitsInput) => {
       state.limits = {
         concurrency: req.concurrency ?? state.limits.concurrency,
         rate: req.rate === undefined ? state.limits.rate : (req.rate ?? undefined),
@@ -150,7 +211,7 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
       state.audit({ action: 'set', args: { ...req }, sender: updateSender() });
       ctx.onChange();
       return state.limits;
-    },
+    }),
     {
       description: describe.setLimits,
       validator: (req: SetLimitsInput) => {
@@ -162,7 +223,7 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
 
   setHandler(
     cancelItemUpdate,
-    async ({ key }) => {
+    rejectsOnError('cancelItem', async ({ key }: CancelItemInput) => {
       const sender = updateSender();
       const done = (action: 'cancelling' | 'skipped') => {
         state.audit({ action: 'cancel', args: { item: key, result: action }, sender });
@@ -203,11 +264,11 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
       );
       ctx.onChange();
       return done('skipped');
-    },
+    }),
     {
       description: describe.cancelItem,
       validator: (req: CancelItemInput) => {
-        if (typeof req?.key !== 'string' || req.key === '')
+        if (typeof req !== 'object' || req === null || typeof req.key !== 'string' || req.key === '')
           throw new Error('cancelItem needs {"key": "<item key>"}');
         if (state.ending) throw new Error(`the batch is already ending (${state.ending.status})`);
       },

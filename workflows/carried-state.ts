@@ -11,6 +11,8 @@ export interface InFlightItem {
   startedAt: string;
   /** Cost expected when it started, held against the budget until its real cost is known. */
   expectedCost?: number;
+  /** The token its child was started with: its reports must carry it (absent: started before tokens). */
+  token?: string;
 }
 
 /** Plain-data state handed to the next run by continue-as-new. */

@@ -29,6 +29,7 @@ import { failClosedUnreported } from './closed-children';
 import { stillOpen } from './workflows-open';
 import { itemWorkflow, type ItemInput } from './item';
 import { reportBySignalSignal } from './messages';
+import { senderToken, tokensEnabled } from './message-validation';
 import { batchIdKey, itemKeyKey } from './search-attributes';
 import type { Item, ItemOutcome } from './types';
 
@@ -53,6 +54,7 @@ export class ItemChildren {
   /** Keys of items in flight whose child reports by result to this run (not carried over). */
   private readonly byResult = new Set<string>();
   private reportByResult: boolean | undefined;
+  private tokens: boolean | undefined;
   /** Page mode: the page children, cancelled and watched here too. */
   pages?: PageChildren;
 
@@ -72,19 +74,31 @@ export class ItemChildren {
     this.reportByResult ??= patched(REPORT_BY_RESULT_PATCH);
     const report = this.reportByResult ? 'result' : 'signal';
     if (report === 'result') this.byResult.add(item.key);
+    // Its reports must carry this token: a signal forged by another client cannot know it.
+    this.tokens ??= tokensEnabled();
+    const token = senderToken(this.tokens);
     this.state.inFlight.set(item.key, {
       key: item.key,
       index: item.index,
       childId,
       startedAt: workflowNowIso(),
       expectedCost,
+      ...(token !== undefined ? { token } : {}),
     });
     // Not cancellable: a start that was issued completes, so a batch cancellation never leaves a child
     // half-started; the ending path then cancels every started child by id.
     const p = CancellationScope.nonCancellable(() =>
       startChild(itemWorkflow, {
         workflowId: childId,
-        args: [{ ...this.template, parentWorkflowId: workflowInfo().workflowId, item, report }],
+        args: [
+          {
+            ...this.template,
+            parentWorkflowId: workflowInfo().workflowId,
+            item,
+            report,
+            ...(token !== undefined ? { reportToken: token } : {}),
+          },
+        ],
         // Children must outlive this run: the parent continues-as-new while they are in flight.
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
@@ -169,7 +183,12 @@ export class ItemChildren {
     await Promise.all(
       keys.map(async (key) => {
         try {
-          await getExternalWorkflowHandle(this.childId(key)).signal(reportBySignalSignal);
+          // Its token goes with it: a child takes reportBySignal only from its parent.
+          const token = this.state.inFlight.get(key)?.token;
+          const child = getExternalWorkflowHandle(this.childId(key));
+          await (token !== undefined
+            ? child.signal(reportBySignalSignal, { token })
+            : child.signal(reportBySignalSignal));
           this.byResult.delete(key);
         } catch {
           await condition(() => !this.state.inFlight.has(key), SWITCH_GRACE_MS);

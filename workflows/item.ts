@@ -5,6 +5,7 @@ import {
   getExternalWorkflowHandle,
   log,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { runItem, type ItemRunSpec } from './item-run';
 import {
@@ -14,6 +15,7 @@ import {
   reportBySignalSignal,
   retryItemSignal,
 } from './messages';
+import { fromParent, ignored } from './message-validation';
 import type { Item, ItemOutcome } from './types';
 import { FailureType } from './failure-types';
 
@@ -27,6 +29,11 @@ export interface ItemInput extends ItemRunSpec {
    * continues-as-new; `signal` (default, and for inputs from before this field) — always by signal.
    */
   report?: 'result' | 'signal';
+  /**
+   * Sent with every report to the parent: the parent takes reports about this item only with it
+   * (absent: a child started before tokens, recognised by its key).
+   */
+  reportToken?: string;
 }
 
 /**
@@ -45,28 +52,39 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
   const { item } = input;
   let retryRequested = false;
   let bySignal = input.report !== 'result';
+  // Only the parent knows this child's token: a message forged by another client is ignored.
+  const fromItsParent = (message: string, raw: unknown): boolean => {
+    if (fromParent(input.reportToken, raw)) return true;
+    ignored(message, 'not sent by the parent of this item', { batchId: input.batchId, itemKey: item.key });
+    return false;
+  };
   setHandler(
     reportBySignalSignal,
-    () => {
-      bySignal = true;
+    (raw?: unknown) => {
+      if (fromItsParent('reportBySignal', raw)) bySignal = true;
     },
     { description: messageDescriptions.reportBySignal },
   );
   setHandler(
     retryItemSignal,
-    () => {
-      retryRequested = true;
+    (raw?: unknown) => {
+      if (fromItsParent('retryItem', raw)) retryRequested = true;
     },
     { description: messageDescriptions.retryItem },
   );
   const parent = getExternalWorkflowHandle(input.parentWorkflowId);
+  // Who this report is from: the parent takes it only from the child that holds the item.
+  const sender = {
+    childId: workflowInfo().workflowId,
+    ...(input.reportToken !== undefined ? { token: input.reportToken } : {}),
+  };
 
   // A cancellation of this workflow cancels the running step; runItem turns it into the outcome.
   let cancellation: unknown;
   const outcome = await runItem(input, item, {
     async blocked(errorType, errorMessage) {
       retryRequested = false;
-      await parent.signal(itemBlockedSignal, { key: item.key, errorType, errorMessage });
+      await parent.signal(itemBlockedSignal, { key: item.key, errorType, errorMessage, ...sender });
       await condition(() => retryRequested); // a cancellation ends the wait (and the item)
     },
   });
@@ -82,7 +100,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
   if (bySignal || outcome.status === 'cancelled')
     await CancellationScope.nonCancellable(async () => {
       try {
-        await parent.signal(itemCompletedSignal, outcome);
+        await parent.signal(itemCompletedSignal, { ...outcome, ...sender });
       } catch (err) {
         // The parent is gone (terminated or already closed); the item's own history still holds the outcome.
         log.warn('could not report outcome to parent', {

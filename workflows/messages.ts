@@ -5,7 +5,19 @@ import { MAX_CONCURRENCY, MAX_RATE } from './limits';
 import type { BatchProgress, FailureRecord, ItemOutcome, Limits } from './types';
 
 /** Child → parent: an item reached a terminal state (sent on success, failure and cancellation). */
-export const itemCompletedSignal = defineSignal<[ItemOutcome]>('itemCompleted');
+export const itemCompletedSignal = defineSignal<[ItemReport]>('itemCompleted');
+
+/**
+ * Who sent a child's report: its workflow id and the token its parent gave it in its input. Anyone
+ * can signal a batch by name; the parent takes a report only from the child that holds the item.
+ */
+export interface ChildSender {
+  childId?: string;
+  token?: string;
+}
+
+/** An item child's outcome report (the outcome, and who sent it). */
+export type ItemReport = ItemOutcome & ChildSender;
 
 /**
  * Child → parent: the item cannot run on this worker through no fault of its own (a module that does
@@ -19,6 +31,8 @@ export interface ItemBlocked {
   errorMessage: string;
   /** The page child holding the item (page mode); absent: the item's own child. */
   childId?: string;
+  /** The token the parent gave the sender (see ChildSender). */
+  token?: string;
 }
 
 /** Page child → parent: a batch of its items' outcomes, and how many of its items are unfinished. */
@@ -37,6 +51,8 @@ export interface ItemsCompleted {
   cost?: PageCost;
   /** The last `reclaim` of a pageControl this page has applied: `cost` is fresh since then. */
   ack?: number;
+  /** The token the parent gave this page (see ChildSender). */
+  token?: string;
 }
 
 export interface PageCost {
@@ -64,19 +80,26 @@ export interface PageControl {
    * `ack` set to this number (until then the parent counts the old allowance as still in use).
    */
   reclaim?: number;
+  /** The page's token: a page takes control only from its parent (see ChildSender). */
+  token?: string;
 }
 
 /** Parent → page child: cancel one of its items (running: its activity; not started: skipped). */
-export const pageCancelItemSignal = defineSignal<[{ key: string }]>('pageCancelItem');
+export const pageCancelItemSignal = defineSignal<[{ key: string; token?: string }]>('pageCancelItem');
 
 /**
  * Parent → an item child that reports by its result: the parent run that awaits that result is about
  * to continue-as-new, so report the outcome by `itemCompleted` signal to the workflow id instead.
  */
-export const reportBySignalSignal = defineSignal<[]>('reportBySignal');
+export const reportBySignalSignal = defineSignal<[ParentToken?]>('reportBySignal');
+
+/** The child's token, on the parent's messages to it (absent for children started before tokens). */
+export interface ParentToken {
+  token?: string;
+}
 
 /** Parent → a blocked child: the batch was resumed, run the blocked step again. */
-export const retryItemSignal = defineSignal<[]>('retryItem');
+export const retryItemSignal = defineSignal<[ParentToken?]>('retryItem');
 
 /** Stop starting new items; items in flight finish. Payload: `{ "reason": "..." }` (optional). */
 export const pauseSignal = defineSignal<[{ reason?: string }?]>('pause');
@@ -130,6 +153,13 @@ export const messageDescriptions = {
 
 /** Returns an error message for invalid limits, or undefined when they are acceptable. */
 export function validateLimits(input: SetLimitsInput): string | undefined {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return 'setLimits needs an object with "concurrency", "rate" and/or "budget", e.g. {"concurrency": 20}';
+  }
+  const unknown = Object.keys(input).filter((k) => !['concurrency', 'rate', 'budget'].includes(k));
+  if (unknown.length > 0) {
+    return `setLimits takes only "concurrency", "rate" and "budget", not ${unknown.map((k) => JSON.stringify(k.slice(0, 50))).join(', ')}`;
+  }
   if (input.concurrency === undefined && input.rate === undefined && input.budget === undefined) {
     return 'setLimits needs "concurrency", "rate" and/or "budget", e.g. {"concurrency": 20}';
   }

@@ -21,6 +21,7 @@ import { averageCost } from './cost';
 import type { ItemRunSpec } from './item-run';
 import { pageCancelItemSignal, pageControlSignal, type PageControl } from './messages';
 import { pageWorkflow } from './page';
+import { senderToken, tokensEnabled } from './message-validation';
 import { batchIdKey } from './search-attributes';
 import type { ItemOutcome, StagedSourceRef } from './types';
 import { unranOutcome } from './outcomes';
@@ -39,6 +40,7 @@ export class PageChildren {
   private readonly starting = new Set<Promise<void>>();
   private standby: boolean | undefined;
   private split: boolean | undefined;
+  private tokens: boolean | undefined;
 
   constructor(
     private readonly state: BatchState,
@@ -170,7 +172,7 @@ export class PageChildren {
           p.sent = control;
           if (!control.paused) p.paused = false; // it may start items again from now on
           await getExternalWorkflowHandle(p.childId)
-            .signal(pageControlSignal, control)
+            .signal(pageControlSignal, withToken(control, p.token))
             .catch((err: unknown) =>
               log.warn('could not update a page', { childId: p.childId, error: String(err) }),
             );
@@ -199,6 +201,11 @@ export class PageChildren {
       startedAt: workflowNowIso(),
       sent: { slots, paused: false },
     };
+    // Its reports must carry this token, and so must the parent's messages to it: a signal forged by
+    // another client cannot know it.
+    this.tokens ??= tokensEnabled();
+    const token = senderToken(this.tokens);
+    if (token !== undefined) page.token = token;
     const budget = this.state.limits.budget;
     if (budget !== undefined) {
       // Its share of what the budget has left; it asks for more when its next item does not fit.
@@ -219,6 +226,7 @@ export class PageChildren {
             count,
             control: page.sent,
             skip,
+            ...(token !== undefined ? { reportToken: token } : {}),
           },
         ],
         parentClosePolicy: ParentClosePolicy.ABANDON,
@@ -243,7 +251,7 @@ export class PageChildren {
     for (const p of this.state.pages.values()) {
       if (index < p.first || index >= p.first + p.count) continue;
       if (p.done[index - p.first] === '1') return 'finished';
-      await getExternalWorkflowHandle(p.childId).signal(pageCancelItemSignal, { key });
+      await getExternalWorkflowHandle(p.childId).signal(pageCancelItemSignal, withToken({ key }, p.token));
       return 'cancelling';
     }
     return undefined;
@@ -280,6 +288,10 @@ export class PageChildren {
     // Items the source no longer has cannot be named; the page leaves the window all the same.
     this.state.pages.delete(page.childId);
   }
+}
+
+function withToken<T extends object>(message: T, token: string | undefined): T & { token?: string } {
+  return token !== undefined ? { ...message, token } : message;
 }
 
 function errorText(err: unknown): string {

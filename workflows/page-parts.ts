@@ -13,6 +13,11 @@ export interface PageInput extends ItemRunSpec {
   control: PageControl;
   /** Items of this page an operator cancelled before it started (already counted by the parent). */
   skip: string[];
+  /**
+   * Sent with every report to the parent, and expected on every message from it: only the parent
+   * and this page know it (absent: a page started before tokens; messages are taken without).
+   */
+  reportToken?: string;
 }
 
 export interface PageSummary {

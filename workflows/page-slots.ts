@@ -16,6 +16,8 @@ export interface InFlightPage {
   /** One character per item, '1' once its outcome is recorded here (or it was skipped before). */
   done: string;
   startedAt: string;
+  /** The token the page was started with: its reports must carry it (absent: started before tokens). */
+  token?: string;
   /** The control last sent to the page. */
   sent: Omit<PageControl, 'avgCost'>;
   /** With a budget: the cost the page may commit in all, what its recorded items cost, what it has

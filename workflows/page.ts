@@ -29,6 +29,13 @@ import {
   type PageControl,
 } from './messages';
 import { itemKeysKey } from './search-attributes';
+import {
+  fromParent,
+  ignored,
+  neverThrows,
+  parsePageCancelItem,
+  parsePageControl,
+} from './message-validation';
 import type { Item, ItemOutcome } from './types';
 
 /**
@@ -67,19 +74,41 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
   // A pause is acknowledged with a report: from then on the parent counts only what still runs. So
   // is a reclaim of allowance: the report says what this page committed within the smaller one.
   let reportDue = false;
+  // The parent's messages: any client can send them by name, so each is checked for its shape and
+  // its token (the one this page was started with); anything else is logged and ignored. No handler
+  // throws: that would fail the workflow task and stop the page's items for good.
+  const fromItsParent = (message: string, raw: unknown): boolean => {
+    if (fromParent(input.reportToken, raw)) return true;
+    ignored(message, 'not sent by the parent of this page', { batchId: input.batchId });
+    return false;
+  };
   setHandler(
     pageControlSignal,
-    (c) => {
+    neverThrows('pageControl', (raw: unknown) => {
+      const parsed = parsePageControl(raw);
+      if ('problem' in parsed) return ignored('pageControl', parsed.problem, { batchId: input.batchId });
+      const { token, ...c } = parsed.ok;
+      if (!fromItsParent('pageControl', { token })) return;
       if (c.paused && !control.paused) reportDue = true;
       if (c.reclaim !== undefined && c.reclaim !== control.reclaim) reportDue = true;
       control = c;
-    },
+    }),
     { description: describe.pageControl },
   );
-  setHandler(retryItemSignal, () => void (retryRequested = true), { description: describe.retryItem });
+  setHandler(
+    retryItemSignal,
+    (raw?: unknown) => {
+      if (fromItsParent('retryItem', raw)) retryRequested = true;
+    },
+    { description: describe.retryItem },
+  );
   setHandler(
     pageCancelItemSignal,
-    ({ key }) => {
+    neverThrows('pageCancelItem', (raw: unknown) => {
+      const parsed = parsePageCancelItem(raw);
+      if ('problem' in parsed) return ignored('pageCancelItem', parsed.problem, { batchId: input.batchId });
+      const { key, token } = parsed.ok;
+      if (!fromItsParent('pageCancelItem', { token })) return;
       const r = running.get(key);
       if (r) return r.scope.cancel();
       const at = pending.findIndex((i) => i.key === key);
@@ -94,7 +123,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
           ),
         );
       } else pendingCancels.add(key); // not read yet: skipped when it is
-    },
+    }),
     { description: describe.pageCancelItem },
   );
 
@@ -116,6 +145,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         paused: control.paused,
         cost: budget.report(pending[0]),
         ...(control.reclaim !== undefined ? { ack: control.reclaim } : {}),
+        ...(input.reportToken !== undefined ? { token: input.reportToken } : {}),
       });
       reported += batch.length;
     }
@@ -130,7 +160,14 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
   async function waitForRetry(key: string, errorType: string, errorMessage: string): Promise<void> {
     retryRequested = false;
     const childId = workflowInfo().workflowId;
-    await parent.signal(itemBlockedSignal, { key, errorType, errorMessage, childId });
+    const token = input.reportToken;
+    await parent.signal(itemBlockedSignal, {
+      key,
+      errorType,
+      errorMessage,
+      childId,
+      ...(token !== undefined ? { token } : {}),
+    });
     await condition(() => retryRequested);
   }
 

@@ -24,16 +24,31 @@ async function sourcesHash(): Promise<string> {
   return hash.digest('hex').slice(0, 16);
 }
 
-/** Returns the path of a bundle of workflows/ (built now, or reused from the cache). */
-export async function workflowBundlePath(home: string, logger?: Logger): Promise<string> {
+/**
+ * Returns the path of a bundle of workflows/ (built now, or reused from the cache).
+ * `failureConverterPath`: with the payload codec on, the converter that encodes failures (workflow
+ * code turns its errors into failures inside the bundle, so it must hold the same converter).
+ */
+export async function workflowBundlePath(
+  home: string,
+  logger?: Logger,
+  failureConverterPath?: string,
+): Promise<string> {
   const dir = path.join(home, 'bundles');
-  const file = path.join(dir, `workflows-${await sourcesHash()}.js`);
+  const variant = failureConverterPath
+    ? `-${createHash('sha256')
+        .update(await readFile(failureConverterPath))
+        .digest('hex')
+        .slice(0, 8)}`
+    : '';
+  const file = path.join(dir, `workflows-${await sourcesHash()}${variant}.js`);
   const cached = await readFile(file, 'utf8').catch(() => undefined);
   if (cached) return file;
   logger?.info('bundling workflow code (cached for next time)');
   const { code } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_ENTRY,
     workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    ...(failureConverterPath ? { failureConverterPath } : {}),
     logger: new DefaultLogger('WARN'),
   });
   await mkdir(dir, { recursive: true });

@@ -3,7 +3,7 @@ import { makeTelemetryFilterString, NativeConnection, Runtime, Worker } from '@t
 import type { ConnectionOptions } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createActivities } from '../../activities';
-import { dataConverterFromEnv } from '../codec';
+import { dataConverterFromEnv, throttledKeyErrors } from '../codec';
 import { operationLogger, type LogLevels } from '../logging/levels';
 import { PinoTemporalLogger } from '../logging/temporal-logger';
 import { DEFAULT_TASK_QUEUE } from '../home/defaults';
@@ -75,14 +75,22 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Batch
     apiKey: typeof apiKey === 'string' ? apiKey : undefined,
     metadata: metadata as Record<string, string> | undefined,
   });
-  const codePath = opts.workflowBundlePath ?? (await workflowBundlePath(opts.home, opts.logger));
+  // Payload encryption (DURABATCH_CODEC_KEY*), the same key as the clients'; failures encoded too,
+  // also by the workflow bundle (built with the same failure converter).
+  // A wrong key fails workflow tasks, which the SDK does not log: the worker's log says which key.
+  const dataConverter = dataConverterFromEnv(
+    { ...process.env, ...opts.env },
+    throttledKeyErrors((err) => opts.logger.error({ err: err.message }, 'cannot decrypt payloads')),
+  );
+  const codePath =
+    opts.workflowBundlePath ??
+    (await workflowBundlePath(opts.home, opts.logger, dataConverter?.failureConverterPath));
   const worker = await Worker.create({
     connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowBundle: { codePath },
-    // Payload encryption (DURABATCH_CODEC_KEY*), the same key as the clients'.
-    dataConverter: dataConverterFromEnv({ ...process.env, ...opts.env }),
+    dataConverter,
     activities: createActivities({ logger: opts.logger, env: opts.env, logLevels: opts.logLevels }),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     // A page schedules many items' activities in one workflow task; the SDK's default hands only 3
