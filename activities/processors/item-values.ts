@@ -217,6 +217,10 @@ function refuseValuesInCode(
   rules: ItemValueRules,
 ): void {
   const program = path.basename(argv[0] ?? '');
+  if (program === 'ssh') {
+    refuseRemoteCommandValues(argv, vars, rules);
+    return;
+  }
   const flag = CODE_FLAGS.find(([p]) => p.test(program))?.[1];
   if (!flag) return;
   for (let i = 1; i < argv.length - 1; i++) {
@@ -243,6 +247,48 @@ function refuseValuesInCode(
       );
     }
     return;
+  }
+}
+
+/** ssh options whose value is the next argument (when not attached: `-p 22`, `-p22`). */
+const SSH_TAKES_VALUE = /^-[BbcDEeFIiJLlmOoPpQRSWw]$/;
+
+/**
+ * ssh joins every argument after the destination with spaces and hands the result to the remote
+ * user's shell: an item value there is shell code on the remote host (`ssh srv convert {file}` with
+ * `$(rm -rf ~)`). The destination itself (`ssh {host} uptime`) is a value, held to the option rule.
+ */
+function refuseRemoteCommandValues(
+  argv: readonly string[],
+  vars: Record<string, Primitive>,
+  rules: ItemValueRules,
+): void {
+  let destination = -1;
+  for (let i = 1; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      destination = i + 1;
+      break;
+    }
+    if (arg.startsWith('-')) {
+      if (SSH_TAKES_VALUE.test(arg)) i += 1;
+      continue;
+    }
+    destination = i;
+    break;
+  }
+  if (destination < 0) return;
+  for (let i = destination + 1; i < argv.length; i++) {
+    const inside = templateParts(argv[i]!).find(
+      (p): p is { name: string } => 'name' in p && p.name in vars && !isFixed(rules, p.name),
+    );
+    if (!inside) continue;
+    throw new ItemValueError(
+      `argument ${i} is part of the command ssh sends to the remote shell, and field "${inside.name}" = ` +
+        `${shown(String(vars[inside.name] ?? ''))} would become shell code there: an item value is never code. ` +
+        'Give the value to a script on the remote host on its standard input, or call ssh from a local ' +
+        'script that quotes it for the remote shell (printf %q)',
+    );
   }
 }
 

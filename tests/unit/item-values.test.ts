@@ -115,6 +115,14 @@ describe('argv entries from item values', () => {
     expect(() => fillArgv(['bash', '-o', 'pipefail', '-c', 'x {file}'], data, rules)).toThrow(
       /code bash runs/,
     );
+    // ssh: everything after the destination is remote shell code; the destination is a value.
+    expect(() => fillArgv(['ssh', '-p', '22', 'srv', 'convert', '{file}'], data, rules)).toThrow(
+      /argument 5 is part of the command ssh sends to the remote shell, and field "file"/,
+    );
+    expect(() => fillArgv(['ssh', '--', 'srv', 'echo {file}'], data, rules)).toThrow(/remote shell/);
+    expect(
+      fillArgv(['ssh', '-oBatchMode=yes', '{host}', 'uptime'], { ...data, host: 'srv1' }, rules),
+    ).toEqual(['ssh', '-oBatchMode=yes', 'srv1', 'uptime']);
     // The processor's own values may be in the code.
     expect(fillArgv(['sh', '-c', 'ls {documents}'], data, rules)[2]).toBe('ls /out/documents/K1');
   });
