@@ -12,6 +12,7 @@ import { findStagedItem, MAX_PAGE_BYTES, readStagedPage } from '../src/source/pa
 import type { Item, StagedSourceRef, StepResult, StepSpec } from '../workflows/types';
 import { startHeartbeats, whileAlive } from './heartbeats';
 import { runProcessor } from './processors';
+import { ALLOW_ANY, assertAllowed, type ProcessorAllowList } from './processors/allow-list';
 import { writeReport, type WriteReportInput } from './results/report';
 import { writeResultsPage, type WriteResultsPageInput } from './results/pages';
 import {
@@ -30,6 +31,11 @@ export interface ActivityDeps {
   logLevels?: LogLevels;
   /** Where `${env:NAME}` references are resolved (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * What processItem agrees to run (programs, modules, origins), checked before anything runs.
+   * Default ALLOW_ANY: the worker factory (src/worker/worker.ts) always passes its own.
+   */
+  allow?: ProcessorAllowList;
 }
 
 export interface ReadPageInput {
@@ -87,6 +93,7 @@ function keptAlive<I, O>(work: (input: I) => Promise<O>): (input: I) => Promise<
 
 export function createActivities(deps: ActivityDeps) {
   const env = deps.env ?? process.env;
+  const allow = deps.allow ?? ALLOW_ANY;
   const sourceLog = operationLogger(deps.logger, 'source', deps.logLevels);
   const processorLog = operationLogger(deps.logger, 'processor', deps.logLevels);
   const resultsLog = operationLogger(deps.logger, 'results', deps.logLevels);
@@ -138,6 +145,9 @@ export function createActivities(deps: ActivityDeps) {
         ? undefined
         : startHeartbeats((details) => ctx.heartbeat(details), ctx.info.heartbeatDetails);
       try {
+        // The workflow input names the processor, and anyone who can start a workflow writes it:
+        // only what this worker's own configuration allows runs.
+        await assertAllowed(step.processor, allow, { item, steps: input.steps, env });
         const out = await runProcessor(step.processor, {
           batchId: input.batchId,
           item,

@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../errors';
+import { AllowSettings } from './allow';
 import { CommandSettings, HttpSettings, ModuleSettings } from './processors';
 import { Config, formatConfigIssues, type SettingSources } from './schema';
 
@@ -15,6 +16,7 @@ export const SETTING_GROUPS: Record<string, Record<string, unknown>> = {
   command: CommandSettings.shape,
   module: ModuleSettings.shape,
   logLevels: Config.shape.logLevels.unwrap().shape,
+  allow: AllowSettings.shape,
 };
 
 /**
