@@ -13,6 +13,7 @@ import type { Item, StagedSourceRef, StepResult, StepSpec } from '../workflows/t
 import { startHeartbeats, whileAlive } from './heartbeats';
 import { runProcessor } from './processors';
 import { ALLOW_ANY, assertAllowed, type ProcessorAllowList } from './processors/allow-list';
+import { SecretScrubber, secretsOf } from './processors/secret-scrub';
 import { writeReport, type WriteReportInput } from './results/report';
 import { writeResultsPage, type WriteResultsPageInput } from './results/pages';
 import {
@@ -130,12 +131,17 @@ export function createActivities(deps: ActivityDeps) {
       const { attempt } = ctx.info;
       const { step, item } = input;
       await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, processorLog, true);
-      const log = batchLogs
-        .op(input.outputDir, 'processor')
-        .child(
-          { batchId: input.batchId, itemKey: item.key, step: step.name, attempt },
-          step.logLevel ? { level: step.logLevel } : undefined,
-        );
+      // Every secret this attempt may resolve is masked in all that leaves it: failure, outcome,
+      // heartbeat details and log lines (activities/processors/secret-scrub.ts).
+      const scrub = new SecretScrubber(secretsOf(step.processor, env));
+      const log = scrub.logger(
+        batchLogs
+          .op(input.outputDir, 'processor')
+          .child(
+            { batchId: input.batchId, itemKey: item.key, step: step.name, attempt },
+            step.logLevel ? { level: step.logLevel } : undefined,
+          ),
+      );
       const idempotencyKey = input.pipeline
         ? `${input.batchId}:${item.key}:${step.name}`
         : `${input.batchId}:${item.key}`;
@@ -155,7 +161,7 @@ export function createActivities(deps: ActivityDeps) {
           idempotencyKey,
           attempt,
           signal: ctx.cancellationSignal,
-          heartbeat: (details?: unknown) => heartbeats?.record(details),
+          heartbeat: (details?: unknown) => heartbeats?.record(scrub.value(details)),
           lastHeartbeatDetails: ctx.info.heartbeatDetails as unknown,
           steps: input.steps,
           outputDir: input.outputDir,
@@ -165,8 +171,9 @@ export function createActivities(deps: ActivityDeps) {
         });
         const latencyMs = Date.now() - started;
         log.info({ httpStatus: out.httpStatus, latencyMs }, 'step succeeded');
-        return { ...out, name: step.name, attempt, latencyMs };
+        return scrub.value({ ...out, name: step.name, attempt, latencyMs });
       } catch (err) {
+        scrub.error(err);
         log.info({ err: (err as Error).message }, 'step attempt failed');
         throw err;
       } finally {
