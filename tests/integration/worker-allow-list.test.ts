@@ -4,7 +4,7 @@
 // file, no module imported, no request at the second origin; each item fails as ProcessorNotAllowed,
 // naming what to allow. The listed program and origin run (so the refusals are the list's doing).
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALLOW_NONE } from '../../src/worker/allow-settings';
@@ -13,6 +13,7 @@ import { finalProgress, readItems } from '../helpers/engine';
 import { writeCsv } from '../helpers/files';
 import { startHeaderRecorder, type HeaderRecorder } from '../helpers/header-recorder';
 import { startBatchDirect } from '../helpers/start-direct';
+import { spawnWorkerProcess, waitForPollers, type WorkerProcess } from '../helpers/worker-process';
 import type { ConfigInput } from '../../src/config/schema';
 
 describe('worker allow-list', () => {
@@ -96,5 +97,65 @@ describe('worker allow-list', () => {
     const ok = await runDirect('http-ok', { http: { url: `${allowedTarget.url}/items/{id}` } });
     expect(ok.progress).toMatchObject({ total: 2, succeeded: 2 });
     expect(allowedTarget.requests.map((r) => r.path).sort()).toEqual(['/items/a', '/items/b']);
+  });
+});
+
+describe('durabatch worker: its allow-list is its own configuration', () => {
+  let ctx: TestContext;
+  let worker: WorkerProcess | undefined;
+  let target: HeaderRecorder;
+
+  beforeAll(async () => {
+    ctx = await createTestContext('allow-worker');
+    target = await startHeaderRecorder();
+  });
+  afterAll(async () => {
+    await worker?.kill();
+    await ctx?.close();
+    await target?.close();
+  });
+
+  it('runs only what DURABATCH_ALLOW_* lists: an unset list allows nothing, shown at start', async () => {
+    const logFile = path.join(ctx.dir, 'worker.out');
+    // No allow setting at all (empty variables count as unset) except one origin.
+    worker = spawnWorkerProcess({
+      taskQueue: ctx.taskQueue,
+      logFile,
+      env: { DURABATCH_ALLOW_COMMANDS: '', DURABATCH_ALLOW_MODULES: '', DURABATCH_ALLOW_ORIGINS: target.url },
+    });
+    await waitForPollers(ctx.client, ctx.taskQueue, 1);
+    const marker = path.join(ctx.dir, 'touched');
+    const csv = await writeCsv(ctx.dir, 'items.csv', [{ id: 'a' }]);
+    const forged = await startBatchDirect(
+      ctx,
+      csv,
+      ctx.config({
+        batchId: `allow-worker-cmd-${Date.now()}`,
+        idColumn: 'id',
+        processor: 'command',
+        command: { argv: ['touch', marker] },
+      }),
+      {},
+    );
+    expect(await finalProgress(forged.handle)).toMatchObject({ total: 1, failed: 1 });
+    expect(existsSync(marker)).toBe(false);
+    const [item] = await readItems(forged.outputDir);
+    expect(item).toMatchObject({ errorType: 'ProcessorNotAllowed' });
+
+    const listed = await startBatchDirect(
+      ctx,
+      csv,
+      ctx.config({
+        batchId: `allow-worker-http-${Date.now()}`,
+        idColumn: 'id',
+        http: { url: `${target.url}/x/{id}` },
+      }),
+      {},
+    );
+    expect(await finalProgress(listed.handle)).toMatchObject({ total: 1, succeeded: 1 });
+    expect(target.requests.map((r) => r.path)).toEqual(['/x/a']);
+    const log = await readFile(logFile, 'utf8');
+    expect(log).toContain('"commands":"none"');
+    expect(log).toContain(`"origins":"${target.url}"`);
   });
 });
