@@ -114,6 +114,8 @@ export interface LoadConfigInput {
   flags?: Plain;
   /** Field path → flag name, for messages (e.g. `concurrency` → `--concurrency`). */
   flagNames?: Record<string, string>;
+  /** The command whose help an invalid setting points to (default `durabatch run`). */
+  command?: string;
 }
 
 export interface LoadedConfig {
@@ -166,7 +168,7 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadedConfig> 
   if (!parsed.success) {
     throw new InputError(
       `invalid settings:\n${formatConfigIssues(parsed.error, sources, merged)}`,
-      'see `durabatch run --help`',
+      `see \`${input.command ?? 'durabatch run'} --help\``,
     );
   }
   return { config: parsed.data, sources, origins, file };

@@ -1,6 +1,8 @@
 // The worker allow-list (activities/processors/allow-list.ts): what a forged workflow input can and
 // cannot make a worker run. Real files, real PATH lookups; the processors themselves never run here.
+import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
@@ -19,6 +21,7 @@ import {
 import type { ProcessorSpec } from '../../workflows/types';
 import { rejection } from '../helpers/rejection';
 
+const run = promisify(execFile);
 let dir: string;
 let bin: string;
 let evil: string;
@@ -152,6 +155,25 @@ describe('settings', () => {
       );
     }
     expect(AllowSettings.safeParse({ commands: ['{prog}'] }).success).toBe(false);
+  });
+
+  it('durabatch worker refuses a bad list at start, naming the flag (exit 2)', async () => {
+    const err = (await run(
+      process.execPath,
+      ['bin/durabatch.js', 'worker', '--allow-origin', 'https://api.example.com/v1'],
+      {
+        cwd: path.resolve(import.meta.dirname, '../..'),
+        env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: '127.0.0.1:1' },
+      },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { code?: number; stderr?: string } | undefined;
+    expect(err?.code).toBe(2);
+    expect(err?.stderr).toContain(
+      'flag --allow-origin (at allow.origins.0): https://api.example.com/v1: must be an origin',
+    );
+    expect(err?.stderr).toContain('durabatch worker --help');
   });
 
   it('a run worker allows its own batch: literal programs, modules and origins, any when templated', () => {

@@ -94,6 +94,7 @@ export function registerInfra(program: Command): void {
         const { allowListOf, allowsNothing, describeAllowList } = await import('../../worker/allow-settings');
         // The allow-list is this worker's own: settings of the file, DURABATCH_ALLOW_*, the flags.
         const { config } = await loadConfig({
+          command: 'durabatch worker',
           file: opts.config,
           flags: {
             allow: { commands: opts.allowCommand, modules: opts.allowModule, origins: opts.allowOrigin },
