@@ -16,30 +16,41 @@ export const URL_CREDENTIALS_MESSAGE =
 const SCHEME = /^\s*(?:Bearer|Basic|Token|Digest|ApiKey)\s+\S/i;
 
 /**
- * One warning per header whose value carries a credential as literal text (not `${env:NAME}`): a
- * header whose name looks secret (`Authorization`, `X-Api-Key`, `Cookie`) or whose value starts with
- * an auth scheme (`Bearer abc123`).
+ * One warning per header or command variable whose value carries a credential as literal text (not
+ * `${env:NAME}`): a header whose name looks secret (`Authorization`, `X-Api-Key`, `Cookie`) or whose
+ * value starts with an auth scheme (`Bearer abc123`), a command variable whose name looks secret.
  */
 export function literalCredentialWarnings(config: Config, sources: SettingSources = {}): string[] {
-  const groups: { where: string; headers: Record<string, string> }[] = [
-    { where: 'http.headers', headers: config.http.headers },
-    ...(config.steps ?? []).flatMap((s, i) =>
-      s.http ? [{ where: `steps.${i}.http.headers`, headers: s.http.headers }] : [],
-    ),
+  type Group = { where: string; kind: 'header' | 'variable'; values: Record<string, string> };
+  const groups: Group[] = [
+    { where: 'http.headers', kind: 'header', values: config.http.headers },
+    ...(config.command
+      ? [{ where: 'command.env', kind: 'variable' as const, values: config.command.env }]
+      : []),
+    ...(config.steps ?? []).flatMap((s, i): Group[] => [
+      ...(s.http
+        ? [{ where: `steps.${i}.http.headers`, kind: 'header' as const, values: s.http.headers }]
+        : []),
+      ...(s.command
+        ? [{ where: `steps.${i}.command.env`, kind: 'variable' as const, values: s.command.env }]
+        : []),
+    ]),
   ];
   const warnings: string[] = [];
-  for (const { where, headers } of groups) {
-    for (const [name, value] of Object.entries(headers)) {
+  for (const { where, kind, values } of groups) {
+    for (const [name, value] of Object.entries(values)) {
       const literal = maskSecretText(value) !== value;
-      if (!literal || !(isSecretName(name) || SCHEME.test(value))) continue;
-      const from = sources[where] ?? sources[where.split('.').slice(0, 1).join('.')] ?? `setting "${where}"`;
-      const env = `${name.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}`;
-      const scheme = /^\s*(\w+)\s+\S/.exec(value)?.[1];
-      const example = SCHEME.test(value) && scheme ? `${scheme} \${env:${env}}` : `\${env:${env}}`;
+      const looksSecret = isSecretName(name) || (kind === 'header' && SCHEME.test(value));
+      if (!literal || !looksSecret) continue;
+      const from = sources[where] ?? sources[where.split('.')[0]!] ?? `setting "${where}"`;
+      const env = name.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();
+      const scheme = kind === 'header' && SCHEME.test(value) ? /^\s*(\w+)\s/.exec(value)?.[1] : undefined;
+      const example = scheme ? `${scheme} \${env:${env}}` : `\${env:${env}}`;
+      const form = kind === 'header' ? `"${name}: ${example}"` : `"${name}": "${example}"`;
       warnings.push(
-        `warning: header "${name}" (${from}) holds a literal credential: it is stored in the batch's ` +
+        `warning: ${kind} "${name}" (${from}) holds a literal credential: it is stored in the batch's ` +
           `workflow input, readable in its history and the Web UI; set it in the workers' environment ` +
-          `and write "${name}: ${example}"`,
+          `and write ${form}`,
       );
     }
   }

@@ -73,6 +73,21 @@ describe('a literal credential in a header', () => {
     for (const w of warnings) expect(w).not.toMatch(/abc123|sk-live-1|t0k3n/);
   });
 
+  it("is found in a command's env too, by the variable's name", async () => {
+    const { config } = await loadConfig({
+      env: {},
+      flags: {
+        processor: 'command',
+        command: { argv: ['upload'], env: { API_TOKEN: 'tok-123456', REF_TOKEN: '${env:T}', MODE: 'fast' } },
+      },
+    });
+    const warnings = literalCredentialWarnings(config);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('variable "API_TOKEN"');
+    expect(warnings[0]).toContain('"API_TOKEN": "${env:API_TOKEN}"');
+    expect(warnings[0]).not.toContain('tok-123456');
+  });
+
   it('is warned about by plan on stderr, naming the header (start and run load settings the same way)', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'config-creds-cli-'));
     const csv = path.join(dir, 'a.csv');
