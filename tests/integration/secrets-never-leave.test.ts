@@ -16,6 +16,8 @@ import { createTestContext, type TestContext } from '../helpers/context';
 import { finalProgress, readItems } from '../helpers/engine';
 import { writeCsv } from '../helpers/files';
 import { batchHistoryTexts } from '../helpers/history';
+import { runCli } from '../helpers/cli';
+import { inject } from 'vitest';
 
 const SECRETS = {
   HTTP_API_KEY: 'sk-live-4f9c2a7be1d04e8b',
@@ -172,6 +174,44 @@ describe('secrets never leave the activity', () => {
     });
     expect(item).toMatchObject({ status: 'failed', attempts: 2 });
     expect(item.errorMessage).toContain('upstream refused token ****');
+    await expectNoSecret(batchId, outputDir);
+  });
+
+  it('durabatch run: the terminal, the in-process worker log and the outputs show no echoed key', async () => {
+    const batchId = `secrets-cli-${Date.now()}`;
+    const csv = await writeCsv(ctx.dir, `${batchId}.csv`, [{ id: 'k1' }, { id: 'k2' }]);
+    const outputDir = path.join(ctx.dir, 'cli-out');
+    const res = await runCli(
+      [
+        'run',
+        csv,
+        '--url',
+        `${targetUrl}/reject/{id}`,
+        '--header',
+        'X-Api-Key: ${env:HTTP_API_KEY}',
+        '--id-column',
+        'id',
+        '--task-queue',
+        `${ctx.taskQueue}-cli`,
+        '--output-dir',
+        outputDir,
+        '--batch-id',
+        batchId,
+        '--max-attempts',
+        '1',
+      ],
+      {
+        env: {
+          TEMPORAL_ADDRESS: ctx.address,
+          DURABATCH_HOME: inject('toolsHome'),
+          HTTP_API_KEY: SECRETS.HTTP_API_KEY,
+          DURABATCH_LOG_LEVEL: 'trace',
+        },
+      },
+    );
+    expect(res.code).toBe(1); // nothing succeeded
+    expect(res.stderr).toContain('invalid API key ****');
+    for (const needle of needles) expect(res.stdout + res.stderr).not.toContain(needle);
     await expectNoSecret(batchId, outputDir);
   });
 });
