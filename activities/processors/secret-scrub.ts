@@ -13,6 +13,8 @@ const MIN_REFERENCED = 4;
 const MIN_NAMED = 8;
 const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const MAX_DEPTH = 64;
+/** A shorter piece of a secret at a cut is left alone: too little to use, too likely to be a word. */
+const MIN_CUT = 6;
 /** What src excerpts put where they cut a text. */
 const CUT = '…';
 
@@ -56,7 +58,7 @@ export class SecretScrubber {
     let out = text;
     const cut = out.includes(CUT);
     for (const needle of this.needles) {
-      for (let k = needle.length - 1; k >= MIN_REFERENCED; k--) {
+      for (let k = needle.length - 1; k >= MIN_CUT; k--) {
         const head = needle.slice(0, k);
         const tail = needle.slice(-k);
         if (out.endsWith(head)) out = out.slice(0, -k) + MASK;

@@ -23,6 +23,8 @@ describe('SecretScrubber', () => {
     expect(scrub.text(`answer: …${SECRET.slice(6)} rest`)).toBe('answer: …**** rest');
     expect(scrub.text(`head ${SECRET.slice(0, 12)}…`)).toBe('head ****…');
     expect(scrub.text(`tail ${SECRET.slice(0, 10)}`)).toBe('tail ****');
+    // Five characters or fewer at an edge are too little to be taken for the secret.
+    expect(scrub.text('ends with sk-li')).toBe('ends with sk-li');
   });
 
   it('scrubs an error in place: message, stack, details and cause; class and type kept', () => {
