@@ -79,8 +79,8 @@ async function checkCommand(
   let searchPath = env.PATH;
   try {
     if (batchPath !== undefined) searchPath = resolveEnvRefs(batchPath, env);
-  } catch {
-    return; // an unset ${env:…}: the command fails to build (InputError) before anything runs
+  } catch (err) {
+    refuse(`the batch's PATH for "${program}" cannot be resolved: ${(err as Error).message}`);
   }
   const cwd = spec.cwd && !PLACEHOLDER.test(spec.cwd) ? path.resolve(spec.cwd) : process.cwd();
   if (program.includes('/') && !path.isAbsolute(program) && spec.cwd && PLACEHOLDER.test(spec.cwd)) {
@@ -88,9 +88,11 @@ async function checkCommand(
   }
   const runs = await findProgram(program, cwd, searchPath);
   for (const entry of allowed) {
-    // An entry names what the worker's own PATH finds for it (or the file it gives).
+    // An entry names what the worker's own PATH finds for it (or the file it gives). The name must
+    // match too: a multi-call binary (busybox) is `ls` or `sh` by the name it is run as.
     const target = await findProgram(entry, process.cwd(), env.PATH);
-    if (runs !== undefined ? target === runs : entry === program) return;
+    const sameName = path.basename(entry) === path.basename(program);
+    if (sameName && (runs !== undefined ? target === runs : entry === program)) return;
   }
   refuse(
     `program "${program}"${runs && runs !== program ? ` (${runs})` : ''} is not allowed on this worker: ` +

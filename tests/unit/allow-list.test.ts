@@ -64,6 +64,7 @@ beforeAll(async () => {
   await writeFile(path.join(dir, 'mods', 'sub', 'deep.mjs'), 'export default async () => 1;\n');
   await writeFile(path.join(dir, 'outside.mjs'), 'export default async () => 1;\n');
   await symlink(path.join(dir, 'outside.mjs'), path.join(dir, 'mods', 'link.mjs'));
+  await symlink(path.join(bin, 'tool'), path.join(bin, 'multi'));
 });
 
 describe('commands', () => {
@@ -87,6 +88,14 @@ describe('commands', () => {
     await refusal(command(['./tool'], { cwd: evil }), allow);
     const viaPath = await refusal(command(['tool'], { env: { PATH: evil } }), allow);
     expect(viaPath.message).toContain(path.join(evil, 'tool'));
+  });
+
+  it('refuses another name of the same file (a multi-call binary is what its name says)', async () => {
+    const f = await refusal(command(['sh']), { ...ALLOW_NONE, commands: ['tool'] });
+    expect(f.message).toContain('program "sh"');
+    // `multi` and `tool` are one file: allowed as `tool`, not as `multi`.
+    await refusal(command([path.join(bin, 'multi')]), { ...ALLOW_NONE, commands: ['tool'] });
+    await allowed(command(['multi']), { ...ALLOW_NONE, commands: ['multi'] });
   });
 
   it('refuses a program chosen by an item value, and loader variables set by the batch', async () => {
