@@ -12,6 +12,8 @@ import { findStagedItem, MAX_PAGE_BYTES, readStagedPage } from '../src/source/pa
 import type { Item, StagedSourceRef, StepResult, StepSpec } from '../workflows/types';
 import { startHeartbeats, whileAlive } from './heartbeats';
 import { runProcessor } from './processors';
+import { ALLOW_ANY, assertAllowed, type ProcessorAllowList } from './processors/allow-list';
+import { SecretScrubber, secretsOf } from './processors/secret-scrub';
 import { writeReport, type WriteReportInput } from './results/report';
 import { writeResultsPage, type WriteResultsPageInput } from './results/pages';
 import {
@@ -30,6 +32,11 @@ export interface ActivityDeps {
   logLevels?: LogLevels;
   /** Where `${env:NAME}` references are resolved (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * What processItem agrees to run (programs, modules, origins), checked before anything runs.
+   * Default ALLOW_ANY: the worker factory (src/worker/worker.ts) always passes its own.
+   */
+  allow?: ProcessorAllowList;
 }
 
 export interface ReadPageInput {
@@ -87,6 +94,7 @@ function keptAlive<I, O>(work: (input: I) => Promise<O>): (input: I) => Promise<
 
 export function createActivities(deps: ActivityDeps) {
   const env = deps.env ?? process.env;
+  const allow = deps.allow ?? ALLOW_ANY;
   const sourceLog = operationLogger(deps.logger, 'source', deps.logLevels);
   const processorLog = operationLogger(deps.logger, 'processor', deps.logLevels);
   const resultsLog = operationLogger(deps.logger, 'results', deps.logLevels);
@@ -123,12 +131,17 @@ export function createActivities(deps: ActivityDeps) {
       const { attempt } = ctx.info;
       const { step, item } = input;
       await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, processorLog, true);
-      const log = batchLogs
-        .op(input.outputDir, 'processor')
-        .child(
-          { batchId: input.batchId, itemKey: item.key, step: step.name, attempt },
-          step.logLevel ? { level: step.logLevel } : undefined,
-        );
+      // Every secret this attempt may resolve is masked in all that leaves it: failure, outcome,
+      // heartbeat details and log lines (activities/processors/secret-scrub.ts).
+      const scrub = new SecretScrubber(secretsOf(step.processor, env));
+      const log = scrub.logger(
+        batchLogs
+          .op(input.outputDir, 'processor')
+          .child(
+            { batchId: input.batchId, itemKey: item.key, step: step.name, attempt },
+            step.logLevel ? { level: step.logLevel } : undefined,
+          ),
+      );
       const idempotencyKey = input.pipeline
         ? `${input.batchId}:${item.key}:${step.name}`
         : `${input.batchId}:${item.key}`;
@@ -138,6 +151,9 @@ export function createActivities(deps: ActivityDeps) {
         ? undefined
         : startHeartbeats((details) => ctx.heartbeat(details), ctx.info.heartbeatDetails);
       try {
+        // The workflow input names the processor, and anyone who can start a workflow writes it:
+        // only what this worker's own configuration allows runs.
+        await assertAllowed(step.processor, allow, { item, steps: input.steps, env });
         const out = await runProcessor(step.processor, {
           batchId: input.batchId,
           item,
@@ -145,7 +161,7 @@ export function createActivities(deps: ActivityDeps) {
           idempotencyKey,
           attempt,
           signal: ctx.cancellationSignal,
-          heartbeat: (details?: unknown) => heartbeats?.record(details),
+          heartbeat: (details?: unknown) => heartbeats?.record(scrub.value(details)),
           lastHeartbeatDetails: ctx.info.heartbeatDetails as unknown,
           steps: input.steps,
           outputDir: input.outputDir,
@@ -155,8 +171,9 @@ export function createActivities(deps: ActivityDeps) {
         });
         const latencyMs = Date.now() - started;
         log.info({ httpStatus: out.httpStatus, latencyMs }, 'step succeeded');
-        return { ...out, name: step.name, attempt, latencyMs };
+        return scrub.value({ ...out, name: step.name, attempt, latencyMs });
       } catch (err) {
+        scrub.error(err);
         log.info({ err: (err as Error).message }, 'step attempt failed');
         throw err;
       } finally {

@@ -12,6 +12,7 @@ import { Config } from '../src/config/schema';
 import { createLogger } from '../src/logging/logger';
 import { SQLITE_PRAGMAS, startDevServer } from '../src/server/dev-server';
 import { createBatchWorker } from '../src/worker/worker';
+import { ALLOW_ANY } from '../src/worker/allow-settings';
 
 const { values } = parseArgs({
   options: {
@@ -43,6 +44,7 @@ const worker = await createBatchWorker({
   taskQueue: 'bench',
   home,
   logger,
+  allow: ALLOW_ANY,
 });
 const running = worker.run();
 const connection = await Connection.connect({ address: server.address });

@@ -47,6 +47,8 @@ export const FailureType = {
   FileChanged: 'FileChanged',
   /** cancelItem of an item that has already finished. */
   ItemFinished: 'ItemFinished',
+  /** The worker's allow-list does not cover the step's program, module or origin: nothing ran. */
+  ProcessorNotAllowed: 'ProcessorNotAllowed',
   /** An attempt ran past its timeout. */
   Timeout: 'Timeout',
 } as const;

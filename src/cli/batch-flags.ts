@@ -290,6 +290,10 @@ export const SETTINGS_WITHOUT_FLAG = [
   'logLevels.workflow',
   'logLevels.worker',
   'home',
+  // A worker's settings: `durabatch worker --allow-command/--allow-module/--allow-origin`.
+  'allow.commands',
+  'allow.modules',
+  'allow.origins',
 ] as const satisfies readonly SettingPath[];
 
 type Table = typeof BATCH_FLAGS;

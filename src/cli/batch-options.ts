@@ -114,9 +114,13 @@ export async function loadBatchConfig(
   return loadConfig({ file: flags.config, env, flags: values, flagNames: FLAG_OF_SETTING });
 }
 
+/** The settings of plan, start and run; a literal credential in a header is warned about on stderr. */
 export async function resolveBatchConfig(
   flags: BatchFlags,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Config> {
-  return (await loadBatchConfig(flags, env)).config;
+  const { config, sources } = await loadBatchConfig(flags, env);
+  const { literalCredentialWarnings } = await import('../config/credentials');
+  for (const warning of literalCredentialWarnings(config, sources)) process.stderr.write(`${warning}\n`);
+  return config;
 }

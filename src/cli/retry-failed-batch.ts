@@ -20,6 +20,7 @@ import {
 } from './batch-options';
 import { say, withBatchClient } from './batch-connection';
 import { followWithWorker } from './run-with-worker';
+import { readBatchInput } from '../client/batch-records';
 import { enableTypeScriptModules } from './typescript-modules';
 
 export type RetryFlags = BatchFlags & { follow?: boolean; json?: boolean; worker: boolean };
@@ -163,9 +164,13 @@ export async function retryFailedBatch(oldId: string, flags: RetryFlags, given: 
         .describe()
         .catch(() => undefined);
       const taskQueue = flags.taskQueue ?? described?.taskQueue ?? DEFAULT_TASK_QUEUE;
+      // The in-process worker allows the processors of the batch being retried (the user asked).
+      const old = await readBatchInput(client, oldId).catch(() => undefined);
+      const steps = old && (overrides.steps ? await overrides.steps(old.steps) : old.steps);
       return {
         taskQueue,
         outputDir,
+        steps,
         start: async (c) => {
           const started = await startRetryFailed(c, oldId, { ...overrides, taskQueue });
           announce(started);

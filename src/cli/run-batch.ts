@@ -31,7 +31,8 @@ export async function runBatch(source: string, flags: RunFlags): Promise<void> {
   const key = await runKey(source, config);
   const previous = flags.new ? undefined : await readRunRecord(home, key);
   await followWithWorker({
-    plan: (client) => planRun(client, { source, config, home, key, previous }),
+    plan: async (client) => ({ ...(await planRun(client, { source, config, home, key, previous })), steps }),
+    allow: config.allow,
     worker: flags.worker,
     json: flags.json,
     home,

@@ -8,6 +8,9 @@ import { DEFAULT_TASK_QUEUE, homeDir } from '../home/defaults';
 import { openEnvironment } from '../server/environment';
 import { RetryTracker } from '../worker/retry-tracker';
 import { createBatchWorker } from '../worker/worker';
+import { allowListForBatch } from '../worker/allow-settings';
+import type { AllowSettings } from '../config/allow';
+import type { StepSpec } from '../../workflows/types';
 import { batchClientOf, say } from './batch-connection';
 import { exitCodeFor, followBatch } from './follow-progress';
 import { ProgressView, summaryBlock } from './progress-view';
@@ -20,6 +23,8 @@ export interface RunPlan {
   outputDir: string;
   /** Starts (or picks up) the batch once the worker is up; returns its id. */
   start: (client: BatchClient) => Promise<string>;
+  /** The batch's steps: the in-process worker allows their programs, modules and origins. */
+  steps?: readonly StepSpec[];
 }
 
 export interface FollowWithWorkerOptions {
@@ -32,6 +37,8 @@ export interface FollowWithWorkerOptions {
   home?: string;
   logLevel?: string;
   logLevels?: LogLevels;
+  /** The worker's own allow-list settings (config `allow`), added to what the batch's steps need. */
+  allow?: AllowSettings;
 }
 
 /**
@@ -56,7 +63,7 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
     const ui = env.webUiBase ? `, Web UI ${env.webUiBase}` : '';
     say(`Temporal server ${env.address}${env.embedded ? ' (embedded)' : ''}${ui}`);
     const connected = await batchClientOf(env, home, DEFAULT_TASK_QUEUE);
-    const { taskQueue, outputDir, start } = await opts.plan(connected);
+    const { taskQueue, outputDir, start, steps } = await opts.plan(connected);
     const retries = new RetryTracker();
     if (opts.worker) {
       const level = opts.logLevel ?? process.env.DURABATCH_LOG_LEVEL ?? 'info';
@@ -71,6 +78,9 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
         runtimeLogger: createLogger({ level, file, terminal: false }),
         logLevels: opts.logLevels,
         retryTracker: retries,
+        // Its own batch's processor is what the user asked for; anything else on the task queue
+        // runs only as far as the configured allow-list says.
+        allow: allowListForBatch(opts.allow, steps),
       });
       const running = worker.run();
       cleanups.push(() => worker.shutdown());

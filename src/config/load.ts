@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../errors';
+import { AllowSettings } from './allow';
 import { CommandSettings, HttpSettings, ModuleSettings } from './processors';
 import { Config, formatConfigIssues, type SettingSources } from './schema';
 
@@ -15,6 +16,7 @@ export const SETTING_GROUPS: Record<string, Record<string, unknown>> = {
   command: CommandSettings.shape,
   module: ModuleSettings.shape,
   logLevels: Config.shape.logLevels.unwrap().shape,
+  allow: AllowSettings.shape,
 };
 
 /**
@@ -112,6 +114,8 @@ export interface LoadConfigInput {
   flags?: Plain;
   /** Field path → flag name, for messages (e.g. `concurrency` → `--concurrency`). */
   flagNames?: Record<string, string>;
+  /** The command whose help an invalid setting points to (default `durabatch run`). */
+  command?: string;
 }
 
 export interface LoadedConfig {
@@ -164,7 +168,7 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadedConfig> 
   if (!parsed.success) {
     throw new InputError(
       `invalid settings:\n${formatConfigIssues(parsed.error, sources, merged)}`,
-      'see `durabatch run --help`',
+      `see \`${input.command ?? 'durabatch run'} --help\``,
     );
   }
   return { config: parsed.data, sources, origins, file };

@@ -7,6 +7,7 @@ import { LOG_LEVELS } from '../logging/levels';
 import { maskSecrets } from '../logging/secrets';
 import { SOURCE_FORMATS } from '../source/types';
 import { ItemSchemaSpec } from '../source/validate';
+import { AllowSettings } from './allow';
 import { CommandSettings, HttpSettings, jsonText, ModuleSettings, Steps } from './processors';
 
 export { HttpSettings };
@@ -161,6 +162,11 @@ export const Config = z
     taskQueue: z.string().min(1).default('durabatch'),
     /** Home of the embedded server's database, staged sources and tools. Default `./.durabatch`. */
     home: z.string().default('.durabatch'),
+    /**
+     * What workers run, whoever started the batch: programs, module paths and http origins
+     * (`durabatch worker`; `run` adds its own batch's). Default: nothing listed.
+     */
+    allow: AllowSettings.optional(),
   })
   .superRefine((c, ctx) => {
     // Settings that cannot work together, named by the field the user should change.

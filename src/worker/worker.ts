@@ -3,6 +3,7 @@ import { makeTelemetryFilterString, NativeConnection, Runtime, Worker } from '@t
 import type { ConnectionOptions } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createActivities } from '../../activities';
+import type { ProcessorAllowList } from './allow-settings';
 import { dataConverterFromEnv, throttledKeyErrors } from '../codec';
 import { operationLogger, type LogLevels } from '../logging/levels';
 import { PinoTemporalLogger } from '../logging/temporal-logger';
@@ -50,6 +51,13 @@ export interface BatchWorkerOptions {
   maxConcurrentActivities?: number;
   env?: NodeJS.ProcessEnv;
   /**
+   * The programs, modules and http origins this worker runs (anyone who can start a workflow on
+   * the task queue writes the processor a batch names). No default, on purpose: `durabatch worker`
+   * reads it from its settings (src/worker/allow-settings.ts), `run` derives it from its batch, and
+   * an embedder that trusts every client of its Temporal namespace says so with ALLOW_ANY.
+   */
+  allow: ProcessorAllowList;
+  /**
    * On shutdown (SIGTERM), how long in-flight activities may finish before they are cancelled
    * (default: cancelled at once). `durabatch worker` sets it from DURABATCH_STOP_GRACE_SECONDS.
    */
@@ -91,7 +99,12 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Batch
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowBundle: { codePath },
     dataConverter,
-    activities: createActivities({ logger: opts.logger, env: opts.env, logLevels: opts.logLevels }),
+    activities: createActivities({
+      logger: opts.logger,
+      env: opts.env,
+      logLevels: opts.logLevels,
+      allow: opts.allow,
+    }),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     // A page schedules many items' activities in one workflow task; the SDK's default hands only 3
     // of them straight back to this worker (eager execution), the rest go through the server's

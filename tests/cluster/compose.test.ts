@@ -8,6 +8,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { loadConfig } from '../../src/config/load';
+import { ALLOW_NONE, allowListOf } from '../../src/worker/allow-settings';
 import { installTools, parseAssignments, toolPaths, versions, type Tools } from './tools';
 
 const run = promisify(execFile);
@@ -48,7 +50,7 @@ interface Service {
   healthcheck?: { test: string[] };
   deploy?: { replicas?: number };
   stop_grace_period?: string;
-  ports?: { target: number; published: string }[];
+  ports?: { target: number; published: string; host_ip?: string }[];
 }
 interface Project {
   services: Record<string, Service>;
@@ -181,6 +183,42 @@ describe('docker-compose.yml', () => {
     expect(grace).toBeGreaterThan(0);
     expect(seconds(worker?.stop_grace_period ?? '10s')).toBeGreaterThanOrEqual(grace + 10);
     expect(worker?.environment?.DURABATCH_METRICS_ADDRESS).toMatch(/:9464$/);
+  });
+
+  it('publishes nothing but the Web UI, and that on 127.0.0.1 only', async () => {
+    const published = Object.entries(project.services).flatMap(([name, svc]) =>
+      (svc.ports ?? []).map((p) => ({ name, target: p.target, host_ip: p.host_ip })),
+    );
+    expect(published).toEqual([{ name: 'temporal-ui', target: 8080, host_ip: '127.0.0.1' }]);
+    // The same with a .env that sets every port variable the file ever read.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'compose-ports-'));
+    const env = path.join(dir, '.env');
+    await writeFile(env, 'TEMPORAL_PORT=7233\nTEMPORAL_UI_PORT=9090\nDURABATCH_CODEC_PORT=8888\n');
+    const r = await composeConfig('docker-compose.yml', env, ['--format', 'json']);
+    expect(r.code).toBe(0);
+    const ports = Object.values((JSON.parse(r.stdout) as Project).services).flatMap((svc) => svc.ports ?? []);
+    expect(ports).toEqual([
+      expect.objectContaining({ target: 8080, published: '9090', host_ip: '127.0.0.1' }),
+    ]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("turns the workers' allow-list on: with no .env setting, a worker allows nothing", async () => {
+    const environment = project.services.worker?.environment ?? {};
+    for (const name of ['DURABATCH_ALLOW_COMMANDS', 'DURABATCH_ALLOW_MODULES', 'DURABATCH_ALLOW_ORIGINS'])
+      expect(environment, name).toHaveProperty(name);
+    // What `durabatch worker` reads from exactly that environment.
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(environment)) env[k] = v ?? undefined;
+    const { config } = await loadConfig({ env });
+    expect(allowListOf(config.allow)).toEqual(ALLOW_NONE);
+    // A value in .env reaches the workers' list.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'compose-allow-'));
+    await writeFile(path.join(dir, '.env'), 'DURABATCH_ALLOW_ORIGINS=https://api.example.com\n');
+    const r = await composeConfig('docker-compose.yml', path.join(dir, '.env'), ['--format', 'json']);
+    const worker = (JSON.parse(r.stdout) as Project).services.worker;
+    expect(worker?.environment?.DURABATCH_ALLOW_ORIGINS).toBe('https://api.example.com');
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('the namespace init script creates every search attribute durabatch uses', async () => {

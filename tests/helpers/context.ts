@@ -9,6 +9,7 @@ import { Config, type ConfigInput } from '../../src/config/schema';
 import { createLogger } from '../../src/logging/logger';
 import { createBatchWorker, type BatchWorker } from '../../src/worker/worker';
 import type { RetryTracker } from '../../src/worker/retry-tracker';
+import { ALLOW_ANY, type ProcessorAllowList } from '../../src/worker/allow-settings';
 
 export interface TestContext {
   address: string;
@@ -20,7 +21,12 @@ export interface TestContext {
   batches: BatchClient;
   /** Settings with test-friendly defaults (fast retries), overridable. */
   config(overrides: ConfigInput): Config;
-  startWorker(opts?: { env?: NodeJS.ProcessEnv; retryTracker?: RetryTracker }): Promise<BatchWorker>;
+  /** A worker on the test's task queue; `allow` defaults to ALLOW_ANY (tests name their processors). */
+  startWorker(opts?: {
+    env?: NodeJS.ProcessEnv;
+    retryTracker?: RetryTracker;
+    allow?: ProcessorAllowList;
+  }): Promise<BatchWorker>;
   close(): Promise<void>;
 }
 
@@ -74,6 +80,7 @@ export async function createTestContext(name: string): Promise<TestContext> {
         workflowBundlePath: inject('workflowBundlePath'),
         env: opts.env,
         retryTracker: opts.retryTracker,
+        allow: opts.allow ?? ALLOW_ANY,
       });
       worker.run().catch((err: unknown) => console.error(`worker on ${taskQueue} failed`, err));
       workers.push(worker);

@@ -32,6 +32,10 @@ export function spawnWorkerProcess(opts: {
     cwd: path.dirname(path.dirname(BIN)),
     env: {
       ...process.env,
+      // The test's own batches: whatever they name runs (a `durabatch worker` allows nothing by default).
+      DURABATCH_ALLOW_COMMANDS: '*',
+      DURABATCH_ALLOW_MODULES: '*',
+      DURABATCH_ALLOW_ORIGINS: '*',
       ...opts.env,
       TEMPORAL_ADDRESS: opts.address ?? inject('temporalAddress'),
       TEMPORAL_NAMESPACE: 'default',

@@ -20,6 +20,7 @@ import { runCli } from '../helpers/cli';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { listIds, quietTarget, readItems, waitFor } from '../helpers/engine';
 import { writeCsv } from '../helpers/files';
+import { ALLOW_ANY } from '../../src/worker/allow-settings';
 
 const { History } = proto.temporal.api.history.v1;
 const KEY_ID = 'k-test';
@@ -57,6 +58,7 @@ async function workerWith(ctx: TestContext, key: string, name: string): Promise<
     home: ctx.home,
     logger,
     env: envWith(key),
+    allow: ALLOW_ANY,
   });
   worker.run().catch((err: unknown) => console.error(`worker on ${ctx.taskQueue} failed`, err));
   return worker;

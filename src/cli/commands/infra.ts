@@ -50,44 +50,102 @@ export function registerInfra(program: Command): void {
       await rm(path.join(home, 'server.json'), { force: true });
     });
 
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
   program
     .command('worker')
     .description('run a durabatch worker in the foreground (resumes every batch on its task queue)')
     .option('--task-queue <name>', `task queue (default ${DEFAULT_TASK_QUEUE})`)
-    .addHelpText('after', '\nExample:\n  TEMPORAL_ADDRESS=127.0.0.1:7233 durabatch worker')
-    .action(async (opts: { taskQueue?: string }) => {
-      const home = homeDir();
-      const { createLogger } = await import('../../logging/logger');
-      const { openEnvironment } = await import('../../server/environment');
-      const { createBatchWorker } = await import('../../worker/worker');
-      await enableTypeScriptModules();
-      const logger = createLogger();
-      const env = await openEnvironment({ home, allowEmbedded: false });
-      // SIGTERM drains: no new tasks, in-flight items get this long to finish (compose's
-      // stop_grace_period is longer), then they are cancelled and retried by another worker.
-      const graceSeconds = Number(process.env.DURABATCH_STOP_GRACE_SECONDS ?? 30);
-      const worker = await createBatchWorker({
-        connectionOptions: env.connectionOptions,
-        namespace: env.namespace,
-        taskQueue: opts.taskQueue,
-        home,
-        logger,
-        shutdownGraceMs: Number.isFinite(graceSeconds) && graceSeconds >= 0 ? graceSeconds * 1000 : 30_000,
-      });
-      logger.info(
-        {
-          address: env.address,
+    .option('--config <file>', 'JSON config file: its "allow" section lists what this worker runs')
+    .option(
+      '--allow-command <program>',
+      'a program batches may run here (name on PATH or absolute path; * any); repeatable',
+      collect,
+    )
+    .option(
+      '--allow-module <path>',
+      'a module file or directory batches may load (* any); repeatable',
+      collect,
+    )
+    .option(
+      '--allow-origin <origin>',
+      'an origin http batches may call, e.g. https://api.example.com (* any); repeatable',
+      collect,
+    )
+    .addHelpText(
+      'after',
+      '\nA worker runs only what its allow-list names (flags, DURABATCH_ALLOW_COMMANDS/_MODULES/_ORIGINS,' +
+        '\nor the config file\'s "allow"); nothing by default: whoever can start a workflow on the task' +
+        '\nqueue chooses the processor, see docs/deployment.md "Security model".' +
+        '\n\nExample:\n  TEMPORAL_ADDRESS=127.0.0.1:7233 durabatch worker --allow-origin https://api.example.com',
+    )
+    .action(
+      async (opts: {
+        taskQueue?: string;
+        config?: string;
+        allowCommand?: string[];
+        allowModule?: string[];
+        allowOrigin?: string[];
+      }) => {
+        const home = homeDir();
+        const { createLogger } = await import('../../logging/logger');
+        const { openEnvironment } = await import('../../server/environment');
+        const { createBatchWorker } = await import('../../worker/worker');
+        const { loadConfig } = await import('../../config/load');
+        const { allowListOf, allowsNothing, describeAllowList } = await import('../../worker/allow-settings');
+        // The allow-list is this worker's own: settings of the file, DURABATCH_ALLOW_*, the flags.
+        const { config } = await loadConfig({
+          command: 'durabatch worker',
+          file: opts.config,
+          flags: {
+            allow: { commands: opts.allowCommand, modules: opts.allowModule, origins: opts.allowOrigin },
+          },
+          flagNames: {
+            'allow.commands': '--allow-command',
+            'allow.modules': '--allow-module',
+            'allow.origins': '--allow-origin',
+          },
+        });
+        const allow = allowListOf(config.allow);
+        await enableTypeScriptModules();
+        const logger = createLogger();
+        const env = await openEnvironment({ home, allowEmbedded: false });
+        // SIGTERM drains: no new tasks, in-flight items get this long to finish (compose's
+        // stop_grace_period is longer), then they are cancelled and retried by another worker.
+        const graceSeconds = Number(process.env.DURABATCH_STOP_GRACE_SECONDS ?? 30);
+        const worker = await createBatchWorker({
+          connectionOptions: env.connectionOptions,
           namespace: env.namespace,
-          taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
-          metrics: process.env.DURABATCH_METRICS_ADDRESS,
-        },
-        'worker running',
-      );
-      const running = worker.run();
-      const why = await Promise.race([untilSignal(), running.then(() => 'stopped')]);
-      logger.info({ signal: why, graceSeconds }, 'worker draining: no new tasks, in-flight items finishing');
-      await worker.shutdown();
-      logger.info('worker stopped');
-      await env.close();
-    });
+          taskQueue: opts.taskQueue,
+          home,
+          logger,
+          allow,
+          shutdownGraceMs: Number.isFinite(graceSeconds) && graceSeconds >= 0 ? graceSeconds * 1000 : 30_000,
+        });
+        logger.info(
+          {
+            address: env.address,
+            namespace: env.namespace,
+            taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
+            metrics: process.env.DURABATCH_METRICS_ADDRESS,
+            allow: describeAllowList(allow),
+          },
+          'worker running',
+        );
+        if (allowsNothing(allow)) {
+          logger.warn(
+            'this worker allows no program, module or origin: every item it takes fails as ProcessorNotAllowed; ' +
+              'list what batches may run with --allow-command/--allow-module/--allow-origin or DURABATCH_ALLOW_*',
+          );
+        }
+        const running = worker.run();
+        const why = await Promise.race([untilSignal(), running.then(() => 'stopped')]);
+        logger.info(
+          { signal: why, graceSeconds },
+          'worker draining: no new tasks, in-flight items finishing',
+        );
+        await worker.shutdown();
+        logger.info('worker stopped');
+        await env.close();
+      },
+    );
 }

@@ -1,0 +1,92 @@
+// The worker's allow-list settings: what a worker agrees to run, whoever started the batch. Part of
+// the Config schema (src/config/schema.ts), read by `durabatch worker` (and added to by `run`, whose
+// in-process worker also allows its own batch's processor).
+import path from 'node:path';
+import { z } from 'zod';
+
+/** A list given as text (a flag or an environment variable): comma-separated, or a JSON array. */
+const list = <T extends z.ZodType>(entry: T) =>
+  z.preprocess((value) => {
+    if (typeof value !== 'string') return value;
+    const text = value.trim();
+    if (text.startsWith('[')) {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return value; // reported by the array check below
+      }
+    }
+    return text
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  }, z.array(entry));
+
+const ANY = '*';
+
+const Program = z
+  .string()
+  .trim()
+  .min(1)
+  .refine((p) => !/[{}]/.test(p), 'a program name or absolute path, without placeholders');
+
+const ModulePath = z
+  .string()
+  .trim()
+  .min(1)
+  .transform((p) => (p === ANY ? p : path.resolve(p)));
+
+const Origin = z
+  .string()
+  .trim()
+  .min(1)
+  .transform((value, ctx) => {
+    if (value === ANY) return value;
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (
+      !url ||
+      !['http:', 'https:'].includes(url.protocol) ||
+      url.username ||
+      url.password ||
+      url.pathname !== '/' ||
+      url.search ||
+      url.hash
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be an origin: scheme, host and optional port, e.g. https://api.example.com:8443',
+      });
+      return z.NEVER;
+    }
+    return url.origin;
+  });
+
+export const AllowSettings = z.strictObject({
+  /**
+   * Programs batches may run on this worker (`durabatch worker --allow-command`): names looked up on
+   * the worker's PATH (`convert`) or absolute paths, `*` for any. A batch may not set loader variables
+   * (`LD_PRELOAD`, `NODE_OPTIONS`…) for them. Allow no shell or interpreter (`sh`, `python`): it runs
+   * whatever its arguments say. Default: none (a `durabatch run` worker also allows its own batch's
+   * program).
+   */
+  commands: list(Program).default([]),
+  /**
+   * Module processors batches may load on this worker (`--allow-module`): files, or directories whose modules are all
+   * allowed (symlinks resolved), `*` for any. Default: none (a `durabatch run` worker also allows
+   * its own batch's module).
+   */
+  modules: list(ModulePath).default([]),
+  /**
+   * Origins http processors may call from this worker (`--allow-origin`), e.g.
+   * `https://api.example.com`, `*` for any.
+   * Checked on the URL expanded from the item. Default: none (a `durabatch run` worker also allows
+   * its own batch's origin).
+   */
+  origins: list(Origin).default([]),
+});
+export type AllowSettings = z.infer<typeof AllowSettings>;

@@ -1,0 +1,58 @@
+// Credentials written into the settings themselves, found at configuration time: a header holding a
+// literal key is stored in the batch's workflow input (history, Web UI) in clear; a URL with
+// `user:pass@` is never sent as such (fetch refuses it) and its password would reach the reports.
+import { isSecretName, maskSecretText } from '../logging/secrets';
+import type { Config } from './schema';
+import type { SettingSources } from './schema';
+
+/** `scheme://user[:pass]@host…`: credentials in the authority of a URL (template). */
+export const URL_CREDENTIALS = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i;
+
+export const URL_CREDENTIALS_MESSAGE =
+  'holds a user name or password (`user:pass@`), which is never sent and would be stored in the ' +
+  "batch and its reports: put the credential in a header from the worker's environment instead, " +
+  "e.g. --header 'Authorization: Basic ${env:TARGET_BASIC_AUTH}'";
+
+const SCHEME = /^\s*(?:Bearer|Basic|Token|Digest|ApiKey)\s+\S/i;
+
+/**
+ * One warning per header or command variable whose value carries a credential as literal text (not
+ * `${env:NAME}`): a header whose name looks secret (`Authorization`, `X-Api-Key`, `Cookie`) or whose
+ * value starts with an auth scheme (`Bearer abc123`), a command variable whose name looks secret.
+ */
+export function literalCredentialWarnings(config: Config, sources: SettingSources = {}): string[] {
+  type Group = { where: string; kind: 'header' | 'variable'; values: Record<string, string> };
+  const groups: Group[] = [
+    { where: 'http.headers', kind: 'header', values: config.http.headers },
+    ...(config.command
+      ? [{ where: 'command.env', kind: 'variable' as const, values: config.command.env }]
+      : []),
+    ...(config.steps ?? []).flatMap((s, i): Group[] => [
+      ...(s.http
+        ? [{ where: `steps.${i}.http.headers`, kind: 'header' as const, values: s.http.headers }]
+        : []),
+      ...(s.command
+        ? [{ where: `steps.${i}.command.env`, kind: 'variable' as const, values: s.command.env }]
+        : []),
+    ]),
+  ];
+  const warnings: string[] = [];
+  for (const { where, kind, values } of groups) {
+    for (const [name, value] of Object.entries(values)) {
+      const literal = maskSecretText(value) !== value;
+      const looksSecret = isSecretName(name) || (kind === 'header' && SCHEME.test(value));
+      if (!literal || !looksSecret) continue;
+      const from = sources[where] ?? sources[where.split('.')[0]!] ?? `setting "${where}"`;
+      const env = name.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();
+      const scheme = kind === 'header' && SCHEME.test(value) ? /^\s*(\w+)\s/.exec(value)?.[1] : undefined;
+      const example = scheme ? `${scheme} \${env:${env}}` : `\${env:${env}}`;
+      const form = kind === 'header' ? `"${name}: ${example}"` : `"${name}": "${example}"`;
+      warnings.push(
+        `warning: ${kind} "${name}" (${from}) holds a literal credential: it is stored in the batch's ` +
+          `workflow input, readable in its history and the Web UI; set it in the workers' environment ` +
+          `and write ${form}`,
+      );
+    }
+  }
+  return warnings;
+}
