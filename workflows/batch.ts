@@ -266,6 +266,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
       failures: state.failures,
       resultsWorkbook: input.resultsWorkbook?.enabled ?? true,
       sheet: input.resultsWorkbook?.sheet,
+      csvFormulas: input.csvFormulas,
     });
     presenter.refresh();
     await condition(allHandlersFinished);
