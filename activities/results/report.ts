@@ -15,6 +15,7 @@ import { LatencyTally } from './latency';
 import { jsonLines, jsonLinesWithText } from '../../src/util/json-lines';
 import { FailureType } from '../../workflows/failure-types';
 import { cellText as cell, csvLine as csvCells } from './csv-cells';
+import { failedRowColumns } from './failed-columns';
 
 export interface WriteReportInput {
   batchId: string;
@@ -108,13 +109,19 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
     }
 
     // One pass over the staged source: original rows of failed items, and never-started items.
-    await out.failed.write(csvLine([...manifest.columns, '_error_type', '_error_message', '_attempts']));
+    const failedColumns = await failedRowColumns(
+      stagedItems,
+      manifest.columns,
+      (i) => failedByIndex.has(i),
+      failedByIndex.size,
+    );
+    await out.failed.write(csvLine([...failedColumns, '_error_type', '_error_message', '_attempts']));
     for await (const item of jsonLines<Item>(stagedItems)) {
       const failed = failedByIndex.get(item.index);
       if (failed) {
         await out.failed.write(
           csvLine([
-            ...manifest.columns.map((c) => cell(item.data[c])),
+            ...failedColumns.map((c) => cell(item.data[c])),
             failed.errorType,
             failed.errorMessage,
             String(failed.attempts),
