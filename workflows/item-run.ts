@@ -17,6 +17,7 @@ import { RetryState } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import { workflowNow, workflowNowIso } from './clock';
 import { itemCost } from './cost';
+import { messageExcerpt } from './excerpt';
 import { FailureType } from './failure-types';
 import {
   blockingFailure,
@@ -194,6 +195,7 @@ function describeFailure(
     errorType = FailureType.Timeout;
   }
   if (attempts === 0) attempts = 1;
-  const message = (cause instanceof Error ? cause.message : String(cause)).slice(0, MAX_MESSAGE);
+  // Reports show it in a cell and on one line: whitespace folded, cut at a word.
+  const message = messageExcerpt(cause instanceof Error ? cause.message : String(cause), MAX_MESSAGE);
   return { attempts, errorType, errorMessage: message, httpStatus };
 }
