@@ -17,12 +17,14 @@ import { resolveBatchConfig, type BatchFlags } from './batch-options';
 import { say } from './batch-connection';
 import { enableTypeScriptModules } from './typescript-modules';
 import { followWithWorker, type RunPlan } from './run-with-worker';
+import { checkTlsFiles } from './tls-files';
 
 export type RunFlags = BatchFlags & { json?: boolean; worker: boolean; new?: boolean };
 
 export async function runBatch(source: string, flags: RunFlags): Promise<void> {
   const config = await resolveBatchConfig(flags);
   const steps = stepsFromConfig(config); // refuse a bad processor setup before starting anything
+  await checkTlsFiles(steps);
   // This process's worker would import a --module: one that cannot load is refused now (exit 2).
   if (flags.worker) {
     await enableTypeScriptModules();
