@@ -1,7 +1,9 @@
 // One command, one batch (issue 23, "a batch is never started twice by accident"): two `run`s of the
 // same command started together make one batch, and re-running the command of a finished batch shows
 // its summary and sends nothing; only `--new` processes the items again.
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -83,6 +85,26 @@ describe('run: one command makes one batch', () => {
     expect(target.stats().requests).toBe(requests);
     expect(target.stats().effects).toBe(ITEMS);
     expect(await batches()).toEqual([batchId]);
+  });
+
+  it('a lock left by a run killed while starting its batch is taken over, not waited for', async () => {
+    const [record] = await runFiles();
+    const key = record!.replace(/\.json$/, '');
+    const gone = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => gone.once('exit', resolve));
+    const lock = path.join(home, 'runs', `${key}.lock`);
+    await writeFile(
+      lock,
+      JSON.stringify({ pid: gone.pid, host: hostname(), acquiredAt: '2020-01-01T00:00:00Z', token: 'dead' }),
+    );
+    const [batchId] = await batches();
+    const requests = target.stats().requests;
+    const res = await durabatch();
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).not.toContain('waiting: another');
+    expect(res.stderr).toContain(`batch ${batchId}, started `);
+    expect(target.stats().requests).toBe(requests);
+    expect(await runFiles()).toEqual([record]);
   });
 
   it('--new runs the command again as a separate batch, on purpose', async () => {
