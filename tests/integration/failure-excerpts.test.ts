@@ -20,6 +20,8 @@ describe('failure messages in reports: one line, cut at a word', () => {
   let ctx: TestContext;
   let server: Server;
   let url: string;
+  let okServer: Server;
+  let ok: string;
 
   beforeAll(async () => {
     ctx = await createTestContext('failure-excerpts');
@@ -30,9 +32,13 @@ describe('failure messages in reports: one line, cut at a word', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    okServer = createServer((_, res) => res.end('{}'));
+    await new Promise<void>((resolve) => okServer.listen(0, '127.0.0.1', resolve));
+    ok = `http://127.0.0.1:${(okServer.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
     await new Promise((resolve) => server?.close(resolve));
+    await new Promise((resolve) => okServer?.close(resolve));
     await ctx?.close();
   });
 
@@ -73,6 +79,32 @@ describe('failure messages in reports: one line, cut at a word', () => {
       /answered 422 Unprocessable Entity: Validation failed field: birthDate detail: reason0 /,
     );
     expectOneLineAtWord(msg);
+  });
+
+  it("an invalid row's reason that spans lines (a schema pattern holding a line break)", async () => {
+    const batchId = `excerpt-invalid-${Date.now()}`;
+    const csv = await writeCsv(ctx.dir, `${batchId}.csv`, [
+      { id: 'K1', status: 'a' },
+      { id: 'K2', status: 'zzz' },
+    ]);
+    const started = await ctx.batches.start(
+      csv,
+      ctx.config({
+        batchId,
+        idColumn: 'id',
+        // The reason quotes the pattern: "does not match /^(a|\n)$/", a line break inside.
+        schema: { fields: { status: { pattern: '^(a|\n)$' } } },
+        http: { url: `${ok}/items` },
+      }),
+    );
+    const end = await batchEnd(started.handle);
+    expect(end).toMatchObject({ kind: 'returned', progress: { succeeded: 1, skipped: 1 } });
+    const items = await readItems(started.outputDir);
+    const skipped = items.find((i) => i.key === 'K2')!;
+    expect(skipped).toMatchObject({ status: 'skipped', errorType: 'InvalidItem' });
+    expect(skipped.errorMessage).toContain('does not match /^(a| )$/');
+    const results = await readFile(path.join(started.outputDir, 'results', 'results.csv'), 'utf8');
+    expect(results.trimEnd().split('\n')).toHaveLength(3);
   });
 
   it('command: a program printing a multi-line stderr', async () => {
