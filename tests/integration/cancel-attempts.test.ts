@@ -42,48 +42,54 @@ export default async function process(item, ctx) {
   });
 
   it.each([
-    ['one child per item', 1],
-    ['page mode', 3],
-  ])('%s: the item cancelled on its third attempt reads 3 attempts', async (_, itemsPerChild) => {
-    const batchId = `cancel-attempts-${itemsPerChild}-${Date.now()}`;
-    batchIds.push(batchId);
-    const slow = `s${itemsPerChild}`;
-    const rows = [
-      { id: `q${itemsPerChild}`, mode: 'quick' },
-      { id: slow, mode: 'slow' },
-      { id: `w${itemsPerChild}`, mode: 'quick' },
-    ];
-    const csv = await writeCsv(ctx.dir, `${batchId}.csv`, rows);
-    const started = await ctx.batches.start(
-      csv,
-      ctx.config({
-        batchId,
-        idColumn: 'id',
-        itemsPerChild,
-        processor: 'module',
-        module: { path: mod, timeoutMs: 120_000 },
-        maxAttempts: 5,
-        initialIntervalMs: 100,
-        maxIntervalMs: 200,
-      }),
-    );
-    await waitFor(
-      'the slow item on its third attempt',
-      async () => (await readFile(attemptsFile, 'utf8').catch(() => '')).includes(`${slow}:3\n`),
-      30_000,
-    );
-    await ctx.batches.cancelItem(batchId, slow);
-    const end = await batchEnd(started.handle);
-    expect(end).toMatchObject({
-      kind: 'returned',
-      progress: { status: 'completed', total: 3, succeeded: 2, cancelled: 1, failed: 0 },
-    });
-    const items = new Map((await readItems(started.outputDir)).map((i) => [i.key, i]));
-    expect(items.get(slow)).toMatchObject({ status: 'cancelled', errorType: 'Cancelled', attempts: 3 });
-    const csvRows = parse<Record<string, string>>(
-      await readFile(path.join(started.outputDir, 'results', 'results.csv'), 'utf8'),
-      { columns: true },
-    );
-    expect(csvRows.find((r) => r.key === slow)).toMatchObject({ status: 'cancelled', attempts: '3' });
-  });
+    ['one child per item', 1, 'activity'],
+    ['page mode', 3, 'activity'],
+    ['page mode, local activities', 3, 'local'],
+  ] as const)(
+    '%s: the item cancelled on its third attempt reads 3 attempts',
+    async (_, itemsPerChild, itemExecution) => {
+      const batchId = `cancel-attempts-${itemsPerChild}-${itemExecution}-${Date.now()}`;
+      batchIds.push(batchId);
+      const tag = `${itemsPerChild}${itemExecution[0]}`;
+      const slow = `s${tag}`;
+      const rows = [
+        { id: `q${tag}`, mode: 'quick' },
+        { id: slow, mode: 'slow' },
+        { id: `w${tag}`, mode: 'quick' },
+      ];
+      const csv = await writeCsv(ctx.dir, `${batchId}.csv`, rows);
+      const started = await ctx.batches.start(
+        csv,
+        ctx.config({
+          batchId,
+          idColumn: 'id',
+          itemsPerChild,
+          itemExecution,
+          processor: 'module',
+          module: { path: mod, timeoutMs: 120_000 },
+          maxAttempts: 5,
+          initialIntervalMs: 100,
+          maxIntervalMs: 200,
+        }),
+      );
+      await waitFor(
+        'the slow item on its third attempt',
+        async () => (await readFile(attemptsFile, 'utf8').catch(() => '')).includes(`${slow}:3\n`),
+        30_000,
+      );
+      await ctx.batches.cancelItem(batchId, slow);
+      const end = await batchEnd(started.handle);
+      expect(end).toMatchObject({
+        kind: 'returned',
+        progress: { status: 'completed', total: 3, succeeded: 2, cancelled: 1, failed: 0 },
+      });
+      const items = new Map((await readItems(started.outputDir)).map((i) => [i.key, i]));
+      expect(items.get(slow)).toMatchObject({ status: 'cancelled', errorType: 'Cancelled', attempts: 3 });
+      const csvRows = parse<Record<string, string>>(
+        await readFile(path.join(started.outputDir, 'results', 'results.csv'), 'utf8'),
+        { columns: true },
+      );
+      expect(csvRows.find((r) => r.key === slow)).toMatchObject({ status: 'cancelled', attempts: '3' });
+    },
+  );
 });
