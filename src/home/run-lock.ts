@@ -135,6 +135,8 @@ export async function acquireRunLock(home: string, key: string, opts: RunLockOpt
     const holder = await readHolder(file);
     if (await isStale(file, holder, unreadableStaleMs)) {
       await removeStale(file, holder, unreadableStaleMs);
+      // Another waiter may be removing it at the same moment: do not spin while it does.
+      await delay(Math.min(opts.pollMs ?? 200, 20));
       continue;
     }
     if (noticedAt === undefined || Date.now() - noticedAt >= (opts.noticeEveryMs ?? 30_000)) {
