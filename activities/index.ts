@@ -1,6 +1,6 @@
 // Activity factory: every real transaction of durabatch. Workflows take the types only
 // (`proxyActivities<ReturnType<typeof createActivities>>`); tests pass their own dependencies.
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { SharedStorageError, SourceChangedError } from '../src/errors';
 import { assertBatchStorage, type BatchStorage } from '../src/home/shared-storage';
 import { checkSourceUnchanged } from '../src/source/source-check';
@@ -175,6 +175,10 @@ export function createActivities(deps: ActivityDeps) {
       } catch (err) {
         scrub.error(err);
         log.info({ err: (err as Error).message }, 'step attempt failed');
+        // A cancelled attempt says which attempt it was (the workflow cannot know: retries are the
+        // server's), so a cancelled item's outcome counts the attempts it made (workflows/item-run.ts).
+        if (ctx.cancellationDetails?.cancelRequested)
+          throw new CancelledFailure('attempt cancelled', [{ attempt }]);
         throw err;
       } finally {
         heartbeats?.stop();

@@ -25,6 +25,8 @@ export interface BatchInput {
   cost?: CostPolicy;
   /** XLSX sources: write the results workbook, named after this sheet (default true). */
   resultsWorkbook?: { enabled: boolean; sheet?: string };
+  /** results.csv/failed.csv keep formula-like cells raw (default false: neutralised). */
+  csvFormulas?: boolean;
   /**
    * Items per child workflow: 1 (default) starts one child per item; N > 1 starts one page child per
    * N consecutive items, each item an activity in it (page mode).

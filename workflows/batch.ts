@@ -40,7 +40,8 @@ const CLOSED_CHECK_MS = 30_000;
  * before history limits, carrying bounded state. Answers `progress`/`failures` queries, `pause`/
  * `resume` signals and the `setLimits`/`cancelItem` updates. Cancelling it cancels every in-flight
  * child, writes the report and ends Canceled; a failure-policy breach ends it Failed; otherwise it
- * returns the final progress with status `completed` or `partial_failure`.
+ * returns the final progress with status `completed`, `partial_failure`, or `failed` when items
+ * failed and none succeeded.
  */
 export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   const state = new BatchState(input.batchId, input.source.total, input.limits, input.carried);
@@ -243,15 +244,26 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     const endedBy = state.ending?.status;
     await children.stopAll(input.cancelGraceMs ?? 60_000);
     const notStartedFrom = state.cancelNotStarted();
+    // Items failed and none succeeded: nothing of what was asked happened, so the batch failed (not a
+    // partial failure). It still returns its progress rather than failing the workflow: the commands
+    // it emits stay those of recorded histories, and only a policy breach ends it Failed.
+    const nothingSucceeded = state.counts.failed > 0 && state.counts.succeeded === 0;
     const final =
       endedBy === 'cancelling'
         ? 'cancelled'
-        : endedBy === 'failed'
+        : endedBy === 'failed' || nothingSucceeded
           ? 'failed'
           : state.counts.failed > 0
             ? 'partial_failure'
             : 'completed';
-    state.ending = { status: final, reason: state.ending?.reason };
+    state.ending = {
+      status: final,
+      reason:
+        state.ending?.reason ??
+        (nothingSucceeded && endedBy !== 'cancelling'
+          ? `no item succeeded: ${state.counts.failed} failed`
+          : undefined),
+    };
     state.endedAt = workflowNowIso();
     await flushResults(true);
     const progress = state.progress(input.outputDir, webUiUrl);
@@ -266,13 +278,14 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
       failures: state.failures,
       resultsWorkbook: input.resultsWorkbook?.enabled ?? true,
       sheet: input.resultsWorkbook?.sheet,
+      csvFormulas: input.csvFormulas,
     });
     presenter.refresh();
     await condition(allHandlersFinished);
     await flushAudit();
     // Rethrowing the cancellation ends the workflow as Canceled (what the Web UI and CLI expect).
     if (final === 'cancelled') throw cancelError as Error;
-    if (final === 'failed') {
+    if (endedBy === 'failed') {
       throw ApplicationFailure.nonRetryable(
         `batch failed: ${state.ending.reason ?? ''}`,
         FailureType.BatchFailed,

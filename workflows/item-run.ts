@@ -7,6 +7,7 @@ import {
   ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
+  CancelledFailure,
   isCancellation,
   proxyActivities,
   proxyLocalActivities,
@@ -16,6 +17,7 @@ import { RetryState } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import { workflowNow, workflowNowIso } from './clock';
 import { itemCost } from './cost';
+import { messageExcerpt } from './excerpt';
 import { FailureType } from './failure-types';
 import {
   blockingFailure,
@@ -146,7 +148,7 @@ export async function runItem(spec: ItemRunSpec, item: Item, hooks: ItemRunHooks
     ) {
       return finish({
         status: 'cancelled',
-        attempts: 0,
+        attempts: cancelledAttempts(err, Object.values(results)),
         errorType: FailureType.Cancelled,
         errorMessage: 'item cancelled',
         failedStep: stepName,
@@ -160,6 +162,18 @@ export async function runItem(spec: ItemRunSpec, item: Item, hooks: ItemRunHooks
       errorMessage: stepName ? `step ${stepName}: ${d.errorMessage}` : d.errorMessage,
     });
   }
+}
+
+/**
+ * Attempts a cancelled item made: the attempt its running step was on (the activity tells it in its
+ * cancellation's details), or the most any finished step needed. 0 only when none had started.
+ */
+function cancelledAttempts(err: unknown, finished: StepResult[]): number {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const details =
+    cause instanceof CancelledFailure ? (cause.details[0] as { attempt?: unknown } | undefined) : undefined;
+  const running = typeof details?.attempt === 'number' ? details.attempt : 0;
+  return Math.max(running, ...finished.map((r) => r.attempt));
 }
 
 /** Turns an activity failure into a bounded error description and the number of attempts made. */
@@ -181,6 +195,7 @@ function describeFailure(
     errorType = FailureType.Timeout;
   }
   if (attempts === 0) attempts = 1;
-  const message = (cause instanceof Error ? cause.message : String(cause)).slice(0, MAX_MESSAGE);
+  // Reports show it in a cell and on one line: whitespace folded, cut at a word.
+  const message = messageExcerpt(cause instanceof Error ? cause.message : String(cause), MAX_MESSAGE);
   return { attempts, errorType, errorMessage: message, httpStatus };
 }

@@ -2,7 +2,11 @@
 // started, a child that could not start or closed without reporting. One builder, so every such
 // record has the same shape (no attempts, no latency).
 import { workflowNowIso } from './clock';
+import { messageExcerpt } from './excerpt';
 import type { ItemOutcome } from './types';
+
+/** Longest message kept: an invalid row's reason can list many problems (staging caps it at 2,000). */
+const MAX_MESSAGE = 2_000;
 
 export function unranOutcome(
   item: { index: number; key: string },
@@ -22,6 +26,7 @@ export function unranOutcome(
     startedAt: startedAt ?? now,
     endedAt: now,
     errorType,
-    errorMessage,
+    // Reports show it in one cell: an invalid row's reason quotes its values, line breaks included.
+    errorMessage: messageExcerpt(errorMessage, MAX_MESSAGE),
   };
 }

@@ -85,8 +85,17 @@ export function recordOutcome(stats: StatsState, outcome: ItemOutcome): void {
   }
 }
 
-/** Percentile from the histogram: the upper bound of the bucket holding the rank (never under-reports). */
+/**
+ * Percentile from the histogram: the upper bound of the bucket holding the rank (never under-reports),
+ * but never above the slowest item seen: a bucket's bound can exceed every value in it, and a p99
+ * larger than the max is a report that does not add up.
+ */
 export function percentile(stats: Histogram, p: number): number {
+  const bound = bucketPercentile(stats, p);
+  return stats.maxMs === undefined ? bound : Math.min(bound, stats.maxMs);
+}
+
+function bucketPercentile(stats: Histogram, p: number): number {
   if (stats.finished === 0) return 0;
   const rank = Math.max(1, Math.ceil((p / 100) * stats.finished));
   let seen = 0;

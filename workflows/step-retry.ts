@@ -6,6 +6,7 @@
 // (BLOCKING_FAILURE_TYPES) is not retried here: the batch pauses and runs it again on `resume`.
 import type { RetryPolicy } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { messageExcerpt } from './excerpt';
 import { BLOCKING_FAILURE_TYPES } from './failure-types';
 import type { ItemRetryPolicy, StepSpec } from './types';
 
@@ -39,5 +40,5 @@ export function blockingFailure(
   if (!(cause instanceof ApplicationFailure) || !BLOCKING_FAILURE_TYPES.includes(cause.type ?? '')) {
     return undefined;
   }
-  return { errorType: cause.type!, errorMessage: cause.message.slice(0, maxMessage) };
+  return { errorType: cause.type!, errorMessage: messageExcerpt(cause.message, maxMessage) };
 }

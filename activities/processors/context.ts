@@ -1,6 +1,7 @@
 // What every processor gets for one attempt of one item step, and what it returns.
 import type { Logger } from 'pino';
 import type { Item, StepResult } from '../../workflows/types';
+import { excerpt as cutExcerpt } from '../../workflows/excerpt';
 
 export interface ProcessorContext {
   batchId: string;
@@ -71,10 +72,11 @@ export function boundedBody(body: unknown): unknown {
   }
 }
 
+/**
+ * An output excerpt: at most `max` characters, cut at a word (workflows/excerpt.ts). Outputs keep
+ * their line breaks (a later step may read them); failure messages are made one line where they
+ * enter an outcome (workflows/item-run.ts).
+ */
 export function excerpt(text: string, max = MAX_OUTPUT_EXCERPT): string {
-  if (text.length <= max) return text;
-  const cut = text.slice(0, max);
-  // End at a word boundary when one is near the limit, so the excerpt does not end mid-word.
-  const boundary = cut.search(/\s+\S*$/);
-  return `${boundary >= max * 0.8 ? cut.slice(0, boundary) : cut}…`;
+  return cutExcerpt(text, max);
 }

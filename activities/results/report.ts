@@ -3,7 +3,6 @@
 // summary.json / summary.txt. Every file is rebuilt from the pages and replaced atomically, so a
 // retried report activity produces the same files.
 import path from 'node:path';
-import { stringify } from 'csv-stringify/sync';
 import { readManifest } from '../../src/source/manifest';
 import type { StatsState } from '../../workflows/stats';
 import type { BatchProgress, FailureRecord, Item, ItemOutcome, StagedSourceRef } from '../../workflows/types';
@@ -15,6 +14,8 @@ import { writeResultsWorkbook } from './workbook';
 import { LatencyTally } from './latency';
 import { jsonLines, jsonLinesWithText } from '../../src/util/json-lines';
 import { FailureType } from '../../workflows/failure-types';
+import { cellText as cell, csvLine as csvCells } from './csv-cells';
+import { failedRowColumns } from './failed-columns';
 
 export interface WriteReportInput {
   batchId: string;
@@ -34,13 +35,8 @@ export interface WriteReportInput {
   resultsWorkbook?: boolean;
   /** The XLSX source's sheet name, given to the results workbook's sheet. Default `Results`. */
   sheet?: string;
-}
-
-function cell(v: unknown): string {
-  if (v === undefined || v === null) return '';
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return JSON.stringify(v);
+  /** Write CSV cells that look like spreadsheet formulas as they are (default false: neutralised, csv-cells.ts). */
+  csvFormulas?: boolean;
 }
 
 const RESULT_COLUMNS = [
@@ -55,11 +51,6 @@ const RESULT_COLUMNS = [
   'startedAt',
   'endedAt',
 ] as const;
-
-/** A CSV line for these cells (RFC 4180 quoting, as csv-stringify writes it). */
-function csvLine(cells: string[]): string {
-  return stringify([cells]);
-}
 
 interface FailedOutcome {
   errorType: string;
@@ -85,6 +76,9 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
     results: path.join(dir, 'results.csv'),
     failed: path.join(dir, 'failed.csv'),
   };
+
+  const csvLine = (cells: string[]) => csvCells(cells, { formulas: input.csvFormulas });
+  const stagedItems = path.join(input.source.dir, 'items.jsonl');
 
   await writeFilesAtomically(files, async (out) => {
     const add = async (o: ItemOutcome, line?: string) => {
@@ -115,13 +109,19 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
     }
 
     // One pass over the staged source: original rows of failed items, and never-started items.
-    await out.failed.write(csvLine([...manifest.columns, '_error_type', '_error_message', '_attempts']));
-    for await (const item of jsonLines<Item>(path.join(input.source.dir, 'items.jsonl'))) {
+    const failedColumns = await failedRowColumns(
+      stagedItems,
+      manifest.columns,
+      (i) => failedByIndex.has(i),
+      failedByIndex.size,
+    );
+    await out.failed.write(csvLine([...failedColumns, '_error_type', '_error_message', '_attempts']));
+    for await (const item of jsonLines<Item>(stagedItems)) {
       const failed = failedByIndex.get(item.index);
       if (failed) {
         await out.failed.write(
           csvLine([
-            ...manifest.columns.map((c) => cell(item.data[c])),
+            ...failedColumns.map((c) => cell(item.data[c])),
             failed.errorType,
             failed.errorMessage,
             String(failed.attempts),

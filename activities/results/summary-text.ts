@@ -1,4 +1,5 @@
 // summary.txt: the report a person reads first.
+import { messageExcerpt } from '../../workflows/excerpt';
 import type { BatchProgress, FailureRecord } from '../../workflows/types';
 import { spacedDuration } from '../../src/util/durations';
 import type { ReportLatency } from './latency';
@@ -41,7 +42,7 @@ export function formatSummaryText(s: SummaryForText): string {
   if (s.recentFailures.length > 0) {
     lines.push('', 'recent failures');
     for (const f of s.recentFailures.slice(-10))
-      lines.push(`  ${f.key}: ${f.errorType}: ${f.errorMessage.slice(0, 160)}`);
+      lines.push(`  ${f.key}: ${f.errorType}: ${messageExcerpt(f.errorMessage, 160)}`);
   }
   lines.push(
     '',

@@ -204,6 +204,10 @@ export const BATCH_FLAGS = {
     parse: 'jsonOrFile',
     help: 'item schema (JSON text or a JSON file): required fields and per-field checks',
   },
+  csvFormulas: {
+    field: 'csvFormulas',
+    help: "results.csv/failed.csv: keep cells starting with = + - @ as they are (default: prefixed with ' so spreadsheets do not run them)",
+  },
   strict: {
     field: 'strict',
     help: 'refuse the batch if any row is invalid (default: invalid rows are skipped)',

@@ -1,5 +1,6 @@
 // Follows a batch to its end: polls the progress query, draws it, and returns the final progress.
 import { setTimeout as delay } from 'node:timers/promises';
+import { messageExcerpt } from '../../workflows/excerpt';
 import type { BatchProgress } from '../../workflows/types';
 import type { BatchClient } from '../client/batch-client';
 import type { ProgressView } from './progress-view';
@@ -33,7 +34,7 @@ export async function followBatch(
       if (shown.has(f.key)) continue;
       shown.add(f.key);
       view.failure(
-        `failed ${f.key} after ${f.attempts} attempt(s): ${f.errorType}: ${f.errorMessage.slice(0, 160)}`,
+        `failed ${f.key} after ${f.attempts} attempt(s): ${f.errorType}: ${messageExcerpt(f.errorMessage, 160)}`,
       );
     }
   };

@@ -13,6 +13,7 @@ import { stageSource } from '../source/stage';
 import { resolveBatchConfig, type BatchFlags } from './batch-options';
 import { parseDuration } from './flag-values';
 import { enableTypeScriptModules } from './typescript-modules';
+import { checkTlsFiles } from './tls-files';
 import { spacedDuration } from '../util/durations';
 import { jsonLines } from '../util/json-lines';
 
@@ -86,6 +87,8 @@ export async function planBatch(source: string, flags: PlanFlags): Promise<void>
     // A module that cannot be imported would fail every item: say so now, naming it.
     await enableTypeScriptModules();
     await checkModulesLoad(steps);
+    // Certificate files a worker would fail every item on (checked on this machine).
+    await checkTlsFiles(steps);
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
     refusal = err.message;

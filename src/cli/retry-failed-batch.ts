@@ -5,6 +5,7 @@ import type { ProcessorSpec, StepSpec } from '../../workflows/types';
 import { defaultBatchId } from '../client/batch-client';
 import { startRetryFailed, type RetryOverrides, type RetryStarted } from '../client/retry-failed';
 import { stepsFromConfig } from '../client/steps';
+import { checkTlsFiles } from './tls-files';
 import type { Config } from '../config/schema';
 import { InputError } from '../errors';
 import { loadConfig } from '../config/load';
@@ -140,6 +141,13 @@ function announce(started: RetryStarted): void {
 /** `given`: the flags set on the command line (not defaults), so only those override the old batch. */
 export async function retryFailedBatch(oldId: string, flags: RetryFlags, given: Set<string>): Promise<void> {
   const overrides = await overridesFrom(flags, given);
+  // The new batch's certificate files (the old batch's, or new flags') must be readable here first.
+  const editSteps = overrides.steps;
+  overrides.steps = async (old) => {
+    const steps = editSteps ? await editSteps(old) : old;
+    await checkTlsFiles(steps);
+    return steps;
+  };
   if (!flags.follow) {
     await withBatchClient(async (client) => {
       const started = await startRetryFailed(client, oldId, overrides);

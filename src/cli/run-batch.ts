@@ -1,5 +1,6 @@
 // What `durabatch run` does: validate, then start a batch — or resume the one this same command left
-// unfinished — and follow it with a worker in this process to its end.
+// unfinished, or show the one it already finished — and follow it with a worker in this process to
+// its end. One command, one batch: a lock per command makes two runs started together share one.
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { checkModulesLoad } from '../processor-modules/load';
@@ -9,18 +10,21 @@ import { stepsFromConfig } from '../client/steps';
 import type { Config } from '../config/schema';
 import { InputError } from '../errors';
 import { readRunRecord, removeRunRecord, runKey, writeRunRecord, type RunRecord } from '../home/run-record';
+import { acquireRunLock, type RunLock } from '../home/run-lock';
 import { compareServers, serverIdentity } from '../server/server-identity';
 import { resumeOnWrongServer } from '../home/wrong-server';
 import { resolveBatchConfig, type BatchFlags } from './batch-options';
 import { say } from './batch-connection';
 import { enableTypeScriptModules } from './typescript-modules';
 import { followWithWorker, type RunPlan } from './run-with-worker';
+import { checkTlsFiles } from './tls-files';
 
 export type RunFlags = BatchFlags & { json?: boolean; worker: boolean; new?: boolean };
 
 export async function runBatch(source: string, flags: RunFlags): Promise<void> {
   const config = await resolveBatchConfig(flags);
   const steps = stepsFromConfig(config); // refuse a bad processor setup before starting anything
+  await checkTlsFiles(steps);
   // This process's worker would import a --module: one that cannot load is refused now (exit 2).
   if (flags.worker) {
     await enableTypeScriptModules();
@@ -29,16 +33,32 @@ export async function runBatch(source: string, flags: RunFlags): Promise<void> {
 
   const home = path.resolve(config.home);
   const key = await runKey(source, config);
-  const previous = flags.new ? undefined : await readRunRecord(home, key);
-  await followWithWorker({
-    plan: async (client) => ({ ...(await planRun(client, { source, config, home, key, previous })), steps }),
-    allow: config.allow,
-    worker: flags.worker,
-    json: flags.json,
-    home,
-    logLevel: config.logLevel,
-    logLevels: config.logLevels,
+  // Held from reading the record until the batch has started (or been found): a second run of this
+  // command waits here, then finds the first's record and follows the same batch.
+  const lock = await acquireRunLock(home, key, {
+    onWait: (holder) =>
+      say(
+        `waiting: another \`durabatch run\` of this same command${holder ? ` (pid ${holder.pid} on ${holder.host})` : ''} ` +
+          'is starting its batch; this one follows that batch once it has started',
+      ),
   });
+  try {
+    const previous = flags.new ? undefined : await readRunRecord(home, key);
+    await followWithWorker({
+      plan: async (client) => ({
+        ...(await planRun(client, { source, config, home, key, previous, lock })),
+        steps,
+      }),
+      allow: config.allow,
+      worker: flags.worker,
+      json: flags.json,
+      home,
+      logLevel: config.logLevel,
+      logLevels: config.logLevels,
+    });
+  } finally {
+    await lock.release();
+  }
 }
 
 interface RunContext {
@@ -48,26 +68,60 @@ interface RunContext {
   /** This command's identity (source + settings): a second run of it finds the first's record. */
   key: string;
   previous: RunRecord | undefined;
+  /** Released once the batch has started or been found, so a waiting run of this command follows it. */
+  lock: RunLock;
 }
 
-/** Resume the previous run's batch if it is still running here, else start a fresh one. */
+/**
+ * Resume the previous run's batch if it is still running here, show it if it has ended (nothing is
+ * sent again), else start a fresh one.
+ */
 async function planRun(client: BatchClient, ctx: RunContext): Promise<RunPlan> {
-  const { previous, home, key } = ctx;
+  const { previous, home, key, lock } = ctx;
   const here = await serverIdentity(client.client, client.opts.namespace, home);
   // On another server the batch is "absent" and would be started again from its first item.
   if (previous?.server && compareServers(previous.server, here) === 'different')
     throw resumeOnWrongServer({ ...previous, server: previous.server }, here!);
   const state = previous ? await batchState(client, previous.batchId) : 'absent';
-  const resuming = state === 'running';
-  let record = previous && state !== 'closed' ? previous : freshRecord(ctx);
+  let record = previous ?? freshRecord(ctx);
   // The server it is found on (or about to be started on), also upgrading an older record.
   if (here) record = { ...record, server: here };
-  if (resuming) await writeRunRecord(home, key, record);
+  if (state !== 'absent') await writeRunRecord(home, key, record);
+  const begin =
+    state === 'running'
+      ? (c: BatchClient) => pickUp(c, record)
+      : state === 'closed'
+        ? () => showFinished(record)
+        : (c: BatchClient) => startFresh(c, ctx, record);
   return {
     taskQueue: record.taskQueue,
     outputDir: record.outputDir,
-    start: (c) => (resuming ? pickUp(c, record) : startFresh(c, ctx, record)),
+    start: async (c) => {
+      try {
+        return await begin(c);
+      } finally {
+        await lock.release();
+      }
+    },
+    ended: (final) =>
+      writeRunRecord(home, key, {
+        ...record,
+        finishedAt: final.endedAt ?? new Date().toISOString(),
+        status: final.status,
+      }),
   };
+}
+
+/**
+ * The command's batch has already ended: nothing is started or sent again. The summary and exit code
+ * are that batch's, as when it ended, so re-running a command gives the same answer.
+ */
+function showFinished(r: RunRecord): Promise<string> {
+  say(
+    `batch ${r.batchId}, started ${r.startedAt} by this same command, has already ended: nothing is sent again`,
+  );
+  say('  its summary follows (use --new to process every item again as a separate batch)');
+  return Promise.resolve(r.batchId);
 }
 
 /**

@@ -1,6 +1,7 @@
 // The `run`-like mode: a server (the embedded one if none answers), a worker in this process, and
 // a batch followed to its end with live progress. Loaded only by the commands that run a worker.
 import path from 'node:path';
+import type { BatchProgress } from '../../workflows/types';
 import type { BatchClient } from '../client/batch-client';
 import { createLogger } from '../logging/logger';
 import type { LogLevels } from '../logging/levels';
@@ -25,6 +26,8 @@ export interface RunPlan {
   start: (client: BatchClient) => Promise<string>;
   /** The batch's steps: the in-process worker allows their programs, modules and origins. */
   steps?: readonly StepSpec[];
+  /** Told the batch's final progress once it has ended (the run record marks it finished). */
+  ended?: (final: BatchProgress) => Promise<void>;
 }
 
 export interface FollowWithWorkerOptions {
@@ -63,7 +66,7 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
     const ui = env.webUiBase ? `, Web UI ${env.webUiBase}` : '';
     say(`Temporal server ${env.address}${env.embedded ? ' (embedded)' : ''}${ui}`);
     const connected = await batchClientOf(env, home, DEFAULT_TASK_QUEUE);
-    const { taskQueue, outputDir, start, steps } = await opts.plan(connected);
+    const { taskQueue, outputDir, start, steps, ended } = await opts.plan(connected);
     const retries = new RetryTracker();
     if (opts.worker) {
       const level = opts.logLevel ?? process.env.DURABATCH_LOG_LEVEL ?? 'info';
@@ -90,6 +93,7 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
     const batchId = await start(client);
     const view = new ProgressView(process.stderr, undefined, (id) => retries.count(id));
     const final = await followBatch(client, batchId, view);
+    await ended?.(final);
     say(summaryBlock(final));
     if (opts.json) process.stdout.write(JSON.stringify(final, null, 2) + '\n');
     process.exitCode = exitCodeFor(final);

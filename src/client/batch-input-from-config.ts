@@ -28,6 +28,7 @@ export function batchInputFromConfig(
       maxFailureRate: config.maxFailureRate,
     },
     resultsWorkbook: { enabled: config.resultsWorkbook, sheet: config.sheet },
+    csvFormulas: config.csvFormulas,
     itemsPerChild:
       config.itemsPerChild === 'auto' ? autoItemsPerChild(batch.source.total) : config.itemsPerChild,
     itemExecution: config.itemExecution,

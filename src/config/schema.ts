@@ -85,6 +85,12 @@ export const Config = z
     schema: jsonText(ItemSchemaSpec).optional(),
     /** XLSX sources: also write results/results.xlsx (the source workbook, every sheet, plus each row's status, attempts, error and output). Default true. */
     resultsWorkbook: boolish.default(true),
+    /**
+     * results.csv and failed.csv: write cells that start with `=`, `+`, `-`, `@`, a tab or a carriage
+     * return as they are. Default false: such cells get a leading `'` so a spreadsheet shows them as
+     * text instead of running them as formulas (CSV injection); plain numbers such as `-5` are kept.
+     */
+    csvFormulas: boolish.default(false),
     /** Refuse the whole source when any row is invalid (instead of skipping invalid rows). Default false. */
     strict: boolish.default(false),
     /**

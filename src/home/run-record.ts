@@ -1,7 +1,9 @@
 // What makes `durabatch run` resumable: running the same command again after a crash (the process,
 // its worker and even its embedded server killed) must continue the same batch, not start a second
 // one that would process every item again. Each `run` records, under DURABATCH_HOME/runs/, which
-// batch it started for this exact source file and settings, and on which server.
+// batch it started for this exact source file and settings, and on which server. The record is kept
+// after the batch ends (marked finished): running the command again shows that batch's summary
+// instead of sending every item again; `--new` starts another batch on purpose.
 import { createHash } from 'node:crypto';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,6 +23,9 @@ export interface RunRecord {
    * server does not tell its identity): then no check is made.
    */
   server?: ServerIdentity;
+  /** When `run` saw the batch end, and how it ended (absent while it runs, or in older records). */
+  finishedAt?: string;
+  status?: string;
 }
 
 /**

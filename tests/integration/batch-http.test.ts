@@ -8,7 +8,8 @@ import type { BatchProgress, ItemOutcome } from '../../workflows/types';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { patientRows, readJsonLines, writeCsv } from '../helpers/files';
 import { replayWorkflows } from '../helpers/replay';
-import { finalProgress } from '../helpers/engine';
+import { finalProgress, readSummary } from '../helpers/engine';
+import { batchStatusKey } from '../../workflows/search-attributes';
 
 describe('http batch through a real Temporal dev server', () => {
   let ctx: TestContext;
@@ -100,7 +101,13 @@ describe('http batch through a real Temporal dev server', () => {
     });
     const started = await ctx.batches.start(csv, config);
     const result = await finalProgress(started.handle);
-    expect(result).toMatchObject({ status: 'partial_failure', total: 5, succeeded: 0, failed: 5 });
+    expect(result).toMatchObject({
+      status: 'failed',
+      statusReason: 'no item succeeded: 5 failed',
+      total: 5,
+      succeeded: 0,
+      failed: 5,
+    });
     expect(result.errorsByType).toEqual({ PermanentTargetError: 5 });
     const items = await readJsonLines<ItemOutcome>(path.join(config.outputDir!, 'results', 'items.jsonl'));
     expect(items.map((i) => i.attempts)).toEqual([1, 1, 1, 1, 1]);
@@ -110,5 +117,8 @@ describe('http batch through a real Temporal dev server', () => {
       .split('\n');
     expect(failedCsv[0]).toBe('id,name,_error_type,_error_message,_attempts');
     expect(failedCsv).toHaveLength(6);
+    // Nothing succeeded: the batch reads failed everywhere (summary, search attribute), not partial_failure.
+    expect(await readSummary(config.outputDir!)).toMatchObject({ status: 'failed', succeeded: 0, failed: 5 });
+    expect((await started.handle.describe()).typedSearchAttributes.get(batchStatusKey)).toBe('failed');
   });
 });

@@ -91,7 +91,7 @@ describe('durabatch CLI', () => {
     expect(new Set(succeeded).size).toBe(25);
   });
 
-  it('shows recent failures while following and exits 1 on partial_failure', async () => {
+  it('shows recent failures while following and exits 1 when nothing succeeded (failed)', async () => {
     const csv = await writeCsv(ctx.dir, 'fails.csv', patientRows(3));
     const res = await durabatch(
       [
@@ -113,6 +113,7 @@ describe('durabatch CLI', () => {
       expect(res.stderr).toContain(`failed ${k} after 1 attempt(s): PermanentTargetError`);
     }
     expect(res.stderr).toContain('total 3 = succeeded 0 + failed 3');
+    expect(res.stderr).toMatch(/batch \S+ failed \(no item succeeded: 3 failed\)/);
   });
 
   it('rejects bad flags with exit code 2 and a message naming the flag', async () => {
@@ -243,7 +244,7 @@ describe('durabatch CLI', () => {
     );
     await durabatch(['watch', batchId], env);
     const ended = JSON.parse((await durabatch(['status', batchId, '--json'], env)).stdout) as typeof p;
-    expect(ended).toMatchObject({ status: 'partial_failure', failed: 4 });
+    expect(ended).toMatchObject({ status: 'failed', failed: 4 });
     expect(ended.recentFailures.map((f) => f.key)).toEqual(rows.map((r) => r.id));
   });
 

@@ -133,7 +133,7 @@ describe('command processor with real programs', () => {
     for (const r of [a, b, c]) {
       expect(r.elapsed).toBeLessThan(10_000); // far below the program's own 37 s
       expect(r.result).toMatchObject({
-        status: 'partial_failure',
+        status: 'failed',
         failed: 1,
         errorsByType: { CommandTimeout: 1 },
       });

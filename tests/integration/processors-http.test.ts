@@ -191,7 +191,7 @@ describe('http processor against real endpoints', () => {
     const csv2 = await writeCsv(ctx.dir, `${noTokenId}.csv`, rows.slice(0, 1));
     const started2 = await ctx.batches.start(csv2, ctx.config({ batchId: noTokenId, idColumn: 'id', http }));
     const result2 = await finalProgress(started2.handle);
-    expect(result2).toMatchObject({ status: 'partial_failure', failed: 1, errorsByType: { InputError: 1 } });
+    expect(result2).toMatchObject({ status: 'failed', failed: 1, errorsByType: { InputError: 1 } });
     const [item] = await readItems(started2.outputDir);
     expect(item).toMatchObject({ attempts: 1, errorType: 'InputError' });
     expect(item!.errorMessage).toContain('API_TOKEN');

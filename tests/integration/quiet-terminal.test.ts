@@ -76,7 +76,7 @@ describe('a quiet terminal', () => {
       });
       const started = await ctx.batches.start(csv, config);
       const final = await finalProgress(started.handle);
-      expect(final).toMatchObject({ status: 'partial_failure', failed: 3, succeeded: 0 });
+      expect(final).toMatchObject({ status: 'failed', failed: 3, succeeded: 0 });
       const items = await readJsonLines<ItemOutcome>(path.join(final.outputDir, 'results', 'items.jsonl'));
       expect(items.map((i) => [i.attempts, i.httpStatus])).toEqual([
         [2, 503],

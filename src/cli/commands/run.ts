@@ -18,7 +18,7 @@ export function registerRun(program: Command): void {
       )
       .option(
         '--new',
-        'always start a new batch, even if this same command left one unfinished (default: resume it)',
+        'start a separate batch, even if this same command has one unfinished or already ended (default: resume it, or show its summary)',
       ),
   )
     .addHelpText(
@@ -32,8 +32,10 @@ Examples:
 With no Temporal server answering (TEMPORAL_ADDRESS, default 127.0.0.1:7233) it starts the embedded
 dev server (database in DURABATCH_HOME, default ./.durabatch) and stops it at the end.
 Running the same command again (same source file, same settings) while its batch is unfinished
-resumes that batch instead of starting another: after a crash nothing is processed twice. If the
-server answering is not the one the batch was started on, it refuses (exit 2) and names that server.
+resumes that batch instead of starting another: after a crash nothing is processed twice. After the
+batch has ended it shows that batch's summary and sends nothing (exit code as the batch's outcome);
+two runs started together make one batch. If the server answering is not the one the batch was
+started on, it refuses (exit 2) and names that server.
 Exit code: 0 all items succeeded, 1 the batch ended partial_failure/failed/cancelled, 2 bad input.`,
     )
     .action((source: string, flags: RunFlags) =>

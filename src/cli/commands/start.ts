@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { stepsFromConfig } from '../../client/steps';
 import { addBatchOptions, resolveBatchConfig, type BatchFlags } from '../batch-options';
 import { say, withBatchClient } from '../batch-connection';
+import { checkTlsFiles } from '../tls-files';
 
 export function registerStart(program: Command): void {
   addBatchOptions(
@@ -27,7 +28,7 @@ command returns) and at least one \`durabatch worker\` on the same task queue.`,
     )
     .action(async (source: string, flags: BatchFlags & { json?: boolean }) => {
       const config = await resolveBatchConfig(flags);
-      stepsFromConfig(config);
+      await checkTlsFiles(stepsFromConfig(config));
       await withBatchClient(
         async (client) => {
           const started = await client.start(source, config);
