@@ -9,7 +9,7 @@ import { openEnvironment } from '../server/environment';
 import { RetryTracker } from '../worker/retry-tracker';
 import { createBatchWorker } from '../worker/worker';
 import { batchClientOf, say } from './batch-connection';
-import { exitCodeFor, followBatch } from './follow-progress';
+import { checkReport, exitCodeWithReport, followBatch } from './follow-progress';
 import { ProgressView, summaryBlock } from './progress-view';
 
 /** What a command decides once connected: where its batch runs and how to start (or resume) it. */
@@ -80,9 +80,10 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
     const batchId = await start(client);
     const view = new ProgressView(process.stderr, undefined, (id) => retries.count(id));
     const final = await followBatch(client, batchId, view);
-    say(summaryBlock(final));
+    const report = await checkReport(final);
+    say(summaryBlock(final, report.lines));
     if (opts.json) process.stdout.write(JSON.stringify(final, null, 2) + '\n');
-    process.exitCode = exitCodeFor(final);
+    process.exitCode = exitCodeWithReport(final, report);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

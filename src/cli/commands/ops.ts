@@ -4,7 +4,7 @@ import type { BatchClient } from '../../client/batch-client';
 import type { FailureRecord } from '../../../workflows/types';
 import { InputError } from '../../errors';
 import { withBatchClient } from '../batch-connection';
-import { exitCodeFor, followBatch } from '../follow-progress';
+import { checkReport, exitCodeWithReport, followBatch } from '../follow-progress';
 import { ProgressView, progressLine, summaryBlock } from '../progress-view';
 
 /** Runs `fn` on one batch; "not found" names the server holding it when this machine started it elsewhere. */
@@ -62,9 +62,10 @@ export function registerOps(program: Command): void {
     .action((batchId: string, opts: { json?: boolean }) =>
       withClient(batchId, async (client) => {
         const final = await followBatch(client, batchId, new ProgressView());
-        process.stderr.write(summaryBlock(final) + '\n');
+        const report = await checkReport(final);
+        process.stderr.write(summaryBlock(final, report.lines) + '\n');
         if (opts.json) process.stdout.write(JSON.stringify(final, null, 2) + '\n');
-        process.exitCode = exitCodeFor(final);
+        process.exitCode = exitCodeWithReport(final, report);
       }),
     );
 

@@ -1,0 +1,168 @@
+// `durabatch run` ends, and says why it waits, when its outputs misbehave (a real dev server, the
+// real CLI process): an XLSX source with hostile sheets the batch never read completes with its
+// core report written and the sheets named; an output whose results folder is a file and whose log
+// file is /dev/full (ENOSPC on every write, for real) pauses the batch with the error as its reason,
+// keeps `run` alive, and completes once the folder is fixed and the batch resumed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTargetApi, type TargetApi } from '../../examples/target-api/server';
+import type { BatchProgress } from '../../workflows/types';
+import { runCli, type CliResult } from '../helpers/cli';
+import { createTestContext, type TestContext } from '../helpers/context';
+import { patientRows, writeCsv } from '../helpers/files';
+import { bombSheet, hostileWorkbook, rowsWithoutR } from '../helpers/hostile-xlsx';
+
+let ctx: TestContext;
+let target: TargetApi;
+
+const env = () => ({ DURABATCH_HOME: ctx.home, TEMPORAL_ADDRESS: ctx.address });
+const durabatch = (args: string[]): Promise<CliResult> =>
+  runCli(args, { env: env(), cwd: ctx.dir, timeoutMs: 90_000 });
+
+/** `durabatch run …` in the background, its output collected as it comes. */
+function spawnRun(args: string[]): {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<number | null>;
+} {
+  const child = spawn(process.execPath, [path.resolve('bin/durabatch.js'), 'run', ...args], {
+    env: { ...process.env, CI: 'true', ...env() },
+    cwd: ctx.dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout!.resume();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, stderr: () => err, exited };
+}
+
+async function statusUntil(batchId: string, done: (p: BatchProgress) => boolean): Promise<BatchProgress> {
+  for (let i = 0; ; i++) {
+    const res = await durabatch(['status', batchId, '--json']);
+    if (res.code === 0) {
+      const p = JSON.parse(res.stdout) as BatchProgress;
+      if (done(p) || i >= 120) return p;
+    } else if (i >= 120) throw new Error(res.stderr);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+describe('run ends, and says why it waits', () => {
+  beforeAll(async () => {
+    ctx = await createTestContext('endings');
+    target = await startTargetApi({ failureRate: 0, rateLimitRate: 0, latencyMs: [1, 3] });
+  });
+  afterAll(async () => {
+    await ctx?.close();
+    await target?.close();
+  });
+
+  it('completes an XLSX batch whose unread sheets are a zip bomb and rows without r, naming them', async () => {
+    const source = path.join(ctx.dir, 'hostile.xlsx');
+    await hostileWorkbook(source, 6, [
+      { name: 'Bomb', xml: bombSheet(80 * 1024 * 1024) },
+      { name: 'NoR', xml: rowsWithoutR(4) },
+    ]);
+    const out = path.join(ctx.dir, 'hostile-out');
+    const batchId = `hostile-${Date.now().toString(36)}`;
+    const res = await durabatch([
+      'run',
+      source,
+      '--sheet',
+      'Data',
+      '--id-column',
+      'id',
+      '--url',
+      `${target.url}/patients`,
+      '--task-queue',
+      `${ctx.taskQueue}-xlsx`,
+      '--output-dir',
+      out,
+      '--batch-id',
+      batchId,
+    ]);
+    expect(res.code, res.stderr).toBe(0);
+    const results = path.join(out, 'results');
+    expect(res.stderr).toContain(`batch ${batchId} completed`);
+    expect(res.stderr).toContain(`  results in ${results} (summary.txt, results.csv, failed.csv)`);
+    expect(res.stderr).toContain(
+      '  results.xlsx left out sheet "Bomb": its XML is 80.0 MB, over the 64.0 MB a copied sheet may have',
+    );
+    expect(res.stderr).toMatch(/ {2}results\.xlsx left out sheet "NoR": \S/);
+    for (const f of [
+      'summary.json',
+      'summary.txt',
+      'results.csv',
+      'failed.csv',
+      'items.jsonl',
+      'results.xlsx',
+    ])
+      await access(path.join(results, f));
+    const summary = JSON.parse(await readFile(path.join(results, 'summary.json'), 'utf8')) as {
+      status: string;
+      succeeded: number;
+      workbookSkippedSheets: { name: string }[];
+    };
+    expect(summary.status).toBe('completed');
+    expect(summary.succeeded).toBe(6);
+    expect(summary.workbookSkippedSheets.map((s) => s.name)).toEqual(['Bomb', 'NoR']);
+    expect(await readFile(path.join(results, 'summary.txt'), 'utf8')).toContain(
+      'workbook     sheet "Bomb" left out of results.xlsx: its XML is 80.0 MB',
+    );
+  }, 120_000);
+
+  it('pauses on an unwritable results folder with the path and errno, survives a log on /dev/full, resumes', async () => {
+    const csv = await writeCsv(ctx.dir, 'full.csv', patientRows(5));
+    const out = path.join(ctx.dir, 'full-out');
+    const batchId = `full-${Date.now().toString(36)}`;
+    // results/ is a file (every write under it fails ENOTDIR), the log a device that is always full.
+    await mkdir(path.join(out, 'logs'), { recursive: true });
+    await writeFile(path.join(out, 'results'), 'not a folder\n');
+    await symlink('/dev/full', path.join(out, 'logs', 'worker.jsonl'));
+    const run = spawnRun([
+      csv,
+      '--id-column',
+      'id',
+      '--url',
+      `${target.url}/patients`,
+      '--task-queue',
+      `${ctx.taskQueue}-full`,
+      '--output-dir',
+      out,
+      '--batch-id',
+      batchId,
+    ]);
+    try {
+      const paused = await statusUntil(batchId, (p) => p.status === 'paused');
+      const pages = path.join(out, 'results', 'pages');
+      expect(paused).toMatchObject({ status: 'paused', succeeded: 5, running: 0, etaSeconds: 0 });
+      expect(paused.statusReason).toBe(
+        `cannot write result page 0: ENOTDIR (a folder on the path is a file) at ${pages}; ` +
+          `free space or make the output directory writable, then \`durabatch resume ${batchId}\``,
+      );
+      // The run is alive and following, and said why it waits; the full log was reported, not fatal.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(run.child.exitCode).toBeNull();
+      expect(run.stderr()).toContain(`paused: ${paused.statusReason}`);
+      expect(run.stderr()).toContain(
+        `durabatch: cannot write the log file ${path.join(out, 'logs', 'worker.jsonl')} (ENOSPC); its lines are dropped until it can be written again`,
+      );
+
+      await rm(path.join(out, 'results'));
+      const resumed = await durabatch(['resume', batchId]);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(await run.exited).toBe(0);
+      expect(run.stderr()).toContain(`batch ${batchId} completed`);
+      const summary = JSON.parse(await readFile(path.join(out, 'results', 'summary.json'), 'utf8')) as {
+        succeeded: number;
+        status: string;
+      };
+      expect(summary).toMatchObject({ status: 'completed', succeeded: 5 });
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGTERM');
+    }
+  }, 150_000);
+});
