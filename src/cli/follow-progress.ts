@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { BatchProgress } from '../../workflows/types';
 import type { BatchClient } from '../client/batch-client';
+import { BatchStalledError } from '../client/batch-health';
 import type { ProgressView } from './progress-view';
 
 const TERMINAL = new Set(['completed', 'partial_failure', 'failed', 'cancelled']);
@@ -12,7 +13,15 @@ export async function followBatch(
   client: BatchClient,
   batchId: string,
   view: ProgressView,
-  opts: { pollMs?: number; signal?: AbortSignal } = {},
+  opts: {
+    pollMs?: number;
+    signal?: AbortSignal;
+    /**
+     * A stall (no worker polling, workflow task failing) is shown once it lasted this long: 0 for
+     * `watch` (say it at once), a few seconds for `run`, whose own worker is starting.
+     */
+    stallGraceMs?: number;
+  } = {},
 ): Promise<BatchProgress> {
   let closed = false;
   // The workflow's own end is the authority; polling only draws progress meanwhile.
@@ -49,10 +58,27 @@ export async function followBatch(
       );
     paused = p.status === 'paused';
   };
+  let stallShown: string | undefined;
+  let stallSince: number | undefined;
+  /** Why nothing moves, said once per cause (and again if it changes), while the wait goes on. */
+  const showStall = (err: unknown) => {
+    if (!(err instanceof BatchStalledError)) return;
+    stallSince ??= Date.now();
+    if (Date.now() - stallSince < (opts.stallGraceMs ?? 0) || stallShown === err.message) return;
+    stallShown = err.message;
+    view.failure(`waiting: ${err.stall.message} — ${err.stall.hint}`);
+  };
   for (;;) {
     if (opts.signal?.aborted) throw opts.signal.reason;
     if (closed) break;
-    const p = await client.progress(batchId).catch(() => undefined);
+    const p = await client.progress(batchId).catch((err: unknown) => {
+      showStall(err);
+      return undefined;
+    });
+    if (p) {
+      stallSince = undefined;
+      stallShown = undefined;
+    }
     if (p) showPause(p);
     if (p) await showFailures(p);
     if (p) view.update(p);

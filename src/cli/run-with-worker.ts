@@ -79,7 +79,7 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
     const client = await batchClientOf(env, home, taskQueue);
     const batchId = await start(client);
     const view = new ProgressView(process.stderr, undefined, (id) => retries.count(id));
-    const final = await followBatch(client, batchId, view);
+    const final = await followBatch(client, batchId, view, { stallGraceMs: opts.worker ? 10_000 : 0 });
     const report = await checkReport(final);
     say(summaryBlock(final, report.lines));
     if (opts.json) process.stdout.write(JSON.stringify(final, null, 2) + '\n');
