@@ -10,6 +10,7 @@ import { startTargetApi, type TargetApi } from '../../examples/target-api/server
 import { runCli, type CliResult } from '../helpers/cli';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { patientRows, writeCsv } from '../helpers/files';
+import { spawnWorkerProcess } from '../helpers/worker-process';
 
 let ctx: TestContext;
 let target: TargetApi;
@@ -28,6 +29,7 @@ async function startBatch(
   name: string,
   taskQueue: string,
   rows = 4,
+  rate?: number,
 ): Promise<{ batchId: string; out: string }> {
   const csv = await writeCsv(ctx.dir, `${name}.csv`, patientRows(rows));
   const out = path.join(ctx.dir, `${name}-out`);
@@ -40,6 +42,7 @@ async function startBatch(
       batchId,
       taskQueue,
       outputDir: out,
+      ...(rate ? { rate } : {}),
     }),
   );
   return { batchId, out };
@@ -147,5 +150,28 @@ describe('status, watch and resume of a batch that cannot move', () => {
     expect(resume.code).toBe(1);
     expect(resume.stderr).toContain(`batch ${workflowId} is stuck: its workflow task has failed`);
     await ctx.client.workflow.getHandle(workflowId).terminate('test over');
+  }, 120_000);
+
+  it('after its worker is killed, status answers within the query bound and names the task queue', async () => {
+    const taskQueue = `${ctx.taskQueue}-crash`;
+    const worker = spawnWorkerProcess({ taskQueue, logFile: path.join(ctx.dir, 'crash-worker.log') });
+    // One item every 2 s: the batch is mid-way when its only worker dies.
+    const { batchId } = await startBatch('crash', taskQueue, 20, 0.5);
+    for (const until = Date.now() + 30_000; Date.now() < until;) {
+      const s = await durabatch(['status', batchId, '--json']);
+      if (s.code === 0 && (JSON.parse(s.stdout) as { succeeded: number }).succeeded >= 1) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await worker.kill();
+    const status = await durabatch(['status', batchId]);
+    expect(status.code).toBe(1);
+    expect(status.stderr).toBe(
+      `durabatch: batch ${batchId} did not answer within 10 s: the worker that last polled \`${taskQueue}\` may have stopped, or is overloaded\n` +
+        `  fix: try again in a minute, or start a worker: \`durabatch worker --task-queue ${taskQueue}\`\n`,
+    );
+    expect(status.stderr).not.toMatch(/TEMPORAL_ADDRESS|TLS/);
+    // The query is bounded to 10 s while the dead worker is still listed as a recent poller.
+    expect(status.ms).toBeLessThan(16_000);
+    await ctx.client.workflow.getHandle(batchId).terminate('test over');
   }, 120_000);
 });
