@@ -3,6 +3,7 @@
 // summary.json / summary.txt. Every file is rebuilt from the pages and replaced atomically, so a
 // retried report activity produces the same files.
 import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
 import { stringify } from 'csv-stringify/sync';
 import { readManifest } from '../../src/source/manifest';
 import type { StatsState } from '../../workflows/stats';
@@ -125,7 +126,8 @@ async function writeReportFiles(input: WriteReportInput): Promise<void> {
       const file = pageFile(input.outputDir, page);
       for await (const { record: o, line } of jsonLinesWithText<ItemOutcome>(file)) {
         if (!(o.index >= 0 && o.index < seen.length))
-          throw new Error(
+          // Deterministic: the same pages fail the same way on every attempt.
+          throw ApplicationFailure.nonRetryable(
             `result page ${file} holds item ${o.key} at index ${o.index}, outside the staged source's ${seen.length} items: the output directory holds another batch's results`,
           );
         // A page rewritten after a retry can repeat an item another page holds: the first one counts.

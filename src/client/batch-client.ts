@@ -46,6 +46,18 @@ function isDeadlineExceeded(err: unknown): boolean {
   return false;
 }
 
+/** The innermost message of a workflow's failure (the activity's own error, not its wrappers). */
+function failureText(err: unknown): string {
+  let e: unknown = err;
+  let activity: string | undefined;
+  while (e instanceof Error && e.cause instanceof Error) {
+    activity = (e as { activityType?: string }).activityType ?? activity;
+    e = e.cause;
+  }
+  const text = e instanceof Error ? e.message : String(e);
+  return activity ? `${activity}: ${text}` : text;
+}
+
 /** A handle typed by the batch workflow: its result is the final BatchProgress. */
 export type BatchHandle = WorkflowHandle<typeof batchWorkflow>;
 export interface BatchClientOptions {
@@ -265,7 +277,20 @@ export class BatchClient {
         );
         if (summary) return JSON.parse(summary) as BatchProgress;
       }
-      return await this.query(batchId, desc.taskQueue, () => handle.query(progressQuery));
+      const last = await this.query(batchId, desc.taskQueue, () => handle.query(progressQuery));
+      if (desc.status.name === 'COMPLETED' || desc.status.name === 'CANCELLED') return last;
+      // Failed (a bookkeeping activity out of attempts, a batch failure before its report),
+      // terminated or timed out: the last state still says running; say how it really ended.
+      const why = await handle.result().then(
+        () => undefined,
+        (e: unknown) => failureText(e),
+      );
+      return {
+        ...last,
+        status: 'failed',
+        statusReason: `the batch workflow ${desc.status.name.toLowerCase().replace('_', ' ')}${why ? `: ${why}` : ''}`,
+        endedAt: last.endedAt ?? desc.closeTime?.toISOString() ?? null,
+      };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new BatchNotFoundError(batchId);
       throw err;

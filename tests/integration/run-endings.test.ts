@@ -4,7 +4,9 @@
 // file is /dev/full (ENOSPC on every write, for real) pauses the batch with the error as its reason,
 // keeps `run` alive, and completes once the folder is fixed and the batch resumed.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { access, appendFile, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTargetApi, type TargetApi } from '../../examples/target-api/server';
@@ -13,6 +15,7 @@ import { runCli, type CliResult } from '../helpers/cli';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { patientRows, writeCsv } from '../helpers/files';
 import { bombSheet, hostileWorkbook, rowsWithoutR } from '../helpers/hostile-xlsx';
+import { spawnWorkerProcess } from '../helpers/worker-process';
 
 let ctx: TestContext;
 let target: TargetApi;
@@ -48,6 +51,13 @@ async function statusUntil(batchId: string, done: (p: BatchProgress) => boolean)
     } else if (i >= 120) throw new Error(res.stderr);
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/** The batch's staged source folder, from its workflow input. */
+async function stagedDirOf(handle: WorkflowHandle): Promise<string> {
+  const history = await handle.fetchHistory();
+  const payload = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+  return (JSON.parse(Buffer.from(payload.data!).toString()) as { source: { dir: string } }).source.dir;
 }
 
 describe('run ends, and says why it waits', () => {
@@ -165,4 +175,82 @@ describe('run ends, and says why it waits', () => {
       if (run.child.exitCode === null) run.child.kill('SIGTERM');
     }
   }, 150_000);
+
+  it('ends a batch whose report fails deterministically at once, and watch says the report is missing', async () => {
+    await ctx.startWorker();
+    const csv = await writeCsv(ctx.dir, 'noreport.csv', patientRows(3));
+    const out = path.join(ctx.dir, 'noreport-out');
+    const batchId = `noreport-${Date.now().toString(36)}`;
+    // One item every 2 s: the source's only page is read at the start, the report reads it again.
+    const started = await ctx.batches.start(
+      csv,
+      ctx.config({
+        http: { url: `${target.url}/patients` },
+        idColumn: 'id',
+        batchId,
+        outputDir: out,
+        rate: 0.5,
+      }),
+    );
+    // Once the source's page was read (an item started), damage the staged source: the report's
+    // pass over it fails the same way on every attempt.
+    for (const until = Date.now() + 30_000; Date.now() < until;) {
+      const p = await ctx.batches.progress(batchId);
+      if (p.running + p.succeeded > 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await appendFile(path.join(await stagedDirOf(started.handle), 'items.jsonl'), '{"damaged": \n');
+    const watch = await durabatch(['watch', batchId]);
+    const results = path.join(out, 'results');
+    expect(watch.code).toBe(1);
+    expect(watch.stderr).toMatch(
+      new RegExp(`batch ${batchId} completed \\(the report could not be written: [^\\n]*JSON[^\\n]*\\)\\n`),
+    );
+    expect(watch.stderr).toContain(
+      `  the report was NOT written to ${results}: the report could not be written: `,
+    );
+    await expect(access(path.join(results, 'summary.json'))).rejects.toThrow(/ENOENT/);
+    // Not retried: one attempt of writeReport, and the batch closed.
+    const events = (await started.handle.fetchHistory()).events!;
+    const reportTasks = events.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'writeReport',
+    );
+    expect(reportTasks).toHaveLength(1);
+    const failed = events.filter((e) => e.activityTaskFailedEventAttributes);
+    expect(failed.map((e) => e.activityTaskFailedEventAttributes!.retryState)).toEqual([
+      temporal.api.enums.v1.RetryState.RETRY_STATE_NON_RETRYABLE_FAILURE,
+    ]);
+    expect((await started.handle.describe()).status.name).toBe('COMPLETED');
+  }, 120_000);
+
+  it('says a batch whose workflow failed (a source read out of attempts) failed, with the cause', async () => {
+    const csv = await writeCsv(ctx.dir, 'badread.csv', patientRows(3));
+    const taskQueue = `${ctx.taskQueue}-badread`;
+    const batchId = `badread-${Date.now().toString(36)}`;
+    // No worker yet: the staged source is damaged before the batch reads its first page.
+    const started = await ctx.batches.start(
+      csv,
+      ctx.config({
+        http: { url: `${target.url}/patients` },
+        idColumn: 'id',
+        batchId,
+        taskQueue,
+        outputDir: path.join(ctx.dir, 'badread-out'),
+      }),
+    );
+    await appendFile(path.join(await stagedDirOf(started.handle), 'items.jsonl'), '{"damaged": \n');
+    const worker = spawnWorkerProcess({ taskQueue, logFile: path.join(ctx.dir, 'badread-worker.log') });
+    try {
+      const watch = await durabatch(['watch', batchId, '--json']);
+      expect(watch.code).toBe(1);
+      const final = JSON.parse(watch.stdout) as BatchProgress;
+      expect(final.status).toBe('failed');
+      // Not retried (a SyntaxError is deterministic): the read's own error, named by its activity.
+      expect(final.statusReason).toBe('the batch workflow failed: readPage: Unexpected end of JSON input');
+      const status = await durabatch(['status', batchId, '--json']);
+      expect(JSON.parse(status.stdout)).toMatchObject({ status: 'failed', statusReason: final.statusReason });
+    } finally {
+      await worker.kill();
+    }
+  }, 120_000);
 });
