@@ -253,4 +253,52 @@ describe('run ends, and says why it waits', () => {
       await worker.kill();
     }
   }, 120_000);
+
+  it('pauses a batch run by a separate worker whose results folder is unwritable; the worker stays up', async () => {
+    const csv = await writeCsv(ctx.dir, 'sepfull.csv', patientRows(3));
+    const out = path.join(ctx.dir, 'sepfull-out');
+    const taskQueue = `${ctx.taskQueue}-sepfull`;
+    const batchId = `sepfull-${Date.now().toString(36)}`;
+    await mkdir(out, { recursive: true });
+    await writeFile(path.join(out, 'results'), 'not a folder\n');
+    const worker = spawnWorkerProcess({ taskQueue, logFile: path.join(ctx.dir, 'sepfull-worker.log') });
+    try {
+      const started = await durabatch([
+        'start',
+        csv,
+        '--id-column',
+        'id',
+        '--url',
+        `${target.url}/patients`,
+        '--task-queue',
+        taskQueue,
+        '--output-dir',
+        out,
+        '--batch-id',
+        batchId,
+      ]);
+      expect(started.code, started.stderr).toBe(0);
+      const paused = await statusUntil(batchId, (p) => p.status === 'paused');
+      expect(paused).toMatchObject({ status: 'paused', succeeded: 3, etaSeconds: 0 });
+      expect(paused.statusReason).toBe(
+        `cannot write result page 0: ENOTDIR (a folder on the path is a file) at ${path.join(out, 'results', 'pages')}; ` +
+          `free space or make the output directory writable, then \`durabatch resume ${batchId}\``,
+      );
+      const text = await durabatch(['status', batchId]);
+      expect(text.stdout).toContain(`batch ${batchId} paused (cannot write result page 0: ENOTDIR`);
+      expect(worker.child.exitCode).toBeNull();
+      // Paused, not retried for ever: one attempt of the page write, non-retryable.
+      const events = (await ctx.client.workflow.getHandle(batchId).fetchHistory()).events!;
+      const writes = events.filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'writeResultsPage',
+      );
+      expect(writes).toHaveLength(1);
+      await rm(path.join(out, 'results'));
+      expect((await durabatch(['resume', batchId])).code).toBe(0);
+      const done = await statusUntil(batchId, (p) => p.status === 'completed');
+      expect(done).toMatchObject({ status: 'completed', succeeded: 3 });
+    } finally {
+      await worker.kill();
+    }
+  }, 120_000);
 });
