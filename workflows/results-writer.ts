@@ -36,11 +36,17 @@ function resultsPageWrite(): typeof awaitedOnCancel {
 
 type StorageState = Pick<BatchState, 'paused' | 'pauseReason' | 'storageFailure' | 'audit'>;
 
-/** The storage error's message when `err` is an activity's OutputStorageError. */
+/**
+ * Failures of where the batch's files go, that only an operator fixes: a full or unwritable output,
+ * or (after its attempts, each free to land on another worker) a worker that cannot see the output.
+ */
+const STORAGE_TYPES: readonly string[] = [FailureType.OutputStorageError, FailureType.SharedStorageError];
+
+/** The storage error's message when `err` is an activity's storage failure. */
 function storageError(err: unknown): string | undefined {
   return err instanceof ActivityFailure &&
     err.cause instanceof ApplicationFailure &&
-    err.cause.type === FailureType.OutputStorageError
+    STORAGE_TYPES.includes(err.cause.type ?? '')
     ? err.cause.message
     : undefined;
 }
