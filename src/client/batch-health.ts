@@ -92,7 +92,7 @@ export async function batchStall(
   const taskQueue = desc.taskQueue;
   const attempt = desc.raw.pendingWorkflowTask?.attempt ?? 0;
   if (attempt > 1) {
-    const failure = await lastWorkflowTaskFailure(client, namespace, desc);
+    const failure = await lastWorkflowTaskFailure(client, namespace, desc).catch(() => undefined);
     return {
       kind: 'workflow-task-failing',
       batchId,
@@ -107,8 +107,10 @@ export async function batchStall(
           : `see the worker's log for the stack, fix the cause and restart the workers; \`temporal workflow show --workflow-id ${batchId}\` shows the failure`,
     };
   }
-  const pollers = await workflowPollers(client, namespace, taskQueue);
-  if (pollers.length > 0) return undefined;
+  // A server or role that does not answer this (an older server, a narrow API key) leaves the
+  // bounded query to tell: never a reason to fail the command.
+  const pollers = await workflowPollers(client, namespace, taskQueue).catch(() => undefined);
+  if (pollers === undefined || pollers.length > 0) return undefined;
   return {
     kind: 'no-worker',
     batchId,
