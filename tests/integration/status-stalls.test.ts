@@ -174,4 +174,23 @@ describe('status, watch and resume of a batch that cannot move', () => {
     expect(status.ms).toBeLessThan(16_000);
     await ctx.client.workflow.getHandle(batchId).terminate('test over');
   }, 120_000);
+
+  it('cancel with no worker says it waits for one; resume runs one and the batch ends cancelled', async () => {
+    const taskQueue = `${ctx.taskQueue}-cancel`;
+    const { batchId, out } = await startBatch('cancelwait', taskQueue);
+    const cancel = await durabatch(['cancel', batchId]);
+    expect(cancel.code).toBe(0);
+    expect(cancel.stderr).toBe(
+      `durabatch: the cancellation waits: batch ${batchId} is waiting: no worker is polling \`${taskQueue}\`\n` +
+        `  fix: start one: \`durabatch worker --task-queue ${taskQueue}\` (or \`durabatch resume ${batchId}\`, which runs one in this process until the batch ends)\n`,
+    );
+    const resumed = await durabatch(['resume', batchId]);
+    expect(resumed.code).toBe(1);
+    expect(resumed.stderr).toContain(`batch ${batchId} cancelled`);
+    const summary = JSON.parse(await readFile(path.join(out, 'results', 'summary.json'), 'utf8')) as {
+      status: string;
+      total: number;
+    };
+    expect(summary).toMatchObject({ status: 'cancelled', total: 4 });
+  }, 120_000);
 });

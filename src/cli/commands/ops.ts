@@ -206,6 +206,12 @@ export function registerOps(program: Command): void {
             `cancellation requested for ${batchId}: items in flight are being stopped and the report written; ` +
               `\`durabatch watch ${batchId}\` follows it to the end`,
           );
+          // The request is recorded, but only a worker applies it: say so when none can.
+          const stall = await c.stall(batchId).catch(() => undefined);
+          if (stall)
+            process.stderr.write(
+              `durabatch: the cancellation waits: ${stall.message}\n  fix: ${stall.hint}\n`,
+            );
           return;
         }
         const res = await c.cancelItem(batchId, opts.item);
