@@ -5,6 +5,7 @@ export {
   type BatchClientOptions,
   type StartedBatch,
 } from './client/batch-client';
+export { BatchStalledError, type BatchStall } from './client/batch-health';
 export { Config, type ConfigInput } from './config/schema';
 export { loadConfig } from './config/load';
 export { openEnvironment, type Environment } from './server/environment';

@@ -6,13 +6,44 @@
 // runs its activities too, so this is the common case when a worker dies, not a rare one.
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import { FailureType } from './failure-types';
 
 /** A bookkeeping activity whose worker died is retried elsewhere after this long. */
 export const BOOKKEEPING_HEARTBEAT_TIMEOUT = '10 seconds';
 
-/** `options` for a bookkeeping activity, with the heartbeat timeout that notices a dead worker. */
+/**
+ * Errors of the batch's own file work that fail the same way on every attempt: JavaScript's own
+ * (a damaged page, a bug) and durabatch's deterministic types. Retrying them only hid a batch that
+ * could never end (a report that failed on every attempt, for ever, while `status` said completed).
+ */
+export const BOOKKEEPING_NON_RETRYABLE = [
+  'SyntaxError',
+  'TypeError',
+  'RangeError',
+  'ReferenceError',
+  FailureType.InputError,
+  FailureType.SourceTruncated,
+  FailureType.OutputStorageError,
+];
+
+/** Attempts of a bookkeeping activity unless it says otherwise: about 3 minutes of transient trouble. */
+export const BOOKKEEPING_MAX_ATTEMPTS = 8;
+
+/**
+ * `options` for a bookkeeping activity: the heartbeat timeout that notices a dead worker, and
+ * bounded attempts with the deterministic errors not retried, so a failure that does not pass
+ * reaches the workflow, which pauses or says why (results-writer.ts), instead of waiting for ever.
+ */
 export function bookkeeping(options: ActivityOptions): ActivityOptions {
-  return { heartbeatTimeout: BOOKKEEPING_HEARTBEAT_TIMEOUT, ...options };
+  return {
+    heartbeatTimeout: BOOKKEEPING_HEARTBEAT_TIMEOUT,
+    ...options,
+    retry: {
+      maximumAttempts: BOOKKEEPING_MAX_ATTEMPTS,
+      nonRetryableErrorTypes: BOOKKEEPING_NON_RETRYABLE,
+      ...options.retry,
+    },
+  };
 }
 
 /** Reading the staged source and writing result files and the report: retried, backing off to 30 s. */

@@ -48,6 +48,6 @@ export function progressOf(state: BatchState, outputDir: string, webUiUrl: strin
     rate: state.limits.rate ?? null,
     runNumber: state.runNumber,
     errorsByType: { ...state.stats.errorsByType },
-    statusReason: state.ending?.reason ?? state.pauseReason,
+    statusReason: state.storageFailure ?? state.ending?.reason ?? state.pauseReason,
   };
 }

@@ -46,6 +46,12 @@ export class BatchState {
    */
   ending?: { status: BatchStatus; reason?: string };
   endedAt?: string;
+  /**
+   * Set while a result file cannot be written (disk full, unwritable output): the batch waits,
+   * paused with it as its reason, even while ending (results-writer.ts). Not carried: the wait
+   * happens before any continue-as-new.
+   */
+  storageFailure?: string;
 
   constructor(
     readonly batchId: string,
@@ -269,6 +275,7 @@ export class BatchState {
   }
 
   currentStatus(): BatchStatus {
+    if (this.storageFailure !== undefined) return 'paused';
     if (this.ending) return this.ending.status;
     return this.paused ? 'paused' : 'running';
   }

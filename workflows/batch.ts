@@ -10,7 +10,7 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import { readPage, writeReport } from './activity-options';
+import { readPage } from './activity-options';
 import { ItemChildren } from './item-children';
 import { PageChildren } from './page-children';
 import { registerBatchHandlers } from './batch-handlers';
@@ -21,7 +21,7 @@ import type { BatchInput } from './batch-input';
 import type { BatchProgress, Item } from './types';
 import { expectedCost } from './cost';
 import { flushAuditQueue } from './batch-audit';
-import { writeResultPages } from './results-writer';
+import { writeFinalReport, writeResultPages } from './results-writer';
 import { unranOutcome } from './outcomes';
 import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
 
@@ -192,7 +192,8 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   }
 
   /** Writes full result pages; `force` also the last partial one. */
-  const flushResults = (force: boolean) => writeResultPages(state, input, resultsPageSize, force);
+  const flushResults = (force: boolean) =>
+    writeResultPages(state, input, resultsPageSize, force, () => presenter.refresh());
 
   const flushAudit = () => flushAuditQueue(state, input.outputDir);
   void children.watchUnreported(CLOSED_CHECK_MS);
@@ -267,19 +268,32 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     state.endedAt = workflowNowIso();
     await flushResults(true);
     const progress = state.progress(input.outputDir, webUiUrl);
-    await writeReport({
-      batchId: input.batchId,
-      outputDir: input.outputDir,
-      source: input.source,
-      progress,
-      resultsPages: state.resultsPage,
-      notStartedFrom,
-      stats: state.stats,
-      failures: state.failures,
-      resultsWorkbook: input.resultsWorkbook?.enabled ?? true,
-      sheet: input.resultsWorkbook?.sheet,
-      csvFormulas: input.csvFormulas,
-    });
+    const reportError = await writeFinalReport(
+      state,
+      {
+        batchId: input.batchId,
+        outputDir: input.outputDir,
+        source: input.source,
+        progress,
+        resultsPages: state.resultsPage,
+        notStartedFrom,
+        stats: state.stats,
+        failures: state.failures,
+        resultsWorkbook: input.resultsWorkbook?.enabled ?? true,
+        sheet: input.resultsWorkbook?.sheet,
+        csvFormulas: input.csvFormulas,
+      },
+      () => presenter.refresh(),
+    );
+    if (reportError !== undefined) {
+      // The batch ends all the same, and says its report is missing (status, watch, run).
+      const reason = `the report could not be written: ${reportError}`;
+      state.ending = {
+        status: final,
+        reason: state.ending.reason ? `${state.ending.reason}; ${reason}` : reason,
+      };
+      progress.statusReason = state.ending.reason;
+    }
     presenter.refresh();
     await condition(allHandlersFinished);
     await flushAudit();

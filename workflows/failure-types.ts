@@ -51,6 +51,10 @@ export const FailureType = {
   ProcessorNotAllowed: 'ProcessorNotAllowed',
   /** An attempt ran past its timeout. */
   Timeout: 'Timeout',
+  /** A result file cannot be written (disk full, read-only, unwritable): the batch pauses. */
+  OutputStorageError: 'OutputStorageError',
+  /** The results workbook could not be built (the report's core files are written all the same). */
+  WorkbookFailed: 'WorkbookFailed',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -3,6 +3,7 @@
 import type { ItemOutcome } from '../../workflows/types';
 import { pageFile } from '../../src/output-dir/layout';
 import { writeFileAtomic } from './atomic-file';
+import { storageFailure } from './storage-error';
 
 export interface WriteResultsPageInput {
   outputDir: string;
@@ -13,5 +14,9 @@ export interface WriteResultsPageInput {
 
 export async function writeResultsPage(input: WriteResultsPageInput): Promise<void> {
   const lines = input.outcomes.map((o) => JSON.stringify(o)).join('\n');
-  await writeFileAtomic(pageFile(input.outputDir, input.page), lines.length > 0 ? `${lines}\n` : '');
+  try {
+    await writeFileAtomic(pageFile(input.outputDir, input.page), lines.length > 0 ? `${lines}\n` : '');
+  } catch (err) {
+    throw storageFailure(err, `result page ${input.page}`, input.batchId);
+  }
 }

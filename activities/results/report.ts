@@ -3,6 +3,7 @@
 // summary.json / summary.txt. Every file is rebuilt from the pages and replaced atomically, so a
 // retried report activity produces the same files.
 import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
 import { readManifest } from '../../src/source/manifest';
 import type { StatsState } from '../../workflows/stats';
 import type { BatchProgress, FailureRecord, Item, ItemOutcome, StagedSourceRef } from '../../workflows/types';
@@ -10,7 +11,8 @@ import { writeFilesAtomically } from './atomic-stream';
 import { pageFile, resultsDir } from '../../src/output-dir/layout';
 import { writeFileAtomic } from './atomic-file';
 import { formatSummaryText } from './summary-text';
-import { writeResultsWorkbook } from './workbook';
+import { writeResultsWorkbook, type ResultsWorkbook, type SkippedSheet } from './workbook';
+import { isStorageError, storageFailure } from './storage-error';
 import { LatencyTally } from './latency';
 import { jsonLines, jsonLinesWithText } from '../../src/util/json-lines';
 import { FailureType } from '../../workflows/failure-types';
@@ -58,13 +60,33 @@ interface FailedOutcome {
   attempts: number;
 }
 
+/** What summary.json says of the results workbook (XLSX sources). */
+export interface WorkbookReport {
+  /** Why results.xlsx was not written: the other report files are complete all the same. */
+  workbookError?: string;
+  /** Sheets of the source workbook left out of results.xlsx (too large, a zip bomb, unreadable). */
+  workbookSkippedSheets?: SkippedSheet[];
+}
+
+/**
+ * Writes the report. A storage error (full disk, unwritable output) becomes the OutputStorageError
+ * the batch pauses on; a results workbook that cannot be built is named in the summary, never fatal.
+ */
+export async function writeReport(input: WriteReportInput): Promise<void> {
+  try {
+    await writeReportFiles(input);
+  } catch (err) {
+    throw storageFailure(err, 'the report', input.batchId);
+  }
+}
+
 /**
  * Streams every file of the report: the result pages are read line by line and items.jsonl,
  * results.csv and failed.csv written as they go, so memory stays flat whatever the batch's size
  * (a million items held as one array and joined into one string cost gigabytes). What is kept per
  * item is one byte (seen or not); failed items also keep their error until failed.csv is written.
  */
-export async function writeReport(input: WriteReportInput): Promise<void> {
+async function writeReportFiles(input: WriteReportInput): Promise<void> {
   const dir = resultsDir(input.outputDir);
   const manifest = await readManifest(input.source.dir);
   const seen = new Uint8Array(manifest.total);
@@ -98,7 +120,8 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
       const file = pageFile(input.outputDir, page);
       for await (const { record: o, line } of jsonLinesWithText<ItemOutcome>(file)) {
         if (!(o.index >= 0 && o.index < seen.length))
-          throw new Error(
+          // Deterministic: the same pages fail the same way on every attempt.
+          throw ApplicationFailure.nonRetryable(
             `result page ${file} holds item ${o.key} at index ${o.index}, outside the staged source's ${seen.length} items: the output directory holds another batch's results`,
           );
         // A page rewritten after a retry can repeat an item another page holds: the first one counts.
@@ -143,30 +166,43 @@ export async function writeReport(input: WriteReportInput): Promise<void> {
       }
     }
   });
-  // After items.jsonl etc.: those are the report's core; the workbook is a convenience on top.
-  const workbook =
-    manifest.format === 'xlsx' && input.resultsWorkbook !== false
-      ? await writeResultsWorkbook({
-          dir,
-          stagedDir: input.source.dir,
-          total: manifest.total,
-          columns: manifest.columns,
-          outcomesFile: files.items,
-          sheet: input.sheet,
-          createdAt: new Date(endedAt),
-        })
-      : undefined;
   const summary = {
     ...input.progress,
     ...latency.result(),
     source: input.source.originalPath,
     recentFailures: input.failures,
-    files: {
-      ...files,
-      summaryText: path.join(dir, 'summary.txt'),
-      ...(workbook ? { workbook } : {}),
-    },
+    files: { ...files, summaryText: path.join(dir, 'summary.txt') },
   };
-  await writeFileAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-  await writeFileAtomic(path.join(dir, 'summary.txt'), formatSummaryText(summary));
+  const writeSummary = async (s: typeof summary & WorkbookReport & { files: { workbook?: string } }) => {
+    await writeFileAtomic(path.join(dir, 'summary.json'), JSON.stringify(s, null, 2) + '\n');
+    await writeFileAtomic(path.join(dir, 'summary.txt'), formatSummaryText(s));
+  };
+  // The core files and their summary first: whatever becomes of the workbook (a convenience on top,
+  // made from a workbook the batch mostly never read), the report a person needs is on disk.
+  await writeSummary(summary);
+  if (manifest.format !== 'xlsx' || input.resultsWorkbook === false) return;
+  let workbook: ResultsWorkbook | undefined;
+  let workbookError: string | undefined;
+  try {
+    workbook = await writeResultsWorkbook({
+      dir,
+      stagedDir: input.source.dir,
+      total: manifest.total,
+      columns: manifest.columns,
+      outcomesFile: files.items,
+      sheet: input.sheet,
+      createdAt: new Date(endedAt),
+    });
+  } catch (err) {
+    if (isStorageError(err)) throw err;
+    workbookError = `${FailureType.WorkbookFailed}: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  await writeSummary({
+    ...summary,
+    ...(workbookError ? { workbookError } : {}),
+    ...(workbook && workbook.skippedSheets.length > 0
+      ? { workbookSkippedSheets: workbook.skippedSheets }
+      : {}),
+    files: { ...summary.files, ...(workbook ? { workbook: workbook.file } : {}) },
+  });
 }

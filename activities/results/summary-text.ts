@@ -9,6 +9,10 @@ export interface SummaryForText extends Omit<BatchProgress, keyof ReportLatency>
   recentFailures: FailureRecord[];
   /** Set when a results workbook was written. */
   files?: { workbook?: string };
+  /** Why results.xlsx was not written (XLSX sources). */
+  workbookError?: string;
+  /** Source sheets left out of results.xlsx, and why. */
+  workbookSkippedSheets?: { name: string; reason: string }[];
 }
 
 export function formatSummaryText(s: SummaryForText): string {
@@ -25,6 +29,9 @@ export function formatSummaryText(s: SummaryForText): string {
     `error rate   ${(s.errorRate * 100).toFixed(2)}%`,
     `cost         ${s.cost}`,
   ];
+  if (s.workbookError) lines.push(`workbook     results.xlsx not written: ${s.workbookError}`);
+  for (const k of s.workbookSkippedSheets ?? [])
+    lines.push(`workbook     sheet "${k.name}" left out of results.xlsx: ${k.reason}`);
   if (s.fastest) lines.push(`fastest      ${s.fastest.key} (${s.fastest.latencyMs} ms)`);
   if (s.slowest) lines.push(`slowest      ${s.slowest.key} (${s.slowest.latencyMs} ms)`);
   const steps = Object.entries(s.stepLatencyMs ?? {});

@@ -9,6 +9,7 @@ import type { Item } from '../../workflows/types';
 import { cellValue } from '../../src/source/formats/xlsx';
 import { plainText } from '../../src/source/types';
 import type { OutcomeIndex } from './workbook-outcomes';
+import { SheetCopyError } from './workbook-sheets';
 
 type SheetReader = AsyncIterable<ExcelJS.Row> & { id: number; name?: string };
 
@@ -72,16 +73,22 @@ export async function copyWorkbook(
         await copySourceSheet(ws, out, input);
         sourceDone = true;
       } else {
-        for await (const row of ws) {
-          const target = out.getRow(row.number);
-          copyRow(row, target);
-          target.commit();
+        // A sheet the batch never read may hold anything exceljs cannot take (rows without `r`):
+        // named, so the workbook is made again without it (workbook.ts), never fatal.
+        try {
+          for await (const row of ws) {
+            const target = out.getRow(row.number);
+            copyRow(row, target);
+            target.commit();
+          }
+        } catch (err) {
+          throw new SheetCopyError(name, (ioError ?? (err as Error)).message);
         }
       }
       out.commit();
     }
   } catch (err) {
-    throw ioError ?? err;
+    throw err instanceof SheetCopyError ? err : (ioError ?? err);
   } finally {
     stream.destroy();
   }

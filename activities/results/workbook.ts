@@ -16,8 +16,18 @@ import { jsonLines } from '../../src/util/json-lines';
 import { sourceCopyOf } from '../../src/source/source-copy';
 import { copyWorkbook } from './workbook-copy';
 import { clip, OutcomeIndex } from './workbook-outcomes';
+import {
+  oversizedSheets,
+  SheetCopyError,
+  sheetEntries,
+  workbookWithout,
+  type SheetEntry,
+  type SkippedSheet,
+} from './workbook-sheets';
+import { ZipLayoutError, type ZipEntry } from './zip-entries';
 
 export { OUTCOME_COLUMNS, OUTPUT_PREFIX } from './workbook-outcomes';
+export type { SkippedSheet } from './workbook-sheets';
 export const WORKBOOK_FILE = 'results.xlsx';
 /** Sheet name when the source's is not known. */
 const DEFAULT_SHEET = 'Results';
@@ -46,18 +56,75 @@ function toCell(v: unknown): ExcelJS.CellValue {
   return clip(typeof v === 'string' ? v : JSON.stringify(v));
 }
 
+export interface ResultsWorkbook {
+  file: string;
+  /** Sheets of the source workbook left out (too large, a zip bomb, unreadable), and why. */
+  skippedSheets: SkippedSheet[];
+}
+
+/** The source workbook as exceljs will read it: without the sheets left out (a filtered copy). */
+interface CopySource {
+  /** The staged copy, or a filtered copy of it beside the output. */
+  file: string;
+  sheets: SheetEntry[];
+  entries: ZipEntry[];
+}
+
 /**
  * Writes `<dir>/results.xlsx`; a previous one becomes `results.xlsx.bak` (one backup is kept).
- * Returns the workbook's path.
+ * Returns the workbook's path and the source sheets it left out.
  */
-export async function writeResultsWorkbook(input: ResultsWorkbookInput): Promise<string> {
+export async function writeResultsWorkbook(input: ResultsWorkbookInput): Promise<ResultsWorkbook> {
   const file = path.join(input.dir, WORKBOOK_FILE);
   const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const filtered = `${tmp}.source.xlsx`;
+  const sourceFile = sourceCopyOf(input.stagedDir);
+  const copied = await access(sourceFile).then(
+    () => true,
+    () => false,
+  );
+  let source: CopySource | undefined;
+  const skippedSheets: SkippedSheet[] = [];
   try {
-    await writeWorkbook(tmp, input);
+    source = copied ? { file: sourceFile, ...(await sheetEntries(sourceFile)) } : undefined;
+  } catch (err) {
+    if (!(err instanceof ZipLayoutError)) throw err;
+    // Not judged, so not copied: the results sheet holds the staged rows, the other sheets none.
+    skippedSheets.push({
+      name: '(all sheets)',
+      reason: `the source workbook cannot be checked before copying (${err.message}); the results sheet holds the staged rows`,
+    });
+  }
+  if (source) skippedSheets.push(...oversizedSheets(source.sheets, input.sheet));
+  try {
+    // Each sheet that fails to copy is left out and the workbook made again: at most once per sheet.
+    for (let tries = 0; ; tries++) {
+      try {
+        let from: string | undefined;
+        if (source) {
+          // Always through the bounded copy: a size header that lies is caught while inflating.
+          const drop = new Set(
+            source.sheets.filter((s) => skippedSheets.some((k) => k.name === s.name)).map((s) => s.part),
+          );
+          await workbookWithout(source.file, drop, source.sheets, source.entries, filtered);
+          from = filtered;
+        }
+        await writeWorkbook(tmp, input, from);
+        break;
+      } catch (err) {
+        const again =
+          err instanceof SheetCopyError &&
+          tries < (source?.sheets.length ?? 0) &&
+          !skippedSheets.some((k) => k.name === err.sheet);
+        if (!again) throw err;
+        skippedSheets.push({ name: err.sheet, reason: err.reason });
+      }
+    }
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  } finally {
+    await rm(filtered, { force: true });
   }
   // Two renames, never a copy: results.xlsx is always a complete workbook or absent for an instant,
   // and the backup costs no I/O whatever the file's size.
@@ -70,10 +137,15 @@ export async function writeResultsWorkbook(input: ResultsWorkbookInput): Promise
     }
   }
   await rename(tmp, file);
-  return file;
+  return { file, skippedSheets };
 }
 
-async function writeWorkbook(tmp: string, input: ResultsWorkbookInput): Promise<void> {
+/** Writes the workbook to `tmp` from the source workbook `sourceFile` (undefined: the staged rows). */
+async function writeWorkbook(
+  tmp: string,
+  input: ResultsWorkbookInput,
+  sourceFile: string | undefined,
+): Promise<void> {
   const outcomes = await OutcomeIndex.build(input.outcomesFile, input.total);
   const out = createWriteStream(tmp);
   // The writer only listens for stream errors once it finalises: an earlier one (a full disk) must
@@ -97,16 +169,11 @@ async function writeWorkbook(tmp: string, input: ResultsWorkbookInput): Promise<
   const items = jsonLines<Item>(path.join(input.stagedDir, 'items.jsonl'));
 
   const write = async () => {
-    const sourceFile = sourceCopyOf(input.stagedDir);
-    const copied = await access(sourceFile).then(
-      () => true,
-      () => false,
-    );
-    if (copied) {
+    if (sourceFile !== undefined) {
       const found = await copyWorkbook(workbook, { sourceFile, sheet: input.sheet, items, outcomes });
       if (!found) {
         throw new Error(
-          `cannot write results.xlsx: the staged workbook ${sourceFile} has no sheet "${input.sheet}", the batch's source sheet (was the staging replaced?); the other report files are complete`,
+          `cannot write results.xlsx: the staged workbook ${sourceCopyOf(input.stagedDir)} has no sheet "${input.sheet}", the batch's source sheet (was the staging replaced?); the other report files are complete`,
         );
       }
     } else {

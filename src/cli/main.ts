@@ -59,6 +59,12 @@ async function reportError(err: unknown): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  // A batch that cannot move (no worker polling, workflow task failing): its cause and what to do.
+  if (err instanceof Error && err.name === 'BatchStalledError') {
+    process.stderr.write(`durabatch: ${err.message}\n`);
+    process.exitCode = 1;
+    return;
+  }
   if (err instanceof WorkflowNotFoundError) {
     process.stderr.write(`durabatch: no batch with that id: ${err.message}\n  fix: see \`durabatch list\`\n`);
     process.exitCode = 2;

@@ -20,13 +20,14 @@ export function progressLine(p: BatchProgress, retrying = 0): string {
   );
 }
 
-export function summaryBlock(p: BatchProgress): string {
+/** `results`: the lines about the report in place of the usual one (it is missing, or incomplete). */
+export function summaryBlock(p: BatchProgress, results?: string[]): string {
   return [
     `batch ${p.batchId} ${p.status}${p.statusReason ? ` (${p.statusReason})` : ''}`,
     `  total ${p.total} = succeeded ${p.succeeded} + failed ${p.failed} + skipped ${p.skipped} + cancelled ${p.cancelled}` +
       (p.running + p.pending > 0 ? ` + running ${p.running} + pending ${p.pending}` : ''),
     `  throughput ${p.throughputPerMinute} items/min, latency p50 ${p.latencyMs.p50} ms p95 ${p.latencyMs.p95} ms p99 ${p.latencyMs.p99} ms`,
-    `  results in ${p.outputDir}/results (summary.txt, results.csv, failed.csv)`,
+    ...(results ?? [`  results in ${p.outputDir}/results (summary.txt, results.csv, failed.csv)`]),
   ].join('\n');
 }
 

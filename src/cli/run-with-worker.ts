@@ -13,7 +13,7 @@ import { allowListForBatch } from '../worker/allow-settings';
 import type { AllowSettings } from '../config/allow';
 import type { StepSpec } from '../../workflows/types';
 import { batchClientOf, say } from './batch-connection';
-import { exitCodeFor, followBatch } from './follow-progress';
+import { checkReport, exitCodeWithReport, followBatch } from './follow-progress';
 import { ProgressView, summaryBlock } from './progress-view';
 
 /** What a command decides once connected: where its batch runs and how to start (or resume) it. */
@@ -92,11 +92,12 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
     const client = await batchClientOf(env, home, taskQueue);
     const batchId = await start(client);
     const view = new ProgressView(process.stderr, undefined, (id) => retries.count(id));
-    const final = await followBatch(client, batchId, view);
+    const final = await followBatch(client, batchId, view, { stallGraceMs: opts.worker ? 10_000 : 0 });
     await ended?.(final);
-    say(summaryBlock(final));
+    const report = await checkReport(final);
+    say(summaryBlock(final, report.lines));
     if (opts.json) process.stdout.write(JSON.stringify(final, null, 2) + '\n');
-    process.exitCode = exitCodeFor(final);
+    process.exitCode = exitCodeWithReport(final, report);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

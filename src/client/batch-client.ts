@@ -27,11 +27,36 @@ import type { Config } from '../config/schema';
 import { BatchNotFoundError, InputError } from '../errors';
 import { recordBatchLocation } from '../home/batch-location';
 import { askAgainIfRefused } from './query-refused';
+import { batchStall, BatchStalledError, type BatchStall } from './batch-health';
 import { serverIdentity } from '../server/server-identity';
 import { stageOptionsFromConfig } from '../config/stage-options';
 import { memoOutputDir, type BatchMemo } from './batch-records';
 import { batchInputFromConfig } from './batch-input-from-config';
 import { describeSteps, stepsFromConfig } from './steps';
+
+/** How long a query may wait for a worker to answer it. */
+const QUERY_DEADLINE_MS = 10_000;
+
+/** A gRPC deadline passed (code 4), as the client reports it, anywhere in the cause chain. */
+function isDeadlineExceeded(err: unknown): boolean {
+  for (let e: unknown = err, i = 0; e instanceof Error && i < 5; e = e.cause, i++) {
+    if ((e as { code?: unknown }).code === 4 || /DEADLINE_EXCEEDED|deadline exceeded/i.test(e.message))
+      return true;
+  }
+  return false;
+}
+
+/** The innermost message of a workflow's failure (the activity's own error, not its wrappers). */
+function failureText(err: unknown): string {
+  let e: unknown = err;
+  let activity: string | undefined;
+  while (e instanceof Error && e.cause instanceof Error) {
+    activity = (e as { activityType?: string }).activityType ?? activity;
+    e = e.cause;
+  }
+  const text = e instanceof Error ? e.message : String(e);
+  return activity ? `${activity}: ${text}` : text;
+}
 
 /** A handle typed by the batch workflow: its result is the final BatchProgress. */
 export type BatchHandle = WorkflowHandle<typeof batchWorkflow>;
@@ -230,12 +255,21 @@ export class BatchClient {
     return this.client.workflow.getHandle<typeof batchWorkflow>(batchId);
   }
 
-  /** Current progress: the live query while running, else the final summary the batch wrote. */
+  /**
+   * Current progress: the live query while running, else the final summary the batch wrote. A
+   * running batch that cannot answer (no worker polls its task queue, its workflow task keeps
+   * failing) is a BatchStalledError at once, found by describe calls: a query would wait for a
+   * worker until its timeout.
+   */
   async progress(batchId: string): Promise<BatchProgress> {
     const handle = this.handle(batchId);
     try {
       const desc = await handle.describe();
-      if (desc.status.name === 'RUNNING') return await askAgainIfRefused(() => handle.query(progressQuery));
+      if (desc.status.name === 'RUNNING') {
+        const stall = await batchStall(this.client, this.opts.namespace, desc);
+        if (stall) throw new BatchStalledError(stall);
+        return await this.query(batchId, desc.taskQueue, () => handle.query(progressQuery));
+      }
       const outputDir = memoOutputDir(desc);
       if (outputDir) {
         const summary = await readFile(path.join(outputDir, 'results', 'summary.json'), 'utf8').catch(
@@ -243,15 +277,64 @@ export class BatchClient {
         );
         if (summary) return JSON.parse(summary) as BatchProgress;
       }
-      return await askAgainIfRefused(() => handle.query(progressQuery));
+      const last = await this.query(batchId, desc.taskQueue, () => handle.query(progressQuery));
+      if (desc.status.name === 'COMPLETED' || desc.status.name === 'CANCELLED') return last;
+      // Failed (a bookkeeping activity out of attempts, a batch failure before its report),
+      // terminated or timed out: the last state still says running; say how it really ended.
+      const why = await handle.result().then(
+        () => undefined,
+        (e: unknown) => failureText(e),
+      );
+      return {
+        ...last,
+        status: 'failed',
+        statusReason: `the batch workflow ${desc.status.name.toLowerCase().replace('_', ' ')}${why ? `: ${why}` : ''}`,
+        endedAt: last.endedAt ?? desc.closeTime?.toISOString() ?? null,
+      };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new BatchNotFoundError(batchId);
       throw err;
     }
   }
 
+  /** Why the running batch cannot move (no worker polling, workflow task failing), if it cannot. */
+  async stall(batchId: string): Promise<BatchStall | undefined> {
+    try {
+      const desc = await this.handle(batchId).describe();
+      if (desc.status.name !== 'RUNNING') return undefined;
+      return await batchStall(this.client, this.opts.namespace, desc);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new BatchNotFoundError(batchId);
+      throw err;
+    }
+  }
+
+  /**
+   * A query bounded in time: a worker was seen polling, but it may have stopped since (the server
+   * lists a poller for a while after its last poll), and an unanswered query is not an address or
+   * TLS problem. Past the deadline the cause is asked again, or the wait named as such.
+   */
+  private async query<T>(batchId: string, taskQueue: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+        askAgainIfRefused(fn, QUERY_DEADLINE_MS),
+      );
+    } catch (err) {
+      if (!isDeadlineExceeded(err)) throw err;
+      const stall = await this.stall(batchId);
+      if (stall) throw new BatchStalledError(stall);
+      throw new BatchStalledError({
+        kind: 'no-worker',
+        batchId,
+        taskQueue,
+        message: `batch ${batchId} did not answer within ${QUERY_DEADLINE_MS / 1000} s: the worker that last polled \`${taskQueue}\` may have stopped, or is overloaded`,
+        hint: `try again in a minute, or start a worker: \`durabatch worker --task-queue ${taskQueue}\``,
+      });
+    }
+  }
+
   failures(batchId: string): Promise<FailureRecord[]> {
-    return askAgainIfRefused(() => this.handle(batchId).query(failuresQuery));
+    return this.query(batchId, this.opts.taskQueue, () => this.handle(batchId).query(failuresQuery));
   }
 
   // Pause, resume, set and cancel are audited by the batch workflow itself, with this client's

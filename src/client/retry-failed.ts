@@ -69,6 +69,9 @@ async function writeRetryFile(
 ): Promise<number> {
   await mkdir(path.dirname(file), { recursive: true });
   const out = createWriteStream(file);
+  // Kept for the end: an unhandled 'error' event would kill the process (a full disk, say).
+  let failure: Error | undefined;
+  out.on('error', (err) => (failure ??= err));
   let written = 0;
   const missing = new Set(keys);
   try {
@@ -77,8 +80,12 @@ async function writeRetryFile(
       // With an id column the rows go out unchanged (the processor sees what it saw); row-number keys
       // would be renumbered, so the old key travels in a column of its own.
       const data = idColumn ? item.data : { ...item.data, [RETRY_KEY_COLUMN]: item.key };
+      if (failure) throw failure;
       if (!out.write(JSON.stringify(data) + '\n'))
-        await new Promise<void>((r) => out.once('drain', () => r()));
+        await new Promise<void>((r) => {
+          out.once('drain', () => r());
+          out.once('error', () => r());
+        });
       written += 1;
     }
   } finally {

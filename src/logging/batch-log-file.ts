@@ -29,6 +29,8 @@ export class AppendFile {
   constructor(
     readonly file: string,
     private readonly onError: (err: Error) => void = () => undefined,
+    /** Create every missing folder of the path (a worker's own log file), not just `logs/`. */
+    private readonly mkdirParents = false,
   ) {}
 
   write(line: string): void {
@@ -61,7 +63,7 @@ export class AppendFile {
 
   private open(): void {
     try {
-      mkdirSync(path.dirname(this.file));
+      mkdirSync(path.dirname(this.file), { recursive: this.mkdirParents });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { AppendFile } from './batch-log-file';
 
 export type { Logger };
 export { operationLogger, type LogLevels, type Operation } from './levels';
@@ -53,17 +54,50 @@ export function defaultPretty(fd: number, env: NodeJS.ProcessEnv = process.env):
   return Boolean(tty) && env.CI !== 'true';
 }
 
+/**
+ * Logging never crashes the process: a stream's 'error' event with no listener is thrown by Node
+ * (a full disk killed `durabatch run`), so every stream made here has one. A terminal that went
+ * away (EPIPE) loses its lines and nothing else.
+ */
+function quiet<S extends pino.DestinationStream>(stream: S): S {
+  (stream as unknown as NodeJS.EventEmitter).on?.('error', () => undefined);
+  return stream;
+}
+
 function terminalStream(fd: number, usePretty: boolean): pino.DestinationStream {
-  if (!usePretty) return pino.destination({ fd, sync: true });
+  if (!usePretty) return quiet(pino.destination({ fd, sync: true }));
   // In-process and synchronous (not a worker-thread transport): the CLI ends with process.exit(),
   // which must not lose the last lines.
-  return pretty({
-    destination: fd,
-    sync: true,
-    colorize: true,
-    translateTime: 'SYS:HH:MM:ss.l',
-    ignore: 'pid,hostname',
-  });
+  return quiet(
+    pretty({
+      destination: fd,
+      sync: true,
+      colorize: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+    }),
+  );
+}
+
+/**
+ * A log file as a stream that never throws: a line that cannot be written (full disk, read-only)
+ * is dropped, and the terminal hears of it once per spell of failures (AppendFile).
+ */
+function fileStream(file: string): pino.DestinationStream {
+  return new AppendFile(
+    file,
+    (err) => {
+      try {
+        process.stderr.write(
+          `durabatch: cannot write the log file ${file} (${(err as NodeJS.ErrnoException).code ?? err.message}); ` +
+            `its lines are dropped until it can be written again\n`,
+        );
+      } catch {
+        // the terminal is gone too: nothing left to tell
+      }
+    },
+    true,
+  );
 }
 
 /** What every durabatch logger shares: ISO times, the pid, and credentials redacted by path. */
@@ -97,7 +131,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     });
   }
   if (opts.file) {
-    streams.push({ level: 'trace', stream: pino.destination({ dest: opts.file, mkdir: true, sync: true }) });
+    streams.push({ level: 'trace', stream: fileStream(opts.file) });
   }
   const logger = pino(loggerOptions(level), pino.multistream(streams));
   if (opts.file) loggerFiles.set(logger, path.resolve(opts.file));

@@ -78,6 +78,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
 
   const out = createWriteStream(logFile, { flags: 'a' });
+  // The server's log is for diagnosis: a full disk loses its lines, never the process running it.
+  out.on('error', () => undefined);
   const child: ChildProcess = spawn(cliPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: opts.env ?? process.env,

@@ -40,7 +40,7 @@ describe('results workbook', () => {
     ];
     const outcomesFile = path.join(dir, 'items.jsonl');
     await writeFile(outcomesFile, outcomes.map((o) => JSON.stringify(o) + '\n').join(''));
-    const file = await writeResultsWorkbook({
+    const { file } = await writeResultsWorkbook({
       dir,
       stagedDir: staged.dir,
       total: staged.total,

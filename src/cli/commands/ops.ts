@@ -3,9 +3,23 @@ import type { Command } from 'commander';
 import type { BatchClient } from '../../client/batch-client';
 import type { FailureRecord } from '../../../workflows/types';
 import { InputError } from '../../errors';
+import { BatchStalledError } from '../../client/batch-health';
 import { withBatchClient } from '../batch-connection';
-import { exitCodeFor, followBatch } from '../follow-progress';
+import { checkReport, exitCodeWithReport, followBatch } from '../follow-progress';
 import { ProgressView, progressLine, summaryBlock } from '../progress-view';
+
+/**
+ * `status` of a running batch that cannot answer: the cause (no worker polling, workflow task
+ * failing) on stderr, and with --json as `stalled` on stdout; exit code 1.
+ */
+function printStall(err: BatchStalledError, json: boolean | undefined): void {
+  if (json) {
+    const { batchId, ...stalled } = err.stall;
+    process.stdout.write(JSON.stringify({ batchId, status: 'running', stalled }, null, 2) + '\n');
+  }
+  process.stderr.write(`durabatch: ${err.message}\n`);
+  process.exitCode = 1;
+}
 
 /** Runs `fn` on one batch; "not found" names the server holding it when this machine started it elsewhere. */
 const withClient = <T>(batchId: string, fn: (client: BatchClient) => Promise<T>) =>
@@ -29,6 +43,17 @@ const positiveNumber = (flag: string, v: string | undefined) => {
   return n;
 };
 
+/** Resumes the batch if it is paused; says what was done (`quiet`: nothing when it was not paused). */
+async function resumeIfPaused(c: BatchClient, batchId: string, quiet = false): Promise<void> {
+  const before = await c.progress(batchId);
+  if (before.status !== 'paused') {
+    if (!quiet) confirm(`${batchId} is ${before.status}, not paused: nothing to resume`);
+    return;
+  }
+  await c.resume(batchId);
+  confirm(`resumed ${batchId}: items start again (was paused: ${before.statusReason ?? 'by an operator'})`);
+}
+
 export function registerOps(program: Command): void {
   program
     .command('status')
@@ -37,7 +62,13 @@ export function registerOps(program: Command): void {
     .option('--json', 'the status object as JSON')
     .action((batchId: string, opts: { json?: boolean }) =>
       withClient(batchId, async (client) => {
-        const p = await client.progress(batchId);
+        let p;
+        try {
+          p = await client.progress(batchId);
+        } catch (err) {
+          if (!(err instanceof BatchStalledError)) throw err;
+          return printStall(err, opts.json);
+        }
         const itemsUrl = client.itemsUrl(batchId);
         if (opts.json) {
           // The latest failures, while the batch runs too (an ended batch's summary has them).
@@ -47,7 +78,7 @@ export function registerOps(program: Command): void {
           process.stdout.write(JSON.stringify({ ...p, recentFailures, itemsUrl }, null, 2) + '\n');
         } else
           process.stdout.write(
-            `${progressLine(p)}\n${summaryBlock(p)}\n` +
+            `${progressLine(p)}\n${summaryBlock(p, p.endedAt ? (await checkReport(p)).lines : undefined)}\n` +
               (p.webUiUrl ? `  Web UI: ${p.webUiUrl}\n` : '') +
               (itemsUrl ? `  items:  ${itemsUrl}\n` : ''),
           );
@@ -62,9 +93,10 @@ export function registerOps(program: Command): void {
     .action((batchId: string, opts: { json?: boolean }) =>
       withClient(batchId, async (client) => {
         const final = await followBatch(client, batchId, new ProgressView());
-        process.stderr.write(summaryBlock(final) + '\n');
+        const report = await checkReport(final);
+        process.stderr.write(summaryBlock(final, report.lines) + '\n');
         if (opts.json) process.stdout.write(JSON.stringify(final, null, 2) + '\n');
-        process.exitCode = exitCodeFor(final);
+        process.exitCode = exitCodeWithReport(final, report);
       }),
     );
 
@@ -85,20 +117,49 @@ export function registerOps(program: Command): void {
   program
     .command('resume')
     .argument('<batchId>')
-    .description('start new items again')
-    .action((batchId: string) =>
-      withClient(batchId, async (c) => {
-        const before = await c.progress(batchId);
-        if (before.status !== 'paused') {
-          confirm(`${batchId} is ${before.status}, not paused: nothing to resume`);
-          return;
-        }
-        await c.resume(batchId);
-        confirm(
-          `resumed ${batchId}: items start again (was paused: ${before.statusReason ?? 'by an operator'})`,
-        );
-      }),
-    );
+    .option('--no-worker', 'never run a worker in this process (when none polls, say so and stop)')
+    .description(
+      'start new items again; with no worker polling the batch, run one in this process and follow the batch to its end',
+    )
+    .action(async (batchId: string, opts: { worker: boolean }) => {
+      const stall = await withClient(batchId, async (c) => {
+        const stall = await c.stall(batchId);
+        if (stall?.kind === 'workflow-task-failing') throw new BatchStalledError(stall);
+        if (stall) return stall;
+        await resumeIfPaused(c, batchId);
+        return undefined;
+      });
+      if (!stall) return;
+      if (!opts.worker) throw new BatchStalledError(stall);
+      // Nothing runs the batch: this process does, as `run` does, until the batch ends.
+      const { followWithWorker } = await import('../run-with-worker');
+      const { enableTypeScriptModules } = await import('../typescript-modules');
+      await enableTypeScriptModules();
+      await followWithWorker({
+        worker: true,
+        plan: async (client) => {
+          const desc = await client.handle(batchId).describe();
+          const { memoOutputDir } = await import('../../client/batch-records');
+          process.stderr.write(
+            `no worker was polling \`${stall.taskQueue}\`: running one in this process until the batch ends (Ctrl-C stops it; the batch waits for the next worker)\n`,
+          );
+          return {
+            taskQueue: stall.taskQueue,
+            outputDir: memoOutputDir(desc) ?? process.cwd(),
+            start: async (c) => {
+              // This process's worker is starting: the server lists it once it first polls.
+              for (const until = Date.now() + 30_000; ;) {
+                const now = await c.stall(batchId);
+                if (now?.kind !== 'no-worker' || Date.now() > until) break;
+                await new Promise((r) => setTimeout(r, 300));
+              }
+              await resumeIfPaused(c, batchId, true);
+              return batchId;
+            },
+          };
+        },
+      });
+    });
 
   program
     .command('set')
@@ -145,6 +206,12 @@ export function registerOps(program: Command): void {
             `cancellation requested for ${batchId}: items in flight are being stopped and the report written; ` +
               `\`durabatch watch ${batchId}\` follows it to the end`,
           );
+          // The request is recorded, but only a worker applies it: say so when none can.
+          const stall = await c.stall(batchId).catch(() => undefined);
+          if (stall)
+            process.stderr.write(
+              `durabatch: the cancellation waits: ${stall.message}\n  fix: ${stall.hint}\n`,
+            );
           return;
         }
         const res = await c.cancelItem(batchId, opts.item);
