@@ -139,13 +139,17 @@ export function registerOps(program: Command): void {
         worker: true,
         plan: async (client) => {
           const desc = await client.handle(batchId).describe();
-          const { memoOutputDir } = await import('../../client/batch-records');
+          const { memoOutputDir, readBatchInput } = await import('../../client/batch-records');
+          // The in-process worker allows this batch's own processors (the user asked to run it), as
+          // `run` and `retry-failed --follow` do; nothing else that reaches its task queue.
+          const input = await readBatchInput(client, batchId);
           process.stderr.write(
             `no worker was polling \`${stall.taskQueue}\`: running one in this process until the batch ends (Ctrl-C stops it; the batch waits for the next worker)\n`,
           );
           return {
             taskQueue: stall.taskQueue,
             outputDir: memoOutputDir(desc) ?? process.cwd(),
+            steps: input.steps,
             start: async (c) => {
               // This process's worker is starting: the server lists it once it first polls.
               for (const until = Date.now() + 30_000; ;) {
