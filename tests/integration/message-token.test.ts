@@ -18,7 +18,7 @@ import { batchIdKey } from '../../workflows/search-attributes';
 import type { ItemOutcome } from '../../workflows/types';
 import { batchEnd, controlRows, key, liveProgress, readItems, waitFor } from '../helpers/engine';
 import { batchHistoryTexts } from '../helpers/history';
-import { engineHarness, type EngineHarness } from '../helpers/harness';
+import { controlUrl, engineHarness, type EngineHarness } from '../helpers/harness';
 import { firstUuid4 } from '../helpers/workflow-random';
 
 /** The decoded input a workflow (batch, item or page child) was started with, once it exists. */
@@ -92,6 +92,31 @@ describe('internal message tokens', () => {
     const holding = histories.filter((x) => x.text.includes(input.messageSecret!)).map((x) => x.workflowId);
     expect(histories.length).toBeGreaterThan(8);
     expect(holding).toEqual([b.batchId]);
+  });
+
+  it('the secret crosses continue-as-new: children of later runs get tokens derived from it', async () => {
+    const target = await h.target();
+    const { batchId, csv } = await h.source('continued', controlRows(30));
+    const config = h.ctx.config({
+      batchId,
+      idColumn: 'id',
+      http: { url: controlUrl(target) },
+      concurrency: 3,
+    });
+    const b = await h.ctx.batches.start(csv, config, { continueAsNewAfterEvents: 40 });
+    const first = await readBatchInput(h.ctx.batches, batchId);
+    expect(await batchEnd(b.handle)).toMatchObject({ kind: 'returned', progress: { succeeded: 30 } });
+    // The last run's input (readBatchInput reads the current run) holds the first run's secret.
+    const last = await readBatchInput(h.ctx.batches, batchId);
+    expect(last.carried).toBeDefined();
+    expect(last.messageSecret).toBe(first.messageSecret);
+    for (let i = 0; i < 30; i++) {
+      const childId = `${batchId}/${key(i)}`;
+      expect((await startInput(h.ctx.client, childId)).reportToken, childId).toBe(
+        hmac(first.messageSecret!, childId),
+      );
+    }
+    expect(target.stats()).toMatchObject({ requests: 30 });
   });
 
   it('a batch started from a copied input (retry-failed) gets a secret of its own', async () => {
