@@ -100,7 +100,8 @@ export function senderToken(
   childId: string,
 ): string | undefined {
   if (!enabled) return undefined;
-  return secret !== undefined ? childToken(secret, childId) : uuid4();
+  // A hand-made input could hold anything there: only a non-empty text is a secret.
+  return typeof secret === 'string' && secret !== '' ? childToken(secret, childId) : uuid4();
 }
 
 /** Whether this run gives children tokens: call once per run, at the first child start. */

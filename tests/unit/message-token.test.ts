@@ -61,5 +61,11 @@ describe('message token', () => {
     const secret = newMessageSecret();
     expect(senderToken(true, secret, 'b/k')).toBe(childToken(secret, 'b/k'));
     expect(senderToken(false, secret, 'b/k')).toBeUndefined();
+    // An empty or non-text secret (a hand-made input) is no secret: HMAC under it is computable.
+    for (const none of [undefined, '', 42 as unknown as string]) {
+      const token = senderToken(true, none, 'b/k');
+      expect(token).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(token).not.toBe(childToken('', 'b/k'));
+    }
   });
 });
