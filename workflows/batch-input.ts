@@ -34,6 +34,13 @@ export interface BatchInput {
   itemsPerChild?: number;
   /** Page mode: run items as activities (default) or as local activities (`local`, short calls). */
   itemExecution?: 'activity' | 'local';
+  /**
+   * Random secret drawn by the client that starts the batch (never by the workflow, whose randomness
+   * is a function of its public run id); each child's message token is derived from it
+   * (workflows/message-token.ts). Only in payloads, so the codec encrypts it. Absent: a batch started
+   * by an older client, whose tokens come from the workflow's seeded PRNG (weaker, see senderToken).
+   */
+  messageSecret?: string;
   /** State from the previous run; absent on the first run. */
   carried?: CarriedState;
 }

@@ -58,10 +58,12 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     outputDir: input.outputDir,
     local: input.itemExecution === 'local',
   };
-  const children = new ItemChildren(state, itemSpec);
+  // The message secret stays in this workflow's input (carried by continue-as-new with the rest of
+  // it): children get only the token derived from it for their own id.
+  const children = new ItemChildren(state, itemSpec, input.messageSecret);
   const pages =
     (input.itemsPerChild ?? 1) > 1
-      ? new PageChildren(state, itemSpec, input.source, input.itemsPerChild!)
+      ? new PageChildren(state, itemSpec, input.source, input.itemsPerChild!, input.messageSecret)
       : undefined;
   children.pages = pages;
   const buffer: Item[] = [];

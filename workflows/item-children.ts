@@ -61,6 +61,8 @@ export class ItemChildren {
   constructor(
     private readonly state: BatchState,
     private readonly template: ChildTemplate,
+    /** The batch's message secret (BatchInput.messageSecret): never in a child's input. */
+    private readonly messageSecret?: string,
   ) {}
 
   childId(key: string): string {
@@ -76,7 +78,7 @@ export class ItemChildren {
     if (report === 'result') this.byResult.add(item.key);
     // Its reports must carry this token: a signal forged by another client cannot know it.
     this.tokens ??= tokensEnabled();
-    const token = senderToken(this.tokens);
+    const token = senderToken(this.tokens, this.messageSecret, childId);
     this.state.inFlight.set(item.key, {
       key: item.key,
       index: item.index,

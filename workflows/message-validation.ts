@@ -5,6 +5,7 @@
 // string saying what is wrong (for the workflow's log).
 import { ApplicationFailure, log, patched, TemporalFailure, uuid4 } from '@temporalio/workflow';
 import type { ItemBlocked, ItemsCompleted, PageControl, PageCost } from './messages';
+import { childToken } from './message-token';
 import type { ItemOutcome, ItemStatus } from './types';
 
 export type Parsed<T> = { ok: T } | { problem: string };
@@ -85,11 +86,22 @@ export function parseOutcome(v: unknown): Parsed<ItemOutcome> {
 const SENDER_TOKEN_PATCH = 'internal-message-token';
 
 /**
- * Mints the token a child is started with, or undefined in a run replayed from before tokens.
- * `enabled`: the caller's once-per-run decision (see `tokensEnabled`).
+ * The token the child `childId` is started with, or undefined in a run replayed from before tokens.
+ * `enabled`: the caller's once-per-run decision (see `tokensEnabled`). With the batch's message
+ * secret (BatchInput.messageSecret) it is derived from it and cannot be computed without it. A batch
+ * started by an older client has none: its tokens come from `uuid4()`, i.e. the workflow's PRNG,
+ * seeded from the run id, so whoever reads the run id and knows the SDK can compute them (weaker:
+ * they only keep out senders who do not know how). Either way the token is kept with the child in
+ * flight and checked against that copy, so children started before a worker upgrade still validate.
  */
-export function senderToken(enabled: boolean): string | undefined {
-  return enabled ? uuid4() : undefined;
+export function senderToken(
+  enabled: boolean,
+  secret: string | undefined,
+  childId: string,
+): string | undefined {
+  if (!enabled) return undefined;
+  // A hand-made input could hold anything there: only a non-empty text is a secret.
+  return typeof secret === 'string' && secret !== '' ? childToken(secret, childId) : uuid4();
 }
 
 /** Whether this run gives children tokens: call once per run, at the first child start. */

@@ -47,6 +47,8 @@ export class PageChildren {
     private readonly spec: ItemRunSpec,
     private readonly source: StagedSourceRef,
     readonly itemsPerChild: number,
+    /** The batch's message secret (BatchInput.messageSecret): never in a page's input. */
+    private readonly messageSecret?: string,
   ) {}
 
   /** The control a page should have now. */
@@ -204,7 +206,7 @@ export class PageChildren {
     // Its reports must carry this token, and so must the parent's messages to it: a signal forged by
     // another client cannot know it.
     this.tokens ??= tokensEnabled();
-    const token = senderToken(this.tokens);
+    const token = senderToken(this.tokens, this.messageSecret, childId);
     if (token !== undefined) page.token = token;
     const budget = this.state.limits.budget;
     if (budget !== undefined) {

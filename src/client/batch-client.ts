@@ -1,4 +1,5 @@
 // The typed client API: everything the CLI does to a batch, for programs too.
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -159,7 +160,8 @@ export class BatchClient {
 
   /**
    * Starts a prepared batch input: the workflow with its search attributes, memo and Web UI summary
-   * and details, then the `start` audit entry. A taken id is an input error.
+   * and details, then the `start` audit entry. A taken id is an input error. Every batch gets a
+   * fresh message secret here (a retry's input copied from another batch included).
    */
   async startInput(
     input: BatchInput,
@@ -173,6 +175,9 @@ export class BatchClient {
   ): Promise<BatchHandle> {
     const { batchId, limits, outputDir } = input;
     const processor = describeSteps(input.steps);
+    // The children's message tokens derive from it: drawn here, never in the workflow, whose
+    // randomness follows from its public run id (workflows/message-token.ts).
+    input = { ...input, messageSecret: newMessageSecret() };
     let handle: BatchHandle;
     try {
       handle = await this.client.workflow.start<typeof batchWorkflow>('batchWorkflow', {
@@ -359,4 +364,9 @@ export class BatchClient {
   async cancel(batchId: string): Promise<void> {
     await this.handle(batchId).cancel();
   }
+}
+
+/** 256 random bits for a batch's message secret (BatchInput.messageSecret). */
+export function newMessageSecret(): string {
+  return randomBytes(32).toString('base64url');
 }
