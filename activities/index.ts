@@ -14,6 +14,7 @@ import { startHeartbeats, whileAlive } from './heartbeats';
 import { runProcessor } from './processors';
 import { ALLOW_ANY, assertAllowed, type ProcessorAllowList } from './processors/allow-list';
 import { SecretScrubber, secretsOf } from './processors/secret-scrub';
+import { assertStoragePath } from './storage-roots';
 import { writeReport, type WriteReportInput } from './results/report';
 import { writeResultsPage, type WriteResultsPageInput } from './results/pages';
 import {
@@ -33,7 +34,8 @@ export interface ActivityDeps {
   /** Where `${env:NAME}` references are resolved (default process.env). */
   env?: NodeJS.ProcessEnv;
   /**
-   * What processItem agrees to run (programs, modules, origins), checked before anything runs.
+   * What processItem agrees to run (programs, modules, origins), checked before anything runs, and
+   * where every activity agrees to read and write a batch's files (paths), checked before any I/O.
    * Default ALLOW_ANY: the worker factory (src/worker/worker.ts) always passes its own.
    */
   allow?: ProcessorAllowList;
@@ -100,8 +102,28 @@ export function createActivities(deps: ActivityDeps) {
   const resultsLog = operationLogger(deps.logger, 'results', deps.logLevels);
   // Lines about a batch whose storage this worker sees also go to the batch's logs/worker.jsonl.
   const batchLogs = new BatchLoggers(deps.logger, deps.logLevels);
+  /**
+   * The batch's directories named by the workflow input must lie in this worker's storage roots
+   * (activities/storage-roots.ts), checked first: nothing is read, written or logged to them before.
+   */
+  const checkPaths = async (
+    paths: { outputDir?: string; stagedDir?: string },
+    log: Logger,
+    batchId?: string,
+  ): Promise<void> => {
+    try {
+      if (paths.stagedDir !== undefined)
+        await assertStoragePath('staged source', paths.stagedDir, allow.paths, batchId);
+      if (paths.outputDir !== undefined)
+        await assertStoragePath('output directory', paths.outputDir, allow.paths, batchId);
+    } catch (err) {
+      log.error({ batchId }, (err as Error).message);
+      throw err;
+    }
+  };
   return {
     readPage: keptAlive(async (input: ReadPageInput): Promise<Item[]> => {
+      await checkPaths({ stagedDir: input.source.dir }, sourceLog, input.batchId);
       await requireStorage({ batchId: input.batchId, stagedDir: input.source.dir }, sourceLog, true);
       try {
         await checkSourceUnchanged(input.source);
@@ -117,6 +139,7 @@ export function createActivities(deps: ActivityDeps) {
 
     findItem: keptAlive(
       async (input: { source: StagedSourceRef; key: string }): Promise<Item | undefined> => {
+        await checkPaths({ stagedDir: input.source.dir }, sourceLog);
         await requireStorage({ stagedDir: input.source.dir }, sourceLog, true);
         return findStagedItem(input.source, input.key);
       },
@@ -130,6 +153,7 @@ export function createActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const { attempt } = ctx.info;
       const { step, item } = input;
+      await checkPaths({ outputDir: input.outputDir }, processorLog, input.batchId);
       await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, processorLog, true);
       // Every secret this attempt may resolve is masked in all that leaves it: failure, outcome,
       // heartbeat details and log lines (activities/processors/secret-scrub.ts).
@@ -186,11 +210,13 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     recordAudit: keptAlive(async (input: RecordAuditInput): Promise<void> => {
+      await checkPaths({ outputDir: input.outputDir }, resultsLog, input.batchId);
       await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, resultsLog, false);
       await recordAudit(input);
     }),
 
     writeResultsPage: keptAlive(async (input: WriteResultsPageInput): Promise<void> => {
+      await checkPaths({ outputDir: input.outputDir }, resultsLog, input.batchId);
       await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, resultsLog, false);
       await writeResultsPage(input);
     }),
@@ -205,6 +231,7 @@ export function createActivities(deps: ActivityDeps) {
 
     writeReport: keptAlive(async (input: WriteReportInput): Promise<void> => {
       const storage = { batchId: input.batchId, outputDir: input.outputDir, stagedDir: input.source.dir };
+      await checkPaths(storage, resultsLog, input.batchId);
       await requireStorage(storage, resultsLog, false);
       await writeReport(input);
       const log = batchLogs.op(input.outputDir, 'results').child({ batchId: input.batchId });

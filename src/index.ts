@@ -11,7 +11,14 @@ export { loadConfig } from './config/load';
 export { openEnvironment, type Environment } from './server/environment';
 export { createBatchWorker } from './worker/worker';
 // A worker's allow-list (createBatchWorker's `allow`): what it runs, whoever started the batch.
-export { ALLOW_ANY, ALLOW_NONE, allowListOf, type ProcessorAllowList } from './worker/allow-settings';
+export {
+  ALLOW_ANY,
+  ALLOW_NONE,
+  allowListOf,
+  allowListForWorker,
+  defaultStorageRoots,
+  type ProcessorAllowList,
+} from './worker/allow-settings';
 export { DEFAULT_TASK_QUEUE } from './home/defaults';
 export { NonRetryableError, type ProcessContext, type ProcessFunction } from './sdk';
 export type { BatchProgress, ItemOutcome, BatchStatus, FailureRecord } from '../workflows/types';

@@ -49,6 +49,11 @@ export const FailureType = {
   ItemFinished: 'ItemFinished',
   /** The worker's allow-list does not cover the step's program, module or origin: nothing ran. */
   ProcessorNotAllowed: 'ProcessorNotAllowed',
+  /**
+   * The batch's output directory or staged source lies outside the worker's storage roots
+   * (`allow.paths`): nothing was read or written; the batch pauses (blocking).
+   */
+  StoragePathNotAllowed: 'StoragePathNotAllowed',
   /** An attempt ran past its timeout. */
   Timeout: 'Timeout',
   /** A result file cannot be written (disk full, read-only, unwritable): the batch pauses. */
@@ -67,12 +72,14 @@ export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 export const BLOCKING_FAILURE_TYPES: readonly string[] = [
   FailureType.ModuleLoadError,
   FailureType.SharedStorageError,
+  FailureType.StoragePathNotAllowed,
 ];
 
 /** Failures of reading the source that pause the batch with their message (never retried as such). */
 export const SOURCE_PAUSE_TYPES: readonly string[] = [
   FailureType.SourceChangedError,
   FailureType.SharedStorageError,
+  FailureType.StoragePathNotAllowed,
 ];
 
 /** An item workflow that closed without reporting its outcome (terminated, timed out). */

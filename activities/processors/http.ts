@@ -3,7 +3,6 @@
 // retryable (Retry-After honoured through nextRetryDelay), any other status non-retryable. Errors
 // before sending are input errors; redirects are followed within one origin only; the answer's body
 // is read under a byte cap, and once a request took effect nothing in reading its answer retries it.
-import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/activity';
 import { Agent, fetch, Headers, type RequestInit, type Response } from 'undici';
 import type { HttpProcessorSpec } from '../../workflows/types';
@@ -31,6 +30,10 @@ import { costValue } from '../../workflows/cost';
 import { FailureType } from '../../workflows/failure-types';
 import { logFailure, logRequest, logResponse, type HttpAttemptLog } from './http-log';
 import { maskUrl } from '../../src/logging/secrets';
+import { readFileBoundedSync } from '../../src/util/bounded-read';
+
+/** Certificates, keys and CA bundles are kilobytes; the system's whole CA bundle is under 1 MiB. */
+const MAX_TLS_FILE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Connections per target origin, shared by every item on this worker (a connection limit); one agent
@@ -68,7 +71,11 @@ function tlsOptions(tls: NonNullable<HttpProcessorSpec['tls']>, env: NodeJS.Proc
   const read = (setting: string, file: string | undefined) => {
     if (file === undefined) return undefined;
     try {
-      return readFileSync(file);
+      // A FIFO or a huge file named here would block or fill the worker: certificates are small.
+      return readFileBoundedSync(file, MAX_TLS_FILE_BYTES, {
+        what: `${setting} ${file}`,
+        hint: 'a PEM file',
+      });
     } catch (err) {
       throw ApplicationFailure.nonRetryable(
         `cannot read ${setting} ${file} on this worker: ${(err as Error).message}`,

@@ -111,7 +111,7 @@ export async function startEngineStack(
       home: opts.home,
       logger,
       // The bench's own batches: every processor they name (an engine from before allow-lists ignores it).
-      allow: { commands: ['*'], modules: ['*'], origins: ['*'] },
+      allow: { commands: ['*'], modules: ['*'], origins: ['*'], paths: ['*'] },
     });
     const running = worker.run();
     const connection = await Connection.connect({ address: server.address });

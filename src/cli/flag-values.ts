@@ -1,8 +1,11 @@
 // Flag values that need more than the config schema's parsing: durations, headers, a schema given as
 // a file. Errors name the flag and say what to write.
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../errors';
+import { readFileBounded } from '../util/bounded-read';
+
+/** A --schema file is a JSON Schema, not data: far below this. */
+export const MAX_SCHEMA_FILE_BYTES = 16 * 1024 * 1024;
 
 /** Parses `30000`, `30s`, `2m` into milliseconds; a flag name for the error. */
 export function parseDuration(value: string, flag: string): number {
@@ -36,10 +39,11 @@ export function parseHeaders(headers: string[] | undefined): Record<string, stri
 export async function schemaText(value: string | undefined): Promise<string | undefined> {
   if (value === undefined || value.trim().startsWith('{')) return value;
   const file = path.resolve(value);
-  return readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new InputError(
-      `cannot read --schema file ${file}: ${err.code ?? err.message}`,
-      'give a JSON file, or JSON text starting with {',
-    );
-  });
+  const hint = 'give a JSON file, or JSON text starting with {';
+  return readFileBounded(file, MAX_SCHEMA_FILE_BYTES, { what: `--schema file ${file}`, hint }).catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err instanceof InputError) throw err;
+      throw new InputError(`cannot read --schema file ${file}: ${err.code ?? err.message}`, hint);
+    },
+  );
 }

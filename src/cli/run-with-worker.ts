@@ -83,7 +83,7 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
         retryTracker: retries,
         // Its own batch's processor is what the user asked for; anything else on the task queue
         // runs only as far as the configured allow-list says.
-        allow: allowListForBatch(opts.allow, steps),
+        allow: allowListForBatch(opts.allow, steps, { home, outputDir }),
       });
       const running = worker.run();
       cleanups.push(() => worker.shutdown());

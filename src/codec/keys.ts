@@ -5,8 +5,11 @@
 //                             key ring {"current": "k2", "keys": {"k1": "<base64>", "k2": "<base64>"}}.
 // Rotation: encrypt with the current key, keep the old ones in the ring so older histories still
 // decrypt (the payload names the key it was encrypted with).
-import { readFileSync } from 'node:fs';
 import { InputError } from '../errors';
+import { readFileBoundedSync } from '../util/bounded-read';
+
+/** A key file holds a key or a small JSON key ring: anything larger is not one. */
+const MAX_KEY_FILE_BYTES = 1024 * 1024;
 
 export interface KeyRing {
   currentId: string;
@@ -33,8 +36,13 @@ export function loadKeyRing(env: NodeJS.ProcessEnv = process.env): KeyRing | und
   if (!file) return undefined;
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    const hint = 'point it at a readable key file, or unset it to turn payload encryption off';
+    text = readFileBoundedSync(file, MAX_KEY_FILE_BYTES, {
+      what: `DURABATCH_CODEC_KEY_FILE ${file}`,
+      hint,
+    }).toString('utf8');
   } catch (err) {
+    if (err instanceof InputError) throw err;
     throw new InputError(
       `cannot read DURABATCH_CODEC_KEY_FILE ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
       'point it at a readable key file, or unset it to turn payload encryption off',

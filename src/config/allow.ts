@@ -36,6 +36,12 @@ const ModulePath = z
   .min(1)
   .transform((p) => (p === ANY ? p : path.resolve(p)));
 
+const StorageRoot = z
+  .string()
+  .trim()
+  .min(1)
+  .transform((p) => (p === ANY ? p : path.resolve(p)));
+
 const Origin = z
   .string()
   .trim()
@@ -88,5 +94,13 @@ export const AllowSettings = z.strictObject({
    * its own batch's origin).
    */
   origins: list(Origin).default([]),
+  /**
+   * Directories a batch's output directory and staged source must lie in on this worker
+   * (`--allow-path`), symlinks resolved, `*` for any: a batch names both paths, so without this
+   * anyone who can start a workflow chooses where the worker writes and reads. Always allowed on
+   * top: DURABATCH_HOME and `output/` under the working directory (a `durabatch run` worker: its
+   * home and its batch's output directory). Default: none more.
+   */
+  paths: list(StorageRoot).default([]),
 });
 export type AllowSettings = z.infer<typeof AllowSettings>;

@@ -1,9 +1,9 @@
 // Effective configuration: defaults < config file < DURABATCH_* environment < CLI flags. Every
 // value remembers where it came from, so a validation error names the flag, variable or file, and
 // `durabatch config` can show each value's origin.
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../errors';
+import { readFileBounded } from '../util/bounded-read';
 import { AllowSettings } from './allow';
 import { CommandSettings, HttpSettings, ModuleSettings } from './processors';
 import { Config, formatConfigIssues, type SettingSources } from './schema';
@@ -128,10 +128,17 @@ export interface LoadedConfig {
   file?: string;
 }
 
+/** A config file is settings, not data: far below this. Bounds a wrong path (a dump, a FIFO). */
+export const MAX_CONFIG_FILE_BYTES = 16 * 1024 * 1024;
+
 async function readConfigFile(file: string): Promise<Plain> {
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new InputError(`cannot read config file ${file}: ${err.code ?? err.message}`, 'check --config');
-  });
+  const naming = { what: `config file ${file}`, hint: 'check --config' };
+  const text = await readFileBounded(file, MAX_CONFIG_FILE_BYTES, naming).catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err instanceof InputError) throw err;
+      throw new InputError(`cannot read config file ${file}: ${err.code ?? err.message}`, 'check --config');
+    },
+  );
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -7,8 +7,12 @@
 //   keys   item keys, exactly (a list, or a file with one key per line)
 //   where  "field=value", "field!=value", "field>=n", "field<=n", "field~regex"; all must hold
 //   limit  at most this many items (the first ones selected)
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { InputError } from '../errors';
+import { readFileBounded } from '../util/bounded-read';
+
+/** A --keys file: one key per line; millions of keys fit well below this. */
+export const MAX_KEYS_FILE_BYTES = 64 * 1024 * 1024;
 
 export interface SelectionSpec {
   rows?: string;
@@ -162,7 +166,14 @@ async function readKeys(spec: string): Promise<string[]> {
     (s) => s.isFile(),
     () => false,
   );
-  const list = isFile ? (await readFile(spec, 'utf8')).split(/\r?\n/) : spec.split(',');
+  const list = isFile
+    ? (
+        await readFileBounded(spec, MAX_KEYS_FILE_BYTES, {
+          what: `--keys file ${spec}`,
+          hint: 'select fewer keys per batch (split the file), or select with --rows/--where',
+        })
+      ).split(/\r?\n/)
+    : spec.split(',');
   const keys = list.map((k) => k.trim()).filter((k) => k !== '');
   if (keys.length === 0) {
     throw new InputError(

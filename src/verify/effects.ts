@@ -1,7 +1,7 @@
 // The target's own record of what took effect, keyed by the Idempotency-Key durabatch sent
 // (`<batchId>:<itemKey>`, plus `:<step>` in pipelines), and its comparison with the batch's outcomes.
-import { readFile } from 'node:fs/promises';
 import { InputError } from '../errors';
+import { readFileBounded, readResponseBounded } from '../util/bounded-read';
 import type { ItemOutcome } from '../../workflows/types';
 
 /** One idempotency key and how many times the target performed its effect. */
@@ -26,24 +26,51 @@ export interface EffectsCheck {
 }
 
 /**
+ * The largest ledger read, file or body: far above a million keys, below what one string can hold.
+ * A larger (or endless) one stops there with an error instead of taking the process's memory.
+ */
+export const MAX_LEDGER_BYTES = 256 * 1024 * 1024;
+/** How long fetching a ledger URL may take, answer and body. */
+export const LEDGER_FETCH_TIMEOUT_MS = 120_000;
+
+/**
  * Reads a ledger: a JSON document (`{records: [...]}` as the example target's `/_received` answers,
  * or an array of records or of key strings), JSON lines, or plain lines of keys (one line = one
- * effect). `from` is a file path or an http(s) URL.
+ * effect). `from` is a file path or an http(s) URL; at most `limits.maxBytes` are read of it.
  */
-export async function loadEffects(from: string): Promise<EffectRecord[]> {
+export async function loadEffects(
+  from: string,
+  limits: { maxBytes?: number; timeoutMs?: number } = {},
+): Promise<EffectRecord[]> {
+  const maxBytes = limits.maxBytes ?? MAX_LEDGER_BYTES;
   let text: string;
   if (/^https?:\/\//.test(from)) {
-    const res = await fetch(from).catch((err: unknown) => {
+    const timeoutMs = limits.timeoutMs ?? LEDGER_FETCH_TIMEOUT_MS;
+    const failed = (err: unknown): never => {
+      if (err instanceof InputError) throw err;
+      const timedOut = err instanceof Error && err.name === 'TimeoutError';
       throw new InputError(
-        `cannot fetch the effects ledger ${from}: ${String(err)}`,
-        'check the URL (--effects)',
+        timedOut
+          ? `the effects ledger ${from} did not arrive within ${timeoutMs / 1000} s`
+          : `cannot fetch the effects ledger ${from}: ${String(err)}`,
+        'check the URL (--effects), or save the ledger to a file and give its path',
       );
-    });
-    if (!res.ok)
+    };
+    const res = await fetch(from, { signal: AbortSignal.timeout(timeoutMs) }).catch(failed);
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => undefined);
       throw new InputError(`the effects ledger ${from} answered ${res.status}`, 'check the URL (--effects)');
-    text = await res.text();
+    }
+    text = await readResponseBounded(res, maxBytes, {
+      what: `the effects ledger ${from}`,
+      hint: 'give --effects a ledger of this batch only (or split it), or check the URL',
+    }).catch(failed);
   } else {
-    text = await readFile(from, 'utf8').catch((err: unknown) => {
+    text = await readFileBounded(from, maxBytes, {
+      what: `the effects ledger ${from}`,
+      hint: "give --effects a regular file holding this batch's ledger (or split it)",
+    }).catch((err: unknown) => {
+      if (err instanceof InputError) throw err;
       throw new InputError(
         `cannot read the effects ledger ${from}: ${(err as Error).message}`,
         'check --effects',

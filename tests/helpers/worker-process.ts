@@ -36,6 +36,8 @@ export function spawnWorkerProcess(opts: {
       DURABATCH_ALLOW_COMMANDS: '*',
       DURABATCH_ALLOW_MODULES: '*',
       DURABATCH_ALLOW_ORIGINS: '*',
+      // Its batches' files lie in the test's temporary folders, outside the worker's default roots.
+      DURABATCH_ALLOW_PATHS: '*',
       ...opts.env,
       TEMPORAL_ADDRESS: opts.address ?? inject('temporalAddress'),
       TEMPORAL_NAMESPACE: 'default',

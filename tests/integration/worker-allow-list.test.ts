@@ -26,7 +26,7 @@ describe('worker allow-list', () => {
     ctx = await createTestContext('allow-list');
     [allowedTarget, otherTarget] = await Promise.all([startHeaderRecorder(), startHeaderRecorder()]);
     await ctx.startWorker({
-      allow: { ...ALLOW_NONE, commands: ['true'], origins: [allowedTarget.url] },
+      allow: { ...ALLOW_NONE, commands: ['true'], origins: [allowedTarget.url], paths: [ctx.dir] },
     });
   });
   afterAll(async () => {
@@ -121,7 +121,12 @@ describe('durabatch worker: its allow-list is its own configuration', () => {
     worker = spawnWorkerProcess({
       taskQueue: ctx.taskQueue,
       logFile,
-      env: { DURABATCH_ALLOW_COMMANDS: '', DURABATCH_ALLOW_MODULES: '', DURABATCH_ALLOW_ORIGINS: target.url },
+      env: {
+        DURABATCH_ALLOW_COMMANDS: '',
+        DURABATCH_ALLOW_MODULES: '',
+        DURABATCH_ALLOW_ORIGINS: target.url,
+        DURABATCH_ALLOW_PATHS: ctx.dir,
+      },
     });
     await waitForPollers(ctx.client, ctx.taskQueue, 1);
     const marker = path.join(ctx.dir, 'touched');
@@ -157,5 +162,7 @@ describe('durabatch worker: its allow-list is its own configuration', () => {
     const log = await readFile(logFile, 'utf8');
     expect(log).toContain('"commands":"none"');
     expect(log).toContain(`"origins":"${target.url}"`);
+    // Its storage: the listed folder, then DURABATCH_HOME and ./output, always allowed.
+    expect(log).toMatch(new RegExp(`"paths":"${ctx.dir}, [^"]+, [^"]+/output"`));
   });
 });

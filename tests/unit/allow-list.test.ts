@@ -153,6 +153,7 @@ describe('settings', () => {
       commands: ['convert', '/usr/bin/gzip'],
       modules: [path.resolve('mods')],
       origins: ['https://api.example.com', 'http://localhost:8080'],
+      paths: [],
     });
     expect(allowListOf((await loadConfig({ env: {} })).config.allow)).toEqual(ALLOW_NONE);
   });
@@ -191,10 +192,11 @@ describe('settings', () => {
       { name: 'b', processor: mod('/srv/p.mjs') },
       { name: 'c', processor: http('https://api.example.com/p/{id}') },
     ];
-    expect(allowListForBatch({ commands: ['gzip'], modules: [], origins: [] }, steps)).toEqual({
+    expect(allowListForBatch({ commands: ['gzip'], modules: [], origins: [], paths: [] }, steps)).toEqual({
       commands: ['gzip', 'convert'],
       modules: ['/srv/p.mjs'],
       origins: ['https://api.example.com'],
+      paths: [],
     });
     expect(allowListOfSteps([{ name: 'x', processor: http('{+base}/p') }]).origins).toEqual(['*']);
     expect(allowListOfSteps([{ name: 'x', processor: command(['{prog}']) }]).commands).toEqual(['*']);

@@ -71,11 +71,17 @@ export function registerInfra(program: Command): void {
       'an origin http batches may call, e.g. https://api.example.com (* any); repeatable',
       collect,
     )
+    .option(
+      '--allow-path <dir>',
+      "a directory batches' output directories and staged sources may lie in, besides DURABATCH_HOME and ./output (* any); repeatable",
+      collect,
+    )
     .addHelpText(
       'after',
       '\nA worker runs only what its allow-list names (flags, DURABATCH_ALLOW_COMMANDS/_MODULES/_ORIGINS,' +
         '\nor the config file\'s "allow"); nothing by default: whoever can start a workflow on the task' +
-        '\nqueue chooses the processor, see docs/deployment.md "Security model".' +
+        '\nqueue chooses the processor, see docs/deployment.md "Security model". A batch\'s output directory' +
+        '\nand staged source must lie under DURABATCH_HOME, ./output or a --allow-path (DURABATCH_ALLOW_PATHS).' +
         '\n\nExample:\n  TEMPORAL_ADDRESS=127.0.0.1:7233 durabatch worker --allow-origin https://api.example.com',
     )
     .action(
@@ -85,27 +91,36 @@ export function registerInfra(program: Command): void {
         allowCommand?: string[];
         allowModule?: string[];
         allowOrigin?: string[];
+        allowPath?: string[];
       }) => {
         const home = homeDir();
         const { createLogger } = await import('../../logging/logger');
         const { openEnvironment } = await import('../../server/environment');
         const { createBatchWorker } = await import('../../worker/worker');
         const { loadConfig } = await import('../../config/load');
-        const { allowListOf, allowsNothing, describeAllowList } = await import('../../worker/allow-settings');
+        const { allowListForWorker, allowsNothing, describeAllowList } =
+          await import('../../worker/allow-settings');
         // The allow-list is this worker's own: settings of the file, DURABATCH_ALLOW_*, the flags.
         const { config } = await loadConfig({
           command: 'durabatch worker',
           file: opts.config,
           flags: {
-            allow: { commands: opts.allowCommand, modules: opts.allowModule, origins: opts.allowOrigin },
+            allow: {
+              commands: opts.allowCommand,
+              modules: opts.allowModule,
+              origins: opts.allowOrigin,
+              paths: opts.allowPath,
+            },
           },
           flagNames: {
             'allow.commands': '--allow-command',
             'allow.modules': '--allow-module',
             'allow.origins': '--allow-origin',
+            'allow.paths': '--allow-path',
           },
         });
-        const allow = allowListOf(config.allow);
+        // Batches' files only under its own storage: DURABATCH_HOME, ./output and allow.paths.
+        const allow = allowListForWorker(config.allow, home);
         await enableTypeScriptModules();
         const logger = createLogger();
         const env = await openEnvironment({ home, allowEmbedded: false });

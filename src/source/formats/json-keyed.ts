@@ -2,7 +2,7 @@
 // the shape many export tools write, next to the array of rows the other readers take. Each entry
 // becomes a record with the name under the key column. Read whole: a metadata file describes a
 // folder, not millions of rows; MAX_METADATA_BYTES keeps a wrong file from exhausting memory.
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { InputError } from '../../errors';
 import { MAX_ROW_DEPTH, nestingDepth, rowTooDeep, type SourceRecord } from '../types';
 
@@ -25,14 +25,25 @@ export async function isKeyedJsonObject(file: string): Promise<boolean> {
 }
 
 export async function* readKeyedJsonObject(file: string, keyColumn: string): AsyncGenerator<SourceRecord> {
-  const buf = await readFile(file);
-  if (buf.length > MAX_METADATA_BYTES) {
+  // Its size is checked before it is read: reading first would hold the whole file in memory.
+  const st = await stat(file);
+  if (!st.isFile()) {
     throw new InputError(
-      `metadata ${file} is ${Math.round(buf.length / 1e6)} MB: a JSON object is read whole, at most ${MAX_METADATA_BYTES / 1024 / 1024} MB`,
+      `metadata ${file} is not a regular file (a FIFO, device or directory)`,
+      'give a file',
+    );
+  }
+  const size = st.size;
+  if (size > MAX_METADATA_BYTES) {
+    throw new InputError(
+      `metadata ${file} is ${Math.round(size / 1e6)} MB: a JSON object is read whole, at most ${MAX_METADATA_BYTES / 1024 / 1024} MB`,
       'write it as a JSON array of rows or as JSON lines, which are streamed',
     );
   }
-  const text = buf.toString('utf8').replace(/^\uFEFF/, '');
+  const text = (await readFile(file))
+    .subarray(0, MAX_METADATA_BYTES)
+    .toString('utf8')
+    .replace(/^\uFEFF/, '');
   let doc: unknown;
   try {
     doc = JSON.parse(text);
