@@ -320,12 +320,15 @@ export class BatchClient {
    * TLS problem. Past the deadline the cause is asked again, or the wait named as such.
    */
   private async query<T>(batchId: string, taskQueue: string, fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + QUERY_DEADLINE_MS;
     try {
-      return await this.client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+      return await this.client.connection.withDeadline(deadline, () =>
         askAgainIfRefused(fn, QUERY_DEADLINE_MS),
       );
     } catch (err) {
-      if (!isDeadlineExceeded(err)) throw err;
+      // Past its deadline grpc-js may end the call as CANCELLED rather than DEADLINE_EXCEEDED (seen
+      // on a loaded machine): either way it is this deadline, not the server, that ended it.
+      if (!isDeadlineExceeded(err) && Date.now() < deadline) throw err;
       const stall = await this.stall(batchId);
       if (stall) throw new BatchStalledError(stall);
       throw new BatchStalledError({
