@@ -294,10 +294,11 @@ export const SETTINGS_WITHOUT_FLAG = [
   'logLevels.workflow',
   'logLevels.worker',
   'home',
-  // A worker's settings: `durabatch worker --allow-command/--allow-module/--allow-origin`.
+  // A worker's settings: `durabatch worker --allow-command/--allow-module/--allow-origin/--allow-env`.
   'allow.commands',
   'allow.modules',
   'allow.origins',
+  'allow.env',
 ] as const satisfies readonly SettingPath[];
 
 type Table = typeof BATCH_FLAGS;

@@ -71,9 +71,14 @@ export function registerInfra(program: Command): void {
       'an origin http batches may call, e.g. https://api.example.com (* any); repeatable',
       collect,
     )
+    .option(
+      '--allow-env <name>',
+      'a variable batches may set for a listed program (NAME, PREFIX_*, * any); repeatable',
+      collect,
+    )
     .addHelpText(
       'after',
-      '\nA worker runs only what its allow-list names (flags, DURABATCH_ALLOW_COMMANDS/_MODULES/_ORIGINS,' +
+      '\nA worker runs only what its allow-list names (flags, DURABATCH_ALLOW_COMMANDS/_MODULES/_ORIGINS/_ENV,' +
         '\nor the config file\'s "allow"); nothing by default: whoever can start a workflow on the task' +
         '\nqueue chooses the processor, see docs/deployment.md "Security model".' +
         '\n\nExample:\n  TEMPORAL_ADDRESS=127.0.0.1:7233 durabatch worker --allow-origin https://api.example.com',
@@ -85,6 +90,7 @@ export function registerInfra(program: Command): void {
         allowCommand?: string[];
         allowModule?: string[];
         allowOrigin?: string[];
+        allowEnv?: string[];
       }) => {
         const home = homeDir();
         const { createLogger } = await import('../../logging/logger');
@@ -97,12 +103,18 @@ export function registerInfra(program: Command): void {
           command: 'durabatch worker',
           file: opts.config,
           flags: {
-            allow: { commands: opts.allowCommand, modules: opts.allowModule, origins: opts.allowOrigin },
+            allow: {
+              commands: opts.allowCommand,
+              modules: opts.allowModule,
+              origins: opts.allowOrigin,
+              env: opts.allowEnv,
+            },
           },
           flagNames: {
             'allow.commands': '--allow-command',
             'allow.modules': '--allow-module',
             'allow.origins': '--allow-origin',
+            'allow.env': '--allow-env',
           },
         });
         const allow = allowListOf(config.allow);
