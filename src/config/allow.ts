@@ -1,6 +1,6 @@
 // The worker's allow-list settings: what a worker agrees to run, whoever started the batch. Part of
 // the Config schema (src/config/schema.ts), read by `durabatch worker` (and added to by `run`, whose
-// in-process worker also allows its own batch's processor).
+// in-process worker also runs its own batch's processors, exactly as given).
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -86,15 +86,15 @@ export const AllowSettings = z.strictObject({
   commands: list(Program).default([]),
   /**
    * Module processors batches may load on this worker (`--allow-module`): files, or directories whose modules are all
-   * allowed (symlinks resolved), `*` for any. Default: none (a `durabatch run` worker also allows
-   * its own batch's module).
+   * allowed (symlinks resolved), `*` for any. Default: none (a `durabatch run` worker also runs
+   * its own batch's processors, exactly as given).
    */
   modules: list(ModulePath).default([]),
   /**
    * Origins http processors may call from this worker (`--allow-origin`), e.g.
    * `https://api.example.com`, `*` for any.
-   * Checked on the URL expanded from the item. Default: none (a `durabatch run` worker also allows
-   * its own batch's origin).
+   * Checked on the URL expanded from the item. Default: none (a `durabatch run` worker also runs
+   * its own batch's processors, exactly as given).
    */
   origins: list(Origin).default([]),
   /**
