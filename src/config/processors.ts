@@ -2,7 +2,7 @@
 // schema (src/config/schema.ts); each field documented with its default.
 import { parse as parseShellWords } from 'shell-quote';
 import { z } from 'zod';
-import { URL_CREDENTIALS, URL_CREDENTIALS_MESSAGE } from './credentials';
+import { URL_CREDENTIALS, URL_CREDENTIALS_MESSAGE, URL_ENV_REF, URL_ENV_REF_MESSAGE } from './credentials';
 
 /** Structured settings given as text (a flag or an environment variable) are JSON. */
 export const jsonText = <T extends z.ZodType>(schema: T) =>
@@ -53,13 +53,15 @@ const ExitCodes = jsonText(z.array(z.number().int().min(0).max(255)));
 
 export const HttpSettings = z.strictObject({
   /**
-   * URL template (RFC 6570, e.g. `http://host/patients/{patient_id}`), without `user:pass@` (a
-   * credential goes in a header from `${env:NAME}`). Required for the http processor.
+   * URL template (RFC 6570, e.g. `http://host/patients/{patient_id}`), without `user:pass@` or
+   * `${env:NAME}` (a credential goes in a header from `${env:NAME}`; a literal secret-named query
+   * parameter is warned about). Required for the http processor.
    */
   url: z
     .string()
     .min(1)
     .refine((url) => !URL_CREDENTIALS.test(url), URL_CREDENTIALS_MESSAGE)
+    .refine((url) => !URL_ENV_REF.test(url), URL_ENV_REF_MESSAGE)
     .optional(),
   /** HTTP method. Default POST. */
   method: z
