@@ -205,7 +205,12 @@ describe('docker-compose.yml', () => {
 
   it("turns the workers' allow-list on: with no .env setting, a worker allows nothing", async () => {
     const environment = project.services.worker?.environment ?? {};
-    for (const name of ['DURABATCH_ALLOW_COMMANDS', 'DURABATCH_ALLOW_MODULES', 'DURABATCH_ALLOW_ORIGINS'])
+    for (const name of [
+      'DURABATCH_ALLOW_COMMANDS',
+      'DURABATCH_ALLOW_MODULES',
+      'DURABATCH_ALLOW_ORIGINS',
+      'DURABATCH_ALLOW_ENV',
+    ])
       expect(environment, name).toHaveProperty(name);
     // What `durabatch worker` reads from exactly that environment.
     const env: NodeJS.ProcessEnv = {};
