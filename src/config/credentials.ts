@@ -22,6 +22,18 @@ export const URL_ENV_REF_MESSAGE =
   "credential in a header instead, e.g. --header 'Authorization: Bearer ${env:TARGET_TOKEN}' or " +
   "--header 'X-Api-Key: ${env:TARGET_API_KEY}'";
 
+/** For an argv or a working directory: the program would get the reference as is. */
+export const COMMAND_ENV_REF_MESSAGE =
+  'refers to a worker variable (`${env:NAME}`), which is resolved only in command.env (and http ' +
+  'headers, key passphrases): the program would get `${env:…}` as is. Pass it through the ' +
+  'environment instead, e.g. "command": {"env": {"TARGET_TOKEN": "${env:TARGET_TOKEN}"}}, and ' +
+  'have the program read TARGET_TOKEN';
+
+/** For an http body template: it would be sent as is. */
+export const BODY_ENV_REF_MESSAGE =
+  'refers to a worker variable (`${env:NAME}`), which is resolved only in headers, command env and ' +
+  "key passphrases: in a body it would be sent as is. Send the credential in a header instead, e.g. --header 'Authorization: Bearer ${env:TARGET_TOKEN}'";
+
 const SCHEME = /^\s*(?:Bearer|Basic|Token|Digest|ApiKey)\s+\S/i;
 
 /** Literal (no placeholder) values of secret-named query parameters of a URL template. */

@@ -68,6 +68,42 @@ describe('a worker variable or a literal key in a URL', () => {
     expect(ok.config.http.headers['X-Api-Key']).toBe('${env:K}');
   });
 
+  it('refuses ${env:NAME} wherever it is never resolved: argv, working directory, body', async () => {
+    const cases = [
+      {
+        flags: { processor: 'command', command: { argv: "curl -H 'X-Token: ${env:T}' https://x" } },
+        where: 'flag --command',
+      },
+      {
+        flags: { processor: 'command', command: { argv: ['tool', '--token=${env:T}'] } },
+        where: 'flag --command (at command.argv.1)',
+      },
+      {
+        flags: { processor: 'command', command: { argv: ['tool'], cwd: '/srv/${env:T}' } },
+        where: 'command.cwd',
+      },
+      { flags: { http: { url: 'https://x.example/p', body: '{"token":"${env:T}"}' } }, where: 'flag --body' },
+    ];
+    for (const { flags, where } of cases) {
+      const err = await rejection(
+        loadConfig({
+          env: {},
+          flags: flags,
+          flagNames: { 'command.argv': '--command', 'http.body': '--body' },
+        }),
+        InputError,
+      );
+      expect(err.message).toContain(where);
+      expect(err.message).toContain('refers to a worker variable (`${env:NAME}`)');
+    }
+    // In command.env it is resolved on the worker: accepted.
+    const ok = await loadConfig({
+      env: {},
+      flags: { processor: 'command', command: { argv: ['tool'], env: { TOKEN: '${env:T}' } } },
+    });
+    expect(ok.config.command?.env).toEqual({ TOKEN: '${env:T}' });
+  });
+
   it('warns about a literal secret-named query parameter, not about one from an item value', async () => {
     const { config, sources } = await loadConfig({
       env: {},
