@@ -59,6 +59,8 @@ export interface ProcessItemInput {
   outputDir: string;
   /** How long a cancelled step's work may take to stop before it is killed or abandoned. */
   stopGraceMs?: number;
+  /** Names of the worker variables every step of the batch refers to (`${env:NAME}`): all masked. */
+  batchEnvRefs?: string[];
 }
 
 const DEFAULT_STOP_GRACE_MS = 5_000;
@@ -157,7 +159,7 @@ export function createActivities(deps: ActivityDeps) {
       await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, processorLog, true);
       // Every secret this attempt may resolve is masked in all that leaves it: failure, outcome,
       // heartbeat details and log lines (activities/processors/secret-scrub.ts).
-      const scrub = new SecretScrubber(secretsOf(step.processor, env));
+      const scrub = new SecretScrubber(secretsOf(step.processor, env, input.batchEnvRefs));
       const log = scrub.logger(
         batchLogs
           .op(input.outputDir, 'processor')

@@ -80,6 +80,17 @@ function stepActivity(step: StepSpec, batchRetry: ItemRetryPolicy, local: boolea
   }).processItem;
 }
 
+const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** The worker variables the steps refer to as `${env:NAME}`, by name (the values stay on the worker). */
+function envRefsOf(steps: readonly StepSpec[]): string[] {
+  const names = new Set<string>();
+  for (const step of steps) {
+    for (const match of JSON.stringify(step.processor).matchAll(ENV_REF)) names.add(match[1]!);
+  }
+  return [...names];
+}
+
 /** Runs the item's steps in order; never throws (a cancellation becomes a `cancelled` outcome). */
 export async function runItem(spec: ItemRunSpec, item: Item, hooks: ItemRunHooks): Promise<ItemOutcome> {
   const started = workflowNow();
@@ -109,6 +120,9 @@ export async function runItem(spec: ItemRunSpec, item: Item, hooks: ItemRunHooks
             step,
             pipeline: spec.steps.length > 1,
             steps: { ...results },
+            // Every step's command inherits the worker's environment: the activity masks what any
+            // step of the batch resolves, not only this one (a pipeline's other steps' references).
+            ...(spec.steps.length > 1 ? { batchEnvRefs: envRefsOf(spec.steps) } : {}),
             outputDir: spec.outputDir,
             stopGraceMs: stepRetry(spec.retry, step).stopGraceMs,
           });

@@ -8,7 +8,14 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Item, ProcessorSpec, StepResult } from '../../workflows/types';
 import { FailureType } from '../../workflows/failure-types';
 import { expandUrl, resolveEnvRefs } from './template';
-import { ANY, originOf, type ProcessorAllowList } from '../../src/worker/allow-settings';
+import {
+  ANY,
+  canonicalProcessor,
+  envNameAllowed,
+  originOf,
+  SAFE_BATCH_ENV,
+  type ProcessorAllowList,
+} from '../../src/worker/allow-settings';
 
 export { ALLOW_ANY, ALLOW_NONE, type ProcessorAllowList } from '../../src/worker/allow-settings';
 
@@ -17,13 +24,8 @@ const SETTING = {
   commands: 'allow.commands (DURABATCH_ALLOW_COMMANDS, `durabatch worker --allow-command`)',
   modules: 'allow.modules (DURABATCH_ALLOW_MODULES, `durabatch worker --allow-module`)',
   origins: 'allow.origins (DURABATCH_ALLOW_ORIGINS, `durabatch worker --allow-origin`)',
+  env: 'allow.env (DURABATCH_ALLOW_ENV, `durabatch worker --allow-env`)',
 } as const;
-
-/**
- * Environment variables that make any program load code of the caller's choosing: a batch may not
- * set them for an allowed program (the program is allowed, not whatever it is made to load).
- */
-const CODE_LOADING_ENV = /^(LD_\w*|DYLD_\w*|NODE_OPTIONS|BASH_ENV|ENV|PYTHONSTARTUP|PERL5OPT|RUBYOPT)$/;
 
 const PLACEHOLDER = /\{[A-Za-z0-9_.-]+\}/;
 
@@ -56,6 +58,7 @@ async function findProgram(
 async function checkCommand(
   spec: Extract<ProcessorSpec, { type: 'command' }>,
   allowed: readonly string[],
+  allowedEnv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
   if (allowed.includes(ANY)) return;
@@ -66,11 +69,15 @@ async function checkCommand(
         `give the program literally and add it to ${SETTING.commands}`,
     );
   }
+  // The program is allowed, not whatever a variable makes it load or run (LD_PRELOAD, BASH_FUNC_*,
+  // GIT_SSH_COMMAND, PYTHONPATH, …: too many to deny): a batch sets only the variables listed.
+  const envPatterns = [...SAFE_BATCH_ENV, ...allowedEnv];
   for (const name of Object.keys(spec.env ?? {})) {
-    if (CODE_LOADING_ENV.test(name)) {
+    if (!envNameAllowed(name, envPatterns)) {
       refuse(
-        `the batch sets ${name} for "${program}", which would make the program load other code: ` +
-          'this worker does not let a batch set it; set it in the worker environment instead',
+        `the batch sets ${name} for "${program}", and this worker lets a batch set only ` +
+          `${envPatterns.join(', ')}: add ${name} to ${SETTING.env} if batches may set it (never a ` +
+          'variable that makes a program load or run other code), or set it in the worker environment',
       );
     }
   }
@@ -139,9 +146,29 @@ export async function assertAllowed(
   allow: ProcessorAllowList,
   ctx: AllowCheckContext,
 ): Promise<void> {
+  // `run`'s own batch: its processors exactly as the user gave them (any other field refused below
+  // unless the configured lists allow it).
+  if (allow.processors?.includes(canonicalProcessor(spec))) return;
+  if (!allow.processors?.length) return checkLists(spec, allow, ctx);
+  try {
+    await checkLists(spec, allow, ctx);
+  } catch (err) {
+    if (!(err instanceof ApplicationFailure)) throw err;
+    refuse(
+      `${err.message} (this worker runs its own batch's processors exactly as given, and this ` +
+        'processor differs from each of them)',
+    );
+  }
+}
+
+async function checkLists(
+  spec: ProcessorSpec,
+  allow: ProcessorAllowList,
+  ctx: AllowCheckContext,
+): Promise<void> {
   switch (spec.type) {
     case 'command':
-      return checkCommand(spec, allow.commands, ctx.env);
+      return checkCommand(spec, allow.commands, allow.env ?? [], ctx.env);
     case 'module':
       return checkModule(spec.module, allow.modules);
     case 'http': {

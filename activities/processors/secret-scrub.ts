@@ -143,14 +143,21 @@ export class SecretScrubber {
 }
 
 /**
- * The values a step resolves from the worker's environment: every `${env:NAME}` anywhere in its
- * spec (headers, command env, passphrase, URL), plus the worker's own secret-named variables
- * (`TEMPORAL_API_KEY`, `DURABATCH_CODEC_KEY`…), which a command inherits and could print.
+ * The values a step could reveal from the worker's environment: every `${env:NAME}` anywhere in its
+ * spec (headers, command env, passphrase, URL) and in the batch's other steps (`batchEnvRefs`: a
+ * command inherits the whole worker environment, so step 2 can print what step 1's header
+ * resolves), plus the worker's own secret-named variables (`TEMPORAL_API_KEY`,
+ * `DURABATCH_CODEC_KEY`…), which a command inherits and could print.
  */
-export function secretsOf(spec: unknown, env: NodeJS.ProcessEnv): string[] {
+export function secretsOf(
+  spec: unknown,
+  env: NodeJS.ProcessEnv,
+  batchEnvRefs: readonly string[] = [],
+): string[] {
   const found = new Set<string>();
-  for (const [, name] of (JSON.stringify(spec) ?? '').matchAll(ENV_REF)) {
-    const value = env[name!];
+  const names = [...(JSON.stringify(spec) ?? '').matchAll(ENV_REF)].map((m) => m[1]!);
+  for (const name of [...names, ...batchEnvRefs]) {
+    const value = typeof name === 'string' ? env[name] : undefined;
     if (value) found.add(value);
   }
   for (const [name, value] of Object.entries(env)) {

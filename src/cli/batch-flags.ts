@@ -294,11 +294,12 @@ export const SETTINGS_WITHOUT_FLAG = [
   'logLevels.workflow',
   'logLevels.worker',
   'home',
-  // A worker's settings: `durabatch worker --allow-command/--allow-module/--allow-origin/--allow-path`.
+  // A worker's settings: `durabatch worker --allow-command/--allow-module/--allow-origin/--allow-path/--allow-env`.
   'allow.commands',
   'allow.modules',
   'allow.origins',
   'allow.paths',
+  'allow.env',
 ] as const satisfies readonly SettingPath[];
 
 type Table = typeof BATCH_FLAGS;

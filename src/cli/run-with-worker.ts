@@ -24,7 +24,7 @@ export interface RunPlan {
   outputDir: string;
   /** Starts (or picks up) the batch once the worker is up; returns its id. */
   start: (client: BatchClient) => Promise<string>;
-  /** The batch's steps: the in-process worker allows their programs, modules and origins. */
+  /** The batch's steps: the in-process worker runs their processors exactly as given. */
   steps?: readonly StepSpec[];
   /** Told the batch's final progress once it has ended (the run record marks it finished). */
   ended?: (final: BatchProgress) => Promise<void>;
@@ -40,7 +40,7 @@ export interface FollowWithWorkerOptions {
   home?: string;
   logLevel?: string;
   logLevels?: LogLevels;
-  /** The worker's own allow-list settings (config `allow`), added to what the batch's steps need. */
+  /** The worker's own allow-list settings (config `allow`), besides the batch's own processors. */
   allow?: AllowSettings;
 }
 
@@ -81,8 +81,9 @@ export async function followWithWorker(opts: FollowWithWorkerOptions): Promise<v
         runtimeLogger: createLogger({ level, file, terminal: false }),
         logLevels: opts.logLevels,
         retryTracker: retries,
-        // Its own batch's processor is what the user asked for; anything else on the task queue
-        // runs only as far as the configured allow-list says.
+        // Its own batch's processors, exactly as given, are what the user asked for; anything else on
+        // the shared task queue (same program, other arguments included) runs only as far as the
+        // configured allow-list says. Its files: its home and its batch's output directory.
         allow: allowListForBatch(opts.allow, steps, { home, outputDir }),
       });
       const running = worker.run();

@@ -1,6 +1,6 @@
 // The worker's allow-list settings: what a worker agrees to run, whoever started the batch. Part of
 // the Config schema (src/config/schema.ts), read by `durabatch worker` (and added to by `run`, whose
-// in-process worker also allows its own batch's processor).
+// in-process worker also runs its own batch's processors, exactly as given).
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -72,26 +72,35 @@ const Origin = z
     return url.origin;
   });
 
+const EnvName = z
+  .string()
+  .trim()
+  .regex(
+    /^(\*|[A-Za-z_][A-Za-z0-9_]*\*?)$/,
+    'a variable name, or a prefix ending in * (MYAPP_*), or * for any',
+  );
+
 export const AllowSettings = z.strictObject({
   /**
    * Programs batches may run on this worker (`durabatch worker --allow-command`): names looked up on
-   * the worker's PATH (`convert`) or absolute paths, `*` for any. A batch may not set loader variables
-   * (`LD_PRELOAD`, `NODE_OPTIONS`…) for them. Allow no shell or interpreter (`sh`, `python`): it runs
-   * whatever its arguments say. Default: none (a `durabatch run` worker also allows its own batch's
-   * program).
+   * the worker's PATH (`convert`) or absolute paths, `*` for any. A listed program runs with any
+   * arguments and working directory a batch gives it, and with the variables `allow.env` lets a batch
+   * set. Allow no shell, interpreter or program that runs others (`sh`, `python`, `curl`, `git`,
+   * `ssh`, `tar`, `find`, `env`…). Default: none (a `durabatch run` worker also runs its own batch's
+   * processors, exactly as given).
    */
   commands: list(Program).default([]),
   /**
    * Module processors batches may load on this worker (`--allow-module`): files, or directories whose modules are all
-   * allowed (symlinks resolved), `*` for any. Default: none (a `durabatch run` worker also allows
-   * its own batch's module).
+   * allowed (symlinks resolved), `*` for any. Default: none (a `durabatch run` worker also runs
+   * its own batch's processors, exactly as given).
    */
   modules: list(ModulePath).default([]),
   /**
    * Origins http processors may call from this worker (`--allow-origin`), e.g.
    * `https://api.example.com`, `*` for any.
-   * Checked on the URL expanded from the item. Default: none (a `durabatch run` worker also allows
-   * its own batch's origin).
+   * Checked on the URL expanded from the item. Default: none (a `durabatch run` worker also runs
+   * its own batch's processors, exactly as given).
    */
   origins: list(Origin).default([]),
   /**
@@ -102,5 +111,12 @@ export const AllowSettings = z.strictObject({
    * home and its batch's output directory). Default: none more.
    */
   paths: list(StorageRoot).default([]),
+  /**
+   * Environment variables a batch may set for a listed program (`--allow-env`): names, prefixes
+   * ending in `*` (`MYAPP_*`), `*` for any. `LANG`, `LC_*` and `TZ` are always allowed; any other
+   * variable a batch sets is refused: `LD_PRELOAD`, `BASH_FUNC_*`, `GIT_*`, `PYTHONPATH` and many
+   * more make a program run other code. Default: none besides those.
+   */
+  env: list(EnvName).default([]),
 });
 export type AllowSettings = z.infer<typeof AllowSettings>;

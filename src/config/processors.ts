@@ -2,7 +2,14 @@
 // schema (src/config/schema.ts); each field documented with its default.
 import { parse as parseShellWords } from 'shell-quote';
 import { z } from 'zod';
-import { URL_CREDENTIALS, URL_CREDENTIALS_MESSAGE } from './credentials';
+import {
+  BODY_ENV_REF_MESSAGE,
+  COMMAND_ENV_REF_MESSAGE,
+  URL_CREDENTIALS,
+  URL_CREDENTIALS_MESSAGE,
+  URL_ENV_REF,
+  URL_ENV_REF_MESSAGE,
+} from './credentials';
 
 /** Structured settings given as text (a flag or an environment variable) are JSON. */
 export const jsonText = <T extends z.ZodType>(schema: T) =>
@@ -35,13 +42,25 @@ export function splitCommandLine(line: string): string[] {
 }
 
 const Argv = z.union([
-  z.array(z.string().min(1)).min(1),
+  z
+    .array(
+      z
+        .string()
+        .min(1)
+        .refine((arg) => !URL_ENV_REF.test(arg), COMMAND_ENV_REF_MESSAGE),
+    )
+    .min(1),
   z
     .string()
     .min(1)
     .transform((line, ctx) => {
       try {
-        return splitCommandLine(line);
+        const argv = splitCommandLine(line);
+        if (argv.some((arg) => URL_ENV_REF.test(arg))) {
+          ctx.addIssue({ code: 'custom', message: COMMAND_ENV_REF_MESSAGE });
+          return z.NEVER;
+        }
+        return argv;
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: (err as Error).message });
         return z.NEVER;
@@ -53,13 +72,15 @@ const ExitCodes = jsonText(z.array(z.number().int().min(0).max(255)));
 
 export const HttpSettings = z.strictObject({
   /**
-   * URL template (RFC 6570, e.g. `http://host/patients/{patient_id}`), without `user:pass@` (a
-   * credential goes in a header from `${env:NAME}`). Required for the http processor.
+   * URL template (RFC 6570, e.g. `http://host/patients/{patient_id}`), without `user:pass@` or
+   * `${env:NAME}` (a credential goes in a header from `${env:NAME}`; a literal secret-named query
+   * parameter is warned about). Required for the http processor.
    */
   url: z
     .string()
     .min(1)
     .refine((url) => !URL_CREDENTIALS.test(url), URL_CREDENTIALS_MESSAGE)
+    .refine((url) => !URL_ENV_REF.test(url), URL_ENV_REF_MESSAGE)
     .optional(),
   /** HTTP method. Default POST. */
   method: z
@@ -76,6 +97,7 @@ export const HttpSettings = z.strictObject({
   body: z
     .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
     .transform((b) => (typeof b === 'string' ? b : JSON.stringify(b)))
+    .refine((b) => !URL_ENV_REF.test(b), BODY_ENV_REF_MESSAGE)
     .optional(),
   /** `json` (default), `raw` (the item's file as the body) or `multipart` (file + fields); files need a dir source. */
   bodyMode: z.enum(['json', 'raw', 'multipart']).default('json'),
@@ -149,7 +171,11 @@ export const CommandSettings = z.strictObject({
   /** Program and arguments: a JSON array, or one string split like a shell would (but never run by one). Required. */
   argv: Argv,
   /** Working directory (placeholders allowed). Default: the worker's. */
-  cwd: z.string().min(1).optional(),
+  cwd: z
+    .string()
+    .min(1)
+    .refine((cwd) => !URL_ENV_REF.test(cwd), COMMAND_ENV_REF_MESSAGE)
+    .optional(),
   /** Extra environment; values may reference worker variables as `${env:NAME}`. Default none. */
   env: jsonText(z.record(z.string(), z.string())).default({}),
   /** Per-attempt timeout in ms; the whole process group is killed at it. Default 300000. */

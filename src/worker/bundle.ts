@@ -57,3 +57,16 @@ export async function workflowBundlePath(
   await rename(tmp, file);
   return file;
 }
+
+/** Text of src/codec/encoded-failures.cjs that webpack keeps in a bundle built with it. */
+const FAILURE_CONVERTER_MARK = 'class EncodedFailureConverter extends DefaultFailureConverter';
+
+/**
+ * Whether a prebuilt bundle holds the failure converter that encodes failures: workflow code turns
+ * its own errors into failures inside the bundle, so a bundle without it stores them in clear even
+ * when the worker's data converter encrypts every payload.
+ */
+export async function bundleEncodesFailures(codePath: string): Promise<boolean> {
+  const code = await readFile(codePath, 'utf8');
+  return code.includes(FAILURE_CONVERTER_MARK);
+}

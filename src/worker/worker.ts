@@ -8,7 +8,8 @@ import { dataConverterFromEnv, throttledKeyErrors } from '../codec';
 import { operationLogger, type LogLevels } from '../logging/levels';
 import { PinoTemporalLogger } from '../logging/temporal-logger';
 import { DEFAULT_TASK_QUEUE } from '../home/defaults';
-import { workflowBundlePath } from './bundle';
+import { bundleEncodesFailures, workflowBundlePath } from './bundle';
+import { InputError } from '../errors';
 import type { RetryTracker } from './retry-tracker';
 
 let runtimeInstalled = false;
@@ -74,15 +75,28 @@ export interface BatchWorker {
   shutdown(): Promise<void>;
 }
 
+/**
+ * With the codec on, a caller's prebuilt bundle must be one built with the failure converter (as
+ * workflowBundlePath builds it): otherwise failures raised in workflow code (an item's error
+ * excerpt, a blocked reason) reach history in clear while every payload is encrypted.
+ */
+async function assertBundleEncodesFailures(codePath: string, failureConverterPath: string): Promise<void> {
+  const encodes = await bundleEncodesFailures(codePath).catch((err: unknown) => {
+    throw new InputError(`cannot read the workflow bundle ${codePath}: ${(err as Error).message}`);
+  });
+  if (encodes) return;
+  throw new InputError(
+    `the workflow bundle ${codePath} was built without the failure converter, while a payload codec ` +
+      'key is set (DURABATCH_CODEC_KEY, DURABATCH_CODEC_KEY_FILE): failures raised by workflow code ' +
+      'would be stored in clear in history',
+    `leave workflowBundlePath unset (the worker builds the right bundle), or build it with ` +
+      `bundleWorkflowCode({ failureConverterPath: ${JSON.stringify(failureConverterPath)}, … }) ` +
+      '(workflowBundlePath(home, logger, encodedFailuresPath()) in src/worker/bundle.ts does)',
+  );
+}
+
 export async function createBatchWorker(opts: BatchWorkerOptions): Promise<BatchWorker> {
   installRuntimeLogger(operationLogger(opts.runtimeLogger ?? opts.logger, 'workflow', opts.logLevels));
-  const { address, tls, apiKey, metadata } = opts.connectionOptions;
-  const connection = await NativeConnection.connect({
-    address,
-    tls: tls as never,
-    apiKey: typeof apiKey === 'string' ? apiKey : undefined,
-    metadata: metadata as Record<string, string> | undefined,
-  });
   // Payload encryption (DURABATCH_CODEC_KEY*), the same key as the clients'; failures encoded too,
   // also by the workflow bundle (built with the same failure converter).
   // A wrong key fails workflow tasks, which the SDK does not log: the worker's log says which key.
@@ -90,6 +104,16 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Batch
     { ...process.env, ...opts.env },
     throttledKeyErrors((err) => opts.logger.error({ err: err.message }, 'cannot decrypt payloads')),
   );
+  if (opts.workflowBundlePath && dataConverter?.failureConverterPath) {
+    await assertBundleEncodesFailures(opts.workflowBundlePath, dataConverter.failureConverterPath);
+  }
+  const { address, tls, apiKey, metadata } = opts.connectionOptions;
+  const connection = await NativeConnection.connect({
+    address,
+    tls: tls as never,
+    apiKey: typeof apiKey === 'string' ? apiKey : undefined,
+    metadata: metadata as Record<string, string> | undefined,
+  });
   const codePath =
     opts.workflowBundlePath ??
     (await workflowBundlePath(opts.home, opts.logger, dataConverter?.failureConverterPath));

@@ -210,6 +210,7 @@ describe('docker-compose.yml', () => {
       'DURABATCH_ALLOW_MODULES',
       'DURABATCH_ALLOW_ORIGINS',
       'DURABATCH_ALLOW_PATHS',
+      'DURABATCH_ALLOW_ENV',
     ])
       expect(environment, name).toHaveProperty(name);
     // What `durabatch worker` reads from exactly that environment.

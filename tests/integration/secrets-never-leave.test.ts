@@ -24,6 +24,8 @@ const SECRETS = {
   COMMAND_TOKEN: 'cmd-token-83b1f0c9d2e7',
   MULTILINE_TOKEN: 'first-line-secret-61a2\nsecond-line-secret-9e4d',
   MODULE_API_TOKEN: 'mod-token-5c7e2b9a1f3d',
+  // Not secret-named: masked only because a step of the batch refers to it.
+  PARTNER_ROUTE: 'route-7c1e9a04b6d2',
 };
 const needles = [
   ...Object.values(SECRETS),
@@ -158,6 +160,36 @@ describe('secrets never leave the activity', () => {
       /header authorization: its value holds a line break or NUL character \(value not shown/,
     );
     await expectNoSecret(batchId, outputDir);
+  });
+
+  it("pipeline: a command printing the variable only another step's header refers to", async () => {
+    // Step 1 sends ${env:PARTNER_ROUTE} in a header; step 2's command inherits the worker's whole
+    // environment and prints it (stdout: the output; stderr then exit 3: the failure).
+    const print = (stream: number, code: number) =>
+      `require('fs').writeSync(${stream}, 'route ' + process.env.PARTNER_ROUTE + '\\n'); process.exit(${code})`;
+    const pipeline = (stream: number, code: number): ConfigInput => ({
+      steps: [
+        {
+          name: 'send',
+          processor: 'http',
+          http: { url: `${targetUrl}/ok/{id}`, headers: { 'X-Route': '${env:PARTNER_ROUTE}' } },
+        },
+        {
+          name: 'print',
+          processor: 'command',
+          command: { argv: [process.execPath, '-e', print(stream, code)] },
+        },
+      ],
+    });
+    const printed = await runBatch('pipeline-stdout', pipeline(1, 0));
+    expect(printed.item).toMatchObject({ status: 'succeeded' });
+    expect(printed.item.output).toContain('route ****');
+    await expectNoSecret(printed.batchId, printed.outputDir);
+
+    const failed = await runBatch('pipeline-stderr', pipeline(2, 3));
+    expect(failed.item).toMatchObject({ status: 'failed', errorType: 'CommandFailed' });
+    expect(failed.item.errorMessage).toContain('route ****');
+    await expectNoSecret(failed.batchId, failed.outputDir);
   });
 
   it('module: an error message holding the token the module read', async () => {

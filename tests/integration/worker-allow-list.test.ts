@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALLOW_NONE } from '../../src/worker/allow-settings';
+import { stepsFromConfig } from '../../src/client/steps';
+import { ALLOW_NONE, allowListForBatch } from '../../src/worker/allow-settings';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { finalProgress, readItems } from '../helpers/engine';
 import { writeCsv } from '../helpers/files';
@@ -164,5 +165,75 @@ describe('durabatch worker: its allow-list is its own configuration', () => {
     expect(log).toContain(`"origins":"${target.url}"`);
     // Its storage: the listed folder, then DURABATCH_HOME and ./output, always allowed.
     expect(log).toMatch(new RegExp(`"paths":"${ctx.dir}, [^"]+, [^"]+/output"`));
+  });
+});
+
+describe("run's in-process worker runs its own batch's processors exactly, nothing else", () => {
+  let ctx: TestContext;
+  let script: string;
+  let seq = 0;
+  const marker = () => path.join(ctx.dir, 'forged-ran');
+  // What `durabatch run x.csv --command 'node score.mjs {id}'` starts: its worker's allow-list comes
+  // from its own batch, on a task queue anyone with access to Temporal can start workflows on.
+  const own = (): ConfigInput => ({
+    processor: 'command',
+    command: { argv: [process.execPath, script, '{id}'] },
+  });
+
+  beforeAll(async () => {
+    ctx = await createTestContext('allow-run');
+    script = path.join(ctx.dir, 'score.mjs');
+    await writeFile(
+      script,
+      "import { writeFileSync } from 'node:fs';\n" +
+        `writeFileSync(${JSON.stringify(path.join(ctx.dir, 'scored-'))} + process.argv[2], 'ok');\n`,
+    );
+    const steps = stepsFromConfig(ctx.config({ batchId: 'plan', idColumn: 'id', ...own() }));
+    await ctx.startWorker({ allow: allowListForBatch(undefined, steps) });
+  });
+  afterAll(async () => {
+    await ctx?.close();
+  });
+
+  async function runDirect(name: string, overrides: ConfigInput) {
+    const batchId = `allow-run-${name}-${Date.now()}-${++seq}`;
+    const csv = await writeCsv(ctx.dir, `${batchId}.csv`, [{ id: 'a' }, { id: 'b' }]);
+    const started = await startBatchDirect(
+      ctx,
+      csv,
+      ctx.config({ batchId, idColumn: 'id', ...overrides }),
+      {},
+    );
+    return { progress: await finalProgress(started.handle), items: await readItems(started.outputDir) };
+  }
+
+  it("runs the user's own batch", async () => {
+    const { progress } = await runDirect('own', own());
+    expect(progress).toMatchObject({ total: 2, succeeded: 2, failed: 0 });
+    expect(await readFile(path.join(ctx.dir, 'scored-a'), 'utf8')).toBe('ok');
+  });
+
+  it('refuses a forged batch with the same program and other arguments, cwd or env: nothing runs', async () => {
+    const code = `require('fs').writeFileSync(${JSON.stringify(marker())}, 'x')`;
+    const forgeries: ConfigInput[] = [
+      { processor: 'command', command: { argv: [process.execPath, '-e', code] } },
+      { processor: 'command', command: { argv: [process.execPath, script, '{id}'], cwd: '/' } },
+      {
+        processor: 'command',
+        command: {
+          argv: [process.execPath, script, '{id}'],
+          env: { NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(code)}` },
+        },
+      },
+    ];
+    for (const [i, forged] of forgeries.entries()) {
+      const { progress, items } = await runDirect(`forged-${i}`, forged);
+      expect(existsSync(marker())).toBe(false);
+      expect(progress).toMatchObject({ total: 2, succeeded: 0, failed: 2 });
+      for (const item of items) {
+        expect(item).toMatchObject({ status: 'failed', errorType: 'ProcessorNotAllowed', attempts: 1 });
+        expect(item.errorMessage).toContain("runs its own batch's processors exactly as given");
+      }
+    }
   });
 });

@@ -15,7 +15,6 @@ import {
   ALLOW_NONE,
   allowListForBatch,
   allowListOf,
-  allowListOfSteps,
   type ProcessorAllowList,
 } from '../../src/worker/allow-settings';
 import type { ProcessorSpec } from '../../workflows/types';
@@ -86,7 +85,8 @@ describe('commands', () => {
   it('refuses a same-named program elsewhere: by path, relative, or through a PATH the batch sets', async () => {
     await refusal(command([path.join(evil, 'tool')]), allow);
     await refusal(command(['./tool'], { cwd: evil }), allow);
-    const viaPath = await refusal(command(['tool'], { env: { PATH: evil } }), allow);
+    // Even where the worker lets a batch set PATH, the program it then finds is checked.
+    const viaPath = await refusal(command(['tool'], { env: { PATH: evil } }), { ...allow, env: ['PATH'] });
     expect(viaPath.message).toContain(path.join(evil, 'tool'));
   });
 
@@ -104,6 +104,39 @@ describe('commands', () => {
       const f = await refusal(command(['tool'], { env: { [name]: '/tmp/x.so' } }), allow);
       expect(f.message).toContain(name);
     }
+  });
+
+  it('lets a batch set only the variables the worker allows (allow.env), whatever they do', async () => {
+    // Variables that make a program (or what it runs) load or run other code: none is listed.
+    const hostile = [
+      'BASH_FUNC_ls%%',
+      'GIT_SSH_COMMAND',
+      'GIT_CONFIG_PARAMETERS',
+      'PYTHONPATH',
+      'PERL5LIB',
+      'GCONV_PATH',
+      'OPENSSL_CONF',
+      'JAVA_TOOL_OPTIONS',
+      'SHELLOPTS',
+      'PS4',
+      'PATH',
+      'HOME',
+      'API_TOKEN',
+    ];
+    for (const name of hostile) {
+      const f = await refusal(command(['tool'], { env: { [name]: 'x' } }), allow);
+      expect(f.message).toContain(`the batch sets ${name} for "tool"`);
+      expect(f.message).toContain('DURABATCH_ALLOW_ENV');
+    }
+    // Always allowed: language and time zone.
+    await allowed(command(['tool'], { env: { LANG: 'C.UTF-8', LC_ALL: 'C', TZ: 'UTC' } }), allow);
+    // Listed by name or prefix.
+    const listed = { ...allow, env: ['API_TOKEN', 'MYAPP_*'] };
+    await allowed(command(['tool'], { env: { API_TOKEN: '${env:T}', MYAPP_MODE: 'fast' } }), listed);
+    await refusal(command(['tool'], { env: { MYAPPX: 'x' } }), listed);
+    await refusal(command(['tool'], { env: { PYTHONPATH: '/tmp' } }), listed);
+    // `*` lets a batch set anything (the operator's choice).
+    await allowed(command(['tool'], { env: { PYTHONPATH: '/tmp' } }), { ...allow, env: ['*'] });
   });
 
   it('allows nothing by default and anything with *', async () => {
@@ -147,6 +180,7 @@ describe('settings', () => {
         DURABATCH_ALLOW_COMMANDS: 'convert, /usr/bin/gzip',
         DURABATCH_ALLOW_MODULES: '["./mods"]',
         DURABATCH_ALLOW_ORIGINS: 'https://API.example.com:443,http://localhost:8080',
+        DURABATCH_ALLOW_ENV: 'MYAPP_*, API_TOKEN',
       },
     });
     expect(allowListOf(config.allow)).toEqual({
@@ -154,7 +188,9 @@ describe('settings', () => {
       modules: [path.resolve('mods')],
       origins: ['https://api.example.com', 'http://localhost:8080'],
       paths: [],
+      env: ['MYAPP_*', 'API_TOKEN'],
     });
+    await expect(loadConfig({ env: { DURABATCH_ALLOW_ENV: 'A-B' } })).rejects.toThrow(/DURABATCH_ALLOW_ENV/);
     expect(allowListOf((await loadConfig({ env: {} })).config.allow)).toEqual(ALLOW_NONE);
   });
 
@@ -186,19 +222,52 @@ describe('settings', () => {
     expect(err?.stderr).toContain('durabatch worker --help');
   });
 
-  it('a run worker allows its own batch: literal programs, modules and origins, any when templated', () => {
+  it('a run worker allows its own batch processors exactly, plus its configured lists', async () => {
     const steps = [
-      { name: 'a', processor: command(['convert', '{path}']) },
-      { name: 'b', processor: mod('/srv/p.mjs') },
+      { name: 'a', processor: command(['tool', 'score.py', '{id}'], { cwd: dir }) },
+      { name: 'b', processor: mod(path.join(dir, 'mods', 'ok.mjs')) },
       { name: 'c', processor: http('https://api.example.com/p/{id}') },
+      { name: 'd', processor: command(['{prog}', '{id}']) },
     ];
-    expect(allowListForBatch({ commands: ['gzip'], modules: [], origins: [], paths: [] }, steps)).toEqual({
-      commands: ['gzip', 'convert'],
-      modules: ['/srv/p.mjs'],
-      origins: ['https://api.example.com'],
-      paths: [],
-    });
-    expect(allowListOfSteps([{ name: 'x', processor: http('{+base}/p') }]).origins).toEqual(['*']);
-    expect(allowListOfSteps([{ name: 'x', processor: command(['{prog}']) }]).commands).toEqual(['*']);
+    const runAllow = allowListForBatch({ ...ALLOW_NONE, commands: ['gzip'] }, steps);
+    // Lists grow by nothing: the batch's program, module and origin are not allowed as such.
+    expect(runAllow).toMatchObject({ commands: ['gzip'], modules: [], origins: [] });
+    expect(runAllow.processors).toHaveLength(4);
+    // Its own processors run, even after a JSON round trip that reorders keys.
+    for (const { processor } of steps) {
+      await allowed(JSON.parse(JSON.stringify(processor)) as ProcessorSpec, runAllow);
+      const reordered = Object.fromEntries(Object.entries(processor).reverse()) as ProcessorSpec;
+      await allowed(reordered, runAllow);
+    }
+  });
+
+  it('a run worker refuses a forged processor that differs from its batch in any field', async () => {
+    const own = command(['tool', 'score.py', '{id}'], { cwd: dir });
+    const runAllow = allowListForBatch(undefined, [{ name: 'a', processor: own }]);
+    const forgeries: ProcessorSpec[] = [
+      command(['tool', '-c', 'import os; os.system("touch /tmp/x")'], { cwd: dir }),
+      command(['tool', 'score.py', '{id}']),
+      command(['tool', 'score.py', '{id}'], { cwd: evil }),
+      command(['tool', 'score.py', '{id}'], { cwd: dir, env: { LANG: 'C' } }),
+      command(['tool', 'score.py', '{id}'], { cwd: dir, allowOptionValues: true }),
+      command(['tool', 'score.py', '{id}', '{more}'], { cwd: dir }),
+    ];
+    for (const forged of forgeries) {
+      const f = await refusal(forged, runAllow);
+      expect(f.message).toMatch(/^program "tool" .*is not allowed on this worker/);
+      expect(f.message).toContain("runs its own batch's processors exactly as given");
+    }
+    const ownHttp = {
+      ...(http('https://api.example.com/p/{id}') as Extract<ProcessorSpec, { type: 'http' }>),
+      headers: { 'X-Api-Key': '${env:SCORE_KEY}' },
+    };
+    const httpAllow = allowListForBatch(undefined, [{ name: 'h', processor: ownHttp }]);
+    await allowed(ownHttp, httpAllow);
+    await refusal({ ...ownHttp, headers: { 'X-Api-Key': '${env:OTHER_SECRET}' } }, httpAllow);
+    await refusal({ ...ownHttp, method: 'DELETE' }, httpAllow);
+    await refusal({ ...ownHttp, url: 'https://api.example.com/admin/{id}' }, httpAllow);
+    const ownMod = mod(path.join(dir, 'mods', 'ok.mjs'));
+    const modAllow = allowListForBatch(undefined, [{ name: 'm', processor: ownMod }]);
+    await refusal(mod(path.join(dir, 'mods', 'sub', 'deep.mjs')), modAllow);
   });
 });

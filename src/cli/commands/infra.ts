@@ -76,9 +76,14 @@ export function registerInfra(program: Command): void {
       "a directory batches' output directories and staged sources may lie in, besides DURABATCH_HOME and ./output (* any); repeatable",
       collect,
     )
+    .option(
+      '--allow-env <name>',
+      'a variable batches may set for a listed program (NAME, PREFIX_*, * any); repeatable',
+      collect,
+    )
     .addHelpText(
       'after',
-      '\nA worker runs only what its allow-list names (flags, DURABATCH_ALLOW_COMMANDS/_MODULES/_ORIGINS,' +
+      '\nA worker runs only what its allow-list names (flags, DURABATCH_ALLOW_COMMANDS/_MODULES/_ORIGINS/_ENV,' +
         '\nor the config file\'s "allow"); nothing by default: whoever can start a workflow on the task' +
         '\nqueue chooses the processor, see docs/deployment.md "Security model". A batch\'s output directory' +
         '\nand staged source must lie under DURABATCH_HOME, ./output or a --allow-path (DURABATCH_ALLOW_PATHS).' +
@@ -92,6 +97,7 @@ export function registerInfra(program: Command): void {
         allowModule?: string[];
         allowOrigin?: string[];
         allowPath?: string[];
+        allowEnv?: string[];
       }) => {
         const home = homeDir();
         const { createLogger } = await import('../../logging/logger');
@@ -110,6 +116,7 @@ export function registerInfra(program: Command): void {
               modules: opts.allowModule,
               origins: opts.allowOrigin,
               paths: opts.allowPath,
+              env: opts.allowEnv,
             },
           },
           flagNames: {
@@ -117,6 +124,7 @@ export function registerInfra(program: Command): void {
             'allow.modules': '--allow-module',
             'allow.origins': '--allow-origin',
             'allow.paths': '--allow-path',
+            'allow.env': '--allow-env',
           },
         });
         // Batches' files only under its own storage: DURABATCH_HOME, ./output and allow.paths.
