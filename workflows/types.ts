@@ -97,6 +97,8 @@ export interface CommandProcessorSpec {
    * the fields that may. Default: none (such an item fails as InputError).
    */
   allowOptionValues?: boolean | string[];
+  /** Item values may reach ssh's remote command and scp/rsync `host:` paths (default: refused). */
+  allowRemoteValues?: boolean;
 }
 
 /** The module processor: `export default async function process(item, ctx)` from the user's file. */
