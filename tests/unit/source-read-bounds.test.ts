@@ -8,7 +8,9 @@ import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors';
+import ExcelJS from 'exceljs';
 import { readJsonArray } from '../../src/source/formats/json-array';
+import { MAX_SHARED_STRINGS_BYTES, readXlsx } from '../../src/source/formats/xlsx';
 import { LineSplitter, readJsonl } from '../../src/source/formats/jsonl';
 import { MAX_ROW_BYTES, MAX_ROW_DEPTH, type SourceRecord } from '../../src/source/types';
 import { rejection } from '../helpers/rejection';
@@ -123,5 +125,31 @@ describe('JSON array elements', () => {
     ]);
     // The stack held one number per open bracket: 8 M of them.
     expect(grew).toBeLessThan(48 * MB);
+  });
+});
+
+describe('XLSX shared strings', () => {
+  it('refuses a workbook whose shared strings inflate past the cap, naming the file and the cap', async () => {
+    const wb = new ExcelJS.Workbook();
+    const sheet = wb.addWorksheet('Rows');
+    sheet.addRow(['id', 'text']);
+    // Highly compressible, as a zip bomb is: 3 MB of strings in a small file.
+    for (let i = 0; i < 3_000; i++) sheet.addRow([i, `${i}-${'x'.repeat(1_000)}`]);
+    const file = path.join(dir, 'strings.xlsx');
+    await wb.xlsx.writeFile(file);
+    const read = async (max?: number) => {
+      const got: SourceRecord[] = [];
+      for await (const r of readXlsx(file, { maxSharedStringsBytes: max })) got.push(r);
+      return got;
+    };
+    const err = await rejection(read(MB), InputError);
+    expect(err.message).toContain(
+      `${file}: its shared strings (xl/sharedStrings.xml) inflate to more than 1 MB; the workbook is not read`,
+    );
+    // Under the default cap the same workbook reads whole.
+    expect(MAX_SHARED_STRINGS_BYTES).toBe(256 * MB);
+    const rows = await read();
+    expect(rows).toHaveLength(3_000);
+    expect(rows[2_999]).toMatchObject({ line: 3_001, data: { id: 2_999 } });
   });
 });
