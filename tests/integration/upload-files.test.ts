@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchInputFromConfig } from '../../src/client/batch-input-from-config';
+import { startRetryFailed } from '../../src/client/retry-failed';
 import { stepsFromConfig } from '../../src/client/steps';
 import { stageOptionsFromConfig } from '../../src/config/stage-options';
 import { InputError } from '../../src/errors';
@@ -134,5 +135,35 @@ describe('uploads send only files staged from a directory', () => {
     expect(await finalProgress(started.handle)).toMatchObject({ total: 1, succeeded: 1 });
     const sent = upload.uploads.filter((u) => u.idempotencyKey.startsWith(`${batchId}:`));
     expect(sent.map((u) => u.sha256)).toEqual([sha256('AAAA')]);
+  });
+
+  it('retry-failed of a directory batch sends its files again', async () => {
+    const files = path.join(ctx.dir, 'retry-src');
+    await mkdir(files, { recursive: true });
+    await writeFile(path.join(files, 'b.txt'), 'BBBB');
+    const oldId = `upload-retry-old-${Date.now()}`;
+    // Nothing listens on port 9 (discard): the one attempt fails, so the item is in failed.csv.
+    const old = await ctx.batches.start(
+      files,
+      ctx.config({
+        batchId: oldId,
+        format: 'dir',
+        maxAttempts: 1,
+        http: { url: 'http://127.0.0.1:9/up/{file}', bodyMode: 'raw' },
+      }),
+    );
+    expect(await finalProgress(old.handle)).toMatchObject({ total: 1, failed: 1 });
+    const retried = await startRetryFailed(ctx.batches, oldId, {
+      outputDir: path.join(ctx.dir, 'out', `${oldId}-retry`),
+      steps: (steps) =>
+        steps.map((s) =>
+          s.processor.type === 'http'
+            ? { ...s, processor: { ...s.processor, url: `${upload.url}/up/{file}` } }
+            : s,
+        ),
+    });
+    expect(await finalProgress(retried.handle)).toMatchObject({ total: 1, succeeded: 1 });
+    const sent = upload.uploads.filter((u) => u.idempotencyKey.startsWith(`${retried.batchId}:`));
+    expect(sent.map((u) => u.sha256)).toEqual([sha256('BBBB')]);
   });
 });
