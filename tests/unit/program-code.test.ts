@@ -9,6 +9,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../activities/processors/command';
 import { fillArgv, ItemValueError, type ItemValueRules } from '../../activities/processors/item-values';
+import { stepsFromConfig } from '../../src/client/steps';
+import { Config } from '../../src/config/schema';
 import { processorContext } from '../helpers/processor-context';
 import { rejection } from '../helpers/rejection';
 
@@ -133,6 +135,31 @@ describe('remote shells: ssh, scp and rsync', () => {
     expect(fillArgv(['ssh', 'srv', 'cat', '{x}'], data, open)[3]).toBe(x);
     // Code on this machine stays refused whatever the remote opt-in.
     expect(() => fillArgv(['timeout', '1', 'sh', '-c', '{x}'], data, open)).toThrow(ItemValueError);
+  });
+});
+
+describe('command.allowRemoteValues', () => {
+  it('travels from the settings to the step (only when set), and the processor applies it', async () => {
+    const step = (extra: Record<string, unknown>) =>
+      stepsFromConfig(
+        Config.parse({ processor: 'command', command: { argv: ['scp', 'f', 'srv:/in/{x}'], ...extra } }),
+      )[0]!.processor;
+    expect(step({ allowRemoteValues: 'true' })).toMatchObject({ allowRemoteValues: true });
+    expect(step({})).not.toHaveProperty('allowRemoteValues');
+    expect(step({ allowRemoteValues: false })).not.toHaveProperty('allowRemoteValues');
+    // The processor refuses before running scp at all; with the opt-in it gets past the rule.
+    const outputDir = await mkdtemp(path.join(os.tmpdir(), 'program-code-remote-'));
+    const ctx = () => processorContext({ outputDir, data: { x: 'a b' }, env: { PATH: '/nonexistent' } });
+    const spec = { type: 'command' as const, argv: ['scp', 'f', 'srv:/in/{x}'], timeoutMs: 5_000 };
+    const refused = await rejection(runCommand(spec, ctx()), ApplicationFailure);
+    expect(refused.type).toBe('InputError');
+    expect(refused.message).toContain('--allow-remote-values');
+    const allowed = await rejection(
+      runCommand({ ...spec, allowRemoteValues: true }, ctx()),
+      ApplicationFailure,
+    );
+    expect(allowed.type).toBe('CommandNotFound'); // past the rule: scp itself is looked up (not on this PATH)
+    await rm(outputDir, { recursive: true, force: true });
   });
 });
 
