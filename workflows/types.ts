@@ -14,11 +14,14 @@ export interface Item {
   /** Why the row cannot be processed (failed validation, unparsable, too large): it becomes `skipped`. */
   invalid?: string;
   /**
-   * Directory sources (without --follow-symlinks): the directory the item's file (`data.path`) must
-   * still resolve inside when a worker reads it; checked again there, since a file can be swapped
-   * for a link after staging.
+   * Directory sources: the directory the item's file (`data.path`) was staged from. Only items
+   * with it have a file a processor may read (raw/multipart uploads): a CSV's `path` column is data,
+   * never a file to send. Without --follow-symlinks the file must still resolve inside it when a
+   * worker reads it; checked again there, since a file can be swapped for a link after staging.
    */
   within?: string;
+  /** Directory sources staged with --follow-symlinks: the file may be a link to anywhere. */
+  followsLinks?: true;
 }
 
 /** Where a staged source lives; workers read pages from it by index. */
@@ -97,6 +100,8 @@ export interface CommandProcessorSpec {
    * the fields that may. Default: none (such an item fails as InputError).
    */
   allowOptionValues?: boolean | string[];
+  /** Item values may reach ssh's remote command and scp/rsync `host:` paths (default: refused). */
+  allowRemoteValues?: boolean;
 }
 
 /** The module processor: `export default async function process(item, ctx)` from the user's file. */

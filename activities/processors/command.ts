@@ -117,6 +117,7 @@ export async function runCommand(
     fixed: FIXED_NAMES,
     directories: DIRECTORY_NAMES,
     allowOptionValues: spec.allowOptionValues,
+    allowRemoteValues: spec.allowRemoteValues,
   };
   let argv: string[];
   let cwd: string | undefined;

@@ -25,7 +25,7 @@ import {
 import { idempotencyHeader } from './idempotency-header';
 import { expandUrl, renderBody, resolveEnvRefs } from './template';
 import { FileChangedError, uploadBody, type FormSpec, type UploadBody } from './upload-body';
-import { checkItemFile } from '../../src/source/item-file';
+import { stagedItemFile } from '../../src/source/item-file';
 import { costValue } from '../../workflows/cost';
 import { FailureType } from '../../workflows/failure-types';
 import { logFailure, logRequest, logResponse, type HttpAttemptLog } from './http-log';
@@ -142,19 +142,12 @@ function jsonPointer(doc: unknown, pointer: string): unknown {
   return at;
 }
 
-/** The item's file for raw/multipart uploads: a directory source puts its absolute path in `path`. */
-function itemFile(ctx: ProcessorContext): string {
-  const p = ctx.item.data.path;
-  if (typeof p !== 'string' || p === '') {
-    throw new Error('bodyMode raw/multipart needs a directory source (items with a "path" field)');
-  }
-  return p;
-}
-
 interface BuiltBody {
   body?: RequestInit['body'];
   /** Set for raw/multipart: a streamed file the request must close when it is over. */
   upload?: UploadBody;
+  /** The file streamed, for the request log. */
+  file?: string;
 }
 
 /** Builds the request body. Files are streamed from disk in chunks, never read whole. */
@@ -167,8 +160,8 @@ async function buildBody(
   if (spec.method === 'GET' || spec.method === 'HEAD') return {};
   const mode = spec.bodyMode ?? 'json';
   if (mode === 'raw' || mode === 'multipart') {
-    const file = itemFile(ctx);
-    await checkItemFile(ctx.item); // still the staged file, not a link out of its directory
+    // Only a directory item's own file, still inside its directory: never a row's `path` field.
+    const file = await stagedItemFile(ctx.item, `bodyMode ${mode}`);
     let form: FormSpec | undefined;
     if (mode === 'multipart') {
       const fields: [string, string][] = [];
@@ -185,7 +178,7 @@ async function buildBody(
     if (upload.contentType) headers['content-type'] = upload.contentType;
     headers['content-type'] ??= 'application/octet-stream';
     headers['content-length'] = String(upload.contentLength);
-    return { body: upload.body, upload };
+    return { body: upload.body, upload, file };
   }
   headers['content-type'] ??= 'application/json';
   return { body: JSON.stringify(renderBody(spec.body, ctx.item, ctx.steps)) };
@@ -359,7 +352,7 @@ export async function runHttp(
   headers['idempotency-key'] = idempotencyHeader(ctx.idempotencyKey);
   const logged = logRequest(ctx.log, spec, url, headers, {
     text: typeof built.body === 'string' ? built.body : undefined,
-    file: built.upload ? itemFile(ctx) : undefined,
+    file: built.file,
     bytes: built.upload?.contentLength,
   });
 

@@ -4,6 +4,7 @@
 // attempt) or a value the item brought (its fields, its key, its file's name, an earlier step's
 // answer). Only the latter are held to the rule; the template's own text is the user's choice.
 import path from 'node:path';
+import { findValueInCode, type ArgvEntry } from './program-code';
 
 type Primitive = string | number | boolean | null;
 
@@ -39,6 +40,8 @@ export interface ItemValueRules {
    * for programs that really take an option from the data (`command.allowOptionValues`).
    */
   allowOptionValues?: boolean | readonly string[];
+  /** Item values may reach ssh's remote command and scp/rsync `host:` paths (`command.allowRemoteValues`). */
+  allowRemoteValues?: boolean;
 }
 
 const SHOWN_VALUE = 200;
@@ -190,106 +193,65 @@ export function fillArgv(
   return out;
 }
 
-/**
- * Interpreters and the flags after which their next argument is code: `sh -c CODE`, `bash -lc CODE`,
- * `node -e CODE`, `python3 -c CODE`. Item values go after the code as arguments (`"$1"`, argv).
- */
-/** Interpreter options whose value is the next argument (`sh -o pipefail`, `python -W ignore`). */
-const TAKES_VALUE = /^(?:[-+][oO]|-[WX]|-r|--require|-I)$/;
+/** Each argv entry with the item values placed in it: what program-code.ts judges. */
+function argvEntries(
+  argv: readonly string[],
+  vars: Record<string, Primitive>,
+  rules: ItemValueRules,
+): ArgvEntry[] {
+  return argv.map((text) => {
+    let filled = '';
+    const values: ArgvEntry['values'] = [];
+    for (const p of templateParts(text)) {
+      if ('text' in p) {
+        filled += p.text;
+        continue;
+      }
+      const value = p.name in vars ? String(vars[p.name] ?? '') : `{${p.name}}`;
+      if (p.name in vars && !isFixed(rules, p.name))
+        values.push({ name: p.name, start: filled.length, end: filled.length + value.length });
+      filled += value;
+    }
+    return { text, filled, values };
+  });
+}
 
-const CODE_FLAGS: [program: RegExp, flag: RegExp][] = [
-  [/^(?:ba|da|z|k|mk|c|tc|fi|a|yash|posh)?sh$|^busybox$/, /^-[a-zA-Z]*c[a-zA-Z]*$/],
-  [/^(?:node|nodejs|bun|deno)$/, /^(?:-e|--eval|-p|--print)$/],
-  [/^(?:python|pypy)[0-9.]*$/, /^-[a-zA-Z]*c$/],
-  [/^(?:perl|ruby)[0-9.]*$/, /^-[a-zA-Z]*[eE]$/],
-  [/^php[0-9.]*$/, /^-r$/],
-  [/^(?:pwsh|powershell)(?:\.exe)?$/i, /^-(?:c|command)$/i],
-];
-
 /**
- * An item value inside the code an interpreter runs would be code: `sh -c "convert {file} out.png"`
- * with a file named `$(touch /tmp/x).png` runs `touch`. Refused; the script reads the value as an
- * argument instead (`sh -c 'convert "$1" out.png' sh {file}`).
+ * An item value inside the code a program runs would be code: `sh -c "convert {file} out.png"`
+ * with a file named `$(touch /tmp/x).png` runs `touch`; so would `timeout 30 sh -c …`,
+ * `perl '-eprint "{x}"'`, ssh's remote command or scp's `host:{file}`. Refused; the script reads the
+ * value as an argument instead (`sh -c 'convert "$1" out.png' sh {file}`).
  */
 function refuseValuesInCode(
   argv: readonly string[],
   vars: Record<string, Primitive>,
   rules: ItemValueRules,
 ): void {
-  const program = path.basename(argv[0] ?? '');
-  if (program === 'ssh') {
-    refuseRemoteCommandValues(argv, vars, rules);
-    return;
-  }
-  const flag = CODE_FLAGS.find(([p]) => p.test(program))?.[1];
-  if (!flag) return;
-  for (let i = 1; i < argv.length - 1; i++) {
-    const arg = argv[i]!;
-    // Options end at `--` or at the first operand (a script file): what follows is its arguments.
-    if (arg === '--') return;
-    if (!/^[-+]/.test(arg)) {
-      if (i > 1 && TAKES_VALUE.test(argv[i - 1]!)) continue;
-      return;
-    }
-    if (!flag.test(arg)) continue;
-    const code = argv[i + 1]!;
-    const inside = templateParts(code).find(
-      (p): p is { name: string } => 'name' in p && p.name in vars && !isFixed(rules, p.name),
-    );
-    if (inside) {
-      const how = /sh$/.test(program)
-        ? `e.g. ${program} ${argv[i]} '… "$1" …' ${program} {${inside.name}}`
-        : `put {${inside.name}} after the code and read it from the program's arguments`;
-      throw new ItemValueError(
-        `argument ${i + 1} is the code ${program} runs (after ${argv[i]}), and field "${inside.name}" = ` +
-          `${shown(String(vars[inside.name] ?? ''))} would become part of it: an item value is never code. ` +
-          `Pass it as an argument instead: ${how}`,
-      );
-    }
-    return;
-  }
-}
-
-/** ssh options whose value is the next argument (when not attached: `-p 22`, `-p22`). */
-const SSH_TAKES_VALUE = /^-[BbcDEeFIiJLlmOoPpQRSWw]$/;
-
-/**
- * ssh joins every argument after the destination with spaces and hands the result to the remote
- * user's shell: an item value there is shell code on the remote host (`ssh srv convert {file}` with
- * `$(rm -rf ~)`). The destination itself (`ssh {host} uptime`) is a value, held to the option rule.
- */
-function refuseRemoteCommandValues(
-  argv: readonly string[],
-  vars: Record<string, Primitive>,
-  rules: ItemValueRules,
-): void {
-  let destination = -1;
-  for (let i = 1; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      destination = i + 1;
-      break;
-    }
-    if (arg.startsWith('-')) {
-      if (SSH_TAKES_VALUE.test(arg)) i += 1;
-      continue;
-    }
-    destination = i;
-    break;
-  }
-  if (destination < 0) return;
-  for (let i = destination + 1; i < argv.length; i++) {
-    const inside = templateParts(argv[i]!).find(
-      (p): p is { name: string } => 'name' in p && p.name in vars && !isFixed(rules, p.name),
-    );
-    if (!inside) continue;
+  const finding = findValueInCode(argvEntries(argv, vars, rules), { allowRemote: rules.allowRemoteValues });
+  if (!finding) return;
+  const { at, name, program, where } = finding;
+  const value = shown(String(vars[name] ?? ''));
+  if (finding.kind === 'program') {
     throw new ItemValueError(
-      `argument ${i} is part of the command ssh sends to the remote shell, and field "${inside.name}" = ` +
-        `${shown(String(vars[inside.name] ?? ''))} would become shell code there: an item value is never code. ` +
-        'Give the value to a script on the remote host on its standard input, or call ssh from a local ' +
-        'script that quotes it for the remote shell (printf %q)',
+      `argument ${at} (${JSON.stringify(argv[at])}) is the program ${program} runs, and would come from field ` +
+        `"${name}" = ${value}: an item value never chooses the program that runs. Name the program in the ` +
+        'command, and pass the value as an argument (or branch in a script)',
     );
   }
+  if (finding.kind === 'remote') {
+    throw new ItemValueError(
+      `argument ${at} is ${program === 'ssh' ? 'part of the command ssh sends to the remote shell' : `${where} ${program} hands to a shell on that host`}, ` +
+        `and field "${name}" = ${value} would become shell code there: an item value is never code. ` +
+        'Give the value to a script on the remote host on its standard input, or call the program from a local ' +
+        'script that quotes it for the remote shell (printf %q); if the remote side never runs it through a ' +
+        'shell (an SFTP-only scp, say), allow it with command.allowRemoteValues: true (--allow-remote-values)',
+    );
+  }
+  const how = finding.hint ?? `put {${name}} after the code and read it from the program's arguments`;
+  throw new ItemValueError(
+    `argument ${at} is the code ${program} runs (${where}), and field "${name}" = ${value} would become ` +
+      `part of it: an item value is never code. Pass it as an argument instead: ${how}`,
+  );
 }
 
 /** `path` resolved, and checked to lie inside `dir` (or be it). */

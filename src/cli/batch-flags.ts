@@ -109,6 +109,10 @@ export const BATCH_FLAGS = {
     help: 'fields whose values may start a --command argument with "-" (an option): f1,f2 or true',
     retry: 'fields whose values may start a command argument with "-"',
   },
+  allowRemoteValues: {
+    field: 'command.allowRemoteValues',
+    help: "item values may reach ssh's remote command and scp/rsync host: paths (a remote shell parses them)",
+  },
   module: {
     field: 'module.path',
     arg: '<file>',

@@ -141,6 +141,10 @@ export async function startRetryFailed(
     home: client.opts.home,
     format: 'jsonl',
     idColumn: idColumn ?? RETRY_KEY_COLUMN,
+    // A directory batch's items keep their files (an upload of them can be retried).
+    ...(manifest.format === 'dir'
+      ? { directoryOf: { root: manifest.originalPath, followsLinks: manifest.followSymlinks } }
+      : {}),
   });
   const source = sourceRef(staged);
 

@@ -56,6 +56,7 @@ function processorFrom(
         );
       const { argv, cwd, env, timeoutMs, successExitCodes, retryableExitCodes, allowOptionValues } =
         s.command;
+      const { allowRemoteValues } = s.command;
       return {
         type: 'command',
         argv,
@@ -66,6 +67,7 @@ function processorFrom(
         retryableExitCodes,
         // Only when set, so the inputs of batches that do not use it stay as they were.
         ...(allowOptionValues === undefined || allowOptionValues === false ? {} : { allowOptionValues }),
+        ...(allowRemoteValues ? { allowRemoteValues } : {}),
       };
     }
     case 'module': {

@@ -190,6 +190,14 @@ export const CommandSettings = z.strictObject({
    * item value that would start an argument with `-` fails the item (InputError).
    */
   allowOptionValues: AllowOptionValues.optional(),
+  /**
+   * Item values may go where a remote shell parses them: ssh's remote command, the path of a
+   * `host:path` operand of scp or rsync. Only for a remote side that never runs them through a shell
+   * (an SFTP-only scp). Default false: such an item fails (InputError).
+   */
+  allowRemoteValues: z
+    .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
+    .optional(),
 });
 
 export const ModuleSettings = z.strictObject({

@@ -11,7 +11,7 @@ import type { ReadSourceOptions } from './types';
 import type { ItemSchemaSpec } from './validate';
 
 /** Bumped whenever staging's output for the same input changes, so old staged copies are not reused. */
-export const STAGE_FORMAT = 4;
+export const STAGE_FORMAT = 5;
 
 export async function fingerprintFile(file: string): Promise<string> {
   const hash = createHash('sha256');

@@ -62,7 +62,8 @@ export class ItemBuilder {
     const json =
       `{"index":${index},"key":${JSON.stringify(key)},"line":${line},"data":${dataJson}` +
       `${invalid === undefined ? '' : `,"invalid":${JSON.stringify(invalid)}`}` +
-      `${rec.within === undefined || invalid !== undefined ? '' : `,"within":${JSON.stringify(rec.within)}`}}`;
+      `${rec.within === undefined || invalid !== undefined ? '' : `,"within":${JSON.stringify(rec.within)}`}` +
+      `${rec.followsLinks && rec.within !== undefined && invalid === undefined ? ',"followsLinks":true' : ''}}`;
     return { key, line, json, invalid };
   }
 

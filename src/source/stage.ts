@@ -12,13 +12,36 @@ import { InputError } from '../errors';
 import { identifySource, STAGE_FORMAT, type IdentityOptions } from './fingerprint';
 import { ItemBuilder } from './items';
 import { KeyRegistry } from './keys';
-import { readSource } from './read-source';
+import { isWithin } from './formats/directory';
+import { readSource, resolveSource } from './read-source';
 import { Selection, type SelectionSpec } from './select';
 import { keepSourceCopy } from './source-copy';
-import type { SourceFormat } from './types';
+import type { SourceFormat, SourceRecord } from './types';
 import { compileItemSchema } from './validate';
 
 export { fingerprintFile } from './fingerprint';
+
+/**
+ * A raw or multipart upload sends each item's file, and only a directory source's items have one: a
+ * `path` column of a CSV or JSON source would otherwise choose any file on the worker to send.
+ */
+async function refuseFilesWithoutDirectory(sourcePath: string, opts: StageOptions): Promise<void> {
+  const { abs, format } = await resolveSource(sourcePath, opts.format);
+  if (format === 'dir') return;
+  throw new InputError(
+    `${opts.filesFor} sends each item's file, but ${abs} is a ${format} source: only a directory ` +
+      'source (--format dir) gives items files. A "path" field of a row is data, never a file the ' +
+      'worker reads and sends',
+    'give a directory as the source, or send the rows as JSON (--body-mode json, or bodyMode "json" in the step)',
+  );
+}
+
+/** A retried directory item keeps its directory's mark when its `path` is still inside it. */
+function markedFile(rec: SourceRecord, dir: { root: string; followsLinks?: boolean }): SourceRecord {
+  const file = rec.data.path;
+  if (typeof file !== 'string' || !isWithin(path.resolve(dir.root), path.resolve(file))) return rec;
+  return dir.followsLinks ? { ...rec, within: dir.root, followsLinks: true } : { ...rec, within: dir.root };
+}
 import { readManifest, type StagedManifest, type StagedSelection } from './manifest';
 
 /** Items per index entry: a page read seeks to the nearest entry and skips at most this many lines. */
@@ -34,6 +57,16 @@ export interface StageOptions extends Omit<IdentityOptions, 'onWarning' | 'selec
   home: string;
   /** Refuse the source if any row is invalid, instead of staging invalid rows as skipped items. */
   strict?: boolean;
+  /**
+   * The settings that send each item's file (`http.bodyMode raw`, a step's `multipart`): only a
+   * directory source has files, so any other format is refused before anything is staged.
+   */
+  filesFor?: string;
+  /**
+   * Internal (retry-failed): the rows are items of this directory, written back from its staged
+   * copy; a row whose `path` lies inside it keeps the directory's mark, so its file can be sent again.
+   */
+  directoryOf?: { root: string; followsLinks?: boolean };
 }
 
 /** A staged source: the reference workers use, plus what the caller should tell the user. */
@@ -90,6 +123,7 @@ function emptySource(format: SourceFormat, size: number, glob?: string): [string
 
 /** Stages a source (or reuses an identical earlier staging) and returns its reference. */
 export async function stageSource(sourcePath: string, opts: StageOptions): Promise<StagedSource> {
+  if (opts.filesFor !== undefined && !opts.directoryOf) await refuseFilesWithoutDirectory(sourcePath, opts);
   const selection = opts.select ? await Selection.from(opts.select) : undefined;
   const id = await identifySource(sourcePath, { ...opts, selection: selection?.identity });
   const abs = id.source.abs;
@@ -147,7 +181,7 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
       { listing: id.listing },
     )) {
       if (selection && !selection.takesRow(rec.line, rec.data, rec.error !== undefined)) continue;
-      const item = builder.build(rec, total);
+      const item = builder.build(opts.directoryOf ? markedFile(rec, opts.directoryOf) : rec, total);
       if (selection && !selection.takesKey(item.key)) continue;
       keys.add(item.key);
       if (item.invalid !== undefined) {

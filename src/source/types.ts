@@ -15,6 +15,8 @@ export interface SourceRecord {
   error?: string;
   /** Directory sources: the directory the item's file must still resolve inside when a worker reads it. */
   within?: string;
+  /** Directory sources staged with --follow-symlinks. */
+  followsLinks?: true;
 }
 
 export interface ReadSourceOptions {

@@ -60,12 +60,13 @@ const spec = (bodyMode: 'raw' | 'multipart', url = `${base}/upload`): HttpProces
   timeoutMs: 60_000,
 });
 
-function makeCtx(data: Record<string, unknown>, key = 'scan.pdf') {
+/** `within`: the directory the item was staged from (every directory item has it); null for a CSV row. */
+function makeCtx(data: Record<string, unknown>, key = 'scan.pdf', within: string | null = dir) {
   const controller = new AbortController();
   // Not annotated: a plain object stays assignable while ProcessorContext gains fields.
   return {
     batchId: 'batch-1',
-    item: { index: 0, key, line: 1, data },
+    item: { index: 0, key, line: 1, data, ...(within === null ? {} : { within }) },
     idempotencyKey: `batch-1:${key}`,
     attempt: 1,
     signal: controller.signal,
@@ -229,5 +230,32 @@ describe('http uploads', () => {
         'streamed once): set the url to the address the upload should go to',
     );
     expect(await fdsAfterClosing(file)).toBe(0);
+  });
+
+  it('sends no byte of a file named by a row that was not staged from a directory (a CSV "path")', async () => {
+    const outside = await mkdtemp(path.join(os.tmpdir(), 'http-upload-outside-'));
+    const key = path.join(outside, 'id_rsa');
+    await writeFile(key, 'PRIVATE KEY');
+    received.length = 0;
+    for (const mode of ['raw', 'multipart'] as const) {
+      // A CSV row `1,<key>`: no directory mark.
+      const err = await rejection(
+        runHttp(spec(mode), makeCtx({ id: '1', path: key }, '1', null)),
+        ApplicationFailure,
+      );
+      expect([err.type, err.nonRetryable]).toEqual(['InputError', true]);
+      expect(err.message).toContain(
+        `item "1" has no file staged from a directory source, so bodyMode ${mode}`,
+      );
+      // A directory item whose "path" a columns mapping pointed elsewhere.
+      const moved = await rejection(
+        runHttp(spec(mode), makeCtx({ file: 'a.txt', path: key }, 'a.txt')),
+        ApplicationFailure,
+      );
+      expect(moved.type).toBe('InputError');
+      expect(moved.message).toContain(`its "path" ${key} is not in the source directory ${dir}`);
+    }
+    expect(received).toEqual([]);
+    expect(await fdsAfterClosing(key)).toBe(0);
   });
 });

@@ -198,7 +198,9 @@ export async function* readDirectory(
       }
     }
     // Workers check again before reading: the file could be swapped for a link after staging.
-    yield listing.followSymlinks ? { line, data } : { line, data, within: listing.root };
+    yield listing.followSymlinks
+      ? { line, data, within: listing.root, followsLinks: true }
+      : { line, data, within: listing.root };
   }
   for (const [name, row] of rows) {
     const matching = listing.glob ? ` matching "${listing.glob}"` : '';

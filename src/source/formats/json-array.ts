@@ -4,7 +4,7 @@
 // knowing the bounds also lets one malformed element become an invalid item instead of sinking the file.
 import { createReadStream } from 'node:fs';
 import { InputError } from '../../errors';
-import { MAX_ROW_BYTES, rowTooLarge, type SourceRecord } from '../types';
+import { MAX_ROW_BYTES, MAX_ROW_DEPTH, rowTooDeep, rowTooLarge, type SourceRecord } from '../types';
 import { parseObject } from './jsonl';
 import { Utf8Check } from './utf8';
 
@@ -29,6 +29,13 @@ class ElementScanner {
   private escape = false;
   /** Expected closers of the open brackets inside the current element. */
   private stack: number[] = [];
+  /**
+   * Brackets open past MAX_ROW_DEPTH, counted but not kept: hundreds of MB of `[` must not grow the
+   * stack (the element is refused as too deep anyway, so their closers are not matched).
+   */
+  private deeper = 0;
+  /** Line where the current element went deeper than MAX_ROW_DEPTH. */
+  private deepAt = 0;
   private parts: Buffer[] = [];
   private size = 0;
   private startLine = 0;
@@ -85,9 +92,15 @@ class ElementScanner {
           } else if (b === 0x22) {
             this.inString = true;
           } else if (b === 0x7b || b === 0x5b) {
-            this.stack.push(OPEN_TO_CLOSE[b]!);
+            if (this.stack.length < MAX_ROW_DEPTH) this.stack.push(OPEN_TO_CLOSE[b]!);
+            else {
+              this.deeper += 1;
+              if (this.deepAt === 0) this.deepAt = this.line;
+            }
           } else if (b === 0x7d || b === 0x5d) {
-            if (this.stack.length > 0) {
+            if (this.deeper > 0) {
+              this.deeper -= 1;
+            } else if (this.stack.length > 0) {
               if (this.stack.pop() !== b)
                 this.fail(
                   `mismatched "${String.fromCharCode(b)}" in the element starting on line ${this.startLine}`,
@@ -124,7 +137,10 @@ class ElementScanner {
 
   private emit(out: SourceRecord[]): void {
     const line = this.startLine;
-    if (this.size > MAX_ROW_BYTES) {
+    if (this.deepAt > 0) {
+      const where = this.deepAt === line ? '' : ` (from line ${this.deepAt})`;
+      out.push({ line, data: {}, error: `line ${line}: ${rowTooDeep()}${where}` });
+    } else if (this.size > MAX_ROW_BYTES) {
       out.push({ line, data: {}, error: `line ${line}: ${rowTooLarge(this.size)}` });
     } else {
       const parsed = parseObject(Buffer.concat(this.parts).toString('utf8'), line);
@@ -132,12 +148,19 @@ class ElementScanner {
     }
     this.parts = [];
     this.size = 0;
+    this.deepAt = 0;
   }
 
   finish(): void {
     if (this.state === State.End || this.state === State.Start) return;
+    const deep =
+      this.deepAt > 0
+        ? `; it is nested more than ${MAX_ROW_DEPTH} levels deep from line ${this.deepAt}, ${this.stack.length + this.deeper} brackets still open`
+        : '';
     const where =
-      this.state === State.InValue ? ` (the element starting on line ${this.startLine} is not closed)` : '';
+      this.state === State.InValue
+        ? ` (the element starting on line ${this.startLine} is not closed${deep})`
+        : '';
     this.fail(`the file ends before the array is closed${where}`, 'check that the file is complete');
   }
 }

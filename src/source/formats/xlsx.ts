@@ -1,6 +1,8 @@
 // XLSX through exceljs's streaming WorkbookReader: rows are parsed as the zip is read, so memory stays
-// flat whatever the sheet's size (shared strings, which the format keeps apart, are cached).
+// flat whatever the sheet's size (shared strings, which the format keeps apart, are cached: their
+// uncompressed size is capped, since a few KB of zip can inflate to gigabytes of them).
 import { createReadStream } from 'node:fs';
+import { Transform, type TransformCallback } from 'node:stream';
 import type ExcelJS from 'exceljs';
 import { InputError } from '../../errors';
 import { plainText, type FormatHooks, type SourceRecord } from '../types';
@@ -9,6 +11,55 @@ export interface XlsxOptions extends FormatHooks {
   /** Sheet name; default the first sheet. */
   sheet?: string;
   onWarning?: (message: string) => void;
+  /** Cap on the uncompressed shared strings (tests lower it). Default MAX_SHARED_STRINGS_BYTES. */
+  maxSharedStringsBytes?: number;
+}
+
+/**
+ * Uncompressed bytes of `xl/sharedStrings.xml` read at most. Every string of it is held in memory
+ * while the sheet is read (cells refer to them by index), so a zip bomb there would exhaust the
+ * heap; real workbooks of a few hundred thousand rows stay well below this.
+ */
+export const MAX_SHARED_STRINGS_BYTES = 256 * 1024 * 1024;
+
+/** Passes an entry's inflated bytes through, failing once more than `limit` have come. */
+class InflatedCap extends Transform {
+  private bytes = 0;
+
+  constructor(
+    private readonly limit: number,
+    private readonly fail: () => Error,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) cb(this.fail());
+    else cb(null, chunk);
+  }
+}
+
+/** The reader's own shared-strings parser, fed through the cap. */
+function capSharedStrings(reader: object, file: string, limit: number): void {
+  const r = reader as { _parseSharedStrings?: (entry: NodeJS.ReadableStream) => AsyncGenerator<unknown> };
+  const parse = r._parseSharedStrings?.bind(reader);
+  // An exceljs without this hook reads as before (the dependency is pinned; its tests would tell).
+  if (!parse) return;
+  r._parseSharedStrings = (entry) => {
+    const capped = new InflatedCap(
+      limit,
+      () =>
+        new InputError(
+          `${file}: its shared strings (xl/sharedStrings.xml) inflate to more than ${Math.round(limit / 1024 / 1024)} MB; ` +
+            'the workbook is not read (a workbook this size, or a zip bomb)',
+          'save the sheet as CSV, or split the workbook',
+        ),
+    );
+    entry.on('error', (err: Error) => capped.destroy(err));
+    entry.pipe(capped);
+    return parse(capped);
+  };
 }
 
 type SheetReader = AsyncIterable<ExcelJS.Row> & { id: number; name?: string };
@@ -97,6 +148,7 @@ export async function* readXlsx(file: string, opts: XlsxOptions = {}): AsyncGene
     worksheets: 'emit',
     entries: 'emit',
   });
+  capSharedStrings(reader, file, opts.maxSharedStringsBytes ?? MAX_SHARED_STRINGS_BYTES);
   const names: string[] = [];
   try {
     for await (const ws of reader as AsyncIterable<unknown> as AsyncIterable<SheetReader>) {
