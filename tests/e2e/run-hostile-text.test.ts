@@ -87,7 +87,21 @@ describe('run: hostile text and one batch per command', () => {
     const message = failed.split('\n').find((l) => l.startsWith('bad1,'))!;
     expect(message).toContain('\\u001b]52;c;');
     expect(message).not.toMatch(ACTIVE);
-  });
+    // Every other command that prints this batch: status, watch, report, list (plain and --json).
+    // Those that show its failures show them escaped; none lets a control character through.
+    for (const [args, showsFailures] of [
+      [['status', batchId!], false],
+      [['status', batchId!, '--json'], true],
+      [['watch', batchId!], false],
+      [['report', batchId!], true],
+      [['list', '--json'], false],
+    ] as const) {
+      const shown = await durabatch([...args]);
+      const text = shown.stdout + shown.stderr;
+      if (showsFailures) expect(text, args.join(' ')).toContain('\\u001b]52;c;');
+      expect(text, args.join(' ')).not.toMatch(ACTIVE);
+    }
+  }, 240_000);
 
   it('a folder re-run after a file was added is a new batch that processes the new file', async () => {
     const taskQueue = `folder-grows-${stamp}`;
@@ -125,19 +139,22 @@ describe('run: hostile text and one batch per command', () => {
     const sent = () => target.requests.filter((r) => r.path === '/gone').length;
     expect(sent()).toBe(3);
     const [batchId] = await batchesOn(taskQueue);
-    // What namespace retention does, at once.
+    // What namespace retention does (the server deletes asynchronously, slower under load).
     await client.workflowService.deleteWorkflowExecution({
       namespace: 'default',
       workflowExecution: { workflowId: batchId! },
     });
-    await waitFor('the batch deleted', () =>
-      client.workflow
-        .getHandle(batchId!)
-        .describe()
-        .then(
-          () => false,
-          () => true,
-        ),
+    await waitFor(
+      'the batch deleted',
+      () =>
+        client.workflow
+          .getHandle(batchId!)
+          .describe()
+          .then(
+            () => false,
+            () => true,
+          ),
+      90_000,
     );
     const again = await durabatch(args);
     expect(again.code, again.stderr).toBe(0);
@@ -147,5 +164,5 @@ describe('run: hostile text and one batch per command', () => {
     expect(sent()).toBe(3);
     const records = (await readdir(path.join(home, 'runs'))).filter((f) => f.endsWith('.json'));
     expect(records.length).toBeGreaterThanOrEqual(1);
-  });
+  }, 240_000);
 });
