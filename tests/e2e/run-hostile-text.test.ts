@@ -36,7 +36,7 @@ describe('run: hostile text and one batch per command', () => {
     home = path.join(dir, 'home');
     // Rows whose `id` starts with "bad" are refused with an answer that tries to drive the terminal.
     target = await startScriptedTarget((req, res) => {
-      if (req.body.includes('"bad')) {
+      if (req.body.includes('"bad') || req.path === '/reject') {
         res.writeHead(400, { 'content-type': 'text/plain' });
         res.end(`invalid ${CLIPBOARD}patient${ERASE}batch completed \u202eevil\u009b2J`);
         return;
@@ -164,5 +164,32 @@ describe('run: hostile text and one batch per command', () => {
     expect(sent()).toBe(3);
     const records = (await readdir(path.join(home, 'runs'))).filter((f) => f.endsWith('.json'));
     expect(records.length).toBeGreaterThanOrEqual(1);
+  }, 240_000);
+
+  it('failed.csv fed back as a source sends the values, not their neutralising quotes', async () => {
+    const taskQueue = `failed-back-${stamp}`;
+    const csv = path.join(dir, 'contacts.csv');
+    await writeFile(csv, 'id,phone,handle\nc1,+1 555-0100,@ann\nc2,=1+1,-\n');
+    const first = await durabatch([
+      ...['run', csv, '--url', `${target.url}/reject`, '--id-column', 'id'],
+      ...['--task-queue', taskQueue, '--max-attempts', '1'],
+    ]);
+    expect(first.code, first.stderr).toBe(1);
+    const [batchId] = await batchesOn(taskQueue);
+    const failedCsv = path.join(dir, 'output', batchId!, 'results', 'failed.csv');
+    // Written neutralised, as a spreadsheet must see it.
+    expect(await readFile(failedCsv, 'utf8')).toContain("c1,'+1 555-0100,'@ann,");
+    const again = await durabatch([
+      ...['run', failedCsv, '--url', `${target.url}/accept`, '--id-column', 'id'],
+      ...['--task-queue', `${taskQueue}-2`],
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    const sent = target.requests
+      .filter((r) => r.path === '/accept')
+      .map((r) => JSON.parse(r.body) as Record<string, string>);
+    expect(sent.map((b) => [b.id, b.phone, b.handle]).sort()).toEqual([
+      ['c1', '+1 555-0100', '@ann'],
+      ['c2', '=1+1', '-'],
+    ]);
   }, 240_000);
 });
