@@ -68,7 +68,8 @@ export async function* readCsv(file: string, opts: CsvOptions = {}): AsyncGenera
         record: Record<string, string>;
         info: { bytes: number; index: number; error?: unknown };
       };
-      if (neutralised) for (const k of Object.keys(record)) record[k] = restoreFormula(record[k]!);
+      if (neutralised)
+        for (const [k, v] of Object.entries(record)) if (typeof v === 'string') record[k] = restoreFormula(v);
       // The record ends at info.bytes; quoted fields may span lines, so count back their newlines.
       let spanned = 0;
       for (const v of Object.values(record))
