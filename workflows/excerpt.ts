@@ -5,9 +5,28 @@
 /** A run of whitespace that is kept as one space in a one-line excerpt. */
 const WHITESPACE = /\s+/g;
 
-/** The text on one line: line breaks, tabs and runs of spaces become one space. */
+/**
+ * Characters a terminal or a spreadsheet reader may act on rather than show: C0 and C1 controls (ESC
+ * starts sequences that move the cursor, erase lines or write the clipboard) and the bidi overrides
+ * that make text read in another order than it is stored.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * A control character shown as what it is, `\u001b` for ESC: visible, searchable, and the same
+ * escape JSON uses, so a message copied into JSON means the same text.
+ */
+export function escapeControl(char: string): string {
+  return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * The text on one line and inert: line breaks, tabs and runs of spaces become one space; every other
+ * control character (and bidi override) becomes its visible escape (`\u001b`).
+ */
 export function oneLine(text: string): string {
-  return text.replace(WHITESPACE, ' ').trim();
+  return text.replace(WHITESPACE, ' ').trim().replace(CONTROL, escapeControl);
 }
 
 /**

@@ -4,15 +4,12 @@
 // such a cell is neutralised OWASP-style by a leading `'` unless the batch keeps formulas on purpose
 // (`csvFormulas`). A cell that is just a number (`-5`, `+3.25`, `-1e-3`) is data, not a formula, and
 // is written as it is.
+// The neutralisation itself, and its inverse for failed.csv fed back as a source: src/util/csv-formulas.ts.
 import { stringify } from 'csv-stringify/sync';
 
-const FORMULA_START = /^[=+\-@\t\r]/;
-const PLAIN_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+import { neutraliseFormula } from '../../src/util/csv-formulas';
 
-/** The cell as a spreadsheet will read it as text, never as a formula. */
-export function neutraliseFormula(text: string): string {
-  return FORMULA_START.test(text) && !PLAIN_NUMBER.test(text) ? `'${text}` : text;
-}
+export { neutraliseFormula };
 
 /** A value of a source row or an outcome as cell text (objects as JSON). */
 export function cellText(v: unknown): string {

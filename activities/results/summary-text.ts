@@ -1,5 +1,6 @@
-// summary.txt: the report a person reads first.
-import { messageExcerpt } from '../../workflows/excerpt';
+// summary.txt: the report a person reads first, often with `cat` on a terminal: every text that came
+// from outside (keys, reasons, messages, the source's name) is on one line with its controls escaped.
+import { messageExcerpt, oneLine } from '../../workflows/excerpt';
 import type { BatchProgress, FailureRecord } from '../../workflows/types';
 import { spacedDuration } from '../../src/util/durations';
 import type { ReportLatency } from './latency';
@@ -20,8 +21,8 @@ export function formatSummaryText(s: SummaryForText): string {
   const lines = [
     `durabatch report — batch ${s.batchId}`,
     ``,
-    `status       ${s.status}${s.statusReason ? ` (${s.statusReason})` : ''}`,
-    `source       ${s.source}`,
+    `status       ${s.status}${s.statusReason ? ` (${oneLine(s.statusReason)})` : ''}`,
+    `source       ${oneLine(s.source)}`,
     `items        ${s.total} total: ${s.succeeded} succeeded, ${s.failed} failed, ${s.skipped} skipped, ${s.cancelled} cancelled`,
     `duration     ${spacedDuration(ms)} (${s.startedAt} → ${s.endedAt ?? 'running'})`,
     `throughput   ${s.throughputPerMinute} items/min`,
@@ -29,27 +30,27 @@ export function formatSummaryText(s: SummaryForText): string {
     `error rate   ${(s.errorRate * 100).toFixed(2)}%`,
     `cost         ${s.cost}`,
   ];
-  if (s.workbookError) lines.push(`workbook     results.xlsx not written: ${s.workbookError}`);
+  if (s.workbookError) lines.push(`workbook     results.xlsx not written: ${oneLine(s.workbookError)}`);
   for (const k of s.workbookSkippedSheets ?? [])
-    lines.push(`workbook     sheet "${k.name}" left out of results.xlsx: ${k.reason}`);
-  if (s.fastest) lines.push(`fastest      ${s.fastest.key} (${s.fastest.latencyMs} ms)`);
-  if (s.slowest) lines.push(`slowest      ${s.slowest.key} (${s.slowest.latencyMs} ms)`);
+    lines.push(`workbook     sheet "${oneLine(k.name)}" left out of results.xlsx: ${oneLine(k.reason)}`);
+  if (s.fastest) lines.push(`fastest      ${oneLine(s.fastest.key)} (${s.fastest.latencyMs} ms)`);
+  if (s.slowest) lines.push(`slowest      ${oneLine(s.slowest.key)} (${s.slowest.latencyMs} ms)`);
   const steps = Object.entries(s.stepLatencyMs ?? {});
   if (steps.length > 0) {
     lines.push('', 'latency by step');
     const width = Math.max(...steps.map(([name]) => name.length));
     for (const [name, l] of steps)
-      lines.push(`  ${name.padEnd(width)}  p50 ${l.p50} ms, p95 ${l.p95} ms, max ${l.max} ms`);
+      lines.push(`  ${oneLine(name).padEnd(width)}  p50 ${l.p50} ms, p95 ${l.p95} ms, max ${l.max} ms`);
   }
   const errors = Object.entries(s.errorsByType).sort((a, b) => b[1] - a[1]);
   if (errors.length > 0) {
     lines.push('', 'errors by type');
-    for (const [type, n] of errors) lines.push(`  ${type.padEnd(24)} ${n}`);
+    for (const [type, n] of errors) lines.push(`  ${oneLine(type).padEnd(24)} ${n}`);
   }
   if (s.recentFailures.length > 0) {
     lines.push('', 'recent failures');
     for (const f of s.recentFailures.slice(-10))
-      lines.push(`  ${f.key}: ${f.errorType}: ${messageExcerpt(f.errorMessage, 160)}`);
+      lines.push(`  ${oneLine(f.key)}: ${oneLine(f.errorType)}: ${messageExcerpt(f.errorMessage, 160)}`);
   }
   lines.push(
     '',

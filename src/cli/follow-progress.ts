@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { messageExcerpt } from '../../workflows/excerpt';
+import { messageExcerpt, oneLine } from '../../workflows/excerpt';
 import type { BatchProgress } from '../../workflows/types';
 import type { BatchClient } from '../client/batch-client';
 import { BatchStalledError } from '../client/batch-health';
@@ -45,7 +45,7 @@ export async function followBatch(
       if (shown.has(f.key)) continue;
       shown.add(f.key);
       view.failure(
-        `failed ${f.key} after ${f.attempts} attempt(s): ${f.errorType}: ${messageExcerpt(f.errorMessage, 160)}`,
+        `failed ${oneLine(f.key)} after ${f.attempts} attempt(s): ${f.errorType}: ${messageExcerpt(f.errorMessage, 160)}`,
       );
     }
   };
@@ -54,7 +54,7 @@ export async function followBatch(
   const showPause = (p: BatchProgress) => {
     if (p.status === 'paused' && !paused)
       view.failure(
-        `paused: ${p.statusReason ?? 'by an operator'} — items in flight finish; ` +
+        `paused: ${p.statusReason ? oneLine(p.statusReason) : 'by an operator'} — items in flight finish; ` +
           `\`durabatch resume ${batchId}\` starts new items again`,
       );
     paused = p.status === 'paused';

@@ -13,6 +13,7 @@ import { registerReport } from './commands/report';
 import { registerRetryFailed } from './commands/retry-failed';
 import { registerStart } from './commands/start';
 import { registerVerify } from './commands/verify';
+import { guardTerminal } from './terminal-text';
 
 const program = new Command('durabatch')
   .description(
@@ -35,6 +36,9 @@ registerCodecServer(program);
 
 /** Exit codes: 0 success, 1 batch ended failed/cancelled (set by commands), 2 usage or input error. */
 async function main(argv: string[]): Promise<void> {
+  // Batches carry text from outside (answers, keys, file names): none of it may drive the terminal.
+  guardTerminal(process.stdout);
+  guardTerminal(process.stderr);
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -1,6 +1,7 @@
 // Live progress for `run` and `watch`: one redrawn line on a terminal, plain periodic lines otherwise.
 import type { BatchProgress } from '../../workflows/types';
 import { compactDuration } from '../util/durations';
+import { writeControl } from './terminal-text';
 
 function bar(percent: number, width = 24): string {
   const filled = Math.round((Math.min(100, percent) / 100) * width);
@@ -47,7 +48,8 @@ export class ProgressView {
 
   update(p: BatchProgress): void {
     if (this.isTty) {
-      this.out.write(`\r\x1b[2K${progressLine(p, this.retrying(p.batchId))}`);
+      writeControl(this.out, '\r\x1b[2K');
+      this.out.write(progressLine(p, this.retrying(p.batchId)));
       this.drawn = true;
     } else if (Date.now() - this.lastPlain >= this.plainEveryMs) {
       this.lastPlain = Date.now();
@@ -57,7 +59,7 @@ export class ProgressView {
 
   /** Prints a line above the live progress line (recent failures). */
   failure(line: string): void {
-    if (this.isTty && this.drawn) this.out.write('\r\x1b[2K');
+    if (this.isTty && this.drawn) writeControl(this.out, '\r\x1b[2K');
     this.out.write(`${line}\n`);
     this.drawn = false;
   }

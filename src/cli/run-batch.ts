@@ -18,6 +18,8 @@ import { say } from './batch-connection';
 import { enableTypeScriptModules } from './typescript-modules';
 import { followWithWorker, type RunPlan } from './run-with-worker';
 import { checkTlsFiles } from './tls-files';
+import { exitCodeFor } from './follow-progress';
+import { summaryBlock } from './progress-view';
 
 export type RunFlags = BatchFlags & { json?: boolean; worker: boolean; new?: boolean };
 
@@ -44,6 +46,9 @@ export async function runBatch(source: string, flags: RunFlags): Promise<void> {
   });
   try {
     const previous = flags.new ? undefined : await readRunRecord(home, key);
+    // Ended is ended: its history may be gone from Temporal (retention), and "absent" there must
+    // never turn into the same batch started again with every item sent again.
+    if (previous?.finishedAt) return showRecordedEnd(previous, flags);
     await followWithWorker({
       plan: async (client) => ({
         ...(await planRun(client, { source, config, home, key, previous, lock })),
@@ -108,8 +113,32 @@ async function planRun(client: BatchClient, ctx: RunContext): Promise<RunPlan> {
         ...record,
         finishedAt: final.endedAt ?? new Date().toISOString(),
         status: final.status,
+        final,
       }),
   };
+}
+
+/**
+ * The command's batch has already ended, as its record says: its outcome is shown from the record,
+ * without Temporal, and nothing is started or sent again. The exit code is that batch's.
+ */
+function showRecordedEnd(r: RunRecord, flags: RunFlags): void {
+  say(
+    `batch ${r.batchId}, started ${r.startedAt} by this same command, has already ended: nothing is sent again`,
+  );
+  say(`  ended ${r.finishedAt}; use --new to process every item again as a separate batch`);
+  if (r.final) {
+    say(summaryBlock(r.final));
+    if (flags.json) process.stdout.write(JSON.stringify(r.final, null, 2) + '\n');
+    process.exitCode = exitCodeFor(r.final);
+    return;
+  }
+  // A record of an older version keeps only the status.
+  say(`batch ${r.batchId} ${r.status ?? 'ended'}`);
+  say(`  results in ${r.outputDir}/results (summary.txt, results.csv, failed.csv)`);
+  if (flags.json)
+    process.stdout.write(JSON.stringify({ batchId: r.batchId, status: r.status }, null, 2) + '\n');
+  process.exitCode = r.status === 'completed' ? 0 : 1;
 }
 
 /**

@@ -96,7 +96,9 @@ async function writeRetryFile(
     const some = [...missing].slice(0, 5).join(', ');
     throw new InputError(
       `${missing.size} failed item(s) are not in the batch's staged copy ${stagedDir} (e.g. ${some})`,
-      'the staged copy was replaced; retry from results/failed.csv with `durabatch start` instead',
+      'the staged copy was replaced; retry from results/failed.csv with `durabatch start` instead ' +
+        '(keep its _error_type, _error_message and _attempts columns: they mark it as failed.csv, so ' +
+        "the `'` that neutralised formula-like cells is removed when it is read)",
     );
   }
   return written;
@@ -128,7 +130,9 @@ export async function startRetryFailed(
   const manifest = await readManifest(input.source.dir).catch(() => {
     throw new InputError(
       `the staged copy of batch "${oldId}" is gone (${input.source.dir})`,
-      `start a new batch from ${path.join(oldOutputDir, 'results', 'failed.csv')} (the failed rows) instead`,
+      `start a new batch from ${path.join(oldOutputDir, 'results', 'failed.csv')} (the failed rows) instead; ` +
+        "keep its _error_* and _attempts columns, which mark it as failed.csv so the `'` that neutralised " +
+        'formula-like cells is removed when it is read',
     );
   });
 

@@ -2,10 +2,12 @@
 // record is read before the (slow) staging and start and written after, so each would find none.
 // A lock file per run key, created with O_EXCL under DURABATCH_HOME/runs/, makes "read the record,
 // start the batch, write the record" one step; the second run waits, then finds the first's record
-// and follows that batch.
+// and follows that batch. A holder on another machine (each `docker compose run --rm cli` container
+// has its own hostname on the shared volume) cannot be checked by pid: the holder keeps a lease by
+// touching the lock's mtime every few seconds, and a lock nobody touched for `leaseMs` is stale.
 import { randomUUID } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -31,6 +33,21 @@ export interface RunLockOptions {
   noticeEveryMs?: number;
   /** A lock file without a readable holder (its writer died between create and write) older than this is stale. */
   unreadableStaleMs?: number;
+  /** How often the holder touches its lock (default 5 s): the lease a process elsewhere sees. */
+  refreshMs?: number;
+  /** A lock not touched for this long is stale whoever holds it (default 30 s). */
+  leaseMs?: number;
+  /** The clock stale checks use (tests move it on). */
+  now?: () => number;
+  /** The host name written as the holder's (default this machine's; tests play another machine). */
+  host?: string;
+}
+
+/** What a stale check needs: the lease and the clock. */
+interface StaleRules {
+  unreadableStaleMs: number;
+  leaseMs: number;
+  now: () => number;
 }
 
 export const runLockPath = (home: string, key: string) => path.join(home, 'runs', `${key}.lock`);
@@ -73,18 +90,17 @@ async function tryCreate(file: string, holder: RunLockHolder): Promise<boolean> 
 }
 
 /**
- * Whether the lock's holder is gone: a dead process on this machine, or a file that never got its
- * holder written. A holder on another machine (a shared DURABATCH_HOME) cannot be checked and is
- * taken as alive: its run removes the lock when it has started its batch.
+ * Whether the lock's holder is gone: a dead process on this machine, a lease nobody renewed (the
+ * holder on another machine was killed: its pid means nothing here), or a file that never got its
+ * holder written.
  */
-async function isStale(
-  file: string,
-  holder: RunLockHolder | undefined,
-  unreadableStaleMs: number,
-): Promise<boolean> {
-  if (holder) return holder.host === hostname() && !processAlive(holder.pid);
+async function isStale(file: string, holder: RunLockHolder | undefined, rules: StaleRules): Promise<boolean> {
+  // On this machine the pid is the authority (a stopped, live process keeps its lock).
+  if (holder?.host === hostname()) return !processAlive(holder.pid);
   const st = await stat(file).catch(() => undefined);
-  return st !== undefined && Date.now() - st.mtimeMs > unreadableStaleMs;
+  if (st === undefined) return false;
+  const idle = rules.now() - st.mtimeMs;
+  return holder ? idle > rules.leaseMs : idle > rules.unreadableStaleMs;
 }
 
 /**
@@ -92,11 +108,7 @@ async function isStale(
  * O_EXCL file, and re-checks that the lock is still the same stale one, so no waiter ever removes a
  * lock a live run has just taken.
  */
-async function removeStale(
-  file: string,
-  seen: RunLockHolder | undefined,
-  unreadableStaleMs: number,
-): Promise<void> {
+async function removeStale(file: string, seen: RunLockHolder | undefined, rules: StaleRules): Promise<void> {
   const takeover = `${file}.takeover`;
   const me: RunLockHolder = {
     pid: process.pid,
@@ -107,13 +119,13 @@ async function removeStale(
   if (!(await tryCreate(takeover, me))) {
     // Another waiter is removing it; a takeover file left by a waiter that died is stale by its age.
     const st = await stat(takeover).catch(() => undefined);
-    if (st && Date.now() - st.mtimeMs > 30_000) await rm(takeover, { force: true });
+    if (st && rules.now() - st.mtimeMs > rules.leaseMs) await rm(takeover, { force: true });
     return;
   }
   try {
     const now = await readHolder(file);
     const same = seen ? now?.token === seen.token : now === undefined;
-    if (same && (await isStale(file, now, unreadableStaleMs))) await rm(file, { force: true });
+    if (same && (await isStale(file, now, rules))) await rm(file, { force: true });
   } finally {
     await rm(takeover, { force: true });
   }
@@ -125,16 +137,20 @@ export async function acquireRunLock(home: string, key: string, opts: RunLockOpt
   await mkdir(path.dirname(file), { recursive: true });
   const me: RunLockHolder = {
     pid: process.pid,
-    host: hostname(),
+    host: opts.host ?? hostname(),
     acquiredAt: new Date().toISOString(),
     token: randomUUID(),
   };
-  const unreadableStaleMs = opts.unreadableStaleMs ?? 10_000;
+  const rules: StaleRules = {
+    unreadableStaleMs: opts.unreadableStaleMs ?? 10_000,
+    leaseMs: opts.leaseMs ?? 30_000,
+    now: opts.now ?? Date.now,
+  };
   let noticedAt: number | undefined;
   while (!(await tryCreate(file, me))) {
     const holder = await readHolder(file);
-    if (await isStale(file, holder, unreadableStaleMs)) {
-      await removeStale(file, holder, unreadableStaleMs);
+    if (await isStale(file, holder, rules)) {
+      await removeStale(file, holder, rules);
       // Another waiter may be removing it at the same moment: do not spin while it does.
       await delay(Math.min(opts.pollMs ?? 200, 20));
       continue;
@@ -154,11 +170,19 @@ export async function acquireRunLock(home: string, key: string, opts: RunLockOpt
     }
   };
   process.once('exit', onExit);
+  // The lease: touched while held, so a run on another machine never takes a live lock over (a
+  // failed touch is retried at the next tick; the lock file is gone only if someone judged it stale).
+  const lease = setInterval(() => {
+    const t = new Date();
+    void utimes(file, t, t).catch(() => undefined);
+  }, opts.refreshMs ?? 5_000);
+  lease.unref();
   let released = false;
   return {
     release: async () => {
       if (released) return;
       released = true;
+      clearInterval(lease);
       process.off('exit', onExit);
       if ((await readHolder(file))?.token === me.token) await rm(file, { force: true });
     },

@@ -26,11 +26,13 @@ describe('neutraliseFormula', () => {
     ['\r=1+1', "'\r=1+1"],
     ['-', "'-"],
     ['+1 555 0100', "'+1 555 0100"],
+    // One more quote, so reading failed.csv back can undo exactly one (a spreadsheet shows `'=already`).
+    ["'=already", "''=already"],
   ])('prefixes %j', (cell, expected) => {
     expect(neutraliseFormula(cell)).toBe(expected);
   });
 
-  it.each(['-5', '+3.25', '-0.5', '-.5', '-1e-3', '12', 'plain', '', 'a=b', ' =1', "'=already"])(
+  it.each(['-5', '+3.25', '-0.5', '-.5', '-1e-3', '12', 'plain', '', 'a=b', ' =1', "'quoted"])(
     'keeps %j (plain numbers are data, not formulas)',
     (cell) => {
       expect(neutraliseFormula(cell)).toBe(cell);

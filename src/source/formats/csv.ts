@@ -2,6 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
 import { parse, CsvError } from 'csv-parse';
+import { isFailedCsvHeader, restoreFormula } from '../../util/csv-formulas';
 import { InputError } from '../../errors';
 import type { FormatHooks, SourceRecord } from '../types';
 import { LineTracker } from './line-tracker';
@@ -42,6 +43,8 @@ function checkHeader(file: string, header: string[]): string[] {
 export async function* readCsv(file: string, opts: CsvOptions = {}): AsyncGenerator<SourceRecord> {
   const lines = new LineTracker();
   let header: string[] = [];
+  // durabatch's own failed.csv fed back: its formula-neutralising quotes are not item data.
+  let neutralised = false;
   const parser = parse({
     bom: true,
     delimiter: opts.delimiter ?? ',',
@@ -51,7 +54,8 @@ export async function* readCsv(file: string, opts: CsvOptions = {}): AsyncGenera
     max_record_size: MAX_CSV_RECORD_CHARS,
     info: true,
     columns: (raw: string[]) => {
-      header = checkHeader(file, raw);
+      neutralised = isFailedCsvHeader(raw);
+      header = checkHeader(file, neutralised ? raw.map((h) => restoreFormula(h ?? '')) : raw);
       opts.onHeader?.(header);
       return header;
     },
@@ -64,6 +68,8 @@ export async function* readCsv(file: string, opts: CsvOptions = {}): AsyncGenera
         record: Record<string, string>;
         info: { bytes: number; index: number; error?: unknown };
       };
+      if (neutralised)
+        for (const [k, v] of Object.entries(record)) if (typeof v === 'string') record[k] = restoreFormula(v);
       // The record ends at info.bytes; quoted fields may span lines, so count back their newlines.
       let spanned = 0;
       for (const v of Object.values(record))
