@@ -6,6 +6,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { checkModulesLoad } from '../processor-modules/load';
 import { appendAudit } from '../audit/audit-log';
 import { defaultBatchId, type BatchClient } from '../client/batch-client';
+import { DEFAULT_TASK_QUEUE } from '../home/defaults';
 import { stepsFromConfig } from '../client/steps';
 import type { Config } from '../config/schema';
 import { InputError } from '../errors';
@@ -51,7 +52,7 @@ export async function runBatch(source: string, flags: RunFlags): Promise<void> {
     if (previous?.finishedAt) return showRecordedEnd(previous, flags);
     await followWithWorker({
       plan: async (client) => ({
-        ...(await planRun(client, { source, config, home, key, previous, lock })),
+        ...(await planRun(client, { source, config, home, key, previous, lock, ownWorker: flags.worker })),
         steps,
       }),
       allow: config.allow,
@@ -68,6 +69,8 @@ export async function runBatch(source: string, flags: RunFlags): Promise<void> {
 
 interface RunContext {
   source: string;
+  /** This process runs the batch's worker (not `--no-worker`). */
+  ownWorker: boolean;
   config: Config;
   home: string;
   /** This command's identity (source + settings): a second run of it finds the first's record. */
@@ -157,15 +160,25 @@ function showFinished(r: RunRecord): Promise<string> {
  * The id is fixed (and recorded) before the batch starts: a crash between the two leaves a record
  * whose batch does not exist yet, and the next run starts it under the same id.
  */
-function freshRecord({ config, source }: RunContext): RunRecord {
+function freshRecord({ config, source, ownWorker }: RunContext): RunRecord {
   const batchId = config.batchId ?? defaultBatchId(source);
   return {
     batchId,
-    taskQueue: config.taskQueue,
+    taskQueue: runTaskQueue(config.taskQueue, batchId, ownWorker),
     outputDir: path.resolve(config.outputDir ?? path.join('output', batchId)),
     source: path.resolve(source),
     startedAt: new Date().toISOString(),
   };
+}
+
+/**
+ * The queue a new batch of `run` goes to. With its own worker and no --task-queue, a queue of its own:
+ * that worker allows only this batch's processors (the user asked for them, and no forged batch may
+ * borrow them), so on a shared queue it would refuse the items of another `run` running beside it,
+ * and theirs would refuse this one's. `--task-queue` (or `--no-worker`) keeps the queue asked for.
+ */
+export function runTaskQueue(configured: string, batchId: string, ownWorker: boolean): string {
+  return ownWorker && configured === DEFAULT_TASK_QUEUE ? `${DEFAULT_TASK_QUEUE}-run-${batchId}` : configured;
 }
 
 async function pickUp(client: BatchClient, r: RunRecord): Promise<string> {
@@ -186,7 +199,7 @@ async function pickUp(client: BatchClient, r: RunRecord): Promise<string> {
 async function startFresh(client: BatchClient, ctx: RunContext, r: RunRecord): Promise<string> {
   await writeRunRecord(ctx.home, ctx.key, r);
   const started = await client
-    .start(ctx.source, { ...ctx.config, batchId: r.batchId, outputDir: r.outputDir })
+    .start(ctx.source, { ...ctx.config, batchId: r.batchId, outputDir: r.outputDir, taskQueue: r.taskQueue })
     .catch(async (err: unknown) => {
       // Refused before anything started (bad input, an id taken by another batch): the record
       // must not make the next run "resume" a batch this command never started.
