@@ -2,6 +2,7 @@
 // went through Temporal (and what must never have).
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import proto from '@temporalio/proto';
 const isBufferJson = (v: unknown): v is { type: 'Buffer'; data: number[] } =>
   typeof v === 'object' &&
   v !== null &&
@@ -51,4 +52,20 @@ export async function activityResults<T>(client: Client, workflowId: string): Pr
     .map((e) => e.activityTaskCompletedEventAttributes?.result?.payloads?.[0])
     .filter((p) => p !== undefined && p !== null)
     .map((p) => decodePayload<T>(p));
+}
+
+/** The raw bytes of a workflow's whole history, as the server stores it (no codec applied). */
+export async function rawHistory(client: Client, workflowId: string): Promise<Buffer> {
+  const events = [];
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await client.workflowService.getWorkflowExecutionHistory({
+      namespace: 'default',
+      execution: { workflowId },
+      nextPageToken,
+    });
+    events.push(...(page.history?.events ?? []));
+    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+  } while (nextPageToken);
+  return Buffer.from(proto.temporal.api.history.v1.History.encode({ events }).finish());
 }

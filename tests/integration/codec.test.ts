@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
-import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TargetApi } from '../../examples/target-api/server';
 import { dataConverterFromEnv, loadKeyRing } from '../../src/codec';
@@ -21,28 +20,12 @@ import { createTestContext, type TestContext } from '../helpers/context';
 import { listIds, quietTarget, readItems, waitFor } from '../helpers/engine';
 import { writeCsv } from '../helpers/files';
 import { ALLOW_ANY } from '../../src/worker/allow-settings';
+import { rawHistory } from '../helpers/history';
 
-const { History } = proto.temporal.api.history.v1;
 const KEY_ID = 'k-test';
 const keyA = randomBytes(32).toString('base64');
 const keyB = randomBytes(32).toString('base64');
 const envWith = (key: string) => ({ DURABATCH_CODEC_KEY: key, DURABATCH_CODEC_KEY_ID: KEY_ID });
-
-/** The raw bytes of a workflow's whole history, as the server stores it (no codec). */
-async function rawHistory(ctx: TestContext, workflowId: string): Promise<Buffer> {
-  const events = [];
-  let nextPageToken: Uint8Array | undefined;
-  do {
-    const page = await ctx.client.workflowService.getWorkflowExecutionHistory({
-      namespace: 'default',
-      execution: { workflowId },
-      nextPageToken,
-    });
-    events.push(...(page.history?.events ?? []));
-    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
-  } while (nextPageToken);
-  return Buffer.from(History.encode({ events }).finish());
-}
 
 async function workerWith(ctx: TestContext, key: string, name: string): Promise<BatchWorker> {
   const logger = createLogger({
@@ -132,7 +115,7 @@ describe('payload encryption covers failures; a wrong key says what to set', () 
       .activityTaskStartedEventAttributes!.lastFailure!;
     expect(lastFailure.message).toBe('Encoded failure');
     for (const id of ids) {
-      const raw = await rawHistory(ctx, id);
+      const raw = await rawHistory(ctx.client, id);
       expect(raw.includes(canary), `canary in the raw history of ${id}`).toBe(false);
       expect(raw.includes('tag='), `the item's URL in the raw history of ${id}`).toBe(false);
     }

@@ -4,7 +4,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
-import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TargetApi } from '../../examples/target-api/server';
 import { dataConverterFromEnv } from '../../src/codec';
@@ -18,25 +17,9 @@ import { childToken } from '../../workflows/message-token';
 import { createTestContext, type TestContext } from '../helpers/context';
 import { listIds, quietTarget, waitFor } from '../helpers/engine';
 import { writeCsv } from '../helpers/files';
+import { rawHistory } from '../helpers/history';
 
-const { History } = proto.temporal.api.history.v1;
 const env = { DURABATCH_CODEC_KEY: randomBytes(32).toString('base64'), DURABATCH_CODEC_KEY_ID: 'k-token' };
-
-/** The raw bytes of a workflow's whole history, as the server stores it (no codec). */
-async function rawHistory(ctx: TestContext, workflowId: string): Promise<Buffer> {
-  const events = [];
-  let nextPageToken: Uint8Array | undefined;
-  do {
-    const page = await ctx.client.workflowService.getWorkflowExecutionHistory({
-      namespace: 'default',
-      execution: { workflowId },
-      nextPageToken,
-    });
-    events.push(...(page.history?.events ?? []));
-    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
-  } while (nextPageToken);
-  return Buffer.from(History.encode({ events }).finish());
-}
 
 describe('message tokens with payload encryption', () => {
   let ctx: TestContext;
@@ -95,7 +78,7 @@ describe('message tokens with payload encryption', () => {
     });
     expect(ids.sort()).toEqual([batchId, ...keys.map((k) => `${batchId}/${k}`)].sort());
     for (const id of ids) {
-      const raw = await rawHistory(ctx, id);
+      const raw = await rawHistory(ctx.client, id);
       for (const s of secrets) expect(raw.includes(s), `${s} in the raw history of ${id}`).toBe(false);
     }
     // The check can fail: through the key holder's client, each child's input holds its token.
