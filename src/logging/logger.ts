@@ -5,6 +5,7 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { AppendFile } from './batch-log-file';
+import { terminalText } from '../cli/terminal-text';
 
 export type { Logger };
 export { operationLogger, type LogLevels, type Operation } from './levels';
@@ -64,6 +65,16 @@ function quiet<S extends pino.DestinationStream>(stream: S): S {
   return stream;
 }
 
+/**
+ * A log message as the terminal will show it, never act on it: messages quote targets' answers,
+ * file names and item keys, and pino-pretty writes to the descriptor itself, past the CLI's guard on
+ * process.stderr. Its fields are JSON, whose escapes already cover C0.
+ */
+export function prettyMessage(log: Record<string, unknown>, messageKey: string): string {
+  const msg = log[messageKey];
+  return terminalText(typeof msg === 'string' ? msg : msg === undefined ? '' : JSON.stringify(msg));
+}
+
 function terminalStream(fd: number, usePretty: boolean): pino.DestinationStream {
   if (!usePretty) return quiet(pino.destination({ fd, sync: true }));
   // In-process and synchronous (not a worker-thread transport): the CLI ends with process.exit(),
@@ -75,6 +86,7 @@ function terminalStream(fd: number, usePretty: boolean): pino.DestinationStream 
       colorize: true,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname',
+      messageFormat: prettyMessage,
     }),
   );
 }
