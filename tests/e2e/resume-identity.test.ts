@@ -97,6 +97,18 @@ describe('resume identity: a batch is looked for only on the server that holds i
   });
 
   it('run refuses to resume on another server and starts nothing there', async () => {
+    // A finished batch's command shows its recorded end wherever it is run: nothing is sent.
+    const shown = await durabatch(args, serverB.address);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stderr).toContain(
+      `batch ${record.batchId}, started ${record.startedAt} by this same command, has already ended`,
+    );
+    expect((await clientB.workflow.count()).count).toBe(0);
+    // A batch whose run died before it ended (its record not marked finished) is resumed only on
+    // the server that holds it.
+    const { finishedAt: _f, status: _s, final: _p, ...unfinished } = record;
+    record = unfinished;
+    await writeFile(path.join(home, 'runs', (await runRecords())[0]!), JSON.stringify(record));
     const res = await durabatch(args, serverB.address);
     expect(res.code, res.stderr).toBe(2);
     expect(res.stderr).toMatch(new RegExp(`^Temporal server ${serverB.address}\\b`));
@@ -153,7 +165,8 @@ describe('resume identity: a batch is looked for only on the server that holds i
   });
 
   it('a run record of an older version (no server identity) keeps the old behaviour', async () => {
-    const { server: _, ...old } = record;
+    // Older versions wrote neither the server nor the batch's end.
+    const { server: _, finishedAt: _f, status: _s, final: _p, ...old } = record;
     await writeFile(path.join(home, 'runs', (await runRecords())[0]!), JSON.stringify(old));
     const res = await durabatch(args, serverB.address);
     expect(res.code, res.stderr).toBe(0);
