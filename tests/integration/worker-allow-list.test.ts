@@ -189,7 +189,10 @@ describe("run's in-process worker runs its own batch's processors exactly, nothi
         `writeFileSync(${JSON.stringify(path.join(ctx.dir, 'scored-'))} + process.argv[2], 'ok');\n`,
     );
     const steps = stepsFromConfig(ctx.config({ batchId: 'plan', idColumn: 'id', ...own() }));
-    await ctx.startWorker({ allow: allowListForBatch(undefined, steps) });
+    // Its storage as `run` gives it: its home, and (here, for every batch of the test) the output root.
+    await ctx.startWorker({
+      allow: allowListForBatch(undefined, steps, { home: ctx.home, outputDir: path.join(ctx.dir, 'output') }),
+    });
   });
   afterAll(async () => {
     await ctx?.close();
