@@ -10,6 +10,10 @@ export interface AuditEntry {
   batchId: string;
   args?: Record<string, unknown>;
   result?: string;
+  /** Who acted, when not this process's user (the service: `token:<name>`). */
+  user?: string;
+  /** Through what it acted (`durabatch-api`). */
+  via?: string;
 }
 
 /**

@@ -304,6 +304,23 @@ export const SETTINGS_WITHOUT_FLAG = [
   'allow.origins',
   'allow.paths',
   'allow.env',
+  // The batch service's settings: `durabatch serve --host/--port/--token-file/--worker` set the
+  // common ones; presets and limits are deployment configuration.
+  'api.host',
+  'api.port',
+  'api.tokens',
+  'api.tokenFile',
+  'api.presets',
+  'api.sourceRoots',
+  'api.uploadsDir',
+  'api.outputRoot',
+  'api.maxFiles',
+  'api.maxUploadBytes',
+  'api.maxBodyBytes',
+  'api.rateLimitPerMinute',
+  'api.corsOrigins',
+  'api.statusCacheMs',
+  'api.worker',
 ] as const satisfies readonly SettingPath[];
 
 type Table = typeof BATCH_FLAGS;

@@ -4,7 +4,7 @@
 import type { Config } from '../config/schema';
 
 /** Settings groups: their fields are set one by one (`http.url`), not as one object. */
-type Group = 'http' | 'command' | 'module' | 'logLevels' | 'allow';
+type Group = 'http' | 'command' | 'module' | 'logLevels' | 'allow' | 'api';
 
 /** Every setting, as the dotted path of a Config field: `concurrency`, `http.url`. */
 export type SettingPath = {

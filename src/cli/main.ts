@@ -7,6 +7,7 @@ import { registerConfig } from './commands/config';
 import { registerInfra } from './commands/infra';
 import { registerOps } from './commands/ops';
 import { registerRun } from './commands/run';
+import { registerServe } from './commands/serve';
 import { registerList } from './commands/list';
 import { registerPlan } from './commands/plan';
 import { registerReport } from './commands/report';
@@ -33,6 +34,7 @@ registerPlan(program);
 registerConfig(program);
 registerVerify(program);
 registerCodecServer(program);
+registerServe(program);
 
 /** Exit codes: 0 success, 1 batch ended failed/cancelled (set by commands), 2 usage or input error. */
 async function main(argv: string[]): Promise<void> {

@@ -68,6 +68,8 @@ export interface BatchClientOptions {
   home: string;
   /** Web UI base URL (e.g. http://127.0.0.1:8233), when one is known. */
   webUiBase?: string | null;
+  /** Fields over the client's own in the audit entries it writes (the service names the caller's token). */
+  auditFields?: { user?: string; via?: string };
 }
 
 export type EngineOptions = Pick<
@@ -214,6 +216,7 @@ export class BatchClient {
     }
     await this.recordLocation(batchId);
     await appendAudit(outputDir, {
+      ...this.opts.auditFields,
       action: 'start',
       batchId,
       args: {

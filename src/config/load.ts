@@ -5,6 +5,7 @@ import path from 'node:path';
 import { InputError } from '../errors';
 import { readFileBounded } from '../util/bounded-read';
 import { AllowSettings } from './allow';
+import { ApiSettings } from './api';
 import { CommandSettings, HttpSettings, ModuleSettings } from './processors';
 import { Config, formatConfigIssues, type SettingSources } from './schema';
 
@@ -17,6 +18,7 @@ export const SETTING_GROUPS: Record<string, Record<string, unknown>> = {
   module: ModuleSettings.shape,
   logLevels: Config.shape.logLevels.unwrap().shape,
   allow: AllowSettings.shape,
+  api: ApiSettings.shape,
 };
 
 /**

@@ -8,6 +8,7 @@ import { maskSecrets } from '../logging/secrets';
 import { SOURCE_FORMATS } from '../source/types';
 import { ItemSchemaSpec } from '../source/validate';
 import { AllowSettings } from './allow';
+import { ApiSettings } from './api';
 import { CommandSettings, HttpSettings, jsonText, ModuleSettings, Steps } from './processors';
 
 export { HttpSettings };
@@ -173,6 +174,8 @@ export const Config = z
      * (`durabatch worker`; `run` adds its own batch's). Default: nothing listed.
      */
     allow: AllowSettings.optional(),
+    /** The batch service (`durabatch serve`): address, tokens, presets, upload limits. Default: see its fields. */
+    api: ApiSettings.prefault({}),
   })
   .superRefine((c, ctx) => {
     // Settings that cannot work together, named by the field the user should change.

@@ -1,0 +1,100 @@
+// The service's HTTP application: Fastify with zod schemas (requests validated, the OpenAPI document
+// generated from the same schemas), bearer-token authentication by route scope, per-caller rate
+// limits, CORS only when configured, and every error as application/problem+json.
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { ApiScope } from '../config/api';
+import { requireScope, type Principal } from './auth';
+import type { ApiContext } from './context';
+import { PROBLEM_TYPE, problemOf, ApiProblem } from './problem';
+import { registerBatchRoutes } from './routes/batch';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The scope a route needs; `public`: none, not even a token (the console, the API reference). */
+    scope?: ApiScope | 'public';
+  }
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+/** The app with zod schemas typing each route's params, query, body and reply. */
+export const typed = (app: FastifyInstance) => app.withTypeProvider<ZodTypeProvider>();
+
+/** The app's route modules, each `(app, ctx) => void`; their order is the reference's order. */
+const ROUTES: ((app: FastifyInstance, ctx: ApiContext) => void)[] = [registerBatchRoutes];
+
+export const API_VERSION = '1.0.0';
+
+export async function buildApiApp(ctx: ApiContext): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    bodyLimit: ctx.settings.maxBodyBytes,
+    trustProxy: false,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorateRequest('principal');
+
+  app.setErrorHandler((err, req, reply) => {
+    const { problem, internal } = problemOf(err);
+    if (internal) req.log.error({ err }, 'request failed');
+    void reply.code(problem.status).type(PROBLEM_TYPE).send(problem);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply
+      .code(404)
+      .type(PROBLEM_TYPE)
+      .send(problemOf(new ApiProblem(404, 'Not Found', `no such resource: ${req.method} ${req.url.split('?')[0]}`, 'see GET /v1/openapi.json for the routes')).problem);
+  });
+
+  // Who is calling, before anything else; then the route's scope.
+  app.addHook('onRequest', async (req) => {
+    const scope = req.routeOptions.config?.scope;
+    const url = req.routeOptions.url;
+    // Unknown routes (404) and the API reference's own assets need no token.
+    if (scope === 'public' || !url || url.startsWith('/v1/docs')) return;
+    req.principal = ctx.tokens.authenticate(req.headers.authorization);
+    if (scope) requireScope(req.principal, scope);
+  });
+  await app.register(rateLimit, {
+    max: ctx.settings.rateLimitPerMinute,
+    timeWindow: 60_000,
+    hook: 'preHandler',
+    keyGenerator: (req) => (req.principal && ctx.tokens.enabled ? `token:${req.principal.name}` : `ip:${req.ip}`),
+    errorResponseBuilder: (_req, context) =>
+      Object.assign(new Error(`more than ${context.max} requests per minute`), { statusCode: 429 }),
+  });
+  if (ctx.settings.corsOrigins.length > 0) {
+    await app.register(cors, { origin: ctx.settings.corsOrigins, methods: ['GET', 'POST', 'PATCH'] });
+  }
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'durabatch batch service',
+        version: API_VERSION,
+        description:
+          'Start, watch and operate durable batches. Errors are application/problem+json with a `fix` hint. See docs/api.md.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/v1/docs', uiConfig: { docExpansion: 'list' } });
+  app.get('/v1/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () => app.swagger());
+
+  for (const register of ROUTES) register(app, ctx);
+  return app;
+}

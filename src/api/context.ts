@@ -1,0 +1,93 @@
+// What every route of the service works with: the batches' Temporal client (one per caller, so the
+// server records who acted), the settings, the presets, and a short-lived shared cache of status
+// answers. None of it is state of the service: a restart or a second replica answers the same.
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import type { BatchProgress } from '../../workflows/types';
+import { BatchClient } from '../client/batch-client';
+import type { ApiSettings } from '../config/api';
+import type { Config } from '../config/schema';
+import type { Environment } from '../server/environment';
+import type { Principal, TokenTable } from './auth';
+
+export interface ApiContext {
+  /** The service's settings, paths resolved. */
+  settings: ApiSettings & { uploadsDir: string; outputRoot: string };
+  /** The configuration the service started with: defaults for every batch it starts. */
+  config: Config;
+  home: string;
+  env: Environment;
+  tokens: TokenTable;
+  log: Logger;
+  /** A client acting as `who`: its Temporal identity and audit entries name the token. */
+  clientFor(who: Principal): BatchClient;
+  /** Status answers shared by concurrent callers for `statusCacheMs` (one query per batch at a time). */
+  progress(batchId: string): Promise<BatchProgress>;
+}
+
+/** The Temporal identity of the service acting for `who`, as Temporal records it on each request. */
+export function serviceIdentity(who: Principal): string {
+  return `durabatch-api token:${who.name} ${os.hostname()} pid ${process.pid}`;
+}
+
+/** Builds the context; one Temporal connection for all callers. */
+export function createApiContext(opts: {
+  settings: ApiSettings;
+  config: Config;
+  home: string;
+  env: Environment;
+  tokens: TokenTable;
+  log: Logger;
+}): ApiContext {
+  const { settings, env, home } = opts;
+  const clients = new Map<string, BatchClient>();
+  const clientFor = (who: Principal): BatchClient => {
+    let c = clients.get(who.name);
+    if (!c) {
+      const client = new Client({
+        connection: env.connection,
+        namespace: env.namespace,
+        identity: serviceIdentity(who),
+        dataConverter: env.client.options.dataConverter,
+      });
+      c = new BatchClient(client, {
+        namespace: env.namespace,
+        taskQueue: opts.config.taskQueue,
+        home,
+        webUiBase: env.webUiBase,
+        auditFields: { user: `token:${who.name}`, via: 'durabatch-api' },
+      });
+      clients.set(who.name, c);
+    }
+    return c;
+  };
+  const reader = clientFor({ name: 'service', scopes: new Set() });
+  const cache = new Map<string, { at: number; answer: Promise<BatchProgress> }>();
+  const progress = (batchId: string): Promise<BatchProgress> => {
+    const now = Date.now();
+    const hit = cache.get(batchId);
+    if (hit && now - hit.at < settings.statusCacheMs) return hit.answer;
+    const answer = reader.progress(batchId);
+    cache.set(batchId, { at: now, answer });
+    // A failed answer is not reused; old entries are dropped so the map stays small.
+    answer.catch(() => cache.delete(batchId));
+    if (cache.size > 1_000) for (const [k, v] of cache) if (now - v.at > settings.statusCacheMs) cache.delete(k);
+    return answer;
+  };
+  return {
+    settings: {
+      ...settings,
+      uploadsDir: path.resolve(settings.uploadsDir ?? path.join(home, 'uploads')),
+      outputRoot: path.resolve(settings.outputRoot),
+    },
+    config: opts.config,
+    home,
+    env,
+    tokens: opts.tokens,
+    log: opts.log,
+    clientFor,
+    progress,
+  };
+}
