@@ -37,8 +37,10 @@ const ROUTES: ((app: FastifyInstance, ctx: ApiContext) => void)[] = [registerBat
 export const API_VERSION = '1.0.0';
 
 export async function buildApiApp(ctx: ApiContext): Promise<FastifyInstance> {
+  // Typed as Fastify's logger interface, so the app is a plain FastifyInstance for route modules.
+  const logger: FastifyBaseLogger = ctx.log;
   const app: FastifyInstance = Fastify({
-    loggerInstance: ctx.log as FastifyBaseLogger,
+    loggerInstance: logger,
     bodyLimit: ctx.settings.maxBodyBytes,
     trustProxy: false,
   });
@@ -55,23 +57,44 @@ export async function buildApiApp(ctx: ApiContext): Promise<FastifyInstance> {
     void reply
       .code(404)
       .type(PROBLEM_TYPE)
-      .send(problemOf(new ApiProblem(404, 'Not Found', `no such resource: ${req.method} ${req.url.split('?')[0]}`, 'see GET /v1/openapi.json for the routes')).problem);
+      .send(
+        problemOf(
+          new ApiProblem(
+            404,
+            'Not Found',
+            `no such resource: ${req.method} ${req.url.split('?')[0]}`,
+            'see GET /v1/openapi.json for the routes',
+          ),
+        ).problem,
+      );
   });
 
+  // Every route says what it needs: a route without a scope is a mistake, found at start-up.
+  app.addHook('onRoute', (route) => {
+    const open = route.url.startsWith('/v1/docs') || route.method === 'HEAD';
+    if (!open && !route.config?.scope)
+      throw new Error(`route ${String(route.method)} ${route.url} declares no scope`);
+  });
   // Who is calling, before anything else; then the route's scope.
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', (req, _reply, done) => {
     const scope = req.routeOptions.config?.scope;
     const url = req.routeOptions.url;
     // Unknown routes (404) and the API reference's own assets need no token.
-    if (scope === 'public' || !url || url.startsWith('/v1/docs')) return;
-    req.principal = ctx.tokens.authenticate(req.headers.authorization);
-    if (scope) requireScope(req.principal, scope);
+    if (scope === 'public' || !url || url.startsWith('/v1/docs')) return done();
+    try {
+      req.principal = ctx.tokens.authenticate(req.headers.authorization);
+      if (scope) requireScope(req.principal, scope);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
   });
   await app.register(rateLimit, {
     max: ctx.settings.rateLimitPerMinute,
     timeWindow: 60_000,
     hook: 'preHandler',
-    keyGenerator: (req) => (req.principal && ctx.tokens.enabled ? `token:${req.principal.name}` : `ip:${req.ip}`),
+    keyGenerator: (req) =>
+      req.principal && ctx.tokens.enabled ? `token:${req.principal.name}` : `ip:${req.ip}`,
     errorResponseBuilder: (_req, context) =>
       Object.assign(new Error(`more than ${context.max} requests per minute`), { statusCode: 429 }),
   });
@@ -93,7 +116,7 @@ export async function buildApiApp(ctx: ApiContext): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/v1/docs', uiConfig: { docExpansion: 'list' } });
-  app.get('/v1/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/v1/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, () => app.swagger());
 
   for (const register of ROUTES) register(app, ctx);
   return app;

@@ -65,7 +65,10 @@ export class TokenTable {
     const entries = parseTokenEntries(settings.tokens ?? [], 'setting api.tokens');
     if (settings.tokenFile) {
       const text = await readFile(settings.tokenFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
-        throw new InputError(`cannot read token file ${settings.tokenFile}: ${err.code ?? err.message}`, 'check api.tokenFile / --token-file');
+        throw new InputError(
+          `cannot read token file ${settings.tokenFile}: ${err.code ?? err.message}`,
+          'check api.tokenFile / --token-file',
+        );
       });
       const more = parseTokenEntries(text.split('\n'), `token file ${settings.tokenFile}`);
       for (const t of more) {
@@ -91,15 +94,26 @@ export class TokenTable {
     if (!this.enabled) return LOCAL_PRINCIPAL;
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (!m) {
-      throw new ApiProblem(401, 'Unauthorized', 'this request needs a bearer token', 'send `Authorization: Bearer <token>`', {
-        scheme: 'Bearer',
-      });
+      throw new ApiProblem(
+        401,
+        'Unauthorized',
+        'this request needs a bearer token',
+        'send `Authorization: Bearer <token>`',
+        {
+          scheme: 'Bearer',
+        },
+      );
     }
     const hash = createHash('sha256').update(m[1]!, 'utf8').digest();
     let found: TokenEntry | undefined;
     for (const e of this.entries) if (timingSafeEqual(e.hash, hash)) found = e;
     if (!found) {
-      throw new ApiProblem(401, 'Unauthorized', 'the bearer token is not known to this service', 'check the token, or ask for a new one');
+      throw new ApiProblem(
+        401,
+        'Unauthorized',
+        'the bearer token is not known to this service',
+        'check the token, or ask for a new one',
+      );
     }
     return { name: found.name, scopes: found.scopes };
   }
@@ -108,9 +122,15 @@ export class TokenTable {
 /** A 403 problem unless `who` holds `scope`. */
 export function requireScope(who: Principal, scope: ApiScope): void {
   if (!who.scopes.has(scope)) {
-    throw new ApiProblem(403, 'Forbidden', `token "${who.name}" lacks the "${scope}" scope this request needs`, `use a token with scope "${scope}"`, {
-      scope,
-    });
+    throw new ApiProblem(
+      403,
+      'Forbidden',
+      `token "${who.name}" lacks the "${scope}" scope this request needs`,
+      `use a token with scope "${scope}"`,
+      {
+        scope,
+      },
+    );
   }
 }
 

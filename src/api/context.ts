@@ -73,7 +73,8 @@ export function createApiContext(opts: {
     cache.set(batchId, { at: now, answer });
     // A failed answer is not reused; old entries are dropped so the map stays small.
     answer.catch(() => cache.delete(batchId));
-    if (cache.size > 1_000) for (const [k, v] of cache) if (now - v.at > settings.statusCacheMs) cache.delete(k);
+    if (cache.size > 1_000)
+      for (const [k, v] of cache) if (now - v.at > settings.statusCacheMs) cache.delete(k);
     return answer;
   };
   return {

@@ -44,7 +44,12 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-function body(status: number, detail: string, fix?: string, extra: Record<string, unknown> = {}): ProblemBody {
+function body(
+  status: number,
+  detail: string,
+  fix?: string,
+  extra: Record<string, unknown> = {},
+): ProblemBody {
   const title = TITLES[status] ?? 'Error';
   return {
     type: `https://durabatch.dev/problems/${title.toLowerCase().replace(/\s+/g, '-')}`,
@@ -61,17 +66,28 @@ const firstLine = (message: string) => message.split('\n  fix: ')[0] ?? message;
 
 /** The problem an error becomes; `internal` is true when the service itself failed (logged). */
 export function problemOf(err: unknown): { problem: ProblemBody; internal: boolean } {
-  if (err instanceof ApiProblem) return { problem: body(err.status, err.message, err.fix, err.extra), internal: false };
+  if (err instanceof ApiProblem)
+    return { problem: body(err.status, err.message, err.fix, err.extra), internal: false };
   if (err instanceof BatchNotFoundError) {
     return {
       problem: body(404, `no batch with id "${err.batchId}"`, 'list the batches with GET /v1/batches'),
       internal: false,
     };
   }
-  if (err instanceof InputError) return { problem: body(400, firstLine(err.message), err.hint), internal: false };
-  const e = err as { name?: string; code?: string; statusCode?: number; message?: string; validation?: unknown };
+  if (err instanceof InputError)
+    return { problem: body(400, firstLine(err.message), err.hint), internal: false };
+  const e = err as {
+    name?: string;
+    code?: string;
+    statusCode?: number;
+    message?: string;
+    validation?: unknown;
+  };
   if (e.name === 'WorkflowNotFoundError') {
-    return { problem: body(404, 'no batch with that id', 'list the batches with GET /v1/batches'), internal: false };
+    return {
+      problem: body(404, 'no batch with that id', 'list the batches with GET /v1/batches'),
+      internal: false,
+    };
   }
   if (e.name === 'BatchStalledError') {
     const stall = (err as { stall?: { message: string; hint: string; kind: string } }).stall;

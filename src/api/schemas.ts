@@ -14,7 +14,15 @@ const Latency = z.object({ avg: z.number(), p50: z.number(), p95: z.number(), p9
 export const BatchStatus = z
   .object({
     batchId: z.string(),
-    status: z.enum(['running', 'paused', 'cancelling', 'completed', 'partial_failure', 'failed', 'cancelled']),
+    status: z.enum([
+      'running',
+      'paused',
+      'cancelling',
+      'completed',
+      'partial_failure',
+      'failed',
+      'cancelled',
+    ]),
     total: z.number().int(),
     succeeded: z.number().int(),
     failed: z.number().int(),
@@ -25,7 +33,10 @@ export const BatchStatus = z
     percent: z.number(),
     throughputPerMinute: z.number(),
     latencyMs: Latency,
-    stepLatencyMs: z.record(z.string(), Latency).optional().describe('Latency per pipeline step (pipelines only).'),
+    stepLatencyMs: z
+      .record(z.string(), Latency)
+      .optional()
+      .describe('Latency per pipeline step (pipelines only).'),
     errorRate: z.number(),
     etaSeconds: z.number().nullable(),
     cost: z.number(),
@@ -53,4 +64,10 @@ export const Problem = z
   .describe('An error (RFC 9457 problem details) with what to do about it in `fix`.');
 
 /** The problem responses every authenticated route may give. */
-export const COMMON_PROBLEMS = { 400: Problem, 401: Problem, 403: Problem, 429: Problem, 503: Problem } as const;
+export const COMMON_PROBLEMS = {
+  400: Problem,
+  401: Problem,
+  403: Problem,
+  429: Problem,
+  503: Problem,
+} as const;

@@ -12,7 +12,10 @@ const say = (msg: string) => process.stderr.write(`${msg}\n`);
 
 export async function serve(flags: ServeFlags): Promise<void> {
   if (flags.newToken) {
-    const scopes = (flags.scopes ?? 'read').split(',').map((s) => s.trim()).filter(Boolean);
+    const scopes = (flags.scopes ?? 'read')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const bad = scopes.find((s) => !(API_SCOPES as readonly string[]).includes(s));
     if (bad) throw new InputError(`--scopes: unknown scope "${bad}"`, `scopes are ${API_SCOPES.join(', ')}`);
     const { token, entry } = newToken(flags.newToken, scopes as ApiScope[]);
@@ -29,7 +32,12 @@ export async function serve(flags: ServeFlags): Promise<void> {
   const { config } = await loadConfig({
     file: flags.config,
     flags: Object.keys(api).length ? { api } : {},
-    flagNames: { 'api.host': '--host', 'api.port': '--port', 'api.tokenFile': '--token-file', 'api.worker': '--worker' },
+    flagNames: {
+      'api.host': '--host',
+      'api.port': '--port',
+      'api.tokenFile': '--token-file',
+      'api.worker': '--worker',
+    },
     command: 'durabatch serve',
   });
   const settings = config.api;

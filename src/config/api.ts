@@ -76,9 +76,17 @@ export const ApiSettings = z.strictObject({
   /** Most files in one upload. Default 100. */
   maxFiles: z.coerce.number().int().min(1).max(100_000).default(100),
   /** Most bytes in one upload, all files together. Default 5 GiB. */
-  maxUploadBytes: z.coerce.number().int().min(1).default(5 * 1024 ** 3),
+  maxUploadBytes: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(5 * 1024 ** 3),
   /** Largest JSON request body (inline items included), in bytes. Default 10 MiB. */
-  maxBodyBytes: z.coerce.number().int().min(1_024).default(10 * 1024 ** 2),
+  maxBodyBytes: z.coerce
+    .number()
+    .int()
+    .min(1_024)
+    .default(10 * 1024 ** 2),
   /** Requests per minute per token (or per address without tokens). Default 1200. */
   rateLimitPerMinute: z.coerce.number().int().min(1).default(1_200),
   /** Origins allowed to call the API from a browser (CORS). Default: none (CORS off). */

@@ -21,7 +21,10 @@ export function registerServe(program: Command): void {
     .option('--port <n>', 'port to listen on, 0 for any free port (default 8080)')
     .option('--token-file <file>', 'file of token entries (name:scopes:sha256), one per line')
     .option('--worker', 'also run a worker in this process that runs exactly the presets')
-    .option('--new-token <name>', 'print a new token and its entry for api.tokens / the token file, then exit')
+    .option(
+      '--new-token <name>',
+      'print a new token and its entry for api.tokens / the token file, then exit',
+    )
     .option('--scopes <list>', 'scopes of --new-token: read, operate, submit (default read)', 'read')
     .addHelpText(
       'after',

@@ -1,0 +1,54 @@
+// The service's foundation: a batch's status through HTTP equals the engine's, unknown batches are
+// 404, and tokens are enforced by scope (401 without, 403 without the scope).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { controlRows, finalProgress } from '../../helpers/engine';
+import { engineHarness, type EngineHarness } from '../../helpers/harness';
+import { startApiService, type ApiService } from '../../helpers/api-service';
+
+describe('service: batch status and tokens', () => {
+  let h: EngineHarness;
+  let api: ApiService;
+  beforeAll(async () => {
+    h = await engineHarness('api-status');
+    api = await startApiService(h.ctx, {}, { reader: ['read'], operator: ['operate'] });
+  });
+  afterAll(async () => {
+    await api?.close();
+    await h?.close();
+  });
+
+  it('answers a finished batch’s status as status --json does', async () => {
+    const b = await h.start(
+      'api-status',
+      controlRows(6, () => ({})),
+    );
+    const final = await finalProgress(b.handle);
+    const res = await api.call('GET', `/v1/batches/${b.batchId}`, { token: api.tokens.reader });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ batchId: b.batchId, status: 'completed', total: 6, succeeded: 6 });
+    expect(res.body.succeeded).toBe(final.succeeded);
+  });
+
+  it('refuses without a token (401), without the scope (403), and names an unknown batch (404)', async () => {
+    const none = await api.call('GET', '/v1/batches/whatever');
+    expect(none.status).toBe(401);
+    expect(none.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(none.body.status).toBe(401);
+    expect(none.body.fix).toEqual(expect.stringContaining('Authorization: Bearer'));
+    const wrong = await api.call('GET', '/v1/batches/whatever', { token: 'dbt_not-a-token' });
+    expect(wrong.status).toBe(401);
+    const scope = await api.call('GET', '/v1/batches/whatever', { token: api.tokens.operator });
+    expect(scope.status).toBe(403);
+    expect(scope.body).toMatchObject({ scope: 'read' });
+    const missing = await api.call('GET', '/v1/batches/no-such-batch', { token: api.tokens.reader });
+    expect(missing.status).toBe(404);
+    expect(missing.body.detail).toEqual(expect.stringContaining('no-such-batch'));
+  });
+
+  it('serves its OpenAPI 3.1 document without a token', async () => {
+    const res = await api.call('GET', '/v1/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toBe('3.1.0');
+    expect(Object.keys(res.body.paths as object)).toContain('/v1/batches/{id}');
+  });
+});
