@@ -17,6 +17,7 @@ import { requireScope, type Principal } from './auth';
 import type { ApiContext } from './context';
 import { PROBLEM_TYPE, problemOf, ApiProblem } from './problem';
 import { registerBatchRoutes } from './routes/batch';
+import { registerConsoleRoutes } from './routes/console';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -32,7 +33,10 @@ declare module 'fastify' {
 export const typed = (app: FastifyInstance) => app.withTypeProvider<ZodTypeProvider>();
 
 /** The app's route modules, each `(app, ctx) => void`; their order is the reference's order. */
-const ROUTES: ((app: FastifyInstance, ctx: ApiContext) => void)[] = [registerBatchRoutes];
+const ROUTES: ((app: FastifyInstance, ctx: ApiContext) => void)[] = [
+  registerBatchRoutes,
+  registerConsoleRoutes,
+];
 
 export const API_VERSION = '1.0.0';
 
