@@ -28,6 +28,7 @@ export function fillList(dl, pairs) {
     const dt = document.createElement('dt');
     dt.textContent = label;
     const dd = document.createElement('dd');
+    dd.dataset.field = label;
     dd.textContent = String(value);
     nodes.push(dt, dd);
   }
