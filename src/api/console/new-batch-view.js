@@ -62,7 +62,7 @@ function paramInput(name, spec) {
     input.type = spec.type === 'number' ? 'number' : 'text';
     if (spec.type === 'number') input.step = 'any';
     if (spec.default !== undefined) input.value = String(spec.default);
-    else input.required = true;
+    else if (spec.required !== false) input.required = true;
   }
   input.dataset.param = name;
   input.dataset.type = spec.type ?? 'string';
@@ -169,8 +169,15 @@ export class NewBatchView {
     $('preset-description').textContent = preset?.description ?? '';
     const fieldset = $('preset-params');
     const legend = fieldset.querySelector('legend');
-    const params = Object.entries(preset?.params ?? {});
-    fieldset.replaceChildren(legend, ...params.map(([name, spec]) => paramInput(name, spec ?? {})));
+    // A list of `{ name, type, … }` (the service's), or a record by name (the brief's first shape).
+    const raw = preset?.params ?? [];
+    const params = Array.isArray(raw) ? raw.map((p) => [p?.name, p ?? {}]) : Object.entries(raw);
+    fieldset.replaceChildren(
+      legend,
+      ...params
+        .filter(([name]) => typeof name === 'string')
+        .map(([name, spec]) => paramInput(name, spec ?? {})),
+    );
     fieldset.hidden = params.length === 0;
   }
 
