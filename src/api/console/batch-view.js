@@ -59,6 +59,7 @@ export class BatchView {
       status: undefined,
       stream: undefined,
       timer: 0,
+      poll: 0,
       lastRender: 0,
       closed: false,
       summaryShown: false,
@@ -81,6 +82,7 @@ export class BatchView {
     s.closed = true;
     s.stream?.stop();
     clearTimeout(s.timer);
+    clearTimeout(s.poll);
     this.session = undefined;
   }
 
@@ -99,11 +101,27 @@ export class BatchView {
         if (s.closed) return;
         $('batch-live').textContent =
           state === 'open' ? '● live' : state === 'reconnecting' ? 'reconnecting…' : '';
-        if (state === 'failed')
+        if (state === 'failed') {
           this.notify(new Error(detail?.problem?.detail ?? `events: HTTP ${detail?.status}`));
+          this.pollStatus(s);
+        }
       },
     });
     await this.loadItems(s);
+  }
+
+  /** Without the events stream, the counts are asked for every 2 s until the batch ends. */
+  pollStatus(s) {
+    const tick = async () => {
+      if (s.closed || (s.status && ENDED.has(s.status.status))) return;
+      try {
+        this.showStatus(await call('GET', s.base));
+      } catch {
+        // the next tick asks again
+      }
+      if (!s.closed) s.poll = setTimeout(() => void tick(), 2_000);
+    };
+    s.poll = setTimeout(() => void tick(), 2_000);
   }
 
   /** Every page of items, drawn as each arrives. */

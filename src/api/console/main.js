@@ -69,6 +69,7 @@ $('token-form').addEventListener('submit', (e) => {
   setToken($('token-input').value.trim());
   $('token-input').value = '';
   $('token-form').hidden = true;
+  $('notice').hidden = true;
   route();
 });
 $('token-clear').addEventListener('click', () => {
