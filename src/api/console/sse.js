@@ -70,7 +70,8 @@ export class SseParser {
 /**
  * Follows `url` until an `end` event or `stop()`: each event goes to `onEvent({ type, data, id })`,
  * with `data` parsed as JSON when it is JSON. Reconnects after a dropped connection, sending the
- * last id seen; gives up on a 4xx (the token, the scope or the batch is wrong: retrying cannot help).
+ * last id seen; gives up on a 4xx other than 429 (the token, the scope or the batch is wrong:
+ * retrying cannot help).
  * `onState(state, detail)` reports 'open', 'reconnecting', 'ended' and 'failed'.
  */
 export function followEvents(url, { headers, onEvent, onState = () => {}, retryMs = 1_000 }) {
@@ -81,11 +82,12 @@ export function followEvents(url, { headers, onEvent, onState = () => {}, retryM
 
   const run = async () => {
     while (!ended && !controller.signal.aborted) {
+      let dropped = '';
       try {
         const h = { ...headers(), accept: 'text/event-stream' };
         if (lastEventId) h['last-event-id'] = lastEventId;
         const res = await fetch(url, { headers: h, signal: controller.signal, cache: 'no-store' });
-        if (res.status >= 400 && res.status < 500) {
+        if (res.status >= 400 && res.status < 500 && res.status !== 429) {
           let problem;
           try {
             problem = await res.json();
@@ -122,11 +124,12 @@ export function followEvents(url, { headers, onEvent, onState = () => {}, retryM
         if (parser.retry !== undefined) delay = parser.retry;
       } catch (err) {
         if (controller.signal.aborted) return;
-        onState('reconnecting', { error: String(err) });
+        dropped = String(err);
       }
       if (ended) break;
       if (controller.signal.aborted) return;
-      onState('reconnecting', {});
+      // Closed before `end` (a restart of the service, a proxy's timeout) or failed: follow again.
+      onState('reconnecting', { error: dropped });
       await new Promise((resolve) => setTimeout(resolve, delay));
       // Back off while the service stays away, up to 10 s.
       delay = Math.min(delay * 2, 10_000);
