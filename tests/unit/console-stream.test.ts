@@ -1,6 +1,8 @@
 // The console's browser modules that need no browser: the event-stream parser (the console reads SSE
 // through fetch, so it parses the stream itself) and the queue model that merges items pages with
 // events arriving in any order.
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 
 interface SseEvent {
@@ -32,7 +34,18 @@ interface Model {
 // Plain browser JavaScript (no TypeScript declarations): imported by a computed path, typed here.
 const sseModule = '../../src/api/console/sse.js';
 const modelModule = '../../src/api/console/queue-model.js';
-const { SseParser } = (await import(sseModule)) as { SseParser: new (on: (e: SseEvent) => void) => Parser };
+const { SseParser, followEvents } = (await import(sseModule)) as {
+  SseParser: new (on: (e: SseEvent) => void) => Parser;
+  followEvents: (
+    url: string,
+    opts: {
+      headers: () => Record<string, string>;
+      onEvent: (e: { type: string; data: unknown; id: string }) => void;
+      onState?: (state: string, detail?: unknown) => void;
+      retryMs?: number;
+    },
+  ) => { stop(): void };
+};
 const { QueueModel } = (await import(modelModule)) as { QueueModel: new () => Model };
 
 function parse(chunks: string[]): { events: SseEvent[]; parser: Parser } {
@@ -74,6 +87,58 @@ describe('console: the event-stream parser', () => {
     parser.feed('\n');
     expect(events).toEqual([{ type: 'message', data: '{"a":1}', id: '3' }]);
   });
+});
+
+describe('console: following the events stream', () => {
+  it('reconnects after a drop with Last-Event-ID and the token, and stops at `end`', async () => {
+    // Six events; the first connection is cut after three, the second resumes after the last id.
+    const events = [1, 2, 3, 4, 5].map((n) => `id: ${n}\nevent: item\ndata: {"key":"K${n}"}\n\n`);
+    events.push('id: 6\nevent: end\ndata: {"status":"completed"}\n\n');
+    const seen: IncomingHttpHeaders[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const after = Number(req.headers['last-event-id'] ?? 0);
+      if (after === 0) {
+        // The connection drops mid-batch, once the first three events are out.
+        res.write(': keep-alive\n\n' + events.slice(0, 3).join(''), () =>
+          setTimeout(() => res.destroy(), 20),
+        );
+      } else res.end(events.slice(after).join(''));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
+    const got: string[] = [];
+    const states: string[] = [];
+    try {
+      await new Promise<void>((resolve) => {
+        followEvents(url, {
+          headers: () => ({ authorization: 'Bearer t0k' }),
+          onEvent: (e) => got.push(`${e.id}:${e.type}:${JSON.stringify(e.data)}`),
+          onState: (state) => {
+            states.push(state);
+            if (state === 'ended') resolve();
+          },
+          retryMs: 10,
+        });
+      });
+    } finally {
+      server.close();
+    }
+    expect(got).toEqual([
+      '1:item:{"key":"K1"}',
+      '2:item:{"key":"K2"}',
+      '3:item:{"key":"K3"}',
+      '4:item:{"key":"K4"}',
+      '5:item:{"key":"K5"}',
+      '6:end:{"status":"completed"}',
+    ]);
+    expect(seen.map((h) => [h.authorization, h['last-event-id']])).toEqual([
+      ['Bearer t0k', undefined],
+      ['Bearer t0k', '3'],
+    ]);
+    expect(states).toEqual(['open', 'reconnecting', 'open', 'ended']);
+  }, 10_000);
 });
 
 describe('console: the queue model', () => {
