@@ -6,6 +6,13 @@ import { call } from './api.js';
 const $ = (id) => document.getElementById(id);
 const SHOW_FILES = 20;
 
+function formatBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
 /** Every file under a FileSystemEntry, with its path relative to the drop. */
 async function filesOfEntry(entry, out) {
   if (entry.isFile) {
@@ -106,6 +113,10 @@ export class NewBatchView {
         e.target.value = '';
       });
     }
+    $('picked-clear').addEventListener('click', () => {
+      this.files = [];
+      this.showFiles();
+    });
     $('preset').addEventListener('change', () => this.showParams());
     $('new-form').addEventListener('submit', (e) => {
       e.preventDefault();
@@ -149,7 +160,7 @@ export class NewBatchView {
   showFiles() {
     const bytes = this.files.reduce((n, f) => n + f.file.size, 0);
     $('picked').textContent = this.files.length
-      ? `${this.files.length} file${this.files.length === 1 ? '' : 's'}, ${(bytes / 1024 / 1024).toFixed(1)} MB`
+      ? `${this.files.length} file${this.files.length === 1 ? '' : 's'}, ${formatBytes(bytes)}`
       : 'No files chosen.';
     const items = this.files.slice(0, SHOW_FILES).map((f) => {
       const li = document.createElement('li');
@@ -162,6 +173,7 @@ export class NewBatchView {
       items.push(li);
     }
     $('picked-list').replaceChildren(...items);
+    $('picked-clear').hidden = this.files.length === 0;
   }
 
   showParams() {
