@@ -8,7 +8,7 @@ import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { controlRows, finalProgress, waitFor } from '../helpers/engine';
+import { batchEnd, controlRows, waitFor } from '../helpers/engine';
 import { zipEntries } from '../helpers/files';
 import { engineHarness, type EngineHarness } from '../helpers/harness';
 import { startApiService, type ApiService } from '../helpers/api-service';
@@ -178,6 +178,11 @@ describe.skipIf(!chromiumInstalled() && !onCi)('the batch console', () => {
       ),
     );
     await waitFor('every slow conversion to end', () => pids.every((p) => !p || !alive(p)), 10_000);
+    // Every row shows its final state, those of items that never started included.
+    await expect.poll(() => page.locator('.row[data-state="cancelled"]').count()).toBe(8);
+    expect(await page.locator('.row[data-state="succeeded"]').count()).toBe(4);
+    expect(await page.locator('.row[data-state="cancelled"] button:visible').count()).toBe(0);
+    await page.locator('#notice').waitFor({ state: 'hidden' });
     await shot(page, 'summary');
 
     // The ZIP downloads through the page (fetch with the token, saved from a blob URL).
@@ -226,7 +231,7 @@ describe.skipIf(!chromiumInstalled() && !onCi)('the batch console', () => {
       await page.context().close();
     } finally {
       await h.ctx.batches.cancel(b.batchId);
-      await finalProgress(b.handle);
+      expect(await batchEnd(b.handle)).toEqual({ kind: 'cancelled' });
     }
   });
 });

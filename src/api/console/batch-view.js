@@ -224,7 +224,7 @@ export class BatchView {
     if (!s) return;
     try {
       const answer = await call('POST', `${s.base}/items/${seg(key)}/cancel`);
-      if (answer?.outcome) this.notify(`${key}: ${answer.outcome}`, 'info');
+      if (answer?.outcome) this.notify(`${key}: ${answer.outcome}`, 'info', 3_000);
     } catch (err) {
       this.view.cancelling.delete(key);
       this.render(true);
@@ -245,6 +245,9 @@ export class BatchView {
       return;
     }
     if (s.closed) return;
+    // Items that never started end without an event of their own: the written report is the
+    // moment every item's final state can be read.
+    void this.loadItems(s);
     const st = s.status ?? {};
     const num = (v) => (typeof v === 'number' ? v : 0);
     fillList($('summary-fields'), [

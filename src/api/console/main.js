@@ -9,14 +9,14 @@ const $ = (id) => document.getElementById(id);
 
 let noticeTimer = 0;
 /** Shows an error (with its fix) or an information line; the text is set as text, never as HTML. */
-function notify(what, kind = 'error') {
+function notify(what, kind = 'error', showMs = kind === 'error' ? 15_000 : 5_000) {
   const el = $('notice');
   el.textContent =
     what instanceof ApiError ? what.advice : what instanceof Error ? what.message : String(what);
   el.className = `notice ${kind}`;
   el.hidden = false;
   clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => (el.hidden = true), kind === 'error' ? 15_000 : 5_000);
+  noticeTimer = setTimeout(() => (el.hidden = true), showMs);
 }
 
 function showTokenForm(reason) {
