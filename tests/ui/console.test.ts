@@ -1,8 +1,9 @@
 // The batch console (`durabatch serve`'s page at /) in headless Chromium through playwright-core,
 // against the real service in-process and a worker on this file's task queue: 12 images dropped on
 // the page start a batch with a command preset; one running item is cancelled from its row (its
-// process is gone within 3 s); Cancel All ends the batch cancelled with exact counts; the ZIP
-// downloads through the page. A 2,000-item batch streams into the queue without freezing the page.
+// process is gone within 3 s); pause and resume; Cancel All ends the batch cancelled with exact
+// counts; the ZIP downloads through the page. A 2,000-item batch streams into the queue without
+// freezing the page.
 // Screenshots go to test-artifacts/ui and, with DURABATCH_UPDATE_UI_DOCS=true, docs/images.
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -151,7 +152,15 @@ describe.skipIf(!chromiumInstalled() && !onCi)('the batch console', () => {
     await expect
       .poll(() => page.locator(`.row[data-key="${key}"]`).getAttribute('data-state'))
       .toBe('cancelled');
-    expect(await count(page, 'cancelled')).toBe(1);
+    await expect.poll(() => count(page, 'cancelled')).toBe(1);
+
+    // Pause and resume from the page: the batch says so, and the buttons swap.
+    await page.click('#batch-pause');
+    await expect.poll(() => page.locator('#batch-status').innerText()).toBe('paused');
+    await page.locator('#batch-pause').waitFor({ state: 'hidden' });
+    await page.click('#batch-resume');
+    await expect.poll(() => page.locator('#batch-status').innerText()).toBe('running');
+    await page.locator('#batch-resume').waitFor({ state: 'hidden' });
 
     // Cancel All: every item not ended is cancelled, the batch ends cancelled.
     page.once('dialog', (d) => void d.accept());
