@@ -27,7 +27,8 @@ const Requested = z
 const PauseBody = z
   .object({ reason: z.string().max(500).optional().describe('Shown in the status and the audit log.') })
   .strict()
-  .optional();
+  // A POST without a body is a pause without a reason.
+  .nullish();
 
 /** `0` and `null` remove a rate or a budget, as `durabatch set --rate 0` does. */
 const removable = (max: number | undefined, what: string) =>
@@ -161,6 +162,9 @@ export function registerOperateRoutes(app: FastifyInstance, ctx: ApiContext): vo
     async (req, reply) => {
       const { id } = req.params;
       const c = ctx.clientFor(req.principal);
+      // Temporal takes a cancel request for an ended workflow without complaint: ask first.
+      const desc = await describeOr404(c, id);
+      if (desc.status.name !== 'RUNNING') throw endedProblem(id, desc, 'cancel');
       await actOnBatch(c, id, 'cancel', () => c.cancel(id));
       return reply.code(202).send({ batchId: id, action: 'cancel', status: 'requested' });
     },
