@@ -18,6 +18,9 @@ import type { ApiContext } from './context';
 import { PROBLEM_TYPE, problemOf, ApiProblem } from './problem';
 import { registerBatchRoutes } from './routes/batch';
 import { registerConsoleRoutes } from './routes/console';
+import { registerDownloadRoutes } from './routes/downloads';
+import { registerListingRoutes } from './routes/listing';
+import { registerOperateRoutes } from './routes/operate';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -36,6 +39,9 @@ export const typed = (app: FastifyInstance) => app.withTypeProvider<ZodTypeProvi
 const ROUTES: ((app: FastifyInstance, ctx: ApiContext) => void)[] = [
   registerBatchRoutes,
   registerConsoleRoutes,
+  registerListingRoutes,
+  registerOperateRoutes,
+  registerDownloadRoutes,
 ];
 
 export const API_VERSION = '1.0.0';
