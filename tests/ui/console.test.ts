@@ -192,6 +192,8 @@ describe.skipIf(!chromiumInstalled() && !onCi)('the batch console', () => {
     expect(await page.locator('.row[data-state="succeeded"]').count()).toBe(4);
     expect(await page.locator('.row[data-state="cancelled"] button:visible').count()).toBe(0);
     await page.locator('#notice').waitFor({ state: 'hidden' });
+    expect(await page.locator('#retry-failed').isHidden()).toBe(true); // nothing failed
+    expect(await page.locator('#batch-webui').getAttribute('href')).toContain(encodeURIComponent(batchId));
     await shot(page, 'summary');
 
     // The ZIP downloads through the page (fetch with the token, saved from a blob URL).

@@ -36,14 +36,16 @@ export function fillList(dl, pairs) {
 }
 
 export class BatchView {
-  constructor(notify) {
+  constructor(notify, openBatch) {
     this.notify = notify;
+    this.openBatch = openBatch;
     this.session = undefined;
     this.view = new QueueView($('queue'), $('queue-space'), (key) => this.cancelItem(key));
     for (const id of ['filter-state', 'sort']) $(id).addEventListener('change', () => this.render(true));
     $('filter-key').addEventListener('input', () => this.render(true));
     $('batch-pause').addEventListener('click', () => this.operate('pause'));
     $('batch-resume').addEventListener('click', () => this.operate('resume'));
+    $('retry-failed').addEventListener('click', () => void this.retryFailed());
     $('batch-cancel').addEventListener('click', () => {
       if (this.session && confirm(`Cancel every item of ${this.session.batchId} that has not ended?`))
         this.operate('cancel');
@@ -69,6 +71,8 @@ export class BatchView {
     $('batch-status').textContent = '';
     $('batch-live').textContent = '';
     $('summary').hidden = true;
+    $('retry-failed').hidden = true;
+    $('batch-webui').hidden = true;
     $('downloads').replaceChildren();
     $('queue').scrollTop = 0;
     this.view.cancelling.clear();
@@ -174,6 +178,12 @@ export class BatchView {
       ['items/min', Math.round(Number(status.throughputPerMinute) || 0)],
       ['ETA', typeof status.etaSeconds === 'number' ? `${Math.round(status.etaSeconds)} s` : '—'],
     ]);
+    // The Temporal Web UI's page of the batch, when the service knows one (an http(s) link only).
+    const webUi = $('batch-webui');
+    if (typeof status.webUiUrl === 'string' && /^https?:\/\//.test(status.webUiUrl)) {
+      webUi.href = status.webUiUrl;
+      webUi.hidden = false;
+    }
     const ended = ENDED.has(status.status);
     $('batch-pause').hidden = ended || status.status === 'paused';
     $('batch-resume').hidden = ended || status.status !== 'paused';
@@ -228,6 +238,18 @@ export class BatchView {
     } catch (err) {
       this.view.cancelling.delete(key);
       this.render(true);
+      this.notify(err);
+    }
+  }
+
+  /** A new batch of exactly the failed items, opened at once. */
+  async retryFailed() {
+    const s = this.session;
+    if (!s) return;
+    try {
+      const answer = await call('POST', `${s.base}/retry-failed`);
+      if (answer?.batchId) this.openBatch(answer.batchId);
+    } catch (err) {
       this.notify(err);
     }
   }
@@ -288,6 +310,7 @@ export class BatchView {
       buttons.push(button);
     }
     $('downloads').replaceChildren(...buttons);
+    $('retry-failed').hidden = !(Number(report?.failed ?? st.failed) > 0);
     $('summary').hidden = false;
   }
 }

@@ -25,13 +25,15 @@ function showTokenForm(reason) {
   $('token-input').focus();
 }
 
+const openBatch = (id) => (location.hash = `#/batches/${encodeURIComponent(id)}`);
+
 const views = {
   list: { el: $('view-list'), ctl: new ListView(notify) },
   new: {
     el: $('view-new'),
-    ctl: new NewBatchView(notify, (id) => (location.hash = `#/batches/${encodeURIComponent(id)}`)),
+    ctl: new NewBatchView(notify, openBatch),
   },
-  batch: { el: $('view-batch'), ctl: new BatchView(notify) },
+  batch: { el: $('view-batch'), ctl: new BatchView(notify, openBatch) },
 };
 
 function route() {

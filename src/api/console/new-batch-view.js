@@ -96,6 +96,12 @@ export class NewBatchView {
       drop.classList.add('over');
     });
     drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+    // From the keyboard, the drop zone opens the file picker.
+    drop.addEventListener('keydown', (e) => {
+      if (e.target !== drop || (e.key !== 'Enter' && e.key !== ' ')) return;
+      e.preventDefault();
+      $('pick-files').click();
+    });
     drop.addEventListener('drop', (e) => {
       e.preventDefault();
       drop.classList.remove('over');
