@@ -206,6 +206,18 @@ describe.skipIf(!chromiumInstalled() && !onCi)('the batch console', () => {
     await download.saveAs(zip);
     const entries = await zipEntries(zip);
     expect(entries.filter((e) => /^documents\/.*-fast\.png$/.test(e))).toHaveLength(4);
+
+    // The list of batches shows it, ended; its link opens it again.
+    await page.click('nav a[href="#/"]');
+    const listed = page.locator('#list-rows tr', {
+      has: page.getByRole('link', { name: batchId, exact: true }),
+    });
+    await expect.poll(() => listed.locator('td.status').innerText()).toBe('cancelled');
+    await shot(page, 'batches');
+    await listed.getByRole('link', { name: batchId, exact: true }).click();
+    await expect.poll(() => page.locator('#batch-title').innerText()).toBe(batchId);
+    await page.locator('#summary').waitFor({ state: 'visible' });
+
     expect((page as Page & { errors?: string[] }).errors).toEqual([]);
     await page.context().close();
   });
