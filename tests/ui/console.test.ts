@@ -129,6 +129,7 @@ describe.skipIf(!chromiumInstalled() && !onCi)('the batch console', () => {
     await expect.poll(() => page.locator('#picked').innerText()).toMatch(/^12 files/);
     await page.selectOption('#preset', 'slow-convert');
     await page.fill('[data-param="seconds"]', '120');
+    await page.fill('#new-label', 'scans from the browser test');
     await page.click('#start');
     await page.waitForURL(/#\/batches\/.+/);
     const batchId = decodeURIComponent(new URL(page.url()).hash.replace('#/batches/', ''));
@@ -213,6 +214,7 @@ describe.skipIf(!chromiumInstalled() && !onCi)('the batch console', () => {
       has: page.getByRole('link', { name: batchId, exact: true }),
     });
     await expect.poll(() => listed.locator('td.status').innerText()).toBe('cancelled');
+    expect(await listed.locator('td').nth(1).innerText()).toBe('scans from the browser test');
     await shot(page, 'batches');
     await listed.getByRole('link', { name: batchId, exact: true }).click();
     await expect.poll(() => page.locator('#batch-title').innerText()).toBe(batchId);
