@@ -3,7 +3,7 @@
 // parameters are typed and bounded, substituted into the preset's strings (percent-encoded inside
 // URLs), and every resulting URL must stay inside the preset's origins.
 import path from 'node:path';
-import type { ApiSettings, Preset, PresetParam } from '../config/api';
+import type { ApiSettings, PresetParam } from '../config/api';
 import { Config, formatConfigIssues } from '../config/schema';
 import { stepsFromConfig } from '../client/steps';
 import { InputError } from '../errors';
@@ -47,13 +47,15 @@ function mapStrings(value: unknown, fn: (at: string[], s: string) => string, at:
 }
 
 /** An http URL template: `http.url`, or a step's. */
-const isUrlField = (at: string[]) => at.length >= 2 && at[at.length - 1] === 'url' && at[at.length - 2] === 'http';
+const isUrlField = (at: string[]) =>
+  at.length >= 2 && at[at.length - 1] === 'url' && at[at.length - 2] === 'http';
 /** A program (argv[0], or a one-string command line) or a module path: never filled in by a client. */
 const isCodeField = (at: string[], s: string, ref: string) => {
   const last = at.length - 1;
   if (at[last] === 'path' && at[last - 1] === 'module') return true;
   // A command line as one string: its first word is the program.
-  if (at[last] === 'argv' && at[last - 1] === 'command') return (s.trim().split(/\s+/)[0] ?? '').includes(ref);
+  if (at[last] === 'argv' && at[last - 1] === 'command')
+    return (s.trim().split(/\s+/)[0] ?? '').includes(ref);
   return at[last] === '0' && at[last - 1] === 'argv' && at[last - 2] === 'command';
 };
 
@@ -140,14 +142,20 @@ export function checkPresets(settings: Pick<ApiSettings, 'presets'>): Map<string
     try {
       stepsFromConfig(parsed.data);
     } catch (err) {
-      throw new InputError(`${where('')}: ${(err as InputError).message.split('\n')[0]}`, (err as InputError).hint);
+      throw new InputError(
+        `${where('')}: ${(err as InputError).message.split('\n')[0]}`,
+        (err as InputError).hint,
+      );
     }
     let origins: string[];
     if (preset.allowOrigins) {
       origins = preset.allowOrigins.map((o, i) => {
         const origin = originOf(o);
         if (!origin || new URL(o).pathname !== '/')
-          throw new InputError(`${where(`allowOrigins.${i}`)}: "${o}" is not an origin`, 'write https://host[:port]');
+          throw new InputError(
+            `${where(`allowOrigins.${i}`)}: "${o}" is not an origin`,
+            'write https://host[:port]',
+          );
         return origin;
       });
     } else {
@@ -181,24 +189,33 @@ function paramValue(name: string, p: PresetParam, given: unknown): string {
   const field = `params.${name}`;
   const bad = (why: string, fix: string) => new ApiProblem(400, 'Bad Request', `${field}: ${why}`, fix);
   if (given === undefined) {
-    if (p.default === undefined) throw bad('missing: this preset needs it', `send "params": { "${name}": ... }`);
+    if (p.default === undefined)
+      throw bad('missing: this preset needs it', `send "params": { "${name}": ... }`);
     return String(p.default);
   }
   if (p.type === 'number' && (typeof given !== 'number' || !Number.isFinite(given)))
     throw bad('must be a number', 'send a JSON number');
-  if (p.type === 'boolean' && typeof given !== 'boolean') throw bad('must be true or false', 'send a JSON boolean');
+  if (p.type === 'boolean' && typeof given !== 'boolean')
+    throw bad('must be true or false', 'send a JSON boolean');
   if (p.type === 'string' && typeof given !== 'string') throw bad('must be a string', 'send a JSON string');
   if (p.enum && !p.enum.includes(given as never))
-    throw bad(`${JSON.stringify(given)} is not allowed`, `use one of ${p.enum.map((v) => JSON.stringify(v)).join(', ')}`);
-  const text = String(given);
+    throw bad(
+      `${JSON.stringify(given)} is not allowed`,
+      `use one of ${p.enum.map((v) => JSON.stringify(v)).join(', ')}`,
+    );
+  const text = typeof given === 'string' ? given : JSON.stringify(given);
   // Whatever the pattern allows: never a path step, an option, or a template of its own.
-  if (text === '.' || text === '..' || text.startsWith('-') || /[{}$\0-\x1f]/.test(text))
+  // eslint-disable-next-line no-control-regex
+  if (text === '.' || text === '..' || text.startsWith('-') || /[{}$\u0000-\u001f\u007f]/.test(text))
     throw bad(
       `${JSON.stringify(text.slice(0, 100))} is not allowed: no ".", "..", leading "-", braces, "$" or control characters`,
       'send a plain value',
     );
   if (!p.enum && !new RegExp(p.pattern ?? DEFAULT_PATTERN, 'u').test(text))
-    throw bad(`${JSON.stringify(text.slice(0, 100))} does not match ${p.pattern ?? DEFAULT_PATTERN}`, 'send a value that matches');
+    throw bad(
+      `${JSON.stringify(text.slice(0, 100))} does not match ${p.pattern ?? DEFAULT_PATTERN}`,
+      'send a value that matches',
+    );
   return text;
 }
 
@@ -219,7 +236,9 @@ export function resolvePreset(
       400,
       'Bad Request',
       `preset: no preset named "${name.slice(0, 100)}"`,
-      known.length ? `use one of: ${known.join(', ')} (GET /v1/presets)` : 'the service defines no presets (config api.presets)',
+      known.length
+        ? `use one of: ${known.join(', ')} (GET /v1/presets)`
+        : 'the service defines no presets (config api.presets)',
     );
   }
   for (const k of Object.keys(params)) {
@@ -228,7 +247,9 @@ export function resolvePreset(
         400,
         'Bad Request',
         `params.${k.slice(0, 100)}: preset "${name}" has no such parameter`,
-        Object.keys(preset.params).length ? `its parameters: ${Object.keys(preset.params).join(', ')}` : 'it takes no parameters',
+        Object.keys(preset.params).length
+          ? `its parameters: ${Object.keys(preset.params).join(', ')}`
+          : 'it takes no parameters',
       );
   }
   const values = Object.fromEntries(

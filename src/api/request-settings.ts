@@ -102,14 +102,14 @@ const ParamValue = z.union([z.string().max(1_000), z.number(), z.boolean()]);
 /** The fields of a start request other than its source (the multipart `settings` part holds these). */
 export const SubmitFields = {
   preset: z.string().min(1).max(64).describe('The processor preset (GET /v1/presets).'),
-  params: z
-    .record(z.string().max(40), ParamValue)
-    .optional()
-    .describe('Values of the preset’s parameters.'),
+  params: z.record(z.string().max(40), ParamValue).optional().describe('Values of the preset’s parameters.'),
   settings: RequestSettings.optional(),
   batchId: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'letters, digits, ".", "_" and "-" only, at most 100 characters')
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+      'letters, digits, ".", "_" and "-" only, at most 100 characters',
+    )
     .optional()
     .describe('The batch id. Default: derived from the Idempotency-Key, else new.'),
   label: z.string().min(1).max(200).optional().describe('Free text kept in the batch’s memo (list filter).'),
@@ -150,7 +150,8 @@ export function parseRequest<T extends z.ZodType>(schema: T, value: unknown, whe
       others.push(issue);
       continue;
     }
-    const inSettings = issue.path[issue.path.length - 1] === 'settings' || (where === 'settings' && issue.path.length === 0);
+    const inSettings =
+      issue.path[issue.path.length - 1] === 'settings' || (where === 'settings' && issue.path.length === 0);
     for (const key of issue.keys)
       lines.push(
         inSettings

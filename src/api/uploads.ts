@@ -42,7 +42,11 @@ export async function removeFolder(folder: RequestFolder): Promise<void> {
  * Moves the request's folder to `<uploadsDir>/<batchId>`. False when that folder exists already:
  * another request for the same batch holds it.
  */
-export async function claimFolder(folder: RequestFolder, uploadsDir: string, batchId: string): Promise<boolean> {
+export async function claimFolder(
+  folder: RequestFolder,
+  uploadsDir: string,
+  batchId: string,
+): Promise<boolean> {
   const dir = path.join(uploadsDir, batchId);
   try {
     await rename(folder.dir, dir);
@@ -140,15 +144,27 @@ export async function receiveMultipart(
     for await (const part of req.parts()) {
       if (part.type === 'field') {
         if (part.fieldname !== 'settings' && part.fieldname !== 'metadata')
-          throw new ApiProblem(400, 'Bad Request', `part "${part.fieldname.slice(0, 100)}": unknown field`, 'send parts named settings, metadata and files');
+          throw new ApiProblem(
+            400,
+            'Bad Request',
+            `part "${part.fieldname.slice(0, 100)}": unknown field`,
+            'send parts named settings, metadata and files',
+          );
         const text = typeof part.value === 'string' ? part.value : JSON.stringify(part.value);
         if (part.valueTruncated)
-          throw new ApiProblem(413, 'Content Too Large', `part "${part.fieldname}" is too large`, 'config api.maxBodyBytes');
+          throw new ApiProblem(
+            413,
+            'Content Too Large',
+            `part "${part.fieldname}" is too large`,
+            'config api.maxBodyBytes',
+          );
         if (part.fieldname === 'settings') {
-          if (settings !== undefined) throw new ApiProblem(400, 'Bad Request', 'settings: sent twice', 'send one settings part');
+          if (settings !== undefined)
+            throw new ApiProblem(400, 'Bad Request', 'settings: sent twice', 'send one settings part');
           settings = text;
         } else {
-          if (metadata !== undefined) throw new ApiProblem(400, 'Bad Request', 'metadata: sent twice', 'send one metadata part');
+          if (metadata !== undefined)
+            throw new ApiProblem(400, 'Bad Request', 'metadata: sent twice', 'send one metadata part');
           metadata = /^\s*[[{]/.test(text) ? 'metadata.json' : 'metadata.csv';
           await writeFile(path.join(folder.dir, metadata), text, { flag: 'wx' });
         }
@@ -160,50 +176,90 @@ export async function receiveMultipart(
         const rel = safeUploadName(part.filename);
         // Two names one case apart would be one file on a case-insensitive disk.
         if (names.has(rel) || lower.has(rel.toLowerCase()))
-          throw new ApiProblem(400, 'Bad Request', `files: "${rel.slice(0, 200)}" is sent twice`, 'send each file once');
+          throw new ApiProblem(
+            400,
+            'Bad Request',
+            `files: "${rel.slice(0, 200)}" is sent twice`,
+            'send each file once',
+          );
         names.add(rel);
         lower.add(rel.toLowerCase());
         files += 1;
         if (files > limits.maxFiles) throw tooManyFiles(limits.maxFiles);
         dest = path.join(folder.filesDir, ...rel.split('/'));
         await mkdir(path.dirname(dest), { recursive: true }).catch(() => {
-          throw new ApiProblem(400, 'Bad Request', `files: "${rel.slice(0, 200)}" lies under another file's name`, 'send files and folders with distinct names');
+          throw new ApiProblem(
+            400,
+            'Bad Request',
+            `files: "${rel.slice(0, 200)}" lies under another file's name`,
+            'send files and folders with distinct names',
+          );
         });
         digest.update(`file\0${rel}\0`);
       } else if (part.fieldname === 'metadata') {
-        if (metadata !== undefined) throw new ApiProblem(400, 'Bad Request', 'metadata: sent twice', 'send one metadata part');
+        if (metadata !== undefined)
+          throw new ApiProblem(400, 'Bad Request', 'metadata: sent twice', 'send one metadata part');
         const ext = path.extname(part.filename).slice(1).toLowerCase();
         if (!(METADATA_FORMATS as readonly string[]).includes(ext))
-          throw new ApiProblem(400, 'Bad Request', `metadata: "${part.filename.slice(0, 200)}" is not a ${METADATA_FORMATS.join('/')} file`, 'name the metadata part with its extension, e.g. metadata.csv');
+          throw new ApiProblem(
+            400,
+            'Bad Request',
+            `metadata: "${part.filename.slice(0, 200)}" is not a ${METADATA_FORMATS.join('/')} file`,
+            'name the metadata part with its extension, e.g. metadata.csv',
+          );
         metadata = `metadata.${ext}`;
         dest = path.join(folder.dir, metadata);
         digest.update(`metadata\0${ext}\0`);
       } else {
-        throw new ApiProblem(400, 'Bad Request', `part "${part.fieldname.slice(0, 100)}": unknown file part`, 'send files as parts named "files" (the file name is the relative path) and one "metadata" part');
+        throw new ApiProblem(
+          400,
+          'Bad Request',
+          `part "${part.fieldname.slice(0, 100)}": unknown file part`,
+          'send files as parts named "files" (the file name is the relative path) and one "metadata" part',
+        );
       }
       // `wx`: a fresh file, never an existing one or a link.
-      await pipeline(part.file, byteLimit(received, limits.maxBytes, digest), createWriteStream(dest, { flags: 'wx' }));
+      await pipeline(
+        part.file,
+        byteLimit(received, limits.maxBytes, digest),
+        createWriteStream(dest, { flags: 'wx' }),
+      );
       digest.update('\0');
     }
   } catch (err) {
     const e = err as { code?: string; statusCode?: number };
     if (e.code === 'FST_FILES_LIMIT' || e.code === 'FST_PARTS_LIMIT') throw tooManyFiles(limits.maxFiles);
     if (e.code === 'FST_REQ_FILE_TOO_LARGE')
-      throw new ApiProblem(413, 'Content Too Large', `files: the upload is larger than ${limits.maxBytes} bytes`, 'send fewer or smaller files per batch (config api.maxUploadBytes)', { limit: limits.maxBytes });
+      throw new ApiProblem(
+        413,
+        'Content Too Large',
+        `files: the upload is larger than ${limits.maxBytes} bytes`,
+        'send fewer or smaller files per batch (config api.maxUploadBytes)',
+        { limit: limits.maxBytes },
+      );
     throw err;
   }
   return { settings, files, bytes: received.bytes, metadata, digest: digest.digest('hex') };
 }
 
 const tooManyFiles = (max: number) =>
-  new ApiProblem(413, 'Content Too Large', `files: more than ${max} files in one upload`, 'send at most that many files per batch (config api.maxFiles)', { limit: max });
+  new ApiProblem(
+    413,
+    'Content Too Large',
+    `files: more than ${max} files in one upload`,
+    'send at most that many files per batch (config api.maxFiles)',
+    { limit: max },
+  );
 
 /** Names in a request folder of the files the service writes itself. */
 export const ITEMS_FILE = 'items.jsonl';
 export const KEYS_FILE = 'keys.txt';
 
 /** Writes inline items as the batch's JSONL source (`ITEMS_FILE`). */
-export async function writeInlineItems(folder: RequestFolder, items: readonly Record<string, unknown>[]): Promise<void> {
+export async function writeInlineItems(
+  folder: RequestFolder,
+  items: readonly Record<string, unknown>[],
+): Promise<void> {
   await writeFile(path.join(folder.dir, ITEMS_FILE), items.map((i) => JSON.stringify(i)).join('\n') + '\n', {
     flag: 'wx',
   });

@@ -70,7 +70,9 @@ const IdempotencyHeaders = z.looseObject({
     .string()
     .regex(/^[\x21-\x7e]{1,200}$/, 'printable ASCII, at most 200 characters')
     .optional()
-    .describe('Resending a request with the same key (same token) answers the same batch, never a second one.'),
+    .describe(
+      'Resending a request with the same key (same token) answers the same batch, never a second one.',
+    ),
 });
 
 const PlanQuery = z.object({
@@ -93,7 +95,8 @@ const RetryBody = z
       .optional(),
     label: z.string().min(1).max(200).optional(),
   })
-  .optional();
+  .nullish()
+  .describe('Optional: the new batch’s id and label.');
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -143,24 +146,54 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
         maxBytes: settings.maxUploadBytes,
       });
       if (up.settings === undefined)
-        throw new ApiProblem(400, 'Bad Request', 'settings: the settings part is missing', 'send a part named "settings" with {"preset": ...} as JSON');
+        throw new ApiProblem(
+          400,
+          'Bad Request',
+          'settings: the settings part is missing',
+          'send a part named "settings" with {"preset": ...} as JSON',
+        );
       let json: unknown;
       try {
         json = JSON.parse(up.settings);
       } catch (err) {
-        throw new ApiProblem(400, 'Bad Request', `settings: not valid JSON (${(err as Error).message})`, 'send the settings part as JSON text');
+        throw new ApiProblem(
+          400,
+          'Bad Request',
+          `settings: not valid JSON (${(err as Error).message})`,
+          'send the settings part as JSON text',
+        );
       }
       if (up.files === 0)
-        throw new ApiProblem(400, 'Bad Request', 'files: no file was uploaded', 'send each file as a part named "files" whose file name is its relative path');
+        throw new ApiProblem(
+          400,
+          'Bad Request',
+          'files: no file was uploaded',
+          'send each file as a part named "files" whose file name is its relative path',
+        );
       const fields = parseRequest(MultipartSettings, json);
-      received = { fields, kind: 'files', metadata: up.metadata, digest: sha256(`${stableJson(fields)}\0${up.digest}`) };
+      received = {
+        fields,
+        kind: 'files',
+        metadata: up.metadata,
+        digest: sha256(`${stableJson(fields)}\0${up.digest}`),
+      };
     } else {
       const body = parseRequest(SubmitRequest, req.body ?? {});
       const { source, items, ...fields } = body;
       if ((source === undefined) === (items === undefined))
-        throw new ApiProblem(400, 'Bad Request', 'source, items: send exactly one of them', 'name a file with "source": {"path": ...}, send "items": [...], or upload files as multipart/form-data');
+        throw new ApiProblem(
+          400,
+          'Bad Request',
+          'source, items: send exactly one of them',
+          'name a file with "source": {"path": ...}, send "items": [...], or upload files as multipart/form-data',
+        );
       if (items) await writeInlineItems(folder, items);
-      received = { fields, kind: items ? 'items' : 'path', sourcePath: source?.path, digest: sha256(stableJson(body)) };
+      received = {
+        fields,
+        kind: items ? 'items' : 'path',
+        sourcePath: source?.path,
+        digest: sha256(stableJson(body)),
+      };
     }
     if (received.fields.settings?.keys) await writeKeys(folder, received.fields.settings.keys);
     return received;
@@ -171,10 +204,20 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
     const roots = settings.sourceRoots.map((r) => path.resolve(r));
     const fix = `name a file under ${roots.length ? roots.join(', ') : '(none configured)'} (config api.sourceRoots), or upload the files`;
     if (roots.length === 0)
-      throw new ApiProblem(400, 'Bad Request', 'source.path: this service reads no paths: api.sourceRoots is empty', fix);
+      throw new ApiProblem(
+        400,
+        'Bad Request',
+        'source.path: this service reads no paths: api.sourceRoots is empty',
+        fix,
+      );
     const candidate = path.resolve(roots[0]!, given);
     const outside = () =>
-      new ApiProblem(400, 'Bad Request', `source.path: "${given.slice(0, 300)}" is outside the service's source roots`, fix);
+      new ApiProblem(
+        400,
+        'Bad Request',
+        `source.path: "${given.slice(0, 300)}" is outside the service's source roots`,
+        fix,
+      );
     if (!roots.some((r) => isWithin(r, candidate))) throw outside();
     const real = await realpath(candidate).catch(() => {
       throw new ApiProblem(400, 'Bad Request', `source.path: "${given.slice(0, 300)}" does not exist`, fix);
@@ -207,11 +250,16 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
     };
     const parsed = Config.safeParse(input);
     if (parsed.success) return parsed.data;
-    const sources = Object.fromEntries([
-      ...Object.keys(preset).map((k) => [k, `preset "${fields.preset}" ${k}`]),
-      ...Object.keys(requested).map((k) => [k, `settings.${k}`]),
+    const sources: Record<string, string> = Object.fromEntries([
+      ...Object.keys(preset).map((k) => [k, `preset "${fields.preset}" ${k}`] as const),
+      ...Object.keys(requested).map((k) => [k, `settings.${k}`] as const),
     ]);
-    throw new ApiProblem(400, 'Bad Request', formatConfigIssues(parsed.error, sources, input).split('\n').join('; '), 'see GET /v1/presets and the request schema in GET /v1/openapi.json');
+    throw new ApiProblem(
+      400,
+      'Bad Request',
+      formatConfigIssues(parsed.error, sources, input).split('\n').join('; '),
+      'see GET /v1/presets and the request schema in GET /v1/openapi.json',
+    );
   }
 
   const sourceOf = async (got: Received, folder: RequestFolder): Promise<string> =>
@@ -225,16 +273,27 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
    * The answer of the batch an earlier request with this key started; undefined when none exists.
    * 409 when that batch came from a different request.
    */
-  async function earlierAnswer(client: BatchClient, batchId: string, request: string, what: string): Promise<Started | undefined> {
+  async function earlierAnswer(
+    client: BatchClient,
+    batchId: string,
+    request: string,
+    what: string,
+  ): Promise<Started | undefined> {
     let memo: Partial<BatchMemo>;
     try {
-      memo = ((await client.handle(batchId).describe()).memo ?? {}) as Partial<BatchMemo>;
+      memo = (await client.handle(batchId).describe()).memo ?? {};
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;
     }
     if (memo.request !== request)
-      throw new ApiProblem(409, 'Conflict', `${what} already started batch "${batchId}" for a different request`, 'send a new Idempotency-Key (or batch id) for a new request, or resend exactly the first request', { batchId });
+      throw new ApiProblem(
+        409,
+        'Conflict',
+        `${what} already started batch "${batchId}" for a different request`,
+        'send a new Idempotency-Key (or batch id) for a new request, or resend exactly the first request',
+        { batchId },
+      );
     const input = await readBatchInput(client, batchId);
     const manifest = await readManifest(input.source.dir).catch(() => undefined);
     return {
@@ -260,7 +319,8 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
       const got = await receive(req, folder);
       // Checked before anything is claimed: a bad preset or setting starts nothing.
       const named = got.fields.batchId;
-      const batchId = named ?? (key ? idempotentBatchId(who, key) : defaultBatchId(got.fields.label ?? got.fields.preset));
+      const batchId =
+        named ?? (key ? idempotentBatchId(who, key) : defaultBatchId(got.fields.label ?? got.fields.preset));
       batchConfig(got, folder, batchId);
       const request = sha256(`${who.name}\0${key ?? ''}\0${got.digest}`);
       const what = key ? `Idempotency-Key "${key}"` : `batch id "${batchId}"`;
@@ -273,11 +333,22 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
         // The folder is another request's: an earlier batch with this id, or a concurrent request
         // with the same key that has not started its batch yet.
         if (!key)
-          throw new ApiProblem(409, 'Conflict', `batch id "${batchId}" is taken`, 'choose another batchId, or leave it out for a new one', { batchId });
+          throw new ApiProblem(
+            409,
+            'Conflict',
+            `batch id "${batchId}" is taken`,
+            'choose another batchId, or leave it out for a new one',
+            { batchId },
+          );
         const earlier = await earlierAnswer(client, batchId, request, what);
         if (earlier) return replay(reply, earlier);
         if (Date.now() > deadline)
-          throw new ApiProblem(409, 'Conflict', `${what}: another request with this key is still starting its batch`, 'retry in a minute');
+          throw new ApiProblem(
+            409,
+            'Conflict',
+            `${what}: another request with this key is still starting its batch`,
+            'retry in a minute',
+          );
         await sleep(200);
       }
       claimed = true;
@@ -285,11 +356,16 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
       const source = await sourceOf(got, folder);
       let started;
       try {
-        started = await client.start(source, config, {}, {
-          api: true,
-          request,
-          ...(got.fields.label ? { label: got.fields.label } : {}),
-        });
+        started = await client.start(
+          source,
+          config,
+          {},
+          {
+            api: true,
+            request,
+            ...(got.fields.label ? { label: got.fields.label } : {}),
+          },
+        );
       } catch (err) {
         // A batch with this id that no request of the service made (the CLI's, say).
         const earlier = await earlierAnswer(client, batchId, request, what).catch((e: unknown) => e);
@@ -348,7 +424,7 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
           response: { 202: Started, 409: Problem, 413: Problem, ...COMMON_PROBLEMS },
         },
       },
-      async (req, reply) => start(req, reply, req.headers['idempotency-key'] as string | undefined),
+      async (req, reply) => start(req, reply, req.headers['idempotency-key']),
     );
 
     typed(scope).post(
@@ -400,8 +476,11 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
         const key = req.headers['idempotency-key'];
         const oldId = req.params.id;
         await client.handle(oldId).describe(); // an unknown batch is a 404, before anything else
-        const batchId = req.body?.batchId ?? (key ? idempotentBatchId(who, key) : defaultBatchId(`${oldId}-retry`));
-        const request = sha256(`${who.name}\0${key ?? ''}\0retry-failed\0${oldId}\0${stableJson(req.body ?? {})}`);
+        const batchId =
+          req.body?.batchId ?? (key ? idempotentBatchId(who, key) : defaultBatchId(`${oldId}-retry`));
+        const request = sha256(
+          `${who.name}\0${key ?? ''}\0retry-failed\0${oldId}\0${stableJson(req.body ?? {})}`,
+        );
         const what = key ? `Idempotency-Key "${key}"` : `batch id "${batchId}"`;
         if (key) {
           const earlier = await earlierAnswer(client, batchId, request, what);
