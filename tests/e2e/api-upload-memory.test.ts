@@ -1,7 +1,7 @@
 // A 1 GB upload to `durabatch serve` is streamed to disk, never held in memory: the service's peak
 // resident memory rises by less than 50 MB while it receives the file, and the file on disk is
 // exactly 1 GB. The body is generated chunk by chunk, so the test holds no more of it than the service.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startServeProcess } from '../helpers/serve-process';
 
 const FILE_BYTES = 1_000_000_000;
 const CHUNK = randomBytes(1_000_000);
@@ -20,25 +21,6 @@ async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)![1]) * 1024;
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
-}
-
-/** Starts `durabatch serve --port 0` and resolves with its URL once it listens. */
-function startService(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [path.resolve('bin/durabatch.js'), 'serve', '--port', '0', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1]! });
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
 }
 
 /** POSTs a multipart body of a settings part and one generated file of `bytes` bytes, streamed. */
@@ -105,7 +87,7 @@ describe('serve: a 1 GB upload is streamed, not held', () => {
         },
       }),
     );
-    service = await startService(['--config', config], {
+    service = await startServeProcess(['--config', config], {
       DURABATCH_HOME: path.join(dir, 'home'),
       TEMPORAL_ADDRESS: address,
     });
