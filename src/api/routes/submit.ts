@@ -21,6 +21,7 @@ import { readManifest } from '../../source/manifest';
 import { typed } from '../app';
 import type { Principal } from '../auth';
 import type { ApiContext } from '../context';
+import { batchLinks, BatchLinks } from '../links';
 import { presetsOf, resolvePreset } from '../presets';
 import { ApiProblem } from '../problem';
 import {
@@ -54,13 +55,7 @@ const Started = z
     problems: z.array(z.string()),
     warnings: z.array(z.string()),
     status: z.literal('running'),
-    links: z.object({
-      self: z.string(),
-      items: z.string(),
-      events: z.string(),
-      report: z.string(),
-      webUi: z.string().nullable(),
-    }),
+    links: BatchLinks,
   })
   .describe('The batch started (or, for a replayed Idempotency-Key, the batch the first request started).');
 type Started = z.infer<typeof Started>;
@@ -125,11 +120,6 @@ interface Received {
   /** The metadata file's name in the request folder (kind `files`). */
   metadata?: string;
   digest: string;
-}
-
-function links(batchId: string, webUi: string | null): Started['links'] {
-  const self = `/v1/batches/${encodeURIComponent(batchId)}`;
-  return { self, items: `${self}/items`, events: `${self}/events`, report: `${self}/report`, webUi };
 }
 
 export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -303,7 +293,7 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
       problems: manifest?.problems ?? [],
       warnings: manifest?.warnings ?? [],
       status: 'running',
-      links: links(batchId, client.webUiUrl(batchId)),
+      links: batchLinks(batchId, client.webUiUrl(batchId)),
     };
   }
 
@@ -379,7 +369,7 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
         problems: started.problems,
         warnings: started.warnings,
         status: 'running',
-        links: links(batchId, started.webUiUrl),
+        links: batchLinks(batchId, started.webUiUrl),
       };
       claimed = false; // the batch owns the folder now
       return reply.code(202).header('location', answer.links.self).send(answer);
@@ -508,7 +498,7 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
           problems: started.problems,
           warnings: started.warnings,
           status: 'running',
-          links: links(batchId, started.webUiUrl),
+          links: batchLinks(batchId, started.webUiUrl),
         };
         return reply.code(202).header('location', answer.links.self).send(answer);
       },
