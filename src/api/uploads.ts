@@ -132,6 +132,8 @@ export async function receiveMultipart(
   req: FastifyRequest,
   folder: RequestFolder,
   limits: { maxFiles: number; maxBytes: number },
+  /** Checks the settings part as soon as it arrives: a bad request sent first is refused before its files. */
+  checkSettings: (text: string) => void = () => undefined,
 ): Promise<ReceivedUpload> {
   const digest = createHash('sha256');
   const received = { bytes: 0 };
@@ -162,6 +164,7 @@ export async function receiveMultipart(
           if (settings !== undefined)
             throw new ApiProblem(400, 'Bad Request', 'settings: sent twice', 'send one settings part');
           settings = text;
+          checkSettings(text);
         } else {
           if (metadata !== undefined)
             throw new ApiProblem(400, 'Bad Request', 'metadata: sent twice', 'send one metadata part');

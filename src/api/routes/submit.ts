@@ -122,6 +122,20 @@ interface Received {
   digest: string;
 }
 
+/** The multipart settings part's JSON; 400 when it is not JSON. */
+function settingsJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ApiProblem(
+      400,
+      'Bad Request',
+      `settings: not valid JSON (${(err as Error).message})`,
+      'send the settings part as JSON text',
+    );
+  }
+}
+
 export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const presets = presetsOf(ctx.settings);
   type FastifyZodValidatorCompiler = typeof validatorCompiler;
@@ -131,10 +145,15 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
   async function receive(req: FastifyRequest, folder: RequestFolder): Promise<Received> {
     let received: Received;
     if (req.isMultipart()) {
-      const up = await receiveMultipart(req, folder, {
-        maxFiles: settings.maxFiles,
-        maxBytes: settings.maxUploadBytes,
-      });
+      const up = await receiveMultipart(
+        req,
+        folder,
+        { maxFiles: settings.maxFiles, maxBytes: settings.maxUploadBytes },
+        (text) => {
+          const fields = parseRequest(MultipartSettings, settingsJson(text));
+          resolvePreset(presets, fields.preset, fields.params);
+        },
+      );
       if (up.settings === undefined)
         throw new ApiProblem(
           400,
@@ -142,17 +161,7 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
           'settings: the settings part is missing',
           'send a part named "settings" with {"preset": ...} as JSON',
         );
-      let json: unknown;
-      try {
-        json = JSON.parse(up.settings);
-      } catch (err) {
-        throw new ApiProblem(
-          400,
-          'Bad Request',
-          `settings: not valid JSON (${(err as Error).message})`,
-          'send the settings part as JSON text',
-        );
-      }
+      const json = settingsJson(up.settings);
       if (up.files === 0)
         throw new ApiProblem(
           400,

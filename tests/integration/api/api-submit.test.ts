@@ -244,6 +244,15 @@ describe('service: starting batches', () => {
     expect(await readdir(path.join(h.ctx.dir, 'api-uploads', '.incoming'))).toEqual([]);
   });
 
+  it('documents its routes in the OpenAPI document', async () => {
+    const res = await api.call('GET', '/v1/openapi.json');
+    const paths = res.body.paths as Record<string, Record<string, unknown>>;
+    expect(Object.keys(paths['/v1/batches']!)).toContain('post');
+    expect(Object.keys(paths['/v1/batches/plan']!)).toEqual(['post']);
+    expect(Object.keys(paths['/v1/batches/{id}/retry-failed']!)).toEqual(['post']);
+    expect(Object.keys(paths['/v1/presets']!)).toEqual(['get']);
+  });
+
   it('lists the presets with their parameters', async () => {
     const res = await api.call('GET', '/v1/presets', { token: api.tokens.reader });
     expect(res.status).toBe(200);

@@ -154,6 +154,14 @@ describe('service: uploads and idempotency', () => {
 
     expect(await exists(many)).toBe(false);
     expect(await exists(big)).toBe(false);
+    // A settings part sent first is checked before any file is read.
+    const unknown = await small.call('POST', '/v1/batches', {
+      token: small.tokens.app,
+      body: form({ preset: 'nope' }, [['a.pdf', 'x'.repeat(20_000)]]),
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.detail).toBe('preset: no preset named "nope"');
+
     expect(await readdir(smallUploads())).toEqual(['.incoming']);
     expect(await readdir(path.join(smallUploads(), '.incoming'))).toEqual([]);
   });
