@@ -206,9 +206,9 @@ function paramValue(name: string, p: PresetParam, given: unknown): string {
   const text = typeof given === 'string' ? given : JSON.stringify(given);
   // Whatever the pattern allows: never a path step, an option, or a template of its own.
   // eslint-disable-next-line no-control-regex
-  if (text === '.' || text === '..' || text.startsWith('-') || /[{}$\u0000-\u001f\u007f]/.test(text))
+  if (/(^|[/\\])\.\.?([/\\]|$)/.test(text) || text.startsWith('-') || /[{}$\u0000-\u001f\u007f]/.test(text))
     throw bad(
-      `${JSON.stringify(text.slice(0, 100))} is not allowed: no ".", "..", leading "-", braces, "$" or control characters`,
+      `${JSON.stringify(text.slice(0, 100))} is not allowed: no "." or ".." path segment, leading "-", braces, "$" or control characters`,
       'send a plain value',
     );
   if (!p.enum && !new RegExp(p.pattern ?? DEFAULT_PATTERN, 'u').test(text))

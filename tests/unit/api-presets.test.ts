@@ -119,6 +119,9 @@ describe('presets per request', () => {
     expect(problem(() => resolvePreset(presets, 'api', { id: 'x{key}' })).message).toContain(
       'params.id: "x{key}" is not allowed',
     );
+    expect(problem(() => resolvePreset(presets, 'api', { id: 'a/../b' })).message).toContain(
+      'params.id: "a/../b" is not allowed: no "." or ".." path segment',
+    );
     expect(problem(() => resolvePreset(presets, 'nope')).fix).toBe('use one of: api, mod (GET /v1/presets)');
   });
 
