@@ -21,6 +21,8 @@ import { registerConsoleRoutes } from './routes/console';
 import { registerDownloadRoutes } from './routes/downloads';
 import { registerListingRoutes } from './routes/listing';
 import { registerOperateRoutes } from './routes/operate';
+import { registerPresetRoutes } from './routes/presets';
+import { registerSubmitRoutes } from './routes/submit';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -39,9 +41,11 @@ export const typed = (app: FastifyInstance) => app.withTypeProvider<ZodTypeProvi
 const ROUTES: ((app: FastifyInstance, ctx: ApiContext) => void)[] = [
   registerBatchRoutes,
   registerConsoleRoutes,
+  registerSubmitRoutes,
   registerListingRoutes,
   registerOperateRoutes,
   registerDownloadRoutes,
+  registerPresetRoutes,
 ];
 
 export const API_VERSION = '1.0.0';
