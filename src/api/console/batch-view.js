@@ -11,15 +11,8 @@ const ENDED = new Set(['completed', 'partial_failure', 'failed', 'cancelled']);
 const RENDER_EVERY_MS = 250;
 const PAGE = 500;
 
-const COUNTS = [
-  ['total', 'total'],
-  ['succeeded', 'succeeded'],
-  ['failed', 'failed'],
-  ['cancelled', 'cancelled'],
-  ['skipped', 'skipped'],
-  ['running', 'running'],
-  ['pending', 'pending'],
-];
+/** The status fields shown as counts, in this order (they add up to total). */
+const COUNTS = ['total', 'succeeded', 'failed', 'cancelled', 'skipped', 'running', 'pending'];
 
 /** Fills a <dl> with [label, value] pairs (values as text). */
 export function fillList(dl, pairs) {
@@ -173,7 +166,7 @@ export class BatchView {
     el.className = `status status-${status.status}`;
     $('batch-progress').value = Number(status.percent) || 0;
     fillList($('batch-counts'), [
-      ...COUNTS.map(([label, field]) => [label, status[field] ?? 0]),
+      ...COUNTS.map((field) => [field, status[field] ?? 0]),
       ['percent', `${Math.floor(Number(status.percent) || 0)}%`],
       ['items/min', Math.round(Number(status.throughputPerMinute) || 0)],
       ['ETA', typeof status.etaSeconds === 'number' ? `${Math.round(status.etaSeconds)} s` : '—'],
