@@ -5,7 +5,7 @@
 // counts; the ZIP downloads through the page. A 2,000-item batch streams into the queue without
 // freezing the page.
 // Screenshots go to test-artifacts/ui and, with DURABATCH_UPDATE_UI_DOCS=true, docs/images.
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -224,6 +224,27 @@ describe.skipIf(!chromiumInstalled() && !onCi)('the batch console', () => {
     await page.locator('#summary').waitFor({ state: 'visible' });
 
     expect(((page as Page & { errors?: string[] }).errors ?? []).join('\n')).toBe('');
+    await page.context().close();
+  });
+
+  it('keeps a chosen folder’s relative paths and shows the preset’s parameters', async () => {
+    const folder = path.join(h.ctx.dir, 'pick', 'albums');
+    await mkdir(path.join(folder, 'summer', 'beach'), { recursive: true });
+    await writeFile(path.join(folder, 'cover.png'), PNG);
+    await writeFile(path.join(folder, 'summer', 'beach', 'a.png'), PNG);
+    const page = await openConsole('#/new');
+    await page.locator('#pick-folder').setInputFiles(folder);
+    await expect.poll(() => page.locator('#picked').innerText()).toBe(`2 files, ${PNG.length * 2} B`);
+    expect((await page.locator('#picked-list li').allInnerTexts()).sort()).toEqual([
+      'albums/cover.png',
+      'albums/summer/beach/a.png',
+    ]);
+    // The preset's parameter, with its default and description, from GET /v1/presets.
+    await page.selectOption('#preset', 'slow-convert');
+    expect(await page.locator('[data-param="seconds"]').inputValue()).toBe('60');
+    expect(await page.locator('#preset-params').innerText()).toContain('seconds per slow image');
+    await page.click('#picked-clear');
+    expect(await page.locator('#picked').innerText()).toBe('No files chosen.');
     await page.context().close();
   });
 
