@@ -15,7 +15,12 @@ import { Config } from '../src/config/schema';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const DOC_FILE = path.join(root, 'docs', 'configuration.md');
-const SOURCES = ['src/config/schema.ts', 'src/config/processors.ts', 'src/config/allow.ts'];
+const SOURCES = [
+  'src/config/schema.ts',
+  'src/config/processors.ts',
+  'src/config/allow.ts',
+  'src/config/api.ts',
+];
 export const START = '<!-- settings:start -->';
 export const END = '<!-- settings:end -->';
 

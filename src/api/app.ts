@@ -71,33 +71,37 @@ export async function buildApiApp(ctx: ApiContext): Promise<FastifyInstance> {
 
   // Every route says what it needs: a route without a scope is a mistake, found at start-up.
   app.addHook('onRoute', (route) => {
-    const open = route.url.startsWith('/v1/docs') || route.method === 'HEAD';
+    // Open by nature: the reference's assets, HEAD twins of GET routes, CORS preflights.
+    const open = route.url.startsWith('/v1/docs') || route.method === 'HEAD' || route.method === 'OPTIONS';
     if (!open && !route.config?.scope)
       throw new Error(`route ${String(route.method)} ${route.url} declares no scope`);
   });
-  // Who is calling, before anything else; then the route's scope.
+  // Who is calling, before anything else. A refusal is kept and sent after the rate limit has
+  // counted the request, so guessing tokens is limited too (by address).
+  const refusals = new WeakMap<object, Error>();
   app.addHook('onRequest', (req, _reply, done) => {
     const scope = req.routeOptions.config?.scope;
     const url = req.routeOptions.url;
-    // Unknown routes (404) and the API reference's own assets need no token.
-    if (scope === 'public' || !url || url.startsWith('/v1/docs')) return done();
+    // Unknown routes (404), the API reference's own assets and CORS preflights need no token.
+    if (scope === 'public' || !url || url.startsWith('/v1/docs') || req.method === 'OPTIONS') return done();
     try {
       req.principal = ctx.tokens.authenticate(req.headers.authorization);
       if (scope) requireScope(req.principal, scope);
-      done();
     } catch (err) {
-      done(err as Error);
+      refusals.set(req, err as Error);
     }
+    done();
   });
   await app.register(rateLimit, {
     max: ctx.settings.rateLimitPerMinute,
     timeWindow: 60_000,
-    hook: 'preHandler',
+    hook: 'onRequest',
     keyGenerator: (req) =>
       req.principal && ctx.tokens.enabled ? `token:${req.principal.name}` : `ip:${req.ip}`,
     errorResponseBuilder: (_req, context) =>
       Object.assign(new Error(`more than ${context.max} requests per minute`), { statusCode: 429 }),
   });
+  app.addHook('preValidation', (req, _reply, done) => done(refusals.get(req)));
   if (ctx.settings.corsOrigins.length > 0) {
     await app.register(cors, { origin: ctx.settings.corsOrigins, methods: ['GET', 'POST', 'PATCH'] });
   }

@@ -51,4 +51,43 @@ describe('service: batch status and tokens', () => {
     expect(res.body.openapi).toBe('3.1.0');
     expect(Object.keys(res.body.paths as object)).toContain('/v1/batches/{id}');
   });
+
+  it('limits requests per token (429 problem) and sends CORS headers only to configured origins', async () => {
+    const limited = await startApiService(
+      h.ctx,
+      { api: { rateLimitPerMinute: 3, corsOrigins: ['https://console.example'] } },
+      { app: ['read'] },
+    );
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        codes.push((await limited.call('GET', '/v1/batches/no-such', { token: limited.tokens.app })).status);
+      }
+      expect(codes).toEqual([404, 404, 404, 429, 429]);
+      const refused = await limited.call('GET', '/v1/batches/no-such', { token: limited.tokens.app });
+      expect(refused.body.fix).toEqual(expect.stringContaining('api.rateLimitPerMinute'));
+      // Guessing tokens is limited too, by address.
+      const guesses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        guesses.push((await limited.call('GET', '/v1/batches/no-such', { token: `dbt_guess${i}` })).status);
+      }
+      expect(guesses).toEqual([401, 401, 401, 429]);
+      const allowed = await limited.call('OPTIONS', '/v1/batches/x', {
+        headers: { origin: 'https://console.example', 'access-control-request-method': 'GET' },
+      });
+      expect(allowed.headers.get('access-control-allow-origin')).toBe('https://console.example');
+      const other = await limited.call('OPTIONS', '/v1/batches/x', {
+        headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+      });
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await limited.close();
+    }
+    // The default service sends no CORS headers at all.
+    const plain = await api.call('GET', '/v1/batches/no-such', {
+      token: api.tokens.reader,
+      headers: { origin: 'https://console.example' },
+    });
+    expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+  });
 });
