@@ -153,6 +153,8 @@ async function main(): Promise<void> {
   const outFile = values.out ?? path.join(repoRoot, 'bench', 'results', 'api-status.json');
   mkdirSync(path.dirname(outFile), { recursive: true });
 
+  // Other work on the machine shows here: the figures are only comparable at a similar load.
+  const loadBefore = os.loadavg()[0]!;
   const engine = await loadEngine();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'durabatch-api-status-'));
   const taskQueue = 'api-status-bench';
@@ -271,7 +273,11 @@ async function main(): Promise<void> {
       benchmark: 'api-status',
       run: new Date().toISOString(),
       commit: engine.commit,
-      machine: { cpus: os.cpus().length, node: process.version },
+      machine: {
+        cpus: os.cpus().length,
+        node: process.version,
+        loadAverage1m: { atStart: round(loadBefore, 2), atEnd: round(os.loadavg()[0]!, 2) },
+      },
       setup: {
         batches,
         batchesRunningAtEnd: stillRunning,
