@@ -17,6 +17,9 @@ import { requireScope, type Principal } from './auth';
 import type { ApiContext } from './context';
 import { PROBLEM_TYPE, problemOf, ApiProblem } from './problem';
 import { registerBatchRoutes } from './routes/batch';
+import { registerDownloadRoutes } from './routes/downloads';
+import { registerListingRoutes } from './routes/listing';
+import { registerOperateRoutes } from './routes/operate';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -32,7 +35,12 @@ declare module 'fastify' {
 export const typed = (app: FastifyInstance) => app.withTypeProvider<ZodTypeProvider>();
 
 /** The app's route modules, each `(app, ctx) => void`; their order is the reference's order. */
-const ROUTES: ((app: FastifyInstance, ctx: ApiContext) => void)[] = [registerBatchRoutes];
+const ROUTES: ((app: FastifyInstance, ctx: ApiContext) => void)[] = [
+  registerBatchRoutes,
+  registerListingRoutes,
+  registerOperateRoutes,
+  registerDownloadRoutes,
+];
 
 export const API_VERSION = '1.0.0';
 

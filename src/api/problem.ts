@@ -97,8 +97,19 @@ export function problemOf(err: unknown): { problem: ProblemBody; internal: boole
     };
   }
   if (e.name === 'WorkflowUpdateFailedError') {
-    const cause = (err as { cause?: { message?: string } }).cause;
-    return { problem: body(409, `rejected by the batch: ${cause?.message ?? e.message}`), internal: false };
+    const cause = (err as { cause?: { message?: string; type?: string } }).cause;
+    const detail = `rejected by the batch: ${cause?.message ?? e.message}`;
+    // The batch's own refusals (workflows/batch-handlers.ts): an item it does not have is not there.
+    if (cause?.type === 'UnknownItem')
+      return {
+        problem: body(404, detail, 'list the batch’s items with GET /v1/batches/{id}/items'),
+        internal: false,
+      };
+    const fix =
+      cause?.type === 'ItemFinished'
+        ? 'nothing to do: the item has its outcome (see GET /v1/batches/{id}/items)'
+        : 'see the batch’s status with GET /v1/batches/{id}';
+    return { problem: body(409, detail, fix), internal: false };
   }
   // Fastify's own refusals: schema validation, body size, content type, rate limit.
   if (e.validation) {

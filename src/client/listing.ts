@@ -19,6 +19,8 @@ export interface BatchListEntry {
   source: string | null;
   outputDir: string | null;
   retryOf: string | null;
+  /** The label a service client gave the batch (memo `label`); null for batches without one. */
+  label: string | null;
   startedAt: string;
   endedAt: string | null;
   durationMs: number;
@@ -118,11 +120,12 @@ async function toEntry(
 ): Promise<BatchListEntry> {
   const memoFields = raw.memo?.fields ?? {};
   const memo = async (name: string) => decodePayload(client, memoFields[name]).catch(() => undefined);
-  const [source, outputDir, total, retryOf] = await Promise.all([
+  const [source, outputDir, total, retryOf, label] = await Promise.all([
     memo('source'),
     memo('outputDir'),
     memo('total'),
     memo('retryOf'),
+    memo('label'),
   ]);
   const attrs = raw.searchAttributes?.indexedFields;
   const code = raw.status ?? WorkflowStatus.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED;
@@ -145,6 +148,7 @@ async function toEntry(
     source: str(source),
     outputDir: out,
     retryOf: str(retryOf),
+    label: str(label),
     startedAt: started.toISOString(),
     endedAt: ended ? ended.toISOString() : null,
     durationMs: Math.max(0, (ended ?? now).getTime() - started.getTime()),

@@ -1,43 +1,18 @@
 // `durabatch report <id>`: the batch's summary and where its result files are, and optionally one
 // zip archive of documents/, results/ and audit/ to hand to someone else.
 import { createWriteStream } from 'node:fs';
-import { mkdir, opendir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { auditFile } from '../../audit/audit-log';
 import { InputError } from '../../errors';
 import { withBatchClient } from '../batch-connection';
-import { safeKey } from '../../output-dir/layout';
-import { jsonLines } from '../../util/json-lines';
-
-/** Folders of the output directory that go into the archive, in this order. */
-const ARCHIVED = ['results', 'documents', 'audit'];
-
-/** Skipped in the archive: the raw result pages (items.jsonl holds all of them) and half-written temporaries. */
-const skipped = (rel: string) => rel.startsWith('results/pages/') || /\.tmp-[^/]*$/.test(rel);
-
-async function* walk(dir: string): AsyncGenerator<string> {
-  const handle = await opendir(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
-  if (!handle) return;
-  // Sorted, so the archive lists entries in the same order every time.
-  const entries: { name: string; dir: boolean; file: boolean }[] = [];
-  for await (const e of handle) entries.push({ name: e.name, dir: e.isDirectory(), file: e.isFile() });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {
-    const full = path.join(dir, e.name);
-    if (e.dir) yield* walk(full);
-    else if (e.file) yield full;
-  }
-}
+import { archiveEntries, fillArchive, type ArchiveEntry } from '../../output-dir/archive';
 
 /**
- * Streams the files into `target` (yazl reads one file at a time and writes ZIP64 when needed, so
- * neither the number nor the size of documents is bounded by memory). Written beside the target
- * and renamed, so a failed run never leaves a truncated archive under the name asked for.
+ * Streams the archive into `target` (output-dir/archive.ts). Written beside the target and renamed,
+ * so a failed run never leaves a truncated archive under the name asked for.
  */
 export async function writeArchive(
   outputDir: string,
@@ -50,25 +25,10 @@ export async function writeArchive(
   const zipError = new Promise<never>((_, reject) => zip.once('error', reject));
   zipError.catch(() => undefined);
   const written = pipeline(zip.outputStream, createWriteStream(tmp));
-  let entries = 0;
-  let failedEntries = 0;
+  let entries: ArchiveEntry[];
   try {
-    // Outputs of items that did not succeed (a half-written image, a 0-byte file) are not results:
-    // they go under failed/, apart from the ones to hand on.
-    const notSucceeded = await unsucceededFolders(outputDir);
-    for (const folder of ARCHIVED) {
-      for await (const file of walk(path.join(outputDir, folder))) {
-        let rel = path.relative(outputDir, file).split(path.sep).join('/');
-        if (skipped(rel) || path.resolve(file) === target) continue;
-        if (folder === 'documents' && notSucceeded.has(rel.split('/')[1] ?? '')) {
-          rel = `failed/${rel}`;
-          failedEntries += 1;
-        }
-        zip.addFile(file, rel);
-        entries += 1;
-      }
-    }
-    zip.end();
+    entries = await archiveEntries(outputDir, target);
+    fillArchive(zip, entries);
     await Promise.race([written, zipError]);
   } catch (err) {
     (zip.outputStream as NodeJS.ReadableStream & { destroy(): void }).destroy();
@@ -77,22 +37,11 @@ export async function writeArchive(
     throw err;
   }
   await rename(tmp, target);
-  return { entries, failedEntries, bytes: (await stat(target)).size };
-}
-
-/** documents/ folder names of items whose outcome is not `succeeded` (from results/items.jsonl). */
-async function unsucceededFolders(outputDir: string): Promise<Set<string>> {
-  const folders = new Set<string>();
-  const items = path.join(outputDir, 'results', 'items.jsonl');
-  const exists = await stat(items).then(
-    () => true,
-    () => false,
-  );
-  if (!exists) return folders;
-  for await (const o of jsonLines<{ key: string; status: string }>(items)) {
-    if (o.status !== 'succeeded') folders.add(safeKey(o.key));
-  }
-  return folders;
+  return {
+    entries: entries.length,
+    failedEntries: entries.filter((e) => e.failed).length,
+    bytes: (await stat(target)).size,
+  };
 }
 
 interface ReportFiles {
