@@ -167,28 +167,33 @@ main('api', async () => {
     const final = events.end;
     const failures = failedItems.body.items;
     const failedRows = failedCsv.toString('utf8').trim().split('\n').length - 1;
-    const ok =
-      again.body.batchId === batchId &&
-      started.body.total === 10 &&
-      status.body.status === 'partial_failure' &&
-      status.body.succeeded === 9 &&
-      status.body.failed === 1 &&
-      failures.length === 1 &&
-      failures[0]!.key === CORRUPT.key &&
-      failures[0]!.errorType === 'PermanentTargetError' &&
-      ends.length === 10 &&
-      endedKeys.size === 10 &&
-      events.duplicateIds === 0 &&
-      final !== undefined &&
-      final.succeeded === report.body.succeeded &&
-      final.failed === report.body.failed &&
-      final.total === report.body.total &&
-      failedRows === 1 &&
-      failedCsv.includes(CORRUPT.file) &&
-      archive.subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1')) &&
-      stored.length === 9 &&
-      intact === 9 &&
-      !stored.some((d) => d.fileName === CORRUPT.file);
+    // Each check by name, so a failing run says which one failed.
+    const checks: Record<string, boolean> = {
+      'the retried POST answered the same batch': again.body.batchId === batchId,
+      '10 documents': started.body.total === 10 && status.body.total === 10,
+      'status partial_failure, 9 succeeded, 1 failed':
+        status.body.status === 'partial_failure' && status.body.succeeded === 9 && status.body.failed === 1,
+      'the failed document is the scan':
+        failures.length === 1 &&
+        failures[0]!.key === CORRUPT.key &&
+        failures[0]!.errorType === 'PermanentTargetError',
+      'every document ended once in the events': ends.length === 10 && endedKeys.size === 10,
+      'no item transition repeated': events.duplicateIds === 0,
+      'the end event has the report’s counts':
+        final !== undefined &&
+        final.succeeded === report.body.succeeded &&
+        final.failed === report.body.failed &&
+        final.total === report.body.total,
+      'failed.csv has the scan': failedRows === 1 && failedCsv.includes(CORRUPT.file),
+      'the archive is a ZIP': archive.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04])),
+      'the intake service stored the nine others, intact, once':
+        stored.length === 9 && intact === 9 && !stored.some((d) => d.fileName === CORRUPT.file),
+    };
+    const failedChecks = Object.entries(checks)
+      .filter(([, passed]) => !passed)
+      .map(([name]) => name);
+    const ok = failedChecks.length === 0;
+    if (!ok) process.stderr.write(`\nchecks that failed: ${failedChecks.join('; ')}\n`);
     await api.stop();
     await target.close();
     await finish(

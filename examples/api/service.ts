@@ -47,16 +47,13 @@ export async function startService(config: string, name: string, scopes: string[
   const tokenFile = path.join(path.dirname(config), 'tokens');
   await writeFile(tokenFile, `${entry}\n`, { mode: 0o600 });
 
-  const serve: RunningCli = startDurabatch([
-    'serve',
-    '--config',
-    config,
-    '--token-file',
-    tokenFile,
-    '--port',
-    '0',
-    '--worker',
-  ]);
+  // The service's own log lines (JSON, one per request) stay out of the example's output; their
+  // tail is shown if it stops before it should.
+  const args = ['serve', '--config', config, '--token-file', tokenFile, '--port', '0', '--worker'];
+  say(`\n$ durabatch ${args.join(' ')}   # in the background; its log lines are not shown`);
+  const serve: RunningCli = startDurabatch(args, { quiet: true });
+  let log = '';
+  serve.child.stderr!.on('data', (chunk: Buffer | string) => (log = (log + String(chunk)).slice(-3_000)));
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     serve.child.stdout!.on('data', (chunk: Buffer | string) => {
@@ -65,7 +62,7 @@ export async function startService(config: string, name: string, scopes: string[
       if (m) resolve(m[1]!);
     });
     void serve.done.then((r) =>
-      reject(new Error(`durabatch serve exited with code ${r.code} before listening`)),
+      reject(new Error(`durabatch serve exited with code ${r.code} before listening:\n${log.trim()}`)),
     );
   });
   say(`service at ${url}, token "${name}" (${scopes.join(', ')})\n`);
@@ -159,7 +156,10 @@ export interface FollowedEvents {
   counts: number;
   /** The `end` event's status. */
   end?: Counts;
-  /** Events whose id was seen before (a resumed stream must repeat none). */
+  /**
+   * `item` events whose id was seen before: each transition has an id of its own, so a stream,
+   * resumed or not, repeats none. (Other events carry the id of the position they were sent at.)
+   */
   duplicateIds: number;
 }
 
@@ -207,8 +207,10 @@ export async function followEvents(
           }
           if (data.length === 0) continue;
           if (id !== undefined) {
-            if (seen.has(id)) out.duplicateIds += 1;
-            seen.add(id);
+            if (event === 'item') {
+              if (seen.has(id)) out.duplicateIds += 1;
+              seen.add(id);
+            }
             lastId = id;
           }
           const payload = JSON.parse(data.join('\n')) as unknown;
