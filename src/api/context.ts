@@ -25,9 +25,11 @@ export interface ApiContext {
   clientFor(who: Principal): BatchClient;
   /**
    * Status answers shared by concurrent callers for `statusCacheMs` (one query per batch at a time);
-   * for another `statusCacheMs` the last answer is given while a refresh runs.
+   * for another `statusCacheMs` the last answer is given while a refresh runs. `fresh`: an answer
+   * asked for now, for callers that must not see one from before (a batch's final status once its
+   * workflow has closed); it becomes the shared answer.
    */
-  progress(batchId: string): Promise<BatchProgress>;
+  progress(batchId: string, opts?: { fresh?: boolean }): Promise<BatchProgress>;
 }
 
 /** The Temporal identity of the service acting for `who`, as Temporal records it on each request. */
@@ -79,9 +81,9 @@ export function createApiContext(opts: {
   const reader = clientFor({ name: 'service', scopes: new Set() });
   const cache = new Map<string, CachedStatus>();
   const ttl = settings.statusCacheMs;
-  const progress = (batchId: string): Promise<BatchProgress> => {
+  const progress = (batchId: string, opts: { fresh?: boolean } = {}): Promise<BatchProgress> => {
     const now = Date.now();
-    const hit = cache.get(batchId);
+    const hit = opts.fresh ? undefined : cache.get(batchId);
     if (hit && now - hit.at < ttl) return hit.answer;
     // Expired a moment ago: answer the last status while one refresh runs, so that callers polling
     // a batch never queue behind its round trips (describe, pollers, query: tens of ms, seconds on

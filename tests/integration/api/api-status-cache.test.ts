@@ -1,6 +1,7 @@
 // The service's status cache (src/api/context.ts): concurrent callers share one answer; for a second
 // statusCacheMs after it expires the last answer is given while one refresh runs (so pollers never
-// wait for a round trip); past twice statusCacheMs a caller gets a fresh answer, never an older one.
+// wait for a round trip); past twice statusCacheMs a caller gets a fresh answer, never an older one;
+// a caller that asks for a fresh answer gets one at once.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlRows, liveProgress, waitFor } from '../../helpers/engine';
@@ -53,5 +54,11 @@ describe('service: the status cache', () => {
     const later = await api.ctx.progress(b.batchId);
     expect(later).not.toBe(refreshed);
     expect(later).toMatchObject({ batchId: b.batchId, status: 'running', running: 2 });
+
+    // `fresh`: a new answer even inside the window, which the next callers then share.
+    const fresh = api.ctx.progress(b.batchId, { fresh: true });
+    const shared = api.ctx.progress(b.batchId);
+    expect(await fresh).not.toBe(later);
+    expect(await shared).toBe(await fresh);
   });
 });
