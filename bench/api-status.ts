@@ -37,6 +37,8 @@ const { values } = parseArgs({
     items: { type: 'string', default: '100' },
     'status-cache-ms': { type: 'string', default: '250' },
     out: { type: 'string' },
+    // Writes a V8 CPU profile of the service (node --cpu-prof) into this directory.
+    'service-cpu-prof': { type: 'string' },
     // The load generator's own mode (this file forked by the benchmark).
     load: { type: 'boolean', default: false },
     url: { type: 'string' },
@@ -114,9 +116,18 @@ async function startService(
   configFile: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ child: ChildProcess; url: string; log: () => string }> {
+  const profile = values['service-cpu-prof'];
   const child = spawn(
     process.execPath,
-    [path.join(repoRoot, 'bin', 'durabatch.js'), 'serve', '--config', configFile, '--port', '0'],
+    [
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`] : []),
+      path.join(repoRoot, 'bin', 'durabatch.js'),
+      'serve',
+      '--config',
+      configFile,
+      '--port',
+      '0',
+    ],
     { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
