@@ -20,6 +20,8 @@ import { registerBatchRoutes } from './routes/batch';
 import { registerDownloadRoutes } from './routes/downloads';
 import { registerListingRoutes } from './routes/listing';
 import { registerOperateRoutes } from './routes/operate';
+import { registerPresetRoutes } from './routes/presets';
+import { registerSubmitRoutes } from './routes/submit';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -37,9 +39,11 @@ export const typed = (app: FastifyInstance) => app.withTypeProvider<ZodTypeProvi
 /** The app's route modules, each `(app, ctx) => void`; their order is the reference's order. */
 const ROUTES: ((app: FastifyInstance, ctx: ApiContext) => void)[] = [
   registerBatchRoutes,
+  registerSubmitRoutes,
   registerListingRoutes,
   registerOperateRoutes,
   registerDownloadRoutes,
+  registerPresetRoutes,
 ];
 
 export const API_VERSION = '1.0.0';

@@ -41,6 +41,9 @@ export async function serve(flags: ServeFlags): Promise<void> {
     command: 'durabatch serve',
   });
   const settings = config.api;
+  // A broken preset stops the start, naming the preset and field, before anything is opened.
+  const { presetsOf } = await import('./presets');
+  const presets = presetsOf(settings);
   const tokens = await TokenTable.load(settings);
   if (!isLoopbackHost(settings.host) && !tokens.enabled) {
     throw new InputError(
@@ -57,6 +60,13 @@ export async function serve(flags: ServeFlags): Promise<void> {
   const ctx = createApiContext({ settings, config, home, env, tokens, log });
   const app = await buildApiApp(ctx);
   const stops: (() => Promise<unknown>)[] = [() => env.close(), () => app.close()];
+  if (settings.worker) {
+    const { startServiceWorker } = await import('./service-worker');
+    const worker = await startServiceWorker({ ctx, env, presets, log });
+    const running = worker.run();
+    running.catch((err: unknown) => say(`the service's worker stopped: ${String(err)}`));
+    stops.push(() => worker.shutdown());
+  }
   const stop = async () => {
     for (let fn = stops.pop(); fn; fn = stops.pop()) await fn().catch(() => undefined);
   };

@@ -75,9 +75,12 @@ const lineOf = (problem: string) => {
   return m ? Number(m[1]) : null;
 };
 
-export async function planBatch(source: string, flags: PlanFlags): Promise<void> {
-  const latencyMs = parseDuration(flags.estimateLatency, '--estimate-latency');
-  const config = await resolveBatchConfig(flags);
+/**
+ * The plan of a batch: every item staged and checked as `start` would, each mode's estimated
+ * duration and the cost. Starts nothing; what `plan --json` prints and the service's
+ * POST /v1/batches/plan answers.
+ */
+export async function planOf(source: string, config: Config, latencyMs: number) {
   // A processor problem does not hide the item check: both are reported, then exit code 2.
   let processor: string | null = null;
   let refusal: string | null = null;
@@ -120,6 +123,19 @@ export async function planBatch(source: string, flags: PlanFlags): Promise<void>
     cost,
     staged: { dir: staged.dir, fingerprint: staged.fingerprint },
   };
+  return plan;
+}
+
+export type Plan = Awaited<ReturnType<typeof planOf>>;
+
+export async function planBatch(source: string, flags: PlanFlags): Promise<void> {
+  const latencyMs = parseDuration(flags.estimateLatency, '--estimate-latency');
+  const config = await resolveBatchConfig(flags);
+  const plan = await planOf(source, config, latencyMs);
+  const { refusal, cost } = plan;
+  const mode = { chosen: plan.mode, modes: plan.modes };
+  const seconds = plan.estimate.seconds;
+  const runnable = plan.valid;
   if (refusal) process.exitCode = 2;
   if (flags.json) {
     process.stdout.write(JSON.stringify(plan, null, 2) + '\n');

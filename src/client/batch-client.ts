@@ -125,7 +125,13 @@ export class BatchClient {
 
   /** Stages the source and starts the batch workflow. */
   /** `engine` tunes workflow internals (tests use a small continue-as-new threshold). */
-  async start(source: string, config: Config, engine: EngineOptions = {}): Promise<StartedBatch> {
+  /** `memo` adds fields to the batch's memo (the service's label and request hash). */
+  async start(
+    source: string,
+    config: Config,
+    engine: EngineOptions = {},
+    memo: Partial<BatchMemo> = {},
+  ): Promise<StartedBatch> {
     const steps = stepsFromConfig(config);
     // Staging (the source parsers) loads only when a batch starts: `status` and friends never need it.
     const { sourceRef, stageSource } = await import('../source/stage');
@@ -142,7 +148,7 @@ export class BatchClient {
     };
     const handle = await this.startInput(input, {
       taskQueue: config.taskQueue, // the batch's own setting (the client's default serves its other calls)
-      memo: { source: staged.originalPath, outputDir, total: staged.total },
+      memo: { ...memo, source: staged.originalPath, outputDir, total: staged.total },
       summary: `durabatch: ${staged.total} items from ${path.basename(staged.originalPath)} → ${describeSteps(steps)}`,
       details: [`**source** ${staged.originalPath} (${staged.total} items)`],
       audit: { source: staged.originalPath, total: staged.total },

@@ -14,6 +14,12 @@ export type BatchMemo = {
   total: number;
   /** On a retry-failed batch: the batch whose failed items it runs. */
   retryOf?: string;
+  /** Started through the batch service (`durabatch serve`). */
+  api?: boolean;
+  /** The service's client's label for the batch (`GET /v1/batches?label=`). */
+  label?: string;
+  /** Service batches: a hash of the start request, so a retried Idempotency-Key finds the same request. */
+  request?: string;
 };
 
 /** The output directory a batch's memo names; undefined for a workflow durabatch did not start. */

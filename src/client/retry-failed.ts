@@ -19,7 +19,7 @@ import { InputError } from '../errors';
 import { readManifest } from '../source/manifest';
 import { sourceRef, stageSource } from '../source/stage';
 import { defaultBatchId, type BatchClient, type StartedBatch } from './batch-client';
-import { describeBatch, readBatchInput, requireOutputDir } from './batch-records';
+import { describeBatch, readBatchInput, requireOutputDir, type BatchMemo } from './batch-records';
 import { describeSteps } from './steps';
 import { jsonLines } from '../util/json-lines';
 
@@ -36,6 +36,8 @@ export interface RetryOverrides {
   limits?: Partial<Limits>;
   retry?: Partial<ItemRetryPolicy>;
   failurePolicy?: Partial<FailurePolicy>;
+  /** More memo fields for the new batch (the service's label and request hash). */
+  memo?: Partial<BatchMemo>;
 }
 
 export interface RetryStarted extends StartedBatch {
@@ -168,7 +170,7 @@ export async function startRetryFailed(
   };
   const handle = await client.startInput(newInput, {
     taskQueue,
-    memo: { source: file, outputDir, total: source.total, retryOf: oldId },
+    memo: { ...overrides.memo, source: file, outputDir, total: source.total, retryOf: oldId },
     summary: `durabatch: retry of ${source.total} failed items of ${oldId} → ${describeSteps(steps)}`,
     details: [`**retry of** ${oldId} (its ${source.total} failed items, same keys)`, `**source** ${file}`],
     audit: { source: file, total: source.total, retryOf: oldId },
