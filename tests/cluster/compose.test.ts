@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { presetsOf } from '../../src/api/presets';
 import { loadConfig } from '../../src/config/load';
 import { ALLOW_NONE, allowListOf } from '../../src/worker/allow-settings';
 import { installTools, parseAssignments, toolPaths, versions, type Tools } from './tools';
@@ -283,6 +284,10 @@ describe('docker-compose.yml', () => {
     // What `serve` reads from that config file: the template's presets load.
     const { config } = await loadConfig({ file: path.join(ROOT, 'config', 'service.json'), env: {} });
     expect(Object.keys(config.api.presets)).toEqual(['ingest-documents']);
+    // ... and pass the checks serve makes before it listens.
+    expect([...presetsOf(config.api).values()].map((p) => [p.name, p.origins])).toEqual([
+      ['ingest-documents', ['https://docs.example.com']],
+    ]);
     expect(config.api.sourceRoots).toEqual(['/data/input']);
   });
 
