@@ -174,7 +174,12 @@ export function createActivities(deps: ActivityDeps) {
         : `${input.batchId}:${item.key}`;
       // What the workflow does not record: the attempt began, its error, its progress (the service's
       // items view and events stream read them: src/output-dir/item-journal.ts).
-      const journal = new AttemptJournal(input.outputDir, item, attempt, input.pipeline ? step.name : undefined);
+      const journal = new AttemptJournal(
+        input.outputDir,
+        item,
+        attempt,
+        input.pipeline ? step.name : undefined,
+      );
       journal.begin(Object.keys(input.steps).length === 0);
       const started = Date.now();
       // A local activity has no heartbeats (the core only logs a warning for each): skip them.

@@ -56,7 +56,8 @@ export class AttemptJournal {
   failed(err: unknown): void {
     const e = err as { message?: unknown; type?: unknown; name?: unknown };
     const message = typeof e?.message === 'string' ? e.message : String(err);
-    const type = typeof e?.type === 'string' && e.type ? e.type : typeof e?.name === 'string' ? e.name : 'Error';
+    const type =
+      typeof e?.type === 'string' && e.type ? e.type : typeof e?.name === 'string' ? e.name : 'Error';
     this.write({
       state: 'attempt-failed',
       error: message.replace(/\s+/g, ' ').slice(0, MAX_JOURNAL_ERROR),

@@ -19,10 +19,13 @@ export function outcomesSince(
   };
   const page = isCount(want.page) ? want.page : 0;
   const line = isCount(want.line) ? Math.min(want.line, pageSize) : 0;
-  const limit = isCount(want.limit) ? Math.min(Math.max(want.limit, 1), MAX_OUTCOMES_PER_QUERY) : MAX_OUTCOMES_PER_QUERY;
+  const limit = isCount(want.limit)
+    ? Math.min(Math.max(want.limit, 1), MAX_OUTCOMES_PER_QUERY)
+    : MAX_OUTCOMES_PER_QUERY;
   const tail = state.unwrittenOutcomes;
   // Positions below the first unwritten page are on disk: the tail is answered from its start.
-  const skip = page < state.resultsPage ? 0 : Math.min((page - state.resultsPage) * pageSize + line, tail.length);
+  const skip =
+    page < state.resultsPage ? 0 : Math.min((page - state.resultsPage) * pageSize + line, tail.length);
   return {
     progress,
     resultsPage: state.resultsPage,

@@ -18,6 +18,7 @@ import type { ApiContext } from './context';
 import { PROBLEM_TYPE, problemOf, ApiProblem } from './problem';
 import { registerBatchRoutes } from './routes/batch';
 import { registerDownloadRoutes } from './routes/downloads';
+import { registerEventRoutes } from './routes/events';
 import { registerListingRoutes } from './routes/listing';
 import { registerOperateRoutes } from './routes/operate';
 import { registerPresetRoutes } from './routes/presets';
@@ -43,6 +44,7 @@ const ROUTES: ((app: FastifyInstance, ctx: ApiContext) => void)[] = [
   registerListingRoutes,
   registerOperateRoutes,
   registerDownloadRoutes,
+  registerEventRoutes,
   registerPresetRoutes,
 ];
 

@@ -40,7 +40,8 @@ export function parseJournalLine(line: string): JournalEntry | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const e = v as Record<string, unknown>;
   const count = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-  if (typeof e.key !== 'string' || !count(e.index) || !count(e.attempt) || typeof e.at !== 'string') return undefined;
+  if (typeof e.key !== 'string' || !count(e.index) || !count(e.attempt) || typeof e.at !== 'string')
+    return undefined;
   if (typeof e.state !== 'string' || !STATES.has(e.state)) return undefined;
   if (e.step !== undefined && typeof e.step !== 'string') return undefined;
   if (e.state === 'progress' && !(typeof e.percent === 'number' && e.percent >= 0 && e.percent <= 100))

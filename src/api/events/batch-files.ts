@@ -1,0 +1,115 @@
+// What the service reads of a batch besides its queries: its output directory (the memo) and its
+// staged source (its input), both fixed for the batch's life, so kept per process once read. The
+// result pages and item journal inside the output directory are read with bounds (a line that is
+// not an outcome is skipped, never trusted).
+import { open, readFile } from 'node:fs/promises';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { ItemOutcome, StagedSourceRef } from '../../../workflows/types';
+import type { BatchClient } from '../../client/batch-client';
+import { memoOutputDir, readBatchInput } from '../../client/batch-records';
+import { BatchNotFoundError } from '../../errors';
+import { pageFile } from '../../output-dir/layout';
+import { itemJournalFile, parseJournalLine, type JournalEntry } from '../../output-dir/item-journal';
+import { ApiProblem } from '../problem';
+
+export interface BatchFiles {
+  batchId: string;
+  outputDir: string;
+  source: StagedSourceRef;
+}
+
+const known = new Map<string, Promise<BatchFiles>>();
+const MAX_KNOWN = 1_000;
+
+/** The batch's files; 404 for an unknown batch, 409 for a workflow durabatch did not start. */
+export function batchFiles(client: BatchClient, batchId: string): Promise<BatchFiles> {
+  let found = known.get(batchId);
+  if (!found) {
+    found = (async () => {
+      let desc;
+      try {
+        desc = await client.handle(batchId).describe();
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new BatchNotFoundError(batchId);
+        throw err;
+      }
+      const outputDir = memoOutputDir(desc);
+      if (outputDir === undefined)
+        throw new ApiProblem(
+          409,
+          'Not a batch',
+          `workflow "${batchId}" has no output directory in its memo: durabatch did not start it`,
+          'use the id of a batch (GET /v1/batches)',
+        );
+      const input = await readBatchInput(client, batchId);
+      return { batchId, outputDir, source: input.source };
+    })();
+    if (known.size >= MAX_KNOWN) known.delete(known.keys().next().value!);
+    known.set(batchId, found);
+    found.catch(() => known.delete(batchId));
+  }
+  return found;
+}
+
+/** A result page's outcomes in order; undefined when the page is not on disk (yet). */
+export async function readResultPage(outputDir: string, page: number): Promise<ItemOutcome[] | undefined> {
+  let text: string;
+  try {
+    text = await readFile(pageFile(outputDir, page), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const out: ItemOutcome[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    try {
+      out.push(JSON.parse(line) as ItemOutcome);
+    } catch {
+      // Pages are written whole (atomic rename): a line that does not parse is not an outcome.
+    }
+  }
+  return out;
+}
+
+/** Journal entries read from `offset`, each with the offset just after its line. */
+export interface JournalChunk {
+  entries: { entry: JournalEntry; end: number }[];
+  /** Where the next read starts: after the last complete line read. */
+  next: number;
+  /** True when the read reached the end of what is on disk. */
+  atEnd: boolean;
+}
+
+/** Complete lines of the item journal from `offset`, at most `maxBytes` of them. */
+export async function readJournal(
+  outputDir: string,
+  offset: number,
+  maxBytes = 256 * 1024,
+): Promise<JournalChunk> {
+  let fh;
+  try {
+    fh = await open(itemJournalFile(outputDir), 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], next: offset, atEnd: true };
+    throw err;
+  }
+  try {
+    const buf = Buffer.alloc(maxBytes);
+    const { bytesRead } = await fh.read(buf, 0, maxBytes, offset);
+    const entries: JournalChunk['entries'] = [];
+    let start = 0;
+    for (;;) {
+      const nl = buf.indexOf(10, start);
+      if (nl < 0 || nl >= bytesRead) break;
+      const entry = parseJournalLine(buf.toString('utf8', start, nl));
+      if (entry) entries.push({ entry, end: offset + nl + 1 });
+      start = nl + 1;
+    }
+    // A line longer than the whole read cannot be ours: skip it rather than stall on it.
+    if (start === 0 && bytesRead === maxBytes) start = bytesRead;
+    return { entries, next: offset + start, atEnd: bytesRead < maxBytes };
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,70 @@
+// One batch's live state as the events stream and the items view need it: its status and the
+// outcomes recorded but not yet in a result page (the `outcomesSince` query), or, once the workflow
+// has closed, its final status. Shared by every reader of the batch in this process for a short
+// while and asked once at a time, so a hundred subscribers cost one query per interval.
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { outcomesSinceQuery, type OutcomePosition, type OutcomesSince } from '../../../workflows/messages';
+import type { BatchProgress } from '../../../workflows/types';
+import { BatchNotFoundError } from '../../errors';
+import type { ApiContext } from '../context';
+
+export type BatchSnapshot =
+  ({ closed: false; at: number } & OutcomesSince) | { closed: true; at: number; progress: BatchProgress };
+
+/** An answer this young serves every reader it covers. */
+const FRESH_MS = 300;
+
+/** Index of a position in the unwritten tail of `s` (negative: on disk). */
+export function tailIndex(s: Pick<OutcomesSince, 'resultsPage' | 'pageSize'>, p: OutcomePosition): number {
+  return (p.page - s.resultsPage) * s.pageSize + p.line;
+}
+
+export class BatchSnapshots {
+  private readonly latest = new Map<string, BatchSnapshot>();
+  private readonly asking = new Map<string, Promise<BatchSnapshot>>();
+
+  constructor(private readonly ctx: ApiContext) {}
+
+  /** A snapshot no older than FRESH_MS whose tail starts at or before `from`. */
+  async get(batchId: string, from: OutcomePosition): Promise<BatchSnapshot> {
+    for (;;) {
+      const s = this.latest.get(batchId);
+      if (s && Date.now() - s.at < FRESH_MS && covers(s, from)) return s;
+      const pending = this.asking.get(batchId);
+      if (pending) {
+        const got = await pending;
+        if (covers(got, from)) return got;
+        continue;
+      }
+      const ask = this.ask(batchId, from).finally(() => this.asking.delete(batchId));
+      this.asking.set(batchId, ask);
+      return ask;
+    }
+  }
+
+  private async ask(batchId: string, from: OutcomePosition): Promise<BatchSnapshot> {
+    const client = this.ctx.clientFor({ name: 'service', scopes: new Set() });
+    const handle = client.handle(batchId);
+    let running: boolean;
+    try {
+      running = (await handle.describe()).status.name === 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new BatchNotFoundError(batchId);
+      throw err;
+    }
+    // A closed batch is not queried (that would replay its history on a worker): its pages are all
+    // on disk and its final status is its summary.
+    const snap: BatchSnapshot = running
+      ? { closed: false, at: Date.now(), ...(await handle.query(outcomesSinceQuery, from)) }
+      : { closed: true, at: Date.now(), progress: await this.ctx.progress(batchId) };
+    this.latest.set(batchId, snap);
+    if (this.latest.size > 1_000) this.latest.delete(this.latest.keys().next().value!);
+    return snap;
+  }
+}
+
+function covers(s: BatchSnapshot, from: OutcomePosition): boolean {
+  if (s.closed) return true;
+  const want = tailIndex(s, from);
+  return want < 0 || want >= tailIndex(s, s.from);
+}
