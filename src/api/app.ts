@@ -19,6 +19,7 @@ import { PROBLEM_TYPE, problemOf, ApiProblem } from './problem';
 import { registerBatchRoutes } from './routes/batch';
 import { registerDownloadRoutes } from './routes/downloads';
 import { registerEventRoutes } from './routes/events';
+import { registerItemRoutes } from './routes/items';
 import { registerListingRoutes } from './routes/listing';
 import { registerOperateRoutes } from './routes/operate';
 import { registerPresetRoutes } from './routes/presets';
@@ -44,6 +45,7 @@ const ROUTES: ((app: FastifyInstance, ctx: ApiContext) => void)[] = [
   registerListingRoutes,
   registerOperateRoutes,
   registerDownloadRoutes,
+  registerItemRoutes,
   registerEventRoutes,
   registerPresetRoutes,
 ];

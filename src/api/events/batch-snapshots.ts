@@ -19,6 +19,14 @@ export function tailIndex(s: Pick<OutcomesSince, 'resultsPage' | 'pageSize'>, p:
   return (p.page - s.resultsPage) * s.pageSize + p.line;
 }
 
+/** The snapshots of the service `ctx` belongs to: one per process, shared by every route. */
+const perService = new WeakMap<ApiContext, BatchSnapshots>();
+export function snapshotsOf(ctx: ApiContext): BatchSnapshots {
+  let s = perService.get(ctx);
+  if (!s) perService.set(ctx, (s = new BatchSnapshots(ctx)));
+  return s;
+}
+
 export class BatchSnapshots {
   private readonly latest = new Map<string, BatchSnapshot>();
   private readonly asking = new Map<string, Promise<BatchSnapshot>>();

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { typed } from '../app';
 import type { ApiContext } from '../context';
 import { batchFiles } from '../events/batch-files';
-import { BatchSnapshots } from '../events/batch-snapshots';
+import { snapshotsOf } from '../events/batch-snapshots';
 import { parseEventId, START } from '../events/event-id';
 import { streamBatchEvents, type EventSink } from '../events/event-stream';
 import { ApiProblem } from '../problem';
@@ -20,7 +20,7 @@ const EventsQuery = z.object({
 });
 
 export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const snapshots = new BatchSnapshots(ctx);
+  const snapshots = snapshotsOf(ctx);
   typed(app).get(
     '/v1/batches/:id/events',
     {
