@@ -95,8 +95,11 @@ export async function readJournal(
     throw err;
   }
   try {
-    const buf = Buffer.alloc(maxBytes);
-    const { bytesRead } = await fh.read(buf, 0, maxBytes, offset);
+    // Sized to what is there: an idle stream's round allocates nothing.
+    const size = Math.min(maxBytes, Math.max(0, (await fh.stat()).size - offset));
+    if (size === 0) return { entries: [], next: offset, atEnd: true };
+    const buf = Buffer.allocUnsafe(size);
+    const { bytesRead } = await fh.read(buf, 0, size, offset);
     const entries: JournalChunk['entries'] = [];
     let start = 0;
     for (;;) {
@@ -108,7 +111,7 @@ export async function readJournal(
     }
     // A line longer than the whole read cannot be ours: skip it rather than stall on it.
     if (start === 0 && bytesRead === maxBytes) start = bytesRead;
-    return { entries, next: offset + start, atEnd: bytesRead < maxBytes };
+    return { entries, next: offset + start, atEnd: size < maxBytes };
   } finally {
     await fh.close();
   }
