@@ -10,6 +10,7 @@ import { memoOutputDir, readBatchInput } from '../../client/batch-records';
 import { BatchNotFoundError } from '../../errors';
 import { pageFile } from '../../output-dir/layout';
 import { itemJournalFile, parseJournalLine, type JournalEntry } from '../../output-dir/item-journal';
+import { readStagedPage } from '../../source/page-reader';
 import { ApiProblem } from '../problem';
 
 export interface BatchFiles {
@@ -115,4 +116,20 @@ export async function readJournal(
   } finally {
     await fh.close();
   }
+}
+
+/** Keys of the items at `indexes` (ascending) from the staged source, reading runs of neighbours at once. */
+export async function stagedKeys(files: BatchFiles, indexes: number[]): Promise<Map<number, string>> {
+  const keys = new Map<number, string>();
+  let i = 0;
+  while (i < indexes.length) {
+    const first = indexes[i]!;
+    let last = first;
+    // Neighbours close enough are read in one pass rather than one seek each.
+    while (i + 1 < indexes.length && indexes[i + 1]! - last <= 32) last = indexes[++i]!;
+    i++;
+    for (const item of await readStagedPage(files.source, first, last - first + 1))
+      keys.set(item.index, item.key);
+  }
+  return keys;
 }

@@ -7,10 +7,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BatchProgress } from '../../../workflows/types';
 import { BatchNotFoundError } from '../../errors';
 import type { ApiContext } from '../context';
-import { readJournal, readResultPage, type BatchFiles } from './batch-files';
+import { itemStatesOf } from '../items/item-states';
+import { readJournal, readResultPage, stagedKeys, type BatchFiles } from './batch-files';
 import { tailIndex, type BatchSnapshot, type BatchSnapshots } from './batch-snapshots';
 import { formatEventId, type StreamCursor } from './event-id';
-import { AttemptErrors, journalEvent, outcomeEvent } from './item-events';
+import { AttemptErrors, journalEvent, neverStartedEvent, outcomeEvent } from './item-events';
 
 export interface EventSink {
   /** Writes one event (`id` absent: an event that does not move the cursor); resolves once the client can take more. */
@@ -31,6 +32,8 @@ export interface StreamOptions {
 
 /** Result pages read per round at most: a late subscriber catches up without starving the others. */
 const PAGES_PER_ROUND = 20;
+/** Never-started items looked up in the staged source at once. */
+const NEVER_STARTED_PER_READ = 500;
 /** How far back before a resumed cursor the journal is read for the errors of failed attempts. */
 const ERROR_LOOKBACK_BYTES = 64 * 1024;
 
@@ -117,6 +120,19 @@ export async function streamBatchEvents(opts: StreamOptions): Promise<void> {
       await send('counts', snap.progress);
     }
     if (snap.closed && pagesDone) {
+      // Past the last page (cursor.page is the first missing one), cursor.line counts the items
+      // that never started, which the report counts cancelled: each gets its transition too.
+      const states = itemStatesOf(files);
+      await states.refresh(snap);
+      for (;;) {
+        const indexes = states.neverStarted(cursor.line, NEVER_STARTED_PER_READ);
+        if (indexes.length === 0) break;
+        const keys = await stagedKeys(files, indexes);
+        for (const index of indexes) {
+          cursor.line += 1;
+          await send('item', neverStartedEvent(index, keys.get(index) ?? '', snap.progress));
+        }
+      }
       await send('end', snap.progress);
       return;
     }

@@ -1,6 +1,7 @@
 // The `item` and `progress` events' data, from the two sources of a batch's stream: a journal entry
 // (started, retrying, progress) or a recorded outcome (the terminal transitions).
-import type { ItemOutcome } from '../../../workflows/types';
+import { FailureType } from '../../../workflows/failure-types';
+import type { BatchProgress, ItemOutcome } from '../../../workflows/types';
 import type { JournalEntry } from '../../output-dir/item-journal';
 
 export interface ItemEvent {
@@ -33,6 +34,19 @@ export function outcomeEvent(o: ItemOutcome): ItemEvent {
     ...(o.errorType !== undefined ? { errorType: o.errorType } : {}),
     latencyMs: o.latencyMs,
     at: o.endedAt,
+  };
+}
+
+/** An item of a closed batch that never started: cancelled, as the batch's report records it. */
+export function neverStartedEvent(index: number, key: string, final: BatchProgress): ItemEvent {
+  return {
+    key,
+    index,
+    state: 'cancelled',
+    attempt: 0,
+    error: `batch ended ${final.status} before this item started`,
+    errorType: FailureType.NotStarted,
+    at: final.endedAt ?? final.startedAt,
   };
 }
 

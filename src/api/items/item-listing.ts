@@ -1,12 +1,10 @@
 // A page of a batch's items in index order, optionally of some states only: the state arrays pick
 // the items, then only their rows are read (the staged source for keys of items not started, the
-// result pages for details of ended ones). Item states are kept per batch for a while, so paging
-// through a large batch reads each result page and journal byte once.
+// result pages for details of ended ones).
 import type { ItemOutcome } from '../../../workflows/types';
-import { readStagedPage } from '../../source/page-reader';
-import type { BatchFiles } from '../events/batch-files';
+import { stagedKeys, type BatchFiles } from '../events/batch-files';
 import type { BatchSnapshots } from '../events/batch-snapshots';
-import { ItemStates, type ItemState } from './item-states';
+import { itemStatesOf, type ItemState } from './item-states';
 
 export interface ItemRow {
   key: string;
@@ -28,32 +26,13 @@ export interface ItemPage {
   nextCursor: string | null;
 }
 
-const views = new Map<string, ItemStates>();
-const MAX_VIEWS = 20;
-const IDLE_MS = 10 * 60_000;
-
-function statesOf(files: BatchFiles): ItemStates {
-  const now = Date.now();
-  for (const [id, v] of views) if (now - v.usedAt > IDLE_MS) views.delete(id);
-  let v = views.get(files.batchId);
-  if (!v) {
-    if (views.size >= MAX_VIEWS) {
-      const oldest = [...views.entries()].sort((a, b) => a[1].usedAt - b[1].usedAt)[0]!;
-      views.delete(oldest[0]);
-    }
-    v = new ItemStates(files, files.source.total);
-    views.set(files.batchId, v);
-  }
-  return v;
-}
-
 /** Items from index `from` on, at most `limit`, of the states in `only` (all when empty). */
 export async function listItems(
   files: BatchFiles,
   snapshots: BatchSnapshots,
   query: { from: number; limit: number; only: ReadonlySet<ItemState> },
 ): Promise<ItemPage> {
-  const states = statesOf(files);
+  const states = itemStatesOf(files);
   await states.refresh(await snapshots.get(files.batchId, states.firstUnread));
 
   const picked: { index: number; state: ItemState }[] = [];
@@ -70,7 +49,7 @@ export async function listItems(
 
   const pages = new Map<number, Promise<ItemOutcome[] | undefined>>();
   // Ended items carry their key in their outcome; only the others are looked up in the source.
-  const keys = await keysOf(
+  const keys = await stagedKeys(
     files,
     picked.filter((p) => !states.hasOutcome(p.index)).map((p) => p.index),
   );
@@ -112,20 +91,4 @@ export async function listItems(
     }),
   );
   return { items, nextCursor: next === null ? null : String(next) };
-}
-
-/** Keys of the items at `indexes` (ascending) from the staged source, reading runs of neighbours at once. */
-async function keysOf(files: BatchFiles, indexes: number[]): Promise<Map<number, string>> {
-  const keys = new Map<number, string>();
-  let i = 0;
-  while (i < indexes.length) {
-    const first = indexes[i]!;
-    let last = first;
-    // Neighbours close enough are read in one pass rather than one seek each.
-    while (i + 1 < indexes.length && indexes[i + 1]! - last <= 32) last = indexes[++i]!;
-    i++;
-    for (const item of await readStagedPage(files.source, first, last - first + 1))
-      keys.set(item.index, item.key);
-  }
-  return keys;
 }

@@ -114,6 +114,20 @@ export class ItemStates {
     this.errors.delete(i);
   }
 
+  /**
+   * Of a closed batch: the indexes of items with no recorded outcome (never started: its report
+   * counts them cancelled), from the `skip`-th such item on, at most `limit`.
+   */
+  neverStarted(skip: number, limit: number): number[] {
+    const found: number[] = [];
+    let seen = 0;
+    for (let i = 0; i < this.total && found.length < limit; i++) {
+      if (this.hasOutcome(i)) continue;
+      if (seen++ >= skip) found.push(i);
+    }
+    return found;
+  }
+
   /** True when item `i` has a recorded outcome (on disk or in the snapshot). */
   hasOutcome(i: number): boolean {
     return this.outcome[i] !== 0 || this.tail.has(i);
@@ -151,4 +165,27 @@ export class ItemStates {
       ...(this.errors.has(i) ? { error: this.errors.get(i) } : {}),
     };
   }
+}
+
+const views = new Map<string, ItemStates>();
+const MAX_VIEWS = 20;
+const IDLE_MS = 10 * 60_000;
+
+/**
+ * The batch's item states, kept per process for a while (at most MAX_VIEWS batches, each dropped
+ * after IDLE_MS unused), so paging through a large batch reads each page and journal byte once.
+ */
+export function itemStatesOf(files: BatchFiles): ItemStates {
+  const now = Date.now();
+  for (const [id, v] of views) if (now - v.usedAt > IDLE_MS) views.delete(id);
+  let v = views.get(files.batchId);
+  if (!v) {
+    if (views.size >= MAX_VIEWS) {
+      const oldest = [...views.entries()].sort((a, b) => a[1].usedAt - b[1].usedAt)[0]!;
+      views.delete(oldest[0]);
+    }
+    v = new ItemStates(files, files.source.total);
+    views.set(files.batchId, v);
+  }
+  return v;
 }

@@ -127,6 +127,35 @@ describe('service: the events stream', () => {
     await expectExactlyOnce(await halfThenRest(b.batchId), b.outputDir);
   });
 
+  it('a cancelled batch: items that never started end cancelled too, once, also after a reconnect', async () => {
+    const target = await h.target();
+    const rows = controlRows(12, (i) => (i === 0 ? { delayMs: 60_000 } : {}));
+    const { batchId, csv } = await h.source('events-cancelled', rows);
+    const b = await h.ctx.batches.start(
+      csv,
+      h.ctx.config({ batchId, idColumn: 'id', http: { url: controlUrl(target) }, concurrency: 1 }),
+    );
+    const url = `${api.url}/v1/batches/${b.batchId}/events`;
+    await readEvents(url, {
+      token: api.tokens.reader,
+      stop: (evs) => itemEvents(evs).some((e) => e.state === 'started'),
+    });
+    await h.ctx.batches.cancel(b.batchId);
+    const all = await readEvents(url, { token: api.tokens.reader });
+    expect(all.ended).toBe(true);
+    const ends = itemEvents(all.events).filter((e) => TERMINAL.includes(e.state));
+    expect(ends.map((e) => `${e.key}:${e.state}`)).toEqual(rows.map((r) => `${r.id}:cancelled`));
+    expect(ends.slice(1).every((e) => (e as { errorType?: string }).errorType === 'NotStarted')).toBe(true);
+    const summary = await readSummary(b.outputDir);
+    expect(summary).toMatchObject({ status: 'cancelled', cancelled: 12 });
+    expect(all.events.at(-1)!.data).toMatchObject({ cancelled: 12, status: 'cancelled' });
+
+    const cut = all.events.findIndex((e) => e.event === 'item' && (e.data as ItemData).key === 'K0005');
+    const rest = await readEvents(url, { token: api.tokens.reader, lastEventId: all.events[cut]!.id });
+    expect(itemEvents(rest.events).map((e) => e.key)).toEqual(rows.slice(5).map((r) => r.id));
+    expect(rest.events.at(-1)!.event).toBe('end');
+  });
+
   it('after the end: a reconnect gets the rest and `end` again; a bad id is 400; an unknown batch 404', async () => {
     const b = await startBatch('events-after', {});
     const all = await readEvents(`${api.url}/v1/batches/${b.batchId}/events`, { token: api.tokens.reader });
