@@ -17,12 +17,17 @@ export interface SseRead {
 }
 
 /**
- * Opens `url` and reads events until `stop(events)` is true (then disconnects), the server ends the
+ * Opens `url` and reads events until `stop(events, comments)` is true (then disconnects), the server ends the
  * stream, or `timeoutMs` passes (an error naming what was read).
  */
 export async function readEvents(
   url: string,
-  opts: { token?: string; lastEventId?: string; stop?: (events: SseEvent[]) => boolean; timeoutMs?: number },
+  opts: {
+    token?: string;
+    lastEventId?: string;
+    stop?: (events: SseEvent[], comments: string[]) => boolean;
+    timeoutMs?: number;
+  },
 ): Promise<SseRead> {
   const abort = new AbortController();
   const timeoutMs = opts.timeoutMs ?? 90_000;
@@ -70,9 +75,13 @@ export async function readEvents(
           else if (line.startsWith('event: ')) ev.event = line.slice(7);
           else if (line.startsWith('data: ')) ev.dataText = (ev.dataText ?? '') + line.slice(6);
         }
-        if (ev.event === undefined) continue;
-        events.push({ id: ev.id, event: ev.event, data: ev.dataText ? JSON.parse(ev.dataText) : undefined });
-        if (opts.stop?.(events)) {
+        if (ev.event !== undefined)
+          events.push({
+            id: ev.id,
+            event: ev.event,
+            data: ev.dataText ? JSON.parse(ev.dataText) : undefined,
+          });
+        if (opts.stop?.(events, comments)) {
           abort.abort();
           return read;
         }

@@ -127,7 +127,7 @@ describe('service: the events stream', () => {
     await expectExactlyOnce(await halfThenRest(b.batchId), b.outputDir);
   });
 
-  it('a cancelled batch: items that never started end cancelled too, once, also after a reconnect', async () => {
+  it('keep-alives while idle; cancelled: items that never started end cancelled, once, also after a reconnect', async () => {
     const target = await h.target();
     const rows = controlRows(12, (i) => (i === 0 ? { delayMs: 60_000 } : {}));
     const { batchId, csv } = await h.source('events-cancelled', rows);
@@ -136,10 +136,12 @@ describe('service: the events stream', () => {
       h.ctx.config({ batchId, idColumn: 'id', http: { url: controlUrl(target) }, concurrency: 1 }),
     );
     const url = `${api.url}/v1/batches/${b.batchId}/events`;
-    await readEvents(url, {
+    // While nothing changes (one item running for a minute), a keep-alive comment every 15 s.
+    const idle = await readEvents(url, {
       token: api.tokens.reader,
-      stop: (evs) => itemEvents(evs).some((e) => e.state === 'started'),
+      stop: (evs, comments) => comments.includes('keep-alive'),
     });
+    expect(itemEvents(idle.events).map((e) => `${e.key}:${e.state}`)).toEqual(['K0001:started']);
     await h.ctx.batches.cancel(b.batchId);
     const all = await readEvents(url, { token: api.tokens.reader });
     expect(all.ended).toBe(true);
