@@ -3,14 +3,13 @@
 // result pages and item journal inside the output directory are read with bounds (a line that is
 // not an outcome is skipped, never trusted).
 import { open, readFile } from 'node:fs/promises';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ItemOutcome, StagedSourceRef } from '../../../workflows/types';
 import type { BatchClient } from '../../client/batch-client';
 import { memoOutputDir, readBatchInput } from '../../client/batch-records';
-import { BatchNotFoundError } from '../../errors';
 import { pageFile } from '../../output-dir/layout';
 import { itemJournalFile, parseJournalLine, type JournalEntry } from '../../output-dir/item-journal';
 import { readStagedPage } from '../../source/page-reader';
+import { describeOr404 } from '../batch-lookup';
 import { ApiProblem } from '../problem';
 
 export interface BatchFiles {
@@ -27,13 +26,7 @@ export function batchFiles(client: BatchClient, batchId: string): Promise<BatchF
   let found = known.get(batchId);
   if (!found) {
     found = (async () => {
-      let desc;
-      try {
-        desc = await client.handle(batchId).describe();
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw new BatchNotFoundError(batchId);
-        throw err;
-      }
+      const desc = await describeOr404(client, batchId);
       const outputDir = memoOutputDir(desc);
       if (outputDir === undefined)
         throw new ApiProblem(
