@@ -2,9 +2,12 @@
 // outcomes recorded but not yet in a result page (the `outcomesSince` query), or, once the workflow
 // has closed, its final status. Shared by every reader of the batch in this process for a short
 // while and asked once at a time, so a hundred subscribers cost one query per interval.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { outcomesSinceQuery, type OutcomePosition, type OutcomesSince } from '../../../workflows/messages';
 import type { BatchProgress } from '../../../workflows/types';
+import type { BatchClient } from '../../client/batch-client';
+import { BatchStalledError } from '../../client/batch-health';
 import { BatchNotFoundError } from '../../errors';
 import type { ApiContext } from '../context';
 
@@ -50,6 +53,30 @@ export class BatchSnapshots {
     }
   }
 
+  /**
+   * The query, asked again while it cannot be answered yet (a batch whose first workflow task has not
+   * run, a worker recovering it: workflows/query-tail-guard.ts); past QUERY_BUDGET_MS a batch that
+   * cannot move is a BatchStalledError (503 naming the cause), anything else the last error.
+   */
+  private async query(client: BatchClient, batchId: string, from: OutcomePosition): Promise<OutcomesSince> {
+    const until = Date.now() + QUERY_BUDGET_MS;
+    for (;;) {
+      try {
+        return await client.client.connection.withDeadline(until, () =>
+          client.handle(batchId).query(outcomesSinceQuery, from),
+        );
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new BatchNotFoundError(batchId);
+        if (Date.now() >= until) {
+          const stall = await client.stall(batchId);
+          if (stall) throw new BatchStalledError(stall);
+          throw err;
+        }
+        await sleep(250);
+      }
+    }
+  }
+
   private async ask(batchId: string, from: OutcomePosition): Promise<BatchSnapshot> {
     const client = this.ctx.clientFor({ name: 'service', scopes: new Set() });
     const handle = client.handle(batchId);
@@ -63,13 +90,16 @@ export class BatchSnapshots {
     // A closed batch is not queried (that would replay its history on a worker): its pages are all
     // on disk and its final status is its summary.
     const snap: BatchSnapshot = running
-      ? { closed: false, at: Date.now(), ...(await handle.query(outcomesSinceQuery, from)) }
+      ? { closed: false, at: Date.now(), ...(await this.query(client, batchId, from)) }
       : { closed: true, at: Date.now(), progress: await this.ctx.progress(batchId) };
     this.latest.set(batchId, snap);
     if (this.latest.size > 1_000) this.latest.delete(this.latest.keys().next().value!);
     return snap;
   }
 }
+
+/** How long a snapshot query may take, retries included, before the batch's stall is looked for. */
+const QUERY_BUDGET_MS = 10_000;
 
 function covers(s: BatchSnapshot, from: OutcomePosition): boolean {
   if (s.closed) return true;
