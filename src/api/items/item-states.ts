@@ -67,8 +67,10 @@ export class ItemStates {
 
   /** Brings the arrays up to date with the disk and `snap`; one refresh at a time. */
   refresh(snap: BatchSnapshot): Promise<void> {
-    this.refreshing = this.refreshing.then(() => this.apply(snap));
-    return this.refreshing;
+    const done = this.refreshing.then(() => this.apply(snap));
+    // A failed refresh fails its caller only: the next one starts from what was read.
+    this.refreshing = done.catch(() => undefined);
+    return done;
   }
 
   private async apply(snap: BatchSnapshot): Promise<void> {
