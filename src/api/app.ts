@@ -18,6 +18,8 @@ import type { ApiContext } from './context';
 import { PROBLEM_TYPE, problemOf, ApiProblem } from './problem';
 import { registerBatchRoutes } from './routes/batch';
 import { registerDownloadRoutes } from './routes/downloads';
+import { registerEventRoutes } from './routes/events';
+import { registerItemRoutes } from './routes/items';
 import { registerListingRoutes } from './routes/listing';
 import { registerOperateRoutes } from './routes/operate';
 import { registerPresetRoutes } from './routes/presets';
@@ -43,6 +45,8 @@ const ROUTES: ((app: FastifyInstance, ctx: ApiContext) => void)[] = [
   registerListingRoutes,
   registerOperateRoutes,
   registerDownloadRoutes,
+  registerItemRoutes,
+  registerEventRoutes,
   registerPresetRoutes,
 ];
 
