@@ -88,10 +88,11 @@ export class BatchSnapshots {
       throw err;
     }
     // A closed batch is not queried (that would replay its history on a worker): its pages are all
-    // on disk and its final status is its summary.
+    // on disk and its final status is its summary, read now (a shared status answer may be from
+    // before the batch ended).
     const snap: BatchSnapshot = running
       ? { closed: false, at: Date.now(), ...(await this.query(client, batchId, from)) }
-      : { closed: true, at: Date.now(), progress: await this.ctx.progress(batchId) };
+      : { closed: true, at: Date.now(), progress: await this.ctx.progress(batchId, { fresh: true }) };
     this.latest.set(batchId, snap);
     if (this.latest.size > 1_000) this.latest.delete(this.latest.keys().next().value!);
     return snap;
