@@ -11,6 +11,7 @@ import { batchEndFields, batchEndMessage } from '../src/logging/batch-events';
 import { findStagedItem, MAX_PAGE_BYTES, readStagedPage } from '../src/source/page-reader';
 import type { Item, StagedSourceRef, StepResult, StepSpec } from '../workflows/types';
 import { startHeartbeats, whileAlive } from './heartbeats';
+import { AttemptJournal } from './item-journal';
 import { runProcessor } from './processors';
 import { ALLOW_ANY, assertAllowed, type ProcessorAllowList } from './processors/allow-list';
 import { SecretScrubber, secretsOf } from './processors/secret-scrub';
@@ -171,6 +172,15 @@ export function createActivities(deps: ActivityDeps) {
       const idempotencyKey = input.pipeline
         ? `${input.batchId}:${item.key}:${step.name}`
         : `${input.batchId}:${item.key}`;
+      // What the workflow does not record: the attempt began, its error, its progress (the service's
+      // items view and events stream read them: src/output-dir/item-journal.ts).
+      const journal = new AttemptJournal(
+        input.outputDir,
+        item,
+        attempt,
+        input.pipeline ? step.name : undefined,
+      );
+      journal.begin(Object.keys(input.steps).length === 0);
       const started = Date.now();
       // A local activity has no heartbeats (the core only logs a warning for each): skip them.
       const heartbeats = ctx.info.isLocal
@@ -188,6 +198,7 @@ export function createActivities(deps: ActivityDeps) {
           attempt,
           signal: ctx.cancellationSignal,
           heartbeat: (details?: unknown) => heartbeats?.record(scrub.value(details)),
+          progress: (percent: number) => journal.progress(percent),
           lastHeartbeatDetails: ctx.info.heartbeatDetails as unknown,
           steps: input.steps,
           outputDir: input.outputDir,
@@ -205,8 +216,10 @@ export function createActivities(deps: ActivityDeps) {
         // server's), so a cancelled item's outcome counts the attempts it made (workflows/item-run.ts).
         if (ctx.cancellationDetails?.cancelRequested)
           throw new CancelledFailure('attempt cancelled', [{ attempt }]);
+        journal.failed(err);
         throw err;
       } finally {
+        journal.end();
         heartbeats?.stop();
       }
     },

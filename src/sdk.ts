@@ -32,6 +32,12 @@ export interface ProcessContext {
   signal: AbortSignal;
   /** Records progress; a later attempt sees the last details as `lastHeartbeat`. */
   heartbeat(details?: unknown): void;
+  /**
+   * Reports how far this item is, from 0 to 100: shown per item by the service (`GET
+   * /v1/batches/{id}/items`, `progress` events) and the console. Call it as often as you like: at
+   * most two reports a second per item are kept, the latest of each half-second.
+   */
+  progress(percent: number): void;
   /** Details of the last heartbeat of an earlier attempt (undefined on the first). */
   lastHeartbeat: unknown;
   log: Logger;

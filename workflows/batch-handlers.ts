@@ -16,6 +16,7 @@ import type { BatchState } from './batch-state';
 import {
   cancelItemUpdate,
   failuresQuery,
+  outcomesSinceQuery,
   itemBlockedSignal,
   itemCompletedSignal,
   itemsCompletedSignal,
@@ -31,6 +32,7 @@ import {
 } from './messages';
 import type { StagedSourceRef } from './types';
 import { unranOutcome } from './outcomes';
+import { outcomesSince } from './outcomes-since';
 import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
 import {
   fromHolder,
@@ -58,6 +60,8 @@ export interface HandlerContext {
   source: StagedSourceRef;
   outputDir: string;
   webUiUrl: string | null;
+  /** Outcomes per result page (workflows/results-writer.ts): where an unwritten outcome will lie. */
+  resultsPageSize: number;
   /** Called after any message changed the batch (Current Details are refreshed). */
   onChange(): void;
   onStrayOutcome(key: string): void;
@@ -199,6 +203,12 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
     description: describe.progress,
   });
   setHandler(failuresQuery, () => [...state.failures], { description: describe.failures });
+  setHandler(
+    outcomesSinceQuery,
+    (from?: unknown) =>
+      outcomesSince(state, ctx.resultsPageSize, state.progress(ctx.outputDir, ctx.webUiUrl), from),
+    { description: describe.outcomesSince },
+  );
 
   setHandler(
     setLimitsUpdate,

@@ -78,6 +78,7 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     source: input.source,
     outputDir: input.outputDir,
     webUiUrl,
+    resultsPageSize,
     onChange: () => presenter.refreshDetails(),
     onStrayOutcome: (key) =>
       log.warn('ignored outcome of an item not in flight', { batchId: input.batchId, itemKey: key }),

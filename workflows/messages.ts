@@ -110,6 +110,42 @@ export const resumeSignal = defineSignal<[]>('resume');
 /** The status object (`status --json`, docs/cli.md); counts always add up to `total`. */
 export const progressQuery = defineQuery<BatchProgress>('progress');
 
+/**
+ * Where the next outcome to read lies: page `page` of the result pages, line `line` of it. Outcomes
+ * not yet written lie where they will be written: the i-th unwritten one at page
+ * `resultsPage + floor(i / pageSize)`, line `i % pageSize` (pages are always cut from the head of
+ * the queue), so a position never changes once an outcome is recorded.
+ */
+export interface OutcomePosition {
+  page: number;
+  line: number;
+}
+
+/** At most this many outcomes per `outcomesSince` answer: it stays far below the payload limit. */
+export const MAX_OUTCOMES_PER_QUERY = 500;
+
+/** The `outcomesSince` answer: the status, and the recorded outcomes not yet in a result page from `from` on. */
+export interface OutcomesSince {
+  progress: BatchProgress;
+  /** Result pages written: pages below it are final on disk; the tail starts at this page. */
+  resultsPage: number;
+  pageSize: number;
+  /** Outcomes recorded but not yet written. */
+  unwritten: number;
+  /** The position of `outcomes[0]` (or where the next one will be). */
+  from: OutcomePosition;
+  outcomes: ItemOutcome[];
+}
+
+/**
+ * The status and the outcomes recorded since a position that are not in a result page yet (the
+ * service's events stream reads older ones from the pages on disk). Answer bounded to
+ * MAX_OUTCOMES_PER_QUERY outcomes; `limit` lowers it.
+ */
+export const outcomesSinceQuery = defineQuery<OutcomesSince, [(OutcomePosition & { limit?: number })?]>(
+  'outcomesSince',
+);
+
 /** The most recent item failures (at most 50), newest last. */
 export const failuresQuery = defineQuery<FailureRecord[]>('failures');
 
@@ -145,6 +181,8 @@ export const messageDescriptions = {
     'Start new items again after a pause (also after a budget, source-changed or module-load pause; blocked items run again). Input: none',
   progress:
     'Batch status: counts (succeeded, failed, skipped, cancelled, running, pending add up to total), percent, throughput, latency, ETA, cost, limits',
+  outcomesSince:
+    'Status and the outcomes recorded but not yet written to a result page, from a position. Input (optional): {"page": n, "line": n, "limit": 1..500}',
   failures: 'The most recent item failures (at most 50), newest last: key, errorType, errorMessage, attempts',
   setLimits: `Change limits. Input: {"concurrency": 1..${MAX_CONCURRENCY}, "rate": items/s or null for unpaced, "budget": cost or null}; any subset. Returns the limits now in force`,
   cancelItem:

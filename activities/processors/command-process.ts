@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProcessorContext } from './context';
+import { ProgressLines } from './command-progress';
 
 /** Bytes of stdout (head) and of stderr (tail) kept per run: the rest is read and dropped. */
 export const MAX_CAPTURE_BYTES = 64 * 1024;
@@ -152,7 +153,11 @@ export function execute(
     };
 
     child.stdout.on('data', (c: Buffer) => stdout.push(c));
-    child.stderr.on('data', (c: Buffer) => stderr.push(c));
+    const progress = ctx.progress ? new ProgressLines((p) => ctx.progress?.(p)) : undefined;
+    child.stderr.on('data', (c: Buffer) => {
+      stderr.push(c);
+      progress?.push(c);
+    });
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (pid === undefined) finish({ spawnError: err });
     });

@@ -15,6 +15,11 @@ export interface ProcessorContext {
   signal: AbortSignal;
   /** Records progress to resume from (the activity heartbeats every second on its own). */
   heartbeat(details?: unknown): void;
+  /**
+   * Reports how far the item is, 0 to 100 (throttled into the item journal, shown by the service);
+   * absent where nothing listens (unit tests).
+   */
+  progress?(percent: number): void;
   /** Details of the last heartbeat of an earlier attempt, for resuming long work. */
   lastHeartbeatDetails: unknown;
   /** Results of the earlier steps of the pipeline, by step name. */

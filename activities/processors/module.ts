@@ -64,6 +64,7 @@ export async function runModule(spec: ModuleProcessorSpec, ctx: ProcessorContext
     idempotencyKey: ctx.idempotencyKey,
     signal,
     heartbeat: (details?: unknown) => ctx.heartbeat(details),
+    progress: (percent: number) => ctx.progress?.(percent),
     lastHeartbeat: ctx.lastHeartbeatDetails,
     log: ctx.log,
     outputDir: ctx.outputDir,

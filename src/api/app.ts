@@ -19,6 +19,8 @@ import { PROBLEM_TYPE, problemOf, ApiProblem } from './problem';
 import { registerBatchRoutes } from './routes/batch';
 import { registerConsoleRoutes } from './routes/console';
 import { registerDownloadRoutes } from './routes/downloads';
+import { registerEventRoutes } from './routes/events';
+import { registerItemRoutes } from './routes/items';
 import { registerListingRoutes } from './routes/listing';
 import { registerOperateRoutes } from './routes/operate';
 import { registerPresetRoutes } from './routes/presets';
@@ -45,6 +47,8 @@ const ROUTES: ((app: FastifyInstance, ctx: ApiContext) => void)[] = [
   registerListingRoutes,
   registerOperateRoutes,
   registerDownloadRoutes,
+  registerItemRoutes,
+  registerEventRoutes,
   registerPresetRoutes,
 ];
 

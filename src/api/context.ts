@@ -23,13 +23,28 @@ export interface ApiContext {
   log: Logger;
   /** A client acting as `who`: its Temporal identity and audit entries name the token. */
   clientFor(who: Principal): BatchClient;
-  /** Status answers shared by concurrent callers for `statusCacheMs` (one query per batch at a time). */
-  progress(batchId: string): Promise<BatchProgress>;
+  /**
+   * Status answers shared by concurrent callers for `statusCacheMs` (one query per batch at a time);
+   * for another `statusCacheMs` the last answer is given while a refresh runs. `fresh`: an answer
+   * asked for now, for callers that must not see one from before (a batch's final status once its
+   * workflow has closed); it becomes the shared answer.
+   */
+  progress(batchId: string, opts?: { fresh?: boolean }): Promise<BatchProgress>;
 }
 
 /** The Temporal identity of the service acting for `who`, as Temporal records it on each request. */
 export function serviceIdentity(who: Principal): string {
   return `durabatch-api token:${who.name} ${os.hostname()} pid ${process.pid}`;
+}
+
+/** A batch's status answer shared between callers, and the refresh of it in flight, if any. */
+interface CachedStatus {
+  /** When the answer was asked for. */
+  at: number;
+  answer: Promise<BatchProgress>;
+  /** The answer once it is there. */
+  value?: BatchProgress;
+  refresh?: Promise<BatchProgress>;
 }
 
 /** Builds the context; one Temporal connection for all callers. */
@@ -64,17 +79,44 @@ export function createApiContext(opts: {
     return c;
   };
   const reader = clientFor({ name: 'service', scopes: new Set() });
-  const cache = new Map<string, { at: number; answer: Promise<BatchProgress> }>();
-  const progress = (batchId: string): Promise<BatchProgress> => {
+  const cache = new Map<string, CachedStatus>();
+  const ttl = settings.statusCacheMs;
+  const progress = (batchId: string, opts: { fresh?: boolean } = {}): Promise<BatchProgress> => {
     const now = Date.now();
-    const hit = cache.get(batchId);
-    if (hit && now - hit.at < settings.statusCacheMs) return hit.answer;
+    const hit = opts.fresh ? undefined : cache.get(batchId);
+    if (hit && now - hit.at < ttl) return hit.answer;
+    // Expired a moment ago: answer the last status while one refresh runs, so that callers polling
+    // a batch never queue behind its round trips (describe, pollers, query: tens of ms, seconds on
+    // a loaded server). An answer is never older than 2 × statusCacheMs; past that callers wait.
+    if (hit?.value && now - hit.at < 2 * ttl) {
+      hit.refresh ??= refresh(batchId, hit);
+      return hit.answer;
+    }
+    // The answer still on its way, or the refresh of one too old to give: wait for it, never ask twice.
+    if (hit && !hit.value) return hit.answer;
+    if (hit?.refresh) return hit.refresh;
+    const entry: CachedStatus = { at: now, answer: reader.progress(batchId) };
+    cache.set(batchId, entry);
+    entry.answer.then(
+      (value) => (entry.value = value),
+      // A failed answer is not reused.
+      () => cache.get(batchId) === entry && cache.delete(batchId),
+    );
+    // Old entries are dropped so the map stays small.
+    if (cache.size > 1_000) for (const [k, v] of cache) if (now - v.at > 2 * ttl) cache.delete(k);
+    return entry.answer;
+  };
+  /** Asks again for `stale`'s batch; the answer replaces `stale` once it is there. */
+  const refresh = (batchId: string, stale: CachedStatus): Promise<BatchProgress> => {
+    const at = Date.now();
     const answer = reader.progress(batchId);
-    cache.set(batchId, { at: now, answer });
-    // A failed answer is not reused; old entries are dropped so the map stays small.
-    answer.catch(() => cache.delete(batchId));
-    if (cache.size > 1_000)
-      for (const [k, v] of cache) if (now - v.at > settings.statusCacheMs) cache.delete(k);
+    answer.then(
+      (value) => {
+        if (cache.get(batchId) === stale) cache.set(batchId, { at, answer, value });
+      },
+      // The stale answer ages out; the next caller after that asks (and waits) itself.
+      () => (stale.refresh = undefined),
+    );
     return answer;
   };
   return {

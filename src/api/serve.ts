@@ -59,6 +59,9 @@ export async function serve(flags: ServeFlags): Promise<void> {
   const { buildApiApp } = await import('./app');
   const ctx = createApiContext({ settings, config, home, env, tokens, log });
   const app = await buildApiApp(ctx);
+  const { sweepAbandonedUploads } = await import('./uploads');
+  const swept = await sweepAbandonedUploads(ctx.settings.uploadsDir).catch(() => 0);
+  if (swept > 0) log.info({ swept }, `removed ${swept} upload folder(s) abandoned mid-request`);
   const stops: (() => Promise<unknown>)[] = [() => env.close(), () => app.close()];
   if (settings.worker) {
     const { startServiceWorker } = await import('./service-worker');

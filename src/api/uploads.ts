@@ -6,7 +6,7 @@
 // win); any other request's folder is removed.
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,6 +32,39 @@ export async function newRequestFolder(uploadsDir: string): Promise<RequestFolde
   const dir = path.join(uploadsDir, '.incoming', randomUUID());
   await mkdir(dir, { recursive: true });
   return { dir, filesDir: path.join(dir, 'files') };
+}
+
+/** An incoming folder untouched this long belongs to a request whose service died mid-upload. */
+export const ABANDONED_UPLOAD_MS = 24 * 3600_000;
+
+/**
+ * Removes incoming folders nobody has written to for `olderThanMs` (a service killed mid-upload
+ * leaves its request's folder behind; the request itself was never answered 202). A folder still
+ * receiving files is fresh: its files folder's time moves with every file. Returns how many went.
+ */
+export async function sweepAbandonedUploads(
+  uploadsDir: string,
+  olderThanMs = ABANDONED_UPLOAD_MS,
+  now = Date.now(),
+): Promise<number> {
+  const incoming = path.join(uploadsDir, '.incoming');
+  const names = await readdir(incoming).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names) {
+    const dir = path.join(incoming, name);
+    const times = await Promise.all(
+      [dir, path.join(dir, 'files')].map((p) =>
+        stat(p).then(
+          (s) => s.mtimeMs,
+          () => 0,
+        ),
+      ),
+    );
+    if (now - Math.max(...times) < olderThanMs) continue;
+    await rm(dir, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
 }
 
 export async function removeFolder(folder: RequestFolder): Promise<void> {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { presetsOf } from '../../src/api/presets';
 import { loadConfig } from '../../src/config/load';
 import { ALLOW_NONE, allowListOf } from '../../src/worker/allow-settings';
 import { installTools, parseAssignments, toolPaths, versions, type Tools } from './tools';
@@ -51,10 +52,14 @@ interface Service {
   deploy?: { replicas?: number };
   stop_grace_period?: string;
   ports?: { target: number; published: string; host_ip?: string }[];
+  configs?: { source: string; target: string }[];
+  secrets?: { source: string; target: string }[];
 }
 interface Project {
   services: Record<string, Service>;
   volumes: Record<string, unknown>;
+  configs?: Record<string, { file?: string; content?: string; environment?: string }>;
+  secrets?: Record<string, { file?: string; environment?: string }>;
 }
 
 let tools: Tools;
@@ -65,7 +70,20 @@ const cleanEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() 
 async function composeConfig(file: string, envFile: string, extra: string[] = []): Promise<Result> {
   return exec(
     tools.compose,
-    ['-f', file, '--env-file', envFile, '--profile', 'cli', '--profile', 'codec', 'config', ...extra],
+    [
+      '-f',
+      file,
+      '--env-file',
+      envFile,
+      '--profile',
+      'cli',
+      '--profile',
+      'codec',
+      '--profile',
+      'api',
+      'config',
+      ...extra,
+    ],
     { env: cleanEnv },
   );
 }
@@ -115,9 +133,10 @@ describe('docker-compose.yml', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('has the whole topology: database, schema, server, namespace init, UI, workers, CLI, codec', () => {
+  it('has the whole topology: database, schema, server, namespace init, UI, workers, CLI, codec, API', () => {
     expect(Object.keys(project.services).sort()).toEqual(
       [
+        'api',
         'cli',
         'codec-server',
         'postgresql',
@@ -130,6 +149,7 @@ describe('docker-compose.yml', () => {
     );
     expect(project.services.cli?.profiles).toEqual(['cli']);
     expect(project.services['codec-server']?.profiles).toEqual(['codec']);
+    expect(project.services.api?.profiles).toEqual(['api']);
   });
 
   it('starts in order: healthy database → schema done → healthy server → namespace ready → workers', () => {
@@ -142,7 +162,8 @@ describe('docker-compose.yml', () => {
     expect(dep('temporal-ui')).toEqual({ temporal: 'service_healthy' });
     expect(dep('worker')).toEqual({ 'temporal-init': 'service_completed_successfully' });
     expect(dep('cli')).toEqual({ 'temporal-init': 'service_completed_successfully' });
-    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'worker'])
+    expect(dep('api')).toEqual({ 'temporal-init': 'service_completed_successfully' });
+    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'worker', 'api'])
       expect(s[name]?.healthcheck?.test.length, `${name} has a healthcheck`).toBeGreaterThan(1);
   });
 
@@ -163,11 +184,12 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs at least two workers built from this repo, sharing one volume with the CLI at the same path', () => {
-    const { worker, cli } = project.services;
+    const { worker, cli, api } = project.services;
     expect(worker?.deploy?.replicas).toBeGreaterThanOrEqual(2);
     expect(worker?.build).toBeDefined();
     expect(worker?.command).toEqual(['worker']);
-    for (const svc of [worker, cli, project.services['codec-server']]) {
+    expect(api?.image).toBe(worker?.image);
+    for (const svc of [worker, cli, api, project.services['codec-server']]) {
       const data = svc?.volumes?.find((v) => v.target === '/data');
       expect(data).toMatchObject({ type: 'volume', source: 'durabatch-data' });
       expect(svc?.environment?.DURABATCH_HOME).toMatch(/^\/data\//);
@@ -185,20 +207,29 @@ describe('docker-compose.yml', () => {
     expect(worker?.environment?.DURABATCH_METRICS_ADDRESS).toMatch(/:9464$/);
   });
 
-  it('publishes nothing but the Web UI, and that on 127.0.0.1 only', async () => {
+  it('publishes nothing but the Web UI and the API, and those on 127.0.0.1 only', async () => {
     const published = Object.entries(project.services).flatMap(([name, svc]) =>
-      (svc.ports ?? []).map((p) => ({ name, target: p.target, host_ip: p.host_ip })),
+      (svc.ports ?? []).map((p) => ({ name, target: p.target, published: p.published, host_ip: p.host_ip })),
     );
-    expect(published).toEqual([{ name: 'temporal-ui', target: 8080, host_ip: '127.0.0.1' }]);
+    expect(published.sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+      { name: 'api', target: 8080, published: envExample.DURABATCH_API_PORT, host_ip: '127.0.0.1' },
+      { name: 'temporal-ui', target: 8080, published: envExample.TEMPORAL_UI_PORT, host_ip: '127.0.0.1' },
+    ]);
+    // Both on the host: they cannot share a port.
+    expect(envExample.DURABATCH_API_PORT).not.toBe(envExample.TEMPORAL_UI_PORT);
     // The same with a .env that sets every port variable the file ever read.
     const dir = await mkdtemp(path.join(os.tmpdir(), 'compose-ports-'));
     const env = path.join(dir, '.env');
-    await writeFile(env, 'TEMPORAL_PORT=7233\nTEMPORAL_UI_PORT=9090\nDURABATCH_CODEC_PORT=8888\n');
+    await writeFile(
+      env,
+      'TEMPORAL_PORT=7233\nTEMPORAL_UI_PORT=9090\nDURABATCH_CODEC_PORT=8888\nDURABATCH_API_PORT=9091\n',
+    );
     const r = await composeConfig('docker-compose.yml', env, ['--format', 'json']);
     expect(r.code).toBe(0);
     const ports = Object.values((JSON.parse(r.stdout) as Project).services).flatMap((svc) => svc.ports ?? []);
-    expect(ports).toEqual([
+    expect(ports.sort((a, b) => a.published.localeCompare(b.published))).toEqual([
       expect.objectContaining({ target: 8080, published: '9090', host_ip: '127.0.0.1' }),
+      expect.objectContaining({ target: 8080, published: '9091', host_ip: '127.0.0.1' }),
     ]);
     await rm(dir, { recursive: true, force: true });
   });
@@ -225,6 +256,39 @@ describe('docker-compose.yml', () => {
     const worker = (JSON.parse(r.stdout) as Project).services.worker;
     expect(worker?.environment?.DURABATCH_ALLOW_ORIGINS).toBe('https://api.example.com');
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs the API as `serve` on all interfaces with tokens from a secret file, presets from a config file', async () => {
+    const api = project.services.api;
+    expect(api?.command).toEqual([
+      'serve',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '8080',
+      '--config',
+      '/run/configs/durabatch-service.json',
+      '--token-file',
+      '/run/secrets/durabatch-api-tokens',
+    ]);
+    expect(api?.secrets).toEqual([
+      { source: 'durabatch-api-tokens', target: '/run/secrets/durabatch-api-tokens' },
+    ]);
+    expect(api?.configs).toEqual([
+      { source: 'durabatch-service', target: '/run/configs/durabatch-service.json' },
+    ]);
+    // From files beside the compose file, never a literal in it or in the environment.
+    expect(project.secrets?.['durabatch-api-tokens']?.file).toBe(path.join(ROOT, 'api-tokens'));
+    expect(project.configs?.['durabatch-service']?.file).toBe(path.join(ROOT, 'config', 'service.json'));
+    expect(Object.keys(api?.environment ?? {}).filter((k) => /TOKEN/.test(k))).toEqual([]);
+    // What `serve` reads from that config file: the template's presets load.
+    const { config } = await loadConfig({ file: path.join(ROOT, 'config', 'service.json'), env: {} });
+    expect(Object.keys(config.api.presets)).toEqual(['ingest-documents']);
+    // ... and pass the checks serve makes before it listens.
+    expect([...presetsOf(config.api).values()].map((p) => [p.name, p.origins])).toEqual([
+      ['ingest-documents', ['https://docs.example.com']],
+    ]);
+    expect(config.api.sourceRoots).toEqual(['/data/input']);
   });
 
   it('the namespace init script creates every search attribute durabatch uses', async () => {
@@ -278,6 +342,12 @@ describe('Dockerfile', () => {
     });
     expect(codec.code).toBe(0);
     for (const flag of ['--host', '--port', '--cors-origin']) expect(codec.stdout).toContain(flag);
+    const serve = await exec(process.execPath, ['bin/durabatch.js', 'serve', '--help'], {
+      cwd: dir,
+      env: cleanEnv,
+    });
+    expect(serve.code).toBe(0);
+    for (const flag of ['--host', '--port', '--config', '--token-file']) expect(serve.stdout).toContain(flag);
     await rm(dir, { recursive: true, force: true });
   });
 });

@@ -2,7 +2,7 @@
 // run.ts as a child process (which runs the real durabatch CLI), then its verdict and the files it
 // produced, read back independently of the example's own check.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import ExcelJS from 'exceljs';
@@ -37,6 +37,8 @@ async function runExample(name: string): Promise<ExampleRun> {
     DURABATCH_HOME: inject('toolsHome'),
     DURABATCH_TASK_QUEUE: `example-${name}-${process.pid}-${++seq}-${Date.now().toString(36)}`,
     DURABATCH_OUTPUT_DIR: out,
+    // The batch service's batches (example:api) go to <out>/<batchId>.
+    DURABATCH_API_OUTPUT_ROOT: out,
     EXAMPLE_WORK_DIR: work,
   };
   let code = 0;
@@ -157,5 +159,39 @@ describe('examples', { timeout: 250_000 }, () => {
     expect(actions.filter((a) => a !== 'start')).toEqual(['pause by budget', 'set', 'resume']);
     expect(audit.find((a) => a.action === 'pause')!.args!.budget).toBe(3);
     expect(audit.find((a) => a.action === 'set')!.args!.budget).toBe(6);
+  });
+
+  it('api: the documents job through the service: the scan fails, the events end each document once', async () => {
+    const r = await runExample('api');
+    expect(r.code, r.stderr).toBe(0);
+    const verdict =
+      /api: batch (\S+): 10 documents through the service, 9 stored \(9 intact, once each\), 1 failed \(D0005 PermanentTargetError after \d+ attempt\(s\)\); events: 10 documents ended, 10 distinct, \d+ counts, end 9\/1 = report 9\/1; the retried POST answered the same batch; failed\.csv 1 row\(s\), archive \d+ bytes\napi: OK/.exec(
+        r.stderr,
+      );
+    expect(verdict, r.stderr).not.toBeNull();
+    const batchId = verdict![1]!;
+    // Each request was shown as it ran.
+    expect(r.stderr).toMatch(/^POST \/v1\/batches \[multipart: 10 files, .*\] → 202 in \d+ ms: /m);
+    expect(r.stderr).toMatch(new RegExp(`^GET /v1/batches/${batchId}/events → 200: text/event-stream`, 'm'));
+    expect(r.stderr).toMatch(
+      new RegExp(`^GET /v1/batches/${batchId}/items\\?status=failed → 200 .*: 1 failed`, 'm'),
+    );
+    // One batch, though the POST was sent twice: one output directory under the service's root.
+    expect(await readdir(r.out)).toEqual([batchId]);
+    const summary = JSON.parse(
+      await readFile(path.join(r.out, batchId, 'results', 'summary.json'), 'utf8'),
+    ) as ExampleRun['summary'];
+    expect(summary).toMatchObject({ status: 'partial_failure', total: 10, succeeded: 9, failed: 1 });
+    const failedCsv = await readFile(path.join(r.out, batchId, 'results', 'failed.csv'), 'utf8');
+    expect(failedCsv.trim().split('\n')).toHaveLength(2); // header + the scan
+    expect(failedCsv).toContain('scan-0005.pdf');
+    // The service acted as the example's token: the start is audited under its name.
+    const audit = await readJsonLines<{ action: string; user?: string }>(
+      path.join(r.out, batchId, 'audit', 'audit.jsonl'),
+    );
+    expect(audit.filter((a) => a.action === 'start').map((a) => a.user)).toEqual(['token:ingest-app']);
+    // The downloads are the batch's own files.
+    expect(await readFile(path.join(r.work, 'downloads', 'failed.csv'), 'utf8')).toBe(failedCsv);
+    expect((await zipEntries(path.join(r.work, 'downloads', `${batchId}.zip`))).length).toBeGreaterThan(0);
   });
 });

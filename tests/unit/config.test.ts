@@ -173,7 +173,13 @@ describe('errors', () => {
 describe('templates', () => {
   it('every config/*.json loads and explains each of its settings in "$comment"', async () => {
     const files = (await readdir(path.join(root, 'config'))).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['development.json', 'production.json', 'staging.json', 'testing.json']);
+    expect(files.sort()).toEqual([
+      'development.json',
+      'production.json',
+      'service.json',
+      'staging.json',
+      'testing.json',
+    ]);
     for (const name of files) {
       const file = path.join(root, 'config', name);
       const { config } = await loadConfig({ file, env: {} });

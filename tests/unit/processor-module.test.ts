@@ -70,12 +70,18 @@ describe('module processor: results', () => {
   it('calls the default export with the item and context, and returns a bounded body, output and cost', async () => {
     const file = await fixture(`
       export default async function process(item, ctx) {
-        const { signal, log, heartbeat, ...plain } = ctx;
+        const { signal, log, heartbeat, progress, ...plain } = ctx;
         log.info('hello');
+        progress(42);
         return { item, ctx: plain, aborted: signal.aborted, cost: 0.25 };
       }`);
     const steps = { fetch: { name: 'fetch', attempt: 1, latencyMs: 3, body: { id: 9 } } };
-    const out = await runModule(spec(file), makeCtx({ name: 'Zoë' }, { steps }));
+    const reported: number[] = [];
+    const out = await runModule(
+      spec(file),
+      makeCtx({ name: 'Zoë' }, { steps, progress: (p: number) => void reported.push(p) }),
+    );
+    expect(reported).toEqual([42]);
     expect(out.cost).toBe(0.25);
     expect(out.files).toBeUndefined(); // nothing written: the empty documents folder is removed
     expect(existsSync(path.join(outputDir, 'documents', 'K5'))).toBe(false);

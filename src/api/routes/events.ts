@@ -1,0 +1,94 @@
+// GET /v1/batches/{id}/events: a batch's live events as Server-Sent Events, resumable from any id
+// it sent (Last-Event-ID), on this replica or another, before or after a restart.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { typed } from '../app';
+import type { ApiContext } from '../context';
+import { batchFiles } from '../events/batch-files';
+import { snapshotsOf } from '../events/batch-snapshots';
+import { parseEventId, START } from '../events/event-id';
+import { streamBatchEvents, type EventSink } from '../events/event-stream';
+import { ApiProblem } from '../problem';
+import { BatchIdParam, COMMON_PROBLEMS, Problem } from '../schemas';
+
+const EventsQuery = z.object({
+  lastEventId: z
+    .string()
+    .max(64)
+    .optional()
+    .describe('Resume after this event id (for clients that cannot send the Last-Event-ID header).'),
+});
+
+export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const snapshots = snapshotsOf(ctx);
+  typed(app).get(
+    '/v1/batches/:id/events',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'A batch’s live events (Server-Sent Events)',
+        description: [
+          'text/event-stream. `counts`: the status (as GET /v1/batches/{id}), at connect and whenever a count changes (checked about twice a second).',
+          '`item`: a transition of one item `{ key, index, state: started|retrying|succeeded|failed|cancelled|skipped, attempt, error?, errorType?, latencyMs?, step?, at }`.',
+          '`progress`: `{ key, index, percent, at }` as the processor reports it. `end`: the final status, after every other event; the stream then closes.',
+          'Every event has an id; reconnecting with `Last-Event-ID` (or `?lastEventId=`) resumes after it with no transition lost or repeated, on any replica. A comment every 15 s keeps idle connections open.',
+        ].join(' '),
+        tags: ['batches'],
+        params: BatchIdParam,
+        querystring: EventsQuery,
+        response: { 200: z.string().describe('text/event-stream'), 404: Problem, ...COMMON_PROBLEMS },
+      },
+    },
+    async (req, reply) => {
+      const header = req.headers['last-event-id'];
+      const given = (Array.isArray(header) ? header[0] : header) ?? req.query.lastEventId;
+      const cursor = given === undefined || given === '' ? START : parseEventId(given);
+      if (!cursor)
+        throw new ApiProblem(
+          400,
+          'Bad Last-Event-ID',
+          `Last-Event-ID "${given!.slice(0, 64)}" is not an id this stream sent`,
+          'reconnect with the id of the last event received, or without Last-Event-ID to start from the beginning',
+        );
+      const files = await batchFiles(ctx.clientFor(req.principal), req.params.id);
+
+      const raw = reply.raw;
+      reply.hijack();
+      raw.writeHead(200, {
+        ...(reply.getHeaders() as Record<string, string>),
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      const stop = new AbortController();
+      raw.on('close', () => stop.abort());
+      const write = (text: string) =>
+        new Promise<void>((resolve) => {
+          if (stop.signal.aborted || raw.write(text)) return resolve();
+          const done = () => {
+            raw.off('drain', done);
+            stop.signal.removeEventListener('abort', done);
+            resolve();
+          };
+          raw.on('drain', done);
+          stop.signal.addEventListener('abort', done);
+        });
+      const sink: EventSink = {
+        send: (event, data, id) =>
+          write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
+        comment: (text) => write(`: ${text}\n\n`),
+      };
+      await sink.comment('durabatch events');
+      try {
+        await streamBatchEvents({ ctx, snapshots, files, cursor, sink, signal: stop.signal });
+      } catch (err) {
+        // The status is sent already: say why the stream ends, as an event a client can show.
+        req.log.warn({ err, batchId: files.batchId }, 'events stream failed');
+        await sink.send('error', { detail: (err as Error).message }).catch(() => undefined);
+      } finally {
+        raw.end();
+      }
+    },
+  );
+}
