@@ -96,6 +96,32 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
+    // The batch console: plain ES modules run by the browser (no build step).
+    files: ['src/api/console/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'AbortController',
+          'clearTimeout',
+          'confirm',
+          'console',
+          'document',
+          'Element',
+          'fetch',
+          'FormData',
+          'location',
+          'requestAnimationFrame',
+          'sessionStorage',
+          'setTimeout',
+          'TextDecoderStream',
+          'URL',
+          'URLSearchParams',
+          'window',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     // bin/ is plain JavaScript run by Node (the CLI's launcher and its build).
     files: ['bin/**/*.js'],
     languageOptions: {

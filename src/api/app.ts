@@ -17,6 +17,7 @@ import { requireScope, type Principal } from './auth';
 import type { ApiContext } from './context';
 import { PROBLEM_TYPE, problemOf, ApiProblem } from './problem';
 import { registerBatchRoutes } from './routes/batch';
+import { registerConsoleRoutes } from './routes/console';
 import { registerDownloadRoutes } from './routes/downloads';
 import { registerEventRoutes } from './routes/events';
 import { registerItemRoutes } from './routes/items';
@@ -41,6 +42,7 @@ export const typed = (app: FastifyInstance) => app.withTypeProvider<ZodTypeProvi
 /** The app's route modules, each `(app, ctx) => void`; their order is the reference's order. */
 const ROUTES: ((app: FastifyInstance, ctx: ApiContext) => void)[] = [
   registerBatchRoutes,
+  registerConsoleRoutes,
   registerSubmitRoutes,
   registerListingRoutes,
   registerOperateRoutes,
