@@ -15,6 +15,7 @@ import {
 import type { ApiScope } from '../config/api';
 import { requireScope, type Principal } from './auth';
 import type { ApiContext } from './context';
+import { hideServerPaths } from './server-paths';
 import { PROBLEM_TYPE, problemOf, ApiProblem } from './problem';
 import { registerBatchRoutes } from './routes/batch';
 import { registerConsoleRoutes } from './routes/console';
@@ -69,6 +70,9 @@ export async function buildApiApp(ctx: ApiContext): Promise<FastifyInstance> {
   app.setErrorHandler((err, req, reply) => {
     const { problem, internal } = problemOf(err);
     if (internal) req.log.error({ err }, 'request failed');
+    const roots = { ...ctx.settings, home: ctx.home };
+    problem.detail = hideServerPaths(problem.detail, roots);
+    if (problem.fix) problem.fix = hideServerPaths(problem.fix, roots);
     void reply.code(problem.status).type(PROBLEM_TYPE).send(problem);
   });
   app.setNotFoundHandler((req, reply) => {

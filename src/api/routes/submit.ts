@@ -23,6 +23,7 @@ import type { Principal } from '../auth';
 import type { ApiContext } from '../context';
 import { batchLinks, BatchLinks } from '../links';
 import { presetsOf, resolvePreset } from '../presets';
+import { hideServerPaths } from '../server-paths';
 import { ApiProblem } from '../problem';
 import {
   INHERITED_SETTINGS,
@@ -140,6 +141,8 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
   const presets = presetsOf(ctx.settings);
   type FastifyZodValidatorCompiler = typeof validatorCompiler;
   const { settings } = ctx;
+  /** Staging's findings as a client may read them: no server paths. */
+  const clientText = (text: string) => hideServerPaths(text, { ...settings, home: ctx.home });
 
   /** Reads the request into `folder` (multipart files, inline items, the key list). */
   async function receive(req: FastifyRequest, folder: RequestFolder): Promise<Received> {
@@ -299,8 +302,8 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
       batchId,
       total: memo.total ?? input.source.total,
       invalid: manifest?.invalid ?? 0,
-      problems: manifest?.problems ?? [],
-      warnings: manifest?.warnings ?? [],
+      problems: (manifest?.problems ?? []).map(clientText),
+      warnings: (manifest?.warnings ?? []).map(clientText),
       status: 'running',
       links: batchLinks(batchId, client.webUiUrl(batchId)),
     };
@@ -375,8 +378,8 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
         batchId,
         total: started.total,
         invalid: started.invalid,
-        problems: started.problems,
-        warnings: started.warnings,
+        problems: started.problems.map(clientText),
+        warnings: started.warnings.map(clientText),
         status: 'running',
         links: batchLinks(batchId, started.webUiUrl),
       };
@@ -504,8 +507,8 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
           batchId,
           total: started.total,
           invalid: started.invalid,
-          problems: started.problems,
-          warnings: started.warnings,
+          problems: started.problems.map(clientText),
+          warnings: started.warnings.map(clientText),
           status: 'running',
           links: batchLinks(batchId, started.webUiUrl),
         };
