@@ -115,6 +115,16 @@ describe('service: uploads and idempotency', () => {
     expect(final).toMatchObject({ total: 20, succeeded: 18, failed: 2, status: 'partial_failure' });
     const status = await api.call('GET', `/v1/batches/${batchId}`, { token });
     expect(status.body).toMatchObject({ status: 'partial_failure', total: 20, succeeded: 18, failed: 2 });
+    // One request tells an application what failed.
+    const withFailed = await api.call<{ failedItems: { key: string; errorType: string; error: string }[] }>(
+      'GET',
+      `/v1/batches/${batchId}?include=failed`,
+      { token },
+    );
+    expect(withFailed.status).toBe(200);
+    // In source order: letters/ sorts before scans/.
+    expect(withFailed.body.failedItems.map((f) => f.key)).toEqual(['D13', 'D07']);
+    expect(withFailed.body.failedItems[1]!.error).toContain('form field patient_id is missing');
     const failures = await h.ctx.batches.failures(batchId);
     expect(failures.map((f) => f.key).sort()).toEqual(['D07', 'D13']);
     expect(failures[0]!.errorMessage).toContain('form field patient_id is missing');
@@ -300,4 +310,17 @@ describe('service: uploads and idempotency', () => {
     const missing = await api.call('POST', '/v1/batches/no-such-batch/retry-failed', { token });
     expect(missing.status).toBe(404);
   }, 60_000);
+
+  it('names an uploaded file by its path in the upload, never by the service’s disk', async () => {
+    const batchId = `bad-meta-${Date.now()}`;
+    const res = await api.call('POST', '/v1/batches', {
+      token,
+      body: form({ preset: 'intake', batchId }, [['a.pdf', '%PDF-1.4\n']], ['metadata.json', '{"a.pdf": ']),
+    });
+    expect(res.status, res.text).toBe(400);
+    expect(res.text).toContain('metadata.json');
+    expect(res.text).not.toContain(uploads());
+    expect(res.text).not.toContain(h.ctx.dir);
+    expect(await exists(batchId)).toBe(false);
+  });
 });
