@@ -4,6 +4,7 @@
 // figures cannot be read is counted as unreadable, never failing the whole answer.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { storagePathProblem } from '../home/storage-paths';
 import type { Client } from '@temporalio/client';
 import type { BatchProgress } from '../../workflows/types';
 import { listBatches, type BatchListEntry } from '../client/listing';
@@ -63,8 +64,9 @@ type Figures = Pick<
 >;
 
 /** A summary.json, if it is one (a half-copied or foreign file counts as unreadable). */
-async function readSummary(outputDir: string | null): Promise<Figures | undefined> {
-  if (!outputDir) return undefined;
+async function readSummary(outputDir: string | null, roots: readonly string[]): Promise<Figures | undefined> {
+  // A batch whose output lies outside the service's storage roots is not read (storage-roots.ts).
+  if (!outputDir || (await storagePathProblem(outputDir, roots)) !== undefined) return undefined;
   const text = await readFile(path.join(outputDir, 'results', 'summary.json'), 'utf8').catch(() => undefined);
   if (!text) return undefined;
   try {
@@ -111,6 +113,7 @@ export async function analytics(
   namespace: string,
   filters: AnalyticsFilters,
   live: (batchId: string) => Promise<BatchProgress>,
+  roots: readonly string[],
 ): Promise<Analytics> {
   const now = new Date();
   const needle = filters.source?.toLowerCase();
@@ -152,7 +155,7 @@ export async function analytics(
     const figures =
       b.workflowStatus === 'RUNNING'
         ? await live(b.batchId).catch(() => undefined)
-        : await readSummary(b.outputDir);
+        : await readSummary(b.outputDir, roots);
     const status = figures?.status ?? b.status;
     out.batches.byStatus[status] = (out.batches.byStatus[status] ?? 0) + 1;
     if (!figures) {

@@ -10,7 +10,9 @@ import { BatchClient } from '../client/batch-client';
 import type { ApiSettings } from '../config/api';
 import type { Config } from '../config/schema';
 import type { Environment } from '../server/environment';
+import { storagePathProblem } from '../home/storage-paths';
 import type { Principal, TokenTable } from './auth';
+import { serviceStorageRoots } from './storage-roots';
 
 export interface ApiContext {
   /** The service's settings, paths resolved. */
@@ -21,6 +23,8 @@ export interface ApiContext {
   env: Environment;
   tokens: TokenTable;
   log: Logger;
+  /** Folders the service reads batches' files in (see storage-roots.ts). */
+  storageRoots: readonly string[];
   /** A client acting as `who`: its Temporal identity and audit entries name the token. */
   clientFor(who: Principal): BatchClient;
   /**
@@ -56,7 +60,13 @@ export function createApiContext(opts: {
   tokens: TokenTable;
   log: Logger;
 }): ApiContext {
-  const { settings, env, home } = opts;
+  const { env, home } = opts;
+  const settings = {
+    ...opts.settings,
+    uploadsDir: path.resolve(opts.settings.uploadsDir ?? path.join(home, 'uploads')),
+    outputRoot: path.resolve(opts.settings.outputRoot),
+  };
+  const storageRoots = serviceStorageRoots(settings, home, opts.config.allow);
   const clients = new Map<string, BatchClient>();
   const clientFor = (who: Principal): BatchClient => {
     let c = clients.get(who.name);
@@ -73,6 +83,8 @@ export function createApiContext(opts: {
         home,
         webUiBase: env.webUiBase,
         auditFields: { user: `token:${who.name}`, via: 'durabatch-api' },
+        // An ended batch's summary is read only inside the service's storage roots.
+        outputReadable: async (dir) => (await storagePathProblem(dir, storageRoots)) === undefined,
       });
       clients.set(who.name, c);
     }
@@ -120,11 +132,8 @@ export function createApiContext(opts: {
     return answer;
   };
   return {
-    settings: {
-      ...settings,
-      uploadsDir: path.resolve(settings.uploadsDir ?? path.join(home, 'uploads')),
-      outputRoot: path.resolve(settings.outputRoot),
-    },
+    settings,
+    storageRoots,
     config: opts.config,
     home,
     env,

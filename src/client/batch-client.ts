@@ -70,6 +70,8 @@ export interface BatchClientOptions {
   webUiBase?: string | null;
   /** Fields over the client's own in the audit entries it writes (the service names the caller's token). */
   auditFields?: { user?: string; via?: string };
+  /** Whether an ended batch's summary may be read from its output directory (the service's roots). Default: yes. */
+  outputReadable?: (outputDir: string) => Promise<boolean>;
 }
 
 export type EngineOptions = Pick<
@@ -285,7 +287,7 @@ export class BatchClient {
         return await this.query(batchId, desc.taskQueue, () => handle.query(progressQuery));
       }
       const outputDir = memoOutputDir(desc);
-      if (outputDir) {
+      if (outputDir && (await (this.opts.outputReadable?.(outputDir) ?? true))) {
         const summary = await readFile(path.join(outputDir, 'results', 'summary.json'), 'utf8').catch(
           () => undefined,
         );

@@ -24,10 +24,19 @@ interface Serve {
   url: string;
 }
 
-/** `durabatch serve --port 0` on the shared dev server; resolves with the URL it prints. */
-async function startServe(home: string): Promise<Serve> {
+/**
+ * `durabatch serve --port 0` on the shared dev server; resolves with the URL it prints. `readable`:
+ * the folder of the test's batches (their output and staged source), one of its storage roots.
+ */
+async function startServe(home: string, readable: string): Promise<Serve> {
   const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
-    env: { ...process.env, DURABATCH_HOME: home, TEMPORAL_ADDRESS: inject('temporalAddress'), CI: 'true' },
+    env: {
+      ...process.env,
+      DURABATCH_HOME: home,
+      DURABATCH_ALLOW_PATHS: readable,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      CI: 'true',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -61,7 +70,7 @@ describe('e2e: serve killed with SIGKILL mid-batch', () => {
 
   it('the batch goes on, and the stream resumes on a new process with nothing lost or repeated', async () => {
     const home = await mkdtemp(path.join(inject('tmpRoot'), 'serve-home-'));
-    const first = await startServe(home);
+    const first = await startServe(home, h.ctx.dir);
     served.push(first);
     const target = await h.target();
     const { batchId, csv } = await h.source('serve-kill', ROWS);
@@ -93,7 +102,7 @@ describe('e2e: serve killed with SIGKILL mid-batch', () => {
       finishedOf(await h.ctx.batches.progress(batchId)) >= doneAtKill + 8 ? true : undefined,
     );
 
-    const second = await startServe(home);
+    const second = await startServe(home, h.ctx.dir);
     served.push(second);
     const after = await events(second.url, lastId(before.events));
     expect(after.ended).toBe(true);

@@ -59,6 +59,9 @@ export async function startApiService(
       ...config.api,
       ...(made.length ? { tokens: made.map((t) => t.entry) } : {}),
     },
+    // The test context's batches (started by BatchClient) write under <dir>/output: the service
+    // reads batches' files only inside its storage roots, so that folder is one of them.
+    allow: { ...config.allow, paths: [path.join(tctx.dir, 'output'), ...[config.allow?.paths ?? []].flat()] },
   });
   const env: Environment = {
     connection: tctx.connection,

@@ -11,6 +11,7 @@ import { itemJournalFile, parseJournalLine, type JournalEntry } from '../../outp
 import { readStagedPage } from '../../source/page-reader';
 import { describeOr404 } from '../batch-lookup';
 import { ApiProblem } from '../problem';
+import { requireInsideRoots } from '../storage-roots';
 
 export interface BatchFiles {
   batchId: string;
@@ -21,8 +22,15 @@ export interface BatchFiles {
 const known = new Map<string, Promise<BatchFiles>>();
 const MAX_KNOWN = 1_000;
 
-/** The batch's files; 404 for an unknown batch, 409 for a workflow durabatch did not start. */
-export function batchFiles(client: BatchClient, batchId: string): Promise<BatchFiles> {
+/**
+ * The batch's files; 404 for an unknown batch, 409 for a workflow durabatch did not start, 403 when
+ * its output or staged source lies outside the service's storage `roots`.
+ */
+export function batchFiles(
+  client: BatchClient,
+  batchId: string,
+  roots: readonly string[],
+): Promise<BatchFiles> {
   let found = known.get(batchId);
   if (!found) {
     found = (async () => {
@@ -35,7 +43,9 @@ export function batchFiles(client: BatchClient, batchId: string): Promise<BatchF
           `workflow "${batchId}" has no output directory in its memo: durabatch did not start it`,
           'use the id of a batch (GET /v1/batches)',
         );
+      await requireInsideRoots(roots, batchId, outputDir, 'output directory');
       const input = await readBatchInput(client, batchId);
+      await requireInsideRoots(roots, batchId, input.source.dir, 'staged source');
       return { batchId, outputDir, source: input.source };
     })();
     if (known.size >= MAX_KNOWN) known.delete(known.keys().next().value!);

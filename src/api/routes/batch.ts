@@ -61,7 +61,7 @@ export function registerBatchRoutes(app: FastifyInstance, ctx: ApiContext): void
     async (req) => {
       const status = await ctx.progress(req.params.id);
       if (req.query.include !== 'failed') return status;
-      const files = await batchFiles(ctx.clientFor(req.principal), req.params.id);
+      const files = await batchFiles(ctx.clientFor(req.principal), req.params.id, ctx.storageRoots);
       const page = await listItems(files, snapshots, {
         from: 0,
         limit: FAILED_IN_STATUS,

@@ -15,6 +15,7 @@ import { typed } from '../app';
 import { describeOr404 } from '../batch-lookup';
 import type { ApiContext } from '../context';
 import { batchPath } from '../links';
+import { requireInsideRoots } from '../storage-roots';
 import { ApiProblem } from '../problem';
 import { BatchIdParam, COMMON_PROBLEMS, Problem } from '../schemas';
 
@@ -49,6 +50,7 @@ const DOWNLOAD_PROBLEMS = { 404: Problem, 409: Problem, ...COMMON_PROBLEMS } as 
 async function endedReport(
   c: BatchClient,
   batchId: string,
+  roots: readonly string[],
 ): Promise<{ outputDir: string; summary: Summary }> {
   const desc = await describeOr404(c, batchId);
   const outputDir = memoOutputDir(desc);
@@ -60,6 +62,7 @@ async function endedReport(
       'list the batches with GET /v1/batches',
     );
   }
+  await requireInsideRoots(roots, batchId, outputDir, 'output directory');
   if (desc.status.name === 'RUNNING') {
     throw new ApiProblem(
       409,
@@ -154,7 +157,7 @@ export function registerDownloadRoutes(app: FastifyInstance, ctx: ApiContext): v
     },
     async (req) => {
       const { id } = req.params;
-      const { summary } = await endedReport(client(), id);
+      const { summary } = await endedReport(client(), id, ctx.storageRoots);
       return {
         ...summary,
         batchId: id,
@@ -185,7 +188,7 @@ export function registerDownloadRoutes(app: FastifyInstance, ctx: ApiContext): v
       },
       async (req, reply) => {
         const { id } = req.params;
-        const { outputDir } = await endedReport(client(), id);
+        const { outputDir } = await endedReport(client(), id, ctx.storageRoots);
         return sendResultsFile(reply, id, outputDir, file, CONTENT_TYPES.csv);
       },
     );
@@ -216,7 +219,7 @@ export function registerDownloadRoutes(app: FastifyInstance, ctx: ApiContext): v
     },
     async (req, reply) => {
       const { id } = req.params;
-      const { outputDir, summary } = await endedReport(client(), id);
+      const { outputDir, summary } = await endedReport(client(), id, ctx.storageRoots);
       if (!summary.files?.workbook) {
         throw new ApiProblem(
           404,
@@ -247,7 +250,7 @@ export function registerDownloadRoutes(app: FastifyInstance, ctx: ApiContext): v
     },
     async (req, reply) => {
       const { id } = req.params;
-      const { outputDir } = await endedReport(client(), id);
+      const { outputDir } = await endedReport(client(), id, ctx.storageRoots);
       const entries = await archiveEntries(outputDir);
       const zip = new ZipFile();
       // A file that vanishes mid-stream ends the download as a broken response, never a silent gap.

@@ -50,7 +50,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
           `Last-Event-ID "${given!.slice(0, 64)}" is not an id this stream sent`,
           'reconnect with the id of the last event received, or without Last-Event-ID to start from the beginning',
         );
-      const files = await batchFiles(ctx.clientFor(req.principal), req.params.id);
+      const files = await batchFiles(ctx.clientFor(req.principal), req.params.id, ctx.storageRoots);
 
       const raw = reply.raw;
       reply.hijack();

@@ -73,7 +73,7 @@ export function registerItemRoutes(app: FastifyInstance, ctx: ApiContext): void 
       },
     },
     async (req) => {
-      const files = await batchFiles(ctx.clientFor(req.principal), req.params.id);
+      const files = await batchFiles(ctx.clientFor(req.principal), req.params.id, ctx.storageRoots);
       const only = new Set(
         (req.query.status ?? '')
           .split(',')

@@ -198,6 +198,7 @@ export function registerListingRoutes(app: FastifyInstance, ctx: ApiContext): vo
         ctx.env.namespace,
         { since: resolveSince(since), source, label },
         (batchId) => ctx.progress(batchId),
+        ctx.storageRoots,
       );
     },
   );
