@@ -1,7 +1,7 @@
 // Starting batches through the service: inline items and source paths under the source roots run to
 // exact counts; presets are the only processors (unknown ones, URLs outside, hostile parameter values
 // and processor settings are 400); refusals start no workflow.
-import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchProgress } from '../../../workflows/types';
@@ -106,6 +106,10 @@ describe('service: starting batches', () => {
     expect(desc.taskQueue).toBe(h.ctx.taskQueue);
     expect(desc.memo).toMatchObject({ api: true, label: 'inline test', total: 4 });
     expect((desc.memo as { outputDir: string }).outputDir).toBe(path.join(h.ctx.dir, 'api-output', batchId));
+    // The start is audited in the caller's name, as the service acted for it.
+    const audit = await readFile(path.join(h.ctx.dir, 'api-output', batchId, 'audit', 'audit.jsonl'), 'utf8');
+    const start = JSON.parse(audit.split('\n')[0]!) as Record<string, unknown>;
+    expect(start).toMatchObject({ action: 'start', batchId, user: 'token:submitter', via: 'durabatch-api' });
   });
 
   it('reads a source path inside a source root, and refuses one outside or linked out', async () => {
