@@ -323,4 +323,21 @@ describe('service: uploads and idempotency', () => {
     expect(res.text).not.toContain(h.ctx.dir);
     expect(await exists(batchId)).toBe(false);
   });
+
+  it('plans an upload without naming the service’s disks', async () => {
+    const res = await api.call('POST', '/v1/batches/plan', {
+      token,
+      body: form(
+        { preset: 'intake' },
+        [['inbox/a.pdf', '%PDF-1.4\n']],
+        ['metadata.csv', 'file,doc\ninbox/a.pdf,A\nmissing.pdf,M\n'],
+      ),
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ total: 1, valid: 1, source: 'files' });
+    expect(res.body.warnings).toEqual(['metadata metadata.csv: line 3: no file "missing.pdf" in files']);
+    expect((res.body.staged as { dir: string }).dir).toMatch(/^<home>\/staged\/[0-9a-f]+$/);
+    expect(res.text).not.toContain(uploads());
+    expect(res.text).not.toContain(h.ctx.dir);
+  });
 });
