@@ -307,6 +307,16 @@ describe('service: uploads and idempotency', () => {
     const desc = await h.ctx.client.workflow.getHandle(both[0]!.body.batchId as string).describe();
     expect(desc.memo).toMatchObject({ api: true, retryOf: oldId });
     expect(await settledParents()).toBe(before + 1);
+    // The old batch's log names the token that asked for the retry, as the new batch's does.
+    const audit = await readFile(path.join(h.ctx.dir, 'api-output', oldId, 'audit', 'audit.jsonl'), 'utf8');
+    const retries = audit
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((e) => e.action === 'retry-failed');
+    expect(retries).toEqual([
+      expect.objectContaining({ user: 'token:app', via: 'durabatch-api', result: both[0]!.body.batchId }),
+    ]);
     const missing = await api.call('POST', '/v1/batches/no-such-batch/retry-failed', { token });
     expect(missing.status).toBe(404);
   }, 60_000);
