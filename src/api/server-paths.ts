@@ -1,7 +1,7 @@
 // What a client reads never maps the service's disks: staging findings and errors name an uploaded
 // file by its path inside the upload (`metadata.csv`, `files/a.pdf`), and the service's storage
-// roots by a placeholder (`<uploads>`, `<home>`, `<output>`). Applied to every problem and to the
-// findings a start answer carries.
+// roots by a placeholder (`<uploads>`, `<home>`, `<output>`). Applied to every problem, to the
+// findings a start answer carries and to a plan.
 import path from 'node:path';
 
 export interface ServerRoots {
@@ -28,4 +28,15 @@ export function hideServerPaths(text: string, roots: ServerRoots): string {
     out = out.replace(new RegExp(escape(root), 'g'), name);
   }
   return out;
+}
+
+/** `value` (JSON: a plan, a summary) with every string in it passed through hideServerPaths. */
+export function hideServerPathsIn<T>(value: T, roots: ServerRoots): T {
+  if (typeof value === 'string') return hideServerPaths(value, roots) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => hideServerPathsIn(v, roots)) as T;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, hideServerPathsIn(v as unknown, roots)]),
+    ) as T;
+  return value;
 }

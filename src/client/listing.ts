@@ -74,7 +74,9 @@ function displayStatus(
     case WorkflowStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
       return own ?? 'running';
     case WorkflowStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-      return own === 'completed' || own === 'partial_failure' ? own : 'completed';
+      // A batch whose every item failed returns normally too (only a policy breach fails the
+      // workflow), with its own word `failed`.
+      return own === 'completed' || own === 'partial_failure' || own === 'failed' ? own : 'completed';
     case WorkflowStatus.WORKFLOW_EXECUTION_STATUS_FAILED:
       return 'failed';
     case WorkflowStatus.WORKFLOW_EXECUTION_STATUS_CANCELED:

@@ -176,6 +176,8 @@ export async function startRetryFailed(
     audit: { source: file, total: source.total, retryOf: oldId },
   });
   await appendAudit(oldOutputDir, {
+    // The service's client names the caller's token, here as in the new batch's own log.
+    ...client.opts.auditFields,
     action: 'retry-failed',
     batchId: oldId,
     args: { newBatchId: batchId, items: source.total },

@@ -2,7 +2,7 @@
 // the storage roots by placeholders.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hideServerPaths } from '../../src/api/server-paths';
+import { hideServerPaths, hideServerPathsIn } from '../../src/api/server-paths';
 
 const roots = { uploadsDir: '/srv/home/uploads', outputRoot: '/srv/output', home: '/srv/home' };
 
@@ -25,5 +25,24 @@ describe('hideServerPaths', () => {
     const odd = { uploadsDir: path.resolve('/a+b/(up)'), outputRoot: '/o', home: '/h' };
     expect(hideServerPaths('/a+b/(up)/id/metadata.json', odd)).toBe('metadata.json');
     expect(hideServerPaths('/aab/(up)/id/metadata.json', odd)).toBe('/aab/(up)/id/metadata.json');
+  });
+
+  it('hides them in every string of a JSON answer, keys and other values untouched', () => {
+    const plan = {
+      total: 2,
+      source: '/srv/home/uploads/.incoming/5f0c/files',
+      staged: { dir: '/srv/home/staged/ab12', fingerprint: 'ab12' },
+      warnings: ['metadata /srv/home/uploads/.incoming/5f0c/metadata.csv: line 4: no file "x.pdf"'],
+      refusal: null,
+      cost: { total: null },
+    };
+    expect(hideServerPathsIn(plan, roots)).toEqual({
+      total: 2,
+      source: 'files',
+      staged: { dir: '<home>/staged/ab12', fingerprint: 'ab12' },
+      warnings: ['metadata metadata.csv: line 4: no file "x.pdf"'],
+      refusal: null,
+      cost: { total: null },
+    });
   });
 });

@@ -25,7 +25,7 @@ export function registerServe(program: Command): void {
       '--new-token <name>',
       'print a new token and its entry for api.tokens / the token file, then exit',
     )
-    .option('--scopes <list>', 'scopes of --new-token: read, operate, submit (default read)', 'read')
+    .option('--scopes <list>', 'scopes of --new-token, comma-separated: read, operate, submit', 'read')
     .addHelpText(
       'after',
       `

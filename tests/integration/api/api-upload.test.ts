@@ -307,6 +307,16 @@ describe('service: uploads and idempotency', () => {
     const desc = await h.ctx.client.workflow.getHandle(both[0]!.body.batchId as string).describe();
     expect(desc.memo).toMatchObject({ api: true, retryOf: oldId });
     expect(await settledParents()).toBe(before + 1);
+    // The old batch's log names the token that asked for the retry, as the new batch's does.
+    const audit = await readFile(path.join(h.ctx.dir, 'api-output', oldId, 'audit', 'audit.jsonl'), 'utf8');
+    const retries = audit
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((e) => e.action === 'retry-failed');
+    expect(retries).toEqual([
+      expect.objectContaining({ user: 'token:app', via: 'durabatch-api', result: both[0]!.body.batchId }),
+    ]);
     const missing = await api.call('POST', '/v1/batches/no-such-batch/retry-failed', { token });
     expect(missing.status).toBe(404);
   }, 60_000);
@@ -322,5 +332,22 @@ describe('service: uploads and idempotency', () => {
     expect(res.text).not.toContain(uploads());
     expect(res.text).not.toContain(h.ctx.dir);
     expect(await exists(batchId)).toBe(false);
+  });
+
+  it('plans an upload without naming the service’s disks', async () => {
+    const res = await api.call('POST', '/v1/batches/plan', {
+      token,
+      body: form(
+        { preset: 'intake' },
+        [['inbox/a.pdf', '%PDF-1.4\n']],
+        ['metadata.csv', 'file,doc\ninbox/a.pdf,A\nmissing.pdf,M\n'],
+      ),
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ total: 1, valid: 1, source: 'files' });
+    expect(res.body.warnings).toEqual(['metadata metadata.csv: line 3: no file "missing.pdf" in files']);
+    expect((res.body.staged as { dir: string }).dir).toMatch(/^<home>\/staged\/[0-9a-f]+$/);
+    expect(res.text).not.toContain(uploads());
+    expect(res.text).not.toContain(h.ctx.dir);
   });
 });
