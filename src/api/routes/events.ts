@@ -1,6 +1,8 @@
 // GET /v1/batches/{id}/events: a batch's live events as Server-Sent Events, resumable from any id
 // it sent (Last-Event-ID), on this replica or another, before or after a restart.
+import { stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
+import { itemJournalFile } from '../../output-dir/item-journal';
 import { z } from 'zod';
 import { typed } from '../app';
 import type { ApiContext } from '../context';
@@ -51,6 +53,19 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
           'reconnect with the id of the last event received, or without Last-Event-ID to start from the beginning',
         );
       const files = await batchFiles(ctx.clientFor(req.principal), req.params.id, ctx.storageRoots);
+      // The journal only grows: an offset past its end was never sent for this batch (an id of
+      // another batch would skip this one's events).
+      const journalSize = await stat(itemJournalFile(files.outputDir)).then(
+        (s) => s.size,
+        () => 0,
+      );
+      if (cursor.journal > journalSize)
+        throw new ApiProblem(
+          400,
+          'Bad Last-Event-ID',
+          `Last-Event-ID "${given}" is past the events of batch "${files.batchId}": it was not sent for this batch`,
+          'reconnect with the id of the last event received from this batch, or without Last-Event-ID to start from the beginning',
+        );
 
       const raw = reply.raw;
       reply.hijack();

@@ -181,6 +181,14 @@ describe('service: the events stream', () => {
     });
     expect(bad.status).toBe(400);
     expect(bad.body.fix).toEqual(expect.stringContaining('Last-Event-ID'));
+    // An id of another, longer batch would skip this one's events: refused too.
+    const journalEnd = Number(/j(\d+)$/.exec(all.events.at(-1)!.id!)![1]);
+    const past = await api.call('GET', `/v1/batches/${b.batchId}/events`, {
+      token: api.tokens.reader,
+      headers: { 'last-event-id': `o0.0.j${journalEnd + 1}` },
+    });
+    expect(past.status).toBe(400);
+    expect(past.body.detail).toEqual(expect.stringContaining('not sent for this batch'));
     const missing = await api.call('GET', '/v1/batches/no-such-batch/events', { token: api.tokens.reader });
     expect(missing.status).toBe(404);
   });
