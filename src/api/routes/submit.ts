@@ -451,8 +451,12 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
           const config = batchConfig(got, folder, 'plan');
           const { planOf } = await import('../../cli/plan-batch');
           const plan = await planOf(await sourceOf(got, folder), config, req.query.estimateLatencyMs);
-          // A plan names the request folder, the staged copy and its findings' files by their paths.
-          return hideServerPathsIn(plan, { ...settings, home: ctx.home });
+          // A plan names the request folder, the staged copy and its findings' files by their paths;
+          // and the processor is the preset's, whose program, module or URL a client never sees
+          // (GET /v1/presets hides them too): it is named by the preset.
+          const shown =
+            plan.processor === null ? plan : { ...plan, processor: `preset ${got.fields.preset}` };
+          return hideServerPathsIn(shown, { ...settings, home: ctx.home });
         } finally {
           await removeFolder(folder);
         }

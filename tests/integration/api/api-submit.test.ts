@@ -240,7 +240,10 @@ describe('service: starting batches', () => {
       cost: { total: 1, perItem: 0.5 },
       estimate: { latencyMs: 200 },
       mode: { name: 'per-item' },
+      // The preset's URL is the operator's: the plan names the preset.
+      processor: 'preset items',
     });
+    expect(res.text).not.toContain(target.url);
     expect(res.body.invalidRows).toEqual([
       { line: 2, reason: 'line 2: field n: expected a number, got "x"' },
     ]);
