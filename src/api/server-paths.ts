@@ -29,3 +29,12 @@ export function hideServerPaths(text: string, roots: ServerRoots): string {
   }
   return out;
 }
+
+/** `value` with every string in it passed through hideServerPaths: for answers built of many fields. */
+export function hideServerPathsIn<T>(value: T, roots: ServerRoots): T {
+  if (typeof value === 'string') return hideServerPaths(value, roots) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => hideServerPathsIn(v, roots)) as T;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, hideServerPathsIn(v, roots)])) as T;
+  return value;
+}

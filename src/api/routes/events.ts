@@ -9,6 +9,7 @@ import { snapshotsOf } from '../events/batch-snapshots';
 import { parseEventId, START } from '../events/event-id';
 import { streamBatchEvents, type EventSink } from '../events/event-stream';
 import { ApiProblem } from '../problem';
+import { hideServerPaths } from '../server-paths';
 import { BatchIdParam, COMMON_PROBLEMS, Problem } from '../schemas';
 
 const EventsQuery = z.object({
@@ -111,7 +112,9 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
       } catch (err) {
         // The status is sent already: say why the stream ends, as an event a client can show.
         req.log.warn({ err, batchId: files.batchId }, 'events stream failed');
-        await sink.send('error', { detail: (err as Error).message }).catch(() => undefined);
+        // Past the error handler, so the service's paths are hidden here (a failed read names its file).
+        const detail = hideServerPaths((err as Error).message, { ...ctx.settings, home: ctx.home });
+        await sink.send('error', { detail }).catch(() => undefined);
       } finally {
         release();
         raw.end();

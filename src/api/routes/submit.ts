@@ -23,7 +23,7 @@ import type { Principal } from '../auth';
 import type { ApiContext } from '../context';
 import { batchLinks, BatchLinks } from '../links';
 import { presetsOf, resolvePreset } from '../presets';
-import { hideServerPaths } from '../server-paths';
+import { hideServerPaths, hideServerPathsIn } from '../server-paths';
 import { ApiProblem } from '../problem';
 import {
   INHERITED_SETTINGS,
@@ -450,7 +450,13 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
           const got = await receive(req, folder);
           const config = batchConfig(got, folder, 'plan');
           const { planOf } = await import('../../cli/plan-batch');
-          return await planOf(await sourceOf(got, folder), config, req.query.estimateLatencyMs);
+          const plan = await planOf(await sourceOf(got, folder), config, req.query.estimateLatencyMs);
+          // What the preset runs stays the service's (as in GET /v1/presets), and so do its paths.
+          const kind = config.steps ? 'pipeline' : config.processor;
+          return hideServerPathsIn(
+            { ...plan, processor: `preset "${got.fields.preset}" (${kind})` },
+            { ...settings, home: ctx.home },
+          );
         } finally {
           await removeFolder(folder);
         }
