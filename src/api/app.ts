@@ -61,6 +61,9 @@ export async function buildApiApp(ctx: ApiContext): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: logger,
     bodyLimit: ctx.settings.maxBodyBytes,
+    // Node's own request timeout is off under Fastify: without this, a body that never ends
+    // would hold its connection (and an upload its folder) for good.
+    connectionTimeout: ctx.settings.idleTimeoutMs,
     trustProxy: false,
   });
   app.setValidatorCompiler(validatorCompiler);

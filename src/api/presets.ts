@@ -27,6 +27,8 @@ export interface CheckedPreset {
   /** The settings parsed with sample parameter values (for the worker's allow-list). */
   sample: Config;
   origins: string[];
+  /** Parameters inside a command line given as one string, where a value must stay one word. */
+  inCommandLine: Set<string>;
 }
 
 /** Every string of `value` with its path (`http.url`, `steps.0.command.argv.1`). */
@@ -49,6 +51,8 @@ function mapStrings(value: unknown, fn: (at: string[], s: string) => string, at:
 /** An http URL template: `http.url`, or a step's. */
 const isUrlField = (at: string[]) =>
   at.length >= 2 && at[at.length - 1] === 'url' && at[at.length - 2] === 'http';
+/** A command line given as one string (split into words after it is filled in). */
+const isCommandLine = (at: string[]) => at[at.length - 1] === 'argv' && at[at.length - 2] === 'command';
 /** A program (argv[0], or a one-string command line) or a module path: never filled in by a client. */
 const isCodeField = (at: string[], s: string, ref: string) => {
   const last = at.length - 1;
@@ -104,9 +108,11 @@ export function checkPresets(settings: Pick<ApiSettings, 'presets'>): Map<string
         throw new InputError(`${where(`params.${pname}.pattern`)}: ${(err as Error).message}`);
       }
     }
+    const inCommandLine = new Set<string>();
     for (const [at, s] of strings(body)) {
       const field = at.join('.');
       for (const m of s.matchAll(PARAM_REF)) {
+        if (isCommandLine(at)) inCommandLine.add(m[1]!);
         if (!(m[1]! in preset.params))
           throw new InputError(
             `${where(field)}: \${param:${m[1]}} is not declared`,
@@ -170,6 +176,7 @@ export function checkPresets(settings: Pick<ApiSettings, 'presets'>): Map<string
       settings: body,
       sample: parsed.data,
       origins: [...new Set(origins)],
+      inCommandLine,
     });
   }
   return out;
@@ -185,7 +192,7 @@ export function presetsOf(settings: Pick<ApiSettings, 'presets'>): Map<string, C
 }
 
 /** A client's value for one parameter, checked: 400 naming `params.NAME` otherwise. */
-function paramValue(name: string, p: PresetParam, given: unknown): string {
+function paramValue(name: string, p: PresetParam, given: unknown, oneWord: boolean): string {
   const field = `params.${name}`;
   const bad = (why: string, fix: string) => new ApiProblem(400, 'Bad Request', `${field}: ${why}`, fix);
   if (given === undefined) {
@@ -205,11 +212,23 @@ function paramValue(name: string, p: PresetParam, given: unknown): string {
     );
   const text = typeof given === 'string' ? given : JSON.stringify(given);
   // Whatever the pattern allows: never a path step, an option, or a template of its own.
-  // eslint-disable-next-line no-control-regex
-  if (/(^|[/\\])\.\.?([/\\]|$)/.test(text) || text.startsWith('-') || /[{}$\u0000-\u001f\u007f]/.test(text))
+  // Nor a path from the root or a home folder: like "..", it would name files outside the batch's.
+  if (
+    /(^|[/\\])\.\.?([/\\]|$)/.test(text) ||
+    /^[-/~\\]/.test(text) ||
+    // eslint-disable-next-line no-control-regex
+    /[{}$\u0000-\u001f\u007f]/.test(text)
+  )
     throw bad(
-      `${JSON.stringify(text.slice(0, 100))} is not allowed: no "." or ".." path segment, leading "-", braces, "$" or control characters`,
+      `${JSON.stringify(text.slice(0, 100))} is not allowed: no "." or ".." path segment, leading "-", "/" or "~", braces, "$" or control characters`,
       'send a plain value',
+    );
+  // A command line given as one string is split into words after it is filled in: a value with a
+  // space or a quote would add words (options, files) of the client's choosing.
+  if (oneWord && /[\s'"\\]/.test(text))
+    throw bad(
+      `${JSON.stringify(text.slice(0, 100))} is not allowed: this parameter is a word of a command line, so no spaces, quotes or backslashes`,
+      'send one word',
     );
   if (!p.enum && !new RegExp(p.pattern ?? DEFAULT_PATTERN, 'u').test(text))
     throw bad(
@@ -253,7 +272,10 @@ export function resolvePreset(
       );
   }
   const values = Object.fromEntries(
-    Object.entries(preset.params).map(([k, p]) => [k, paramValue(k, p, params[k])]),
+    Object.entries(preset.params).map(([k, p]) => [
+      k,
+      paramValue(k, p, params[k], preset.inCommandLine.has(k)),
+    ]),
   );
   const filled = fill(preset.settings, values) as Record<string, unknown>;
   for (const [at, url] of strings(filled)) {

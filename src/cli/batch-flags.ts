@@ -318,6 +318,8 @@ export const SETTINGS_WITHOUT_FLAG = [
   'api.maxUploadBytes',
   'api.maxBodyBytes',
   'api.rateLimitPerMinute',
+  'api.idleTimeoutMs',
+  'api.maxEventStreams',
   'api.corsOrigins',
   'api.statusCacheMs',
   'api.worker',

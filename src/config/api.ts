@@ -89,6 +89,14 @@ export const ApiSettings = z.strictObject({
     .default(10 * 1024 ** 2),
   /** Requests per minute per token (or per address without tokens). Default 1200. */
   rateLimitPerMinute: z.coerce.number().int().min(1).default(1_200),
+  /**
+   * A connection that sends and takes nothing for this long is closed, in ms: a request body that
+   * stalls (slowloris) holds no connection, upload folder or file for long. Keep it above 15 s (the
+   * events streams' keep-alive) and above the longest answer you wait for. Default 120000.
+   */
+  idleTimeoutMs: z.coerce.number().int().min(1_000).default(120_000),
+  /** Events streams (GET /v1/batches/{id}/events) open at once per token (per address without tokens). Default 20. */
+  maxEventStreams: z.coerce.number().int().min(1).max(10_000).default(20),
   /** Origins allowed to call the API from a browser (CORS). Default: none (CORS off). */
   corsOrigins: z.array(z.string().min(1)).default([]),
   /** How long a batch's status answer is reused for other callers, in ms. Default 250. */

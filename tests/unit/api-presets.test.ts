@@ -7,6 +7,7 @@ import { checkPresets, resolvePreset } from '../../src/api/presets';
 import { ApiProblem } from '../../src/api/problem';
 import { serviceAllowList } from '../../src/api/service-worker';
 import { ApiSettings } from '../../src/config/api';
+import { Config } from '../../src/config/schema';
 import { InputError } from '../../src/errors';
 
 const check = (presets: Record<string, unknown>) => checkPresets(ApiSettings.parse({ presets }));
@@ -123,6 +124,44 @@ describe('presets per request', () => {
       'params.id: "a/../b" is not allowed: no "." or ".." path segment',
     );
     expect(problem(() => resolvePreset(presets, 'nope')).fix).toBe('use one of: api, mod (GET /v1/presets)');
+  });
+
+  it('keeps a value one word of a command line, and never a path from the root or home', () => {
+    const loose = check({
+      line: {
+        processor: 'command',
+        params: { size: { pattern: '^[^\\u0000]{1,100}$' } },
+        command: { argv: 'convert {path} -resize ${param:size} {documents}/out.png' },
+      },
+      list: {
+        processor: 'command',
+        params: { file: { pattern: '^[^\\u0000]{1,100}$' } },
+        command: { argv: ['convert', '{path}', '${param:file}'] },
+      },
+    });
+    const argvOf = (filled: Record<string, unknown>) =>
+      (Config.parse(filled).command as { argv: string[] }).argv;
+    // One word stays one word; a list argument may hold a space (it is never split).
+    expect(argvOf(resolvePreset(loose, 'line', { size: '50%' }))).toEqual([
+      'convert',
+      '{path}',
+      '-resize',
+      '50%',
+      '{documents}/out.png',
+    ]);
+    expect(argvOf(resolvePreset(loose, 'list', { file: 'a b.png' }))).toEqual([
+      'convert',
+      '{path}',
+      'a b.png',
+    ]);
+    for (const size of ['50% -write /tmp/x', "50%' -write '/tmp/x", '50%\\ x', '50%\tx'])
+      expect(problem(() => resolvePreset(loose, 'line', { size })).message, size).toMatch(
+        /^params\.size: .* is not allowed: (this parameter is a word of a command line|no ")/,
+      );
+    for (const file of ['/etc/passwd', '~root/.ssh/id_rsa', '\\\\host\\share'])
+      expect(problem(() => resolvePreset(loose, 'list', { file })).message, file).toContain(
+        'is not allowed: no "." or ".." path segment, leading "-", "/" or "~"',
+      );
   });
 
   it('resolves module paths once, at start-up', () => {

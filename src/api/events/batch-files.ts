@@ -8,6 +8,7 @@ import type { BatchClient } from '../../client/batch-client';
 import { memoOutputDir, readBatchInput } from '../../client/batch-records';
 import { pageFile } from '../../output-dir/layout';
 import { itemJournalFile, parseJournalLine, type JournalEntry } from '../../output-dir/item-journal';
+import { readManifest } from '../../source/manifest';
 import { readStagedPage } from '../../source/page-reader';
 import { describeOr404 } from '../batch-lookup';
 import { ApiProblem } from '../problem';
@@ -46,6 +47,17 @@ export function batchFiles(
       await requireInsideRoots(roots, batchId, outputDir, 'output directory');
       const input = await readBatchInput(client, batchId);
       await requireInsideRoots(roots, batchId, input.source.dir, 'staged source');
+      // The item count sizes the per-item arrays the service keeps (items/item-states.ts): it is
+      // taken from the staging on disk, never from the batch's input alone, which anyone who
+      // reaches Temporal writes.
+      const staged = await readManifest(input.source.dir).catch(() => undefined);
+      if (staged?.total !== input.source.total || !Number.isSafeInteger(staged.total) || staged.total < 0)
+        throw new ApiProblem(
+          409,
+          'Not a batch',
+          `batch "${batchId}" names ${String(input.source.total).slice(0, 40)} items, but its staged source ${staged ? `holds ${staged.total}` : 'has no manifest'}: durabatch did not start it so`,
+          'use the id of a batch started by durabatch (GET /v1/batches)',
+        );
       return { batchId, outputDir, source: input.source };
     })();
     if (known.size >= MAX_KNOWN) known.delete(known.keys().next().value!);

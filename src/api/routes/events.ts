@@ -11,6 +11,7 @@ import { snapshotsOf } from '../events/batch-snapshots';
 import { parseEventId, START } from '../events/event-id';
 import { streamBatchEvents, type EventSink } from '../events/event-stream';
 import { ApiProblem } from '../problem';
+import { hideServerPaths } from '../server-paths';
 import { BatchIdParam, COMMON_PROBLEMS, Problem } from '../schemas';
 
 const EventsQuery = z.object({
@@ -23,6 +24,9 @@ const EventsQuery = z.object({
 
 export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const snapshots = snapshotsOf(ctx);
+  // Open streams by caller: each polls its batch's files and state for as long as it stays open,
+  // so one token cannot hold the process's file reads and queries with thousands of them.
+  const open = new Map<string, number>();
   typed(app).get(
     '/v1/batches/:id/events',
     {
@@ -66,6 +70,25 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
           `Last-Event-ID "${given}" is past the events of batch "${files.batchId}": it was not sent for this batch`,
           'reconnect with the id of the last event received from this batch, or without Last-Event-ID to start from the beginning',
         );
+      const caller = ctx.tokens.enabled ? `token:${req.principal.name}` : `ip:${req.ip}`;
+      const max = ctx.settings.maxEventStreams;
+      if ((open.get(caller) ?? 0) >= max)
+        throw new ApiProblem(
+          429,
+          'Too Many Requests',
+          `${ctx.tokens.enabled ? `token "${req.principal.name}"` : 'this address'} has ${max} events streams open already`,
+          'close a stream you no longer read before opening another (config api.maxEventStreams)',
+          { limit: max },
+        );
+      open.set(caller, (open.get(caller) ?? 0) + 1);
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        const n = (open.get(caller) ?? 1) - 1;
+        if (n > 0) open.set(caller, n);
+        else open.delete(caller);
+      };
 
       const raw = reply.raw;
       reply.hijack();
@@ -77,7 +100,11 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
         'x-accel-buffering': 'no',
       });
       const stop = new AbortController();
-      raw.on('close', () => stop.abort());
+      // A closed connection frees its place at once, even while a query of its last round is out.
+      raw.on('close', () => {
+        release();
+        stop.abort();
+      });
       const write = (text: string) =>
         new Promise<void>((resolve) => {
           if (stop.signal.aborted || raw.write(text)) return resolve();
@@ -94,14 +121,17 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
           write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
         comment: (text) => write(`: ${text}\n\n`),
       };
-      await sink.comment('durabatch events');
       try {
+        await sink.comment('durabatch events');
         await streamBatchEvents({ ctx, snapshots, files, cursor, sink, signal: stop.signal });
       } catch (err) {
         // The status is sent already: say why the stream ends, as an event a client can show.
         req.log.warn({ err, batchId: files.batchId }, 'events stream failed');
-        await sink.send('error', { detail: (err as Error).message }).catch(() => undefined);
+        // Past the error handler, so the service's paths are hidden here (a failed read names its file).
+        const detail = hideServerPaths((err as Error).message, { ...ctx.settings, home: ctx.home });
+        await sink.send('error', { detail }).catch(() => undefined);
       } finally {
+        release();
         raw.end();
       }
     },

@@ -451,11 +451,13 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
           const config = batchConfig(got, folder, 'plan');
           const { planOf } = await import('../../cli/plan-batch');
           const plan = await planOf(await sourceOf(got, folder), config, req.query.estimateLatencyMs);
-          // A plan names the request folder, the staged copy and its findings' files by their paths;
-          // and the processor is the preset's, whose program, module or URL a client never sees
-          // (GET /v1/presets hides them too): it is named by the preset.
+          // What the preset runs stays the service's (as in GET /v1/presets), and so do its paths:
+          // the plan names its processor by the preset.
+          const kind = config.steps ? 'pipeline' : config.processor;
           const shown =
-            plan.processor === null ? plan : { ...plan, processor: `preset ${got.fields.preset}` };
+            plan.processor === null
+              ? plan
+              : { ...plan, processor: `preset "${got.fields.preset}" (${kind})` };
           return hideServerPathsIn(shown, { ...settings, home: ctx.home });
         } finally {
           await removeFolder(folder);

@@ -241,7 +241,7 @@ describe('service: starting batches', () => {
       estimate: { latencyMs: 200 },
       mode: { name: 'per-item' },
       // The preset's URL is the operator's: the plan names the preset.
-      processor: 'preset items',
+      processor: 'preset "items" (http)',
     });
     expect(res.text).not.toContain(target.url);
     expect(res.body.invalidRows).toEqual([
