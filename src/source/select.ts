@@ -10,6 +10,7 @@
 import { stat } from 'node:fs/promises';
 import { InputError } from '../errors';
 import { readFileBounded } from '../util/bounded-read';
+import { linearRegex, type LinearRegex } from '../util/linear-regex';
 
 /** A --keys file: one key per line; millions of keys fit well below this. */
 export const MAX_KEYS_FILE_BYTES = 64 * 1024 * 1024;
@@ -28,7 +29,7 @@ interface Condition {
   field: string;
   op: Op;
   value: string;
-  regex?: RegExp;
+  regex?: LinearRegex;
 }
 
 const text = (v: unknown) =>
@@ -62,7 +63,7 @@ function parseCondition(where: string): Condition {
   const [, field, op, value] = m as unknown as [string, string, Op, string];
   if (op !== '~') return { text: where, field, op, value };
   try {
-    return { text: where, field, op, value, regex: new RegExp(value) };
+    return { text: where, field, op, value, regex: linearRegex(value) };
   } catch (err) {
     throw new InputError(`--where "${where}": not a valid regular expression (${(err as Error).message})`);
   }

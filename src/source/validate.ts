@@ -2,13 +2,14 @@
 // compiled to a zod schema. CSV values are strings, so typed checks accept the string form
 // ("42" is a number, "true" a boolean); JSON and XLSX values may also be real numbers and booleans.
 import { z } from 'zod';
+import { linearRegex } from '../util/linear-regex';
 import { plainText } from './types';
 
 const FIELD_TYPES = ['string', 'number', 'integer', 'boolean', 'date', 'email'] as const;
 
 const isRegex = (p: string) => {
   try {
-    new RegExp(p);
+    linearRegex(p);
     return true;
   } catch {
     return false;
@@ -20,7 +21,10 @@ export const FieldRule = z
     /** Expected type. Default: any value. */
     type: z.enum(FIELD_TYPES).optional(),
     /** Regular expression the value's text must match (unanchored: use ^…$ for the whole value). */
-    pattern: z.string().refine(isRegex, 'not a valid regular expression').optional(),
+    pattern: z
+      .string()
+      .refine(isRegex, 'not a valid regular expression (RE2 syntax: no look-around or back-references)')
+      .optional(),
     /** Lower bound: the value for number/integer, the length otherwise. */
     min: z.number().optional(),
     /** Upper bound: the value for number/integer, the length otherwise. */
@@ -95,7 +99,7 @@ function typed(rule: FieldRule): z.ZodType {
 function fieldSchema(rule: FieldRule, required: boolean): z.ZodType {
   let checks: z.ZodType = z.unknown();
   if (rule.pattern !== undefined) {
-    const re = new RegExp(rule.pattern);
+    const re = linearRegex(rule.pattern);
     checks = checks.refine((v) => re.test(text(v)), {
       error: `does not match /${rule.pattern}/`,
       abort: true,
