@@ -37,6 +37,11 @@ export type ChildTemplate = Omit<ItemInput, 'item' | 'parentWorkflowId' | 'repor
 
 /** Marks runs whose item children report by result (runs from before it receive signals only). */
 const REPORT_BY_RESULT_PATCH = 'item-outcome-by-result';
+/**
+ * Cancelling one item waits until its holder's start is recorded: a cancel request sent to a child
+ * not started yet finds no workflow and was lost (the item ran to its end). Shared with page-children.
+ */
+export const CANCEL_AFTER_START_PATCH = 'item-cancel-after-start';
 
 const { findClosedWorkflows } = proxyActivities<ReturnType<typeof createActivities>>(
   bookkeeping({
@@ -206,6 +211,7 @@ export class ItemChildren {
 
   /** Requests cancellation of one in-flight child, whichever run started it. */
   async cancel(childId: string): Promise<void> {
+    if (patched(CANCEL_AFTER_START_PATCH)) await this.allStarted();
     await this.requestCancel(childId);
     await this.freeClosed([childId]);
   }

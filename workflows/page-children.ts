@@ -26,6 +26,7 @@ import { batchIdKey } from './search-attributes';
 import type { ItemOutcome, StagedSourceRef } from './types';
 import { unranOutcome } from './outcomes';
 import { FailureType } from './failure-types';
+import { CANCEL_AFTER_START_PATCH } from './item-children';
 
 /** Marks runs that start the next page ahead, with no slot. */
 const STANDBY_PATCH = 'page-standby';
@@ -253,6 +254,8 @@ export class PageChildren {
     for (const p of this.state.pages.values()) {
       if (index < p.first || index >= p.first + p.count) continue;
       if (p.done[index - p.first] === '1') return 'finished';
+      // A page whose start is not recorded yet cannot take the signal (see CANCEL_AFTER_START_PATCH).
+      if (patched(CANCEL_AFTER_START_PATCH)) await this.allStarted();
       await getExternalWorkflowHandle(p.childId).signal(pageCancelItemSignal, withToken({ key }, p.token));
       return 'cancelling';
     }
