@@ -1,7 +1,6 @@
 // The parent's record of a page child in flight (page mode): its range of items, the slots it holds,
 // what it has reported, and its budget allowance, with how the parent grants allowances.
 
-import type { BatchState } from './batch-state';
 import type { PageControl } from './messages';
 
 /** A page child in flight (page mode): `count` consecutive items from `first`. */
@@ -54,6 +53,17 @@ export function pageUnreported(p: InFlightPage): number {
   return n;
 }
 
+/** What the grant round reads and changes: the pages in flight and the batch's budget facts. */
+export interface AllowanceBook {
+  pages: ReadonlyMap<string, InFlightPage>;
+  readonly paused: boolean;
+  concurrency: number;
+  /** Committed cost plus the allowances pages have not committed yet. */
+  reservedCost(): number;
+  /** Pauses the batch before `need` (no allowance can cover it). */
+  pauseForBudget(budget: number, need: { key: string; cost: number }): void;
+}
+
 /**
  * Budget: a page commits cost only within its allowance. A page whose next item does not fit asks
  * (`need`); it gets at least that item's cost out of what the budget has left, with its share of
@@ -63,7 +73,7 @@ export function pageUnreported(p: InFlightPage): number {
  * does the batch pause before it, as in per-item mode, saying so. `reclaim`: whether allowance may
  * be taken back (runs from before that replay without).
  */
-export function grantAllowances(state: BatchState, budget: number, reclaim = false): void {
+export function grantAllowances(state: AllowanceBook, budget: number, reclaim = false): void {
   for (const p of state.pages.values()) {
     // A page with no slot (started ahead) cannot start its next item yet: its need waits. So does
     // the need of a page whose allowance is being taken back, until its report says what it holds.
@@ -76,7 +86,7 @@ export function grantAllowances(state: BatchState, budget: number, reclaim = fal
       continue;
     }
     const held = Math.max(p.allowance ?? 0, committed);
-    const headroom = budget - state.reservedCost;
+    const headroom = budget - state.reservedCost();
     const extra = required - held;
     if (extra > headroom + 1e-9) {
       if (reclaim && reclaimFor(state, p, extra - headroom)) {
@@ -86,7 +96,7 @@ export function grantAllowances(state: BatchState, budget: number, reclaim = fal
       state.pauseForBudget(budget, p.need);
       return;
     }
-    const share = (headroom * Math.max(p.slots, 1)) / state.limits.concurrency;
+    const share = (headroom * Math.max(p.slots, 1)) / state.concurrency;
     p.allowance = held + Math.min(headroom, Math.max(extra, share));
     p.need = undefined;
   }
@@ -99,7 +109,7 @@ export function grantAllowances(state: BatchState, budget: number, reclaim = fal
  * taken back (the page acknowledges with a fresh report, so nothing it committed meanwhile is given
  * away twice). True: wait for those reports. False: the budget cannot cover `missing`.
  */
-function reclaimFor(state: BatchState, page: InFlightPage, missing: number): boolean {
+function reclaimFor(state: AllowanceBook, page: InFlightPage, missing: number): boolean {
   let available = 0;
   for (const q of state.pages.values()) if (q !== page) available += pageUnusedAllowance(q);
   if (available < missing - 1e-9) return false;
