@@ -3,14 +3,12 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  getExternalWorkflowHandle,
   isCancellation,
   log,
   setCurrentDetails,
   setHandler,
   sleep,
   upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
 import { readPage } from './activity-options';
 import { workflowNow, workflowNowIso } from './clock';
@@ -20,22 +18,15 @@ import { keysWithin, pageDetails, type PageInput, type PageSummary } from './pag
 import { unranOutcome } from './outcomes';
 import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
 import {
-  itemBlockedSignal,
   itemsCompletedSignal,
   messageDescriptions as describe,
   pageCancelItemSignal,
   pageControlSignal,
-  retryItemSignal,
   type PageControl,
 } from './messages';
 import { itemKeysKey } from './search-attributes';
-import {
-  fromParent,
-  ignored,
-  neverThrows,
-  parsePageCancelItem,
-  parsePageControl,
-} from './message-validation';
+import { ignored, neverThrows, parsePageCancelItem, parsePageControl } from './message-validation';
+import { ParentLink } from './parent-link';
 import type { Item, ItemOutcome } from './types';
 
 /**
@@ -61,10 +52,8 @@ const MAX_SEARCH_KEYS_BYTES = 1_500; // the server refuses a value over 2,048 by
  */
 export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
   let control = input.control;
-  const parent = getExternalWorkflowHandle(input.parentWorkflowId);
   const outbox: ItemOutcome[] = [];
   let reported = 0;
-  let retryRequested = false;
   const running = new Map<string, { item: Item; scope: CancellationScope; startedAt: string }>();
   const pendingCancels = new Set<string>();
   const skipped = new Set(input.skip);
@@ -77,18 +66,14 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
   // The parent's messages: any client can send them by name, so each is checked for its shape and
   // its token (the one this page was started with); anything else is logged and ignored. No handler
   // throws: that would fail the workflow task and stop the page's items for good.
-  const fromItsParent = (message: string, raw: unknown): boolean => {
-    if (fromParent(input.reportToken, raw)) return true;
-    ignored(message, 'not sent by the parent of this page', { batchId: input.batchId });
-    return false;
-  };
+  const parent = new ParentLink(input, 'page', { batchId: input.batchId });
   setHandler(
     pageControlSignal,
     neverThrows('pageControl', (raw: unknown) => {
       const parsed = parsePageControl(raw);
       if ('problem' in parsed) return ignored('pageControl', parsed.problem, { batchId: input.batchId });
       const { token, ...c } = parsed.ok;
-      if (!fromItsParent('pageControl', { token })) return;
+      if (!parent.fromParent('pageControl', { token })) return;
       if (c.paused && !control.paused) reportDue = true;
       if (c.reclaim !== undefined && c.reclaim !== control.reclaim) reportDue = true;
       control = c;
@@ -96,19 +81,12 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
     { description: describe.pageControl },
   );
   setHandler(
-    retryItemSignal,
-    (raw?: unknown) => {
-      if (fromItsParent('retryItem', raw)) retryRequested = true;
-    },
-    { description: describe.retryItem },
-  );
-  setHandler(
     pageCancelItemSignal,
     neverThrows('pageCancelItem', (raw: unknown) => {
       const parsed = parsePageCancelItem(raw);
       if ('problem' in parsed) return ignored('pageCancelItem', parsed.problem, { batchId: input.batchId });
       const { key, token } = parsed.ok;
-      if (!fromItsParent('pageCancelItem', { token })) return;
+      if (!parent.fromParent('pageCancelItem', { token })) return;
       const r = running.get(key);
       if (r) return r.scope.cancel();
       const at = pending.findIndex((i) => i.key === key);
@@ -137,15 +115,13 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
     while (outbox.length > 0 || always) {
       always = false;
       const batch = outbox.splice(0, FLUSH_MAX);
-      await parent.signal(itemsCompletedSignal, {
-        childId: workflowInfo().workflowId,
+      await parent.report(itemsCompletedSignal, {
         outcomes: batch,
         unfinished: pending.length + running.size + outbox.length,
         running: running.size,
         paused: control.paused,
         cost: budget.report(pending[0]),
         ...(control.reclaim !== undefined ? { ack: control.reclaim } : {}),
-        ...(input.reportToken !== undefined ? { token: input.reportToken } : {}),
       });
       reported += batch.length;
     }
@@ -155,21 +131,6 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
 
   const budget = new PageBudget(input.cost, () => control);
   let asked: PageControl | undefined;
-
-  /** Tells the parent why no item can run (it pauses the batch) and waits for its retryItem. */
-  async function waitForRetry(key: string, errorType: string, errorMessage: string): Promise<void> {
-    retryRequested = false;
-    const childId = workflowInfo().workflowId;
-    const token = input.reportToken;
-    await parent.signal(itemBlockedSignal, {
-      key,
-      errorType,
-      errorMessage,
-      childId,
-      ...(token !== undefined ? { token } : {}),
-    });
-    await condition(() => retryRequested);
-  }
 
   /** A page of the source; an edited source pauses the batch (never mixes two versions). */
   async function readPageOrWait(offset: number): Promise<Item[]> {
@@ -181,7 +142,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         const cause = err instanceof ActivityFailure ? err.cause : undefined;
         if (!(cause instanceof ApplicationFailure) || !SOURCE_PAUSE_TYPES.includes(cause.type ?? ''))
           throw err;
-        await waitForRetry(
+        await parent.waitForRetry(
           `(items from ${offset + 1})`,
           cause.type ?? FailureType.SourceChangedError,
           cause.message,
@@ -249,7 +210,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       void scope
         .run(() =>
           runItem(input, item, {
-            blocked: (errorType, errorMessage) => waitForRetry(item.key, errorType, errorMessage),
+            blocked: (errorType, errorMessage) => parent.waitForRetry(item.key, errorType, errorMessage),
           }),
         )
         .then((outcome) => {
