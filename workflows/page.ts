@@ -1,6 +1,4 @@
 import {
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
@@ -11,12 +9,13 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { readPage } from './activity-options';
-import { workflowNow, workflowNowIso } from './clock';
+import { workflowNowIso } from './clock';
 import { runItem } from './item-run';
+import { operatorSkipped, Pacer, sourcePauseOf } from './item-starts';
 import { PageBudget } from './page-budget';
 import { keysWithin, pageDetails, type PageInput, type PageSummary } from './page-parts';
 import { unranOutcome } from './outcomes';
-import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
+import { FailureType } from './failure-types';
 import {
   itemsCompletedSignal,
   messageDescriptions as describe,
@@ -92,14 +91,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       const at = pending.findIndex((i) => i.key === key);
       if (at >= 0) {
         const [item] = pending.splice(at, 1);
-        record(
-          unranOutcome(
-            item!,
-            'skipped',
-            FailureType.CancelledBeforeStart,
-            'cancelled by an operator before it started',
-          ),
-        );
+        record(operatorSkipped(item!));
       } else pendingCancels.add(key); // not read yet: skipped when it is
     }),
     { description: describe.pageCancelItem },
@@ -139,14 +131,9 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         const limit = input.first + input.count - offset;
         return await readPage({ batchId: input.batchId, source: input.source, offset, limit });
       } catch (err) {
-        const cause = err instanceof ActivityFailure ? err.cause : undefined;
-        if (!(cause instanceof ApplicationFailure) || !SOURCE_PAUSE_TYPES.includes(cause.type ?? ''))
-          throw err;
-        await parent.waitForRetry(
-          `(items from ${offset + 1})`,
-          cause.type ?? FailureType.SourceChangedError,
-          cause.message,
-        );
+        const pause = sourcePauseOf(err);
+        if (!pause) throw err;
+        await parent.waitForRetry(`(items from ${offset + 1})`, pause.type, pause.message);
       }
     }
   }
@@ -160,14 +147,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       for (const item of items) {
         if (skipped.has(item.key)) continue; // the parent counted it already
         if (pendingCancels.delete(item.key)) {
-          record(
-            unranOutcome(
-              item,
-              'skipped',
-              FailureType.CancelledBeforeStart,
-              'cancelled by an operator before it started',
-            ),
-          );
+          record(operatorSkipped(item));
         } else if (item.invalid !== undefined) {
           record(unranOutcome(item, 'skipped', FailureType.InvalidItem, item.invalid));
         } else {
@@ -220,7 +200,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
           refreshDetails();
         });
     };
-    let nextStartAt = 0;
+    const pacer = new Pacer();
     const canStart = () =>
       pending.length > 0 && !control.paused && running.size < control.slots && budget.fits(pending[0]!);
     // The next item does not fit the allowance: ask the parent once per control it sent.
@@ -247,12 +227,11 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         continue;
       }
       if (control.ratePerSec) {
-        const wait = nextStartAt - workflowNow();
+        const wait = pacer.reserve(control.ratePerSec);
         if (wait > 0) {
           await sleep(wait);
           continue; // slots, pause or cancel may have changed while waiting
         }
-        nextStartAt = Math.max(nextStartAt, workflowNow()) + 1000 / control.ratePerSec;
         startNext();
         continue;
       }
