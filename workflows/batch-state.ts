@@ -8,7 +8,7 @@
 import { workflowNowIso } from './clock';
 import type { CarriedState } from './carried-state';
 import { emptyStats, recordOutcome, type StatsState } from './stats';
-import { operatorSkipped } from './outcomes';
+import { operatorSkipped } from './item-starts';
 import type { SetLimitsInput } from './messages';
 import type {
   AuditDraft,

@@ -57,7 +57,12 @@ export class StartTracker {
    * Runs `start`, then `onStarted` or `onFailed`; tracked until those have run, so `allStarted` also
    * waits for what they record.
    */
-  track<T>(start: () => Promise<T>, onStarted: (started: T) => void, onFailed: (err: unknown) => void): void {
+  track<T>(
+    start: () => Promise<T>,
+    onStarted: (started: T) => void,
+    /** May record asynchronously (a page reads its items to fail them): awaited like the start. */
+    onFailed: (err: unknown) => void | Promise<void>,
+  ): void {
     const p = CancellationScope.nonCancellable(start).then(onStarted, onFailed);
     this.starting.add(p);
     void p.finally(() => this.starting.delete(p));

@@ -4,7 +4,6 @@
 import { workflowNowIso } from './clock';
 import { messageExcerpt } from './excerpt';
 import type { ItemOutcome } from './types';
-import { FailureType } from './failure-types';
 
 /** Longest message kept: an invalid row's reason can list many problems (staging caps it at 2,000). */
 const MAX_MESSAGE = 2_000;
@@ -30,14 +29,4 @@ export function unranOutcome(
     // Reports show it in one cell: an invalid row's reason quotes its values, line breaks included.
     errorMessage: messageExcerpt(errorMessage, MAX_MESSAGE),
   };
-}
-
-/** An item an operator cancelled before it started: skipped, never sent to the target. */
-export function operatorSkipped(item: { index: number; key: string }): ItemOutcome {
-  return unranOutcome(
-    item,
-    'skipped',
-    FailureType.CancelledBeforeStart,
-    'cancelled by an operator before it started',
-  );
 }

@@ -19,7 +19,7 @@ import { readPage } from '../activity-options';
 import type { BatchState } from '../batch-state';
 import type { BatchInput } from '../batch-input';
 import type { InFlightItem } from '../carried-state';
-import { workflowNow, workflowNowIso } from '../clock';
+import { workflowNowIso } from '../clock';
 import { expectedCost } from '../cost';
 import { ITEM_WORKFLOW_CLOSED, FailureType } from '../failure-types';
 import { itemWorkflow } from '../item';
@@ -29,7 +29,7 @@ import { fromHolder, senderToken, tokensEnabled, type Sender } from '../message-
 import { unranOutcome } from '../outcomes';
 import type { PatchName } from '../patches';
 import { batchIdKey, itemKeyKey } from '../search-attributes';
-import { sourcePauseOf } from '../source-pause';
+import { Pacer, sourcePauseOf } from '../item-starts';
 import type { Item, ItemOutcome } from '../types';
 import {
   ChildLane,
@@ -50,7 +50,7 @@ export class ItemLane extends ChildLane<InFlightItem> implements Lane {
   private readonly byResult = new Set<string>();
   /** Items read from the source and not started yet (this run only: re-read after continue-as-new). */
   private readonly buffer: Item[] = [];
-  private nextStartAt = 0;
+  private readonly pacer = new Pacer();
   private tokens: boolean | undefined;
 
   constructor(
@@ -94,13 +94,10 @@ export class ItemLane extends ChildLane<InFlightItem> implements Lane {
     const state = this.state;
     let issued = 0;
     while (gate.open() && this.usedSlots < state.limits.concurrency && !gate.historyFull()) {
-      if (state.limits.rate) {
-        const wait = this.nextStartAt - workflowNow();
-        if (wait > 0) {
-          await sleep(wait);
-          continue; // limits, pause or cancel may have changed while waiting
-        }
-        this.nextStartAt = Math.max(this.nextStartAt, workflowNow()) + 1000 / state.limits.rate;
+      const wait = this.pacer.reserve(state.limits.rate);
+      if (wait > 0) {
+        await sleep(wait);
+        continue; // limits, pause or cancel may have changed while waiting
       }
       const item = await this.nextItem();
       if (item === 'source-paused') return;
@@ -177,50 +174,50 @@ export class ItemLane extends ChildLane<InFlightItem> implements Lane {
       expectedCost,
       ...(token !== undefined ? { token } : {}),
     });
-    this.track(() =>
-      startChild(itemWorkflow, {
-        workflowId: childId,
-        args: [
-          {
-            ...this.spec,
-            parentWorkflowId: workflowInfo().workflowId,
-            item,
-            report,
-            ...(token !== undefined ? { reportToken: token } : {}),
-          },
-        ],
-        // Children must outlive this run: the parent continues-as-new while they are in flight.
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        typedSearchAttributes: [
-          { key: batchIdKey, value: this.batchId },
-          { key: itemKeyKey, value: item.key },
-        ],
-        staticSummary: `item ${item.key} of batch ${this.batchId}`,
-        staticDetails: `**item** ${item.key} (row ${item.index + 1}, line ${item.line})\n\n**batch** ${this.batchId}`,
-      }).then(
-        (child) => {
-          if (report === 'result') {
-            void child.result().then(
-              (outcome) => this.reported(outcome),
-              (err: unknown) => this.failedResult(item, childId, err),
-            );
-          }
-        },
-        (err: unknown) => {
-          this.byResult.delete(item.key);
-          // A child that cannot be started is a failed item, not a stuck slot.
-          const cancelled = isCancellation(err);
-          this.settle(
-            unranOutcome(
+    this.starts.track(
+      () =>
+        startChild(itemWorkflow, {
+          workflowId: childId,
+          args: [
+            {
+              ...this.spec,
+              parentWorkflowId: workflowInfo().workflowId,
               item,
-              cancelled ? 'cancelled' : 'failed',
-              cancelled ? FailureType.Cancelled : FailureType.ChildStartFailed,
-              err instanceof Error ? err.message : String(err),
-            ),
+              report,
+              ...(token !== undefined ? { reportToken: token } : {}),
+            },
+          ],
+          // Children must outlive this run: the parent continues-as-new while they are in flight.
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+          typedSearchAttributes: [
+            { key: batchIdKey, value: this.batchId },
+            { key: itemKeyKey, value: item.key },
+          ],
+          staticSummary: `item ${item.key} of batch ${this.batchId}`,
+          staticDetails: `**item** ${item.key} (row ${item.index + 1}, line ${item.line})\n\n**batch** ${this.batchId}`,
+        }),
+      (child) => {
+        if (report === 'result') {
+          void child.result().then(
+            (outcome) => this.reported(outcome),
+            (err: unknown) => this.failedResult(item, childId, err),
           );
-        },
-      ),
+        }
+      },
+      (err: unknown) => {
+        this.byResult.delete(item.key);
+        // A child that cannot be started is a failed item, not a stuck slot.
+        const cancelled = isCancellation(err);
+        this.settle(
+          unranOutcome(
+            item,
+            cancelled ? 'cancelled' : 'failed',
+            cancelled ? FailureType.Cancelled : FailureType.ChildStartFailed,
+            err instanceof Error ? err.message : String(err),
+          ),
+        );
+      },
     );
   }
 

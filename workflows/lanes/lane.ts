@@ -5,7 +5,6 @@
 // with children alike (tracked starts, cancel requests, the check for children that closed without
 // reporting, the stop at the end) is the base class here.
 import {
-  CancellationScope,
   condition,
   getExternalWorkflowHandle,
   isCancellation,
@@ -21,6 +20,7 @@ import { workflowNow } from '../clock';
 import { hasPatch, type PatchName } from '../patches';
 import type { Sender } from '../message-validation';
 import type { ItemsCompleted } from '../messages';
+import { StartTracker } from '../item-starts';
 import { stillOpen } from '../workflows-open';
 import type { ItemOutcome } from '../types';
 
@@ -94,7 +94,8 @@ interface ChildRecord {
 
 /** Children started, cancelled and watched alike, whether they hold an item or a page. */
 export abstract class ChildLane<R extends ChildRecord> {
-  private readonly starting = new Set<Promise<void>>();
+  /** Starts issued and not yet recorded: the run waits for them before it continues-as-new. */
+  protected readonly starts = new StartTracker();
   private readonly decided = new Map<PatchName, boolean>();
 
   constructor(
@@ -130,20 +131,9 @@ export abstract class ChildLane<R extends ChildRecord> {
     return true;
   }
 
-  /**
-   * Starts a child not cancellably: a start that was issued completes, so a batch cancellation never
-   * leaves a child half-started; the ending path then cancels every started child by id. Tracked
-   * until recorded, so the run can wait for every start before it continues-as-new.
-   */
-  protected track(start: () => Promise<void>): void {
-    const p = CancellationScope.nonCancellable(start);
-    this.starting.add(p);
-    void p.finally(() => this.starting.delete(p));
-  }
-
   /** Resolves when every issued start is recorded in history (or failed). */
   async allStarted(): Promise<void> {
-    await Promise.all([...this.starting]);
+    await this.starts.allStarted();
   }
 
   protected async requestCancel(childId: string): Promise<void> {

@@ -301,29 +301,29 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
     }
     page.sent = this.desired(page);
     this.pages.set(childId, page);
-    this.track(() =>
-      startChild(pageWorkflow, {
-        workflowId: childId,
-        args: [
-          {
-            ...this.spec,
-            parentWorkflowId: workflowInfo().workflowId,
-            source: this.input.source,
-            first,
-            count,
-            control: page.sent,
-            skip,
-            ...(token !== undefined ? { reportToken: token } : {}),
-          },
-        ],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        typedSearchAttributes: [{ key: batchIdKey, value: this.batchId }],
-        staticSummary: `items ${first + 1}–${first + count} of batch ${this.batchId}`,
-      }).then(
-        () => undefined,
-        (err: unknown) => this.failUnreported(page, 'failed', FailureType.ChildStartFailed, errorText(err)),
-      ),
+    this.starts.track(
+      () =>
+        startChild(pageWorkflow, {
+          workflowId: childId,
+          args: [
+            {
+              ...this.spec,
+              parentWorkflowId: workflowInfo().workflowId,
+              source: this.input.source,
+              first,
+              count,
+              control: page.sent,
+              skip,
+              ...(token !== undefined ? { reportToken: token } : {}),
+            },
+          ],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+          typedSearchAttributes: [{ key: batchIdKey, value: this.batchId }],
+          staticSummary: `items ${first + 1}–${first + count} of batch ${this.batchId}`,
+        }),
+      () => undefined,
+      (err: unknown) => this.failUnreported(page, 'failed', FailureType.ChildStartFailed, errorText(err)),
     );
   }
 
