@@ -1,30 +1,58 @@
-// The parent's bookkeeping (workflows/batch-state.ts) without a server: outcomes counted once, the
-// failure policy, cancelling what never started, slots of items and pages, and the state carried
-// across continue-as-new.
-import { describe, expect, it } from 'vitest';
+// The parent's bookkeeping (workflows/batch-state.ts and the lanes' share of it, workflows/lanes/)
+// without a server: outcomes counted once, the failure policy, cancelling what never started,
+// slots of items and pages, and the state carried across continue-as-new.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BatchState } from '../../workflows/batch-state';
+import type { CarriedState } from '../../workflows/carried-state';
+import { ItemLane } from '../../workflows/lanes/item-lane';
 import { unranOutcome } from '../../workflows/outcomes';
-import { BATCH_ID, key, LIMITS, newState, outcome, startItems, startPage } from '../helpers/engine-state';
+import type { AuditDraft } from '../../workflows/types';
+import {
+  BATCH_ID,
+  inFlightItems,
+  inFlightPage,
+  itemLaneOf,
+  itemLaneWith,
+  key,
+  LANE_INPUT,
+  LIMITS,
+  NEW_RUN,
+  newState,
+  outcome,
+  pageLaneWith,
+  SPEC,
+} from '../helpers/engine-state';
 
 const STARTED = '2024-05-01T09:59:00.000Z';
+/** Workflow time while a test runs (BatchState stamps audits and the end with it). */
+const NOW = '2024-05-01T10:30:00.000Z';
+const OPERATOR: AuditDraft['sender'] = { kind: 'signal', name: 'pause' };
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(new Date(NOW));
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('BatchState outcomes', () => {
   it('counts the outcome of an item in flight once; a repeated or stray outcome changes nothing', () => {
     const s = newState(5);
-    startItems(s, 0, 1);
-    s.blocked[key(0)] = `${BATCH_ID}/${key(0)}`;
+    const lane = itemLaneWith(s, 0, 1);
+    s.block(key(0), `${BATCH_ID}/${key(0)}`);
 
-    expect(s.applyOutcome(outcome(0))).toBe(true);
-    expect(s.applyOutcome(outcome(0))).toBe(false);
-    expect(s.applyOutcome(outcome(4))).toBe(false);
+    expect(lane.takeItemReport(outcome(0), {})).toBe('applied');
+    expect(lane.takeItemReport(outcome(0), {})).toBe('stray');
+    expect(lane.takeItemReport(outcome(4), {})).toBe('stray');
     expect(s.counts).toEqual({ succeeded: 1, failed: 0, skipped: 0, cancelled: 0 });
-    expect([...s.inFlight.keys()]).toEqual([key(1)]);
+    expect(lane.toCarried().inFlight.map((f) => f.key)).toEqual([key(1)]);
     expect(s.blocked).toEqual({});
     expect(s.unwrittenOutcomes.map((o) => o.key)).toEqual([key(0)]);
     expect(s.stats.finished).toBe(1);
 
     const failed = outcome(1, 'failed', { errorType: 'PermanentTargetError', errorMessage: 'HTTP 400' });
-    expect(s.applyOutcome(failed)).toBe(true);
+    expect(lane.takeItemReport(failed, {})).toBe('applied');
     expect(s.counts).toEqual({ succeeded: 1, failed: 1, skipped: 0, cancelled: 0 });
     expect(s.failures).toEqual([
       {
@@ -38,7 +66,7 @@ describe('BatchState outcomes', () => {
     ]);
     expect(s.stats.errorsByType).toEqual({ PermanentTargetError: 1 });
     expect(s.finishedCount).toBe(2);
-    expect(s.allDone).toBe(false);
+    expect(s.walked && lane.idle).toBe(false);
   });
 
   it('records an item that never ran (skipped, not started) with no attempts and no latency', () => {
@@ -67,27 +95,27 @@ describe('BatchState outcomes', () => {
 
   it('cancels every item never started, except pending items an operator already skipped', () => {
     const s = newState(10);
-    startItems(s, 0, 3);
-    for (const i of [0, 2, 3]) s.applyOutcome(outcome(i));
-    // K0002 was skipped by cancelItem before the cursor reached it; K0005 (next) and K0007 are ahead.
-    s.applyOutcome(outcome(1, 'skipped'));
-    for (const i of [1, 4, 6]) s.cancelledPending[key(i)] = i;
-    s.record(outcome(4, 'skipped'));
-    s.record(outcome(6, 'skipped'));
+    // K0002 was skipped by cancelItem before the cursor reached it (never started); K0005 (next)
+    // and K0007 are ahead.
+    s.skipPending(key(1), 1);
+    const lane = itemLaneOf(s, [...inFlightItems(0, 0), ...inFlightItems(2, 3)]);
+    for (const i of [0, 2, 3]) lane.takeItemReport(outcome(i), {});
+    s.skipPending(key(4), 4);
+    s.skipPending(key(6), 6);
 
     expect(s.cancelNotStarted()).toBe(4);
     expect(s.counts).toEqual({ succeeded: 3, failed: 0, skipped: 3, cancelled: 4 });
     expect(s.cursor).toBe(10);
     expect(s.finishedCount).toBe(10);
-    expect(s.allDone).toBe(true);
+    expect(s.walked && lane.idle).toBe(true);
   });
 
   it('is running, paused, or what its ending says', () => {
     const s = newState(1);
     expect(s.currentStatus()).toBe('running');
-    s.paused = true;
+    s.pause({ reason: 'paused by operator', sender: OPERATOR });
     expect(s.currentStatus()).toBe('paused');
-    s.ending = { status: 'cancelling', reason: 'cancellation requested' };
+    s.beginEnding('cancelling', 'cancellation requested');
     expect(s.currentStatus()).toBe('cancelling');
   });
 });
@@ -146,71 +174,82 @@ describe('BatchState failure policy', () => {
   });
 });
 
-describe('BatchState slots', () => {
-  it('counts slots and running items of single items and of pages', () => {
+describe('slots of items and pages', () => {
+  it('counts slots and running items of pages', () => {
     const s = newState(40, { limits: { concurrency: 10 } });
-    startItems(s, 0, 1);
-    const open = startPage(s, 2, 10, 4);
-    const paused = startPage(s, 12, 10, 3, { paused: true, running: 1 });
-    const waiting = startPage(s, 22, 10, 2, { need: { cost: 5, key: key(22) }, running: 0 });
-    expect(s.usedSlots).toBe(2 + 4 + 3 + 2);
+    const open = inFlightPage(2, 10, 4);
+    const paused = inFlightPage(12, 10, 3, { paused: true, running: 1 });
+    const waiting = inFlightPage(22, 10, 2, { need: { cost: 5, key: key(22) }, running: 0 });
+    const lane = pageLaneWith(s, [open, paused, waiting]);
+    expect(lane.usedSlots).toBe(4 + 3 + 2);
     // A page that starts no more (paused, or waiting for budget) runs what it last reported.
-    expect(s.runningCount).toBe(2 + 4 + 1 + 0);
+    expect(lane.running).toBe(4 + 1 + 0);
 
     // A page with fewer unreported items than slots runs only those.
-    open.done = '1111111100';
-    expect(s.runningCount).toBe(2 + 2 + 1 + 0);
+    const nearlyDone = pageLaneWith(newState(40, { limits: { concurrency: 10 } }), [
+      inFlightPage(2, 10, 4, { done: '1111111100' }),
+      inFlightPage(12, 10, 3, { paused: true, running: 1 }),
+    ]);
+    expect([nearlyDone.usedSlots, nearlyDone.running]).toEqual([4 + 3, 2 + 1]);
     expect([paused.slots, waiting.slots]).toEqual([3, 2]);
   });
 
   it("applies a page's outcomes once each, shrinks its slots, and lets a fully reported page go", () => {
     const s = newState(4);
-    const page = startPage(s, 0, 4, 3);
-    expect(s.applyPageOutcomes('nope', [outcome(0)], 3)).toBe(false);
+    const page = inFlightPage(0, 4, 3);
+    const lane = pageLaneWith(s, [page]);
+    expect(lane.applyReport('nope', [outcome(0)], 3)).toBe(false);
 
-    expect(s.applyPageOutcomes(page.childId, [outcome(0), outcome(1)], 2)).toBe(true);
+    expect(lane.applyReport(page.childId, [outcome(0), outcome(1)], 2)).toBe(true);
     expect(page).toMatchObject({ done: '1100', unfinished: 2, slots: 2 });
     // A repeated signal and an index outside the page count nothing.
-    s.applyPageOutcomes(page.childId, [outcome(1), outcome(7)], 2);
+    lane.applyReport(page.childId, [outcome(1), outcome(7)], 2);
     expect(s.counts.succeeded).toBe(2);
-    expect(s.allDone).toBe(false);
+    expect(s.walked && lane.idle).toBe(false);
 
-    s.applyPageOutcomes(page.childId, [outcome(2), outcome(3, 'failed')], 0);
+    lane.applyReport(page.childId, [outcome(2), outcome(3, 'failed')], 0);
     expect(s.counts).toEqual({ succeeded: 3, failed: 1, skipped: 0, cancelled: 0 });
-    expect(s.pages.size).toBe(0);
-    expect(s.allDone).toBe(true);
+    expect(lane.inFlight.size).toBe(0);
+    expect(s.walked && lane.idle).toBe(true);
   });
 });
 
 describe('BatchState across continue-as-new', () => {
+  /** Continue-as-new sends the state as JSON. */
+  const overJson = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
   it('carries everything as plain data; the next run goes on counting from there', () => {
     const s = newState(10);
-    startItems(s, 0, 3, 1.5);
-    s.applyOutcome(outcome(0, 'succeeded', { cost: 2 }));
-    s.applyOutcome(outcome(1, 'failed'));
-    startPage(s, 4, 3, 1, { allowance: 4 });
-    s.cancelledPending[key(8)] = 8;
-    s.paused = true;
-    s.pauseReason = 'paused by operator';
-    s.limits = { concurrency: 5, budget: 20 };
-    s.audit({ action: 'pause', args: { reason: 'paused by operator' } });
+    const lane = itemLaneWith(s, 0, 3, 1.5);
+    lane.takeItemReport(outcome(0, 'succeeded', { cost: 2 }), {});
+    lane.takeItemReport(outcome(1, 'failed'), {});
+    s.skipPending(key(8), 8);
+    s.pause({ reason: 'paused by operator', sender: OPERATOR });
+    s.setLimits({ concurrency: 5, budget: 20 }, { kind: 'update', updateId: 'u1' });
 
-    // Continue-as-new sends the state as JSON.
-    const carried = JSON.parse(JSON.stringify(s.toCarried())) as ReturnType<BatchState['toCarried']>;
+    const carried: CarriedState = overJson({ ...s.toCarried(), ...lane.toCarried() });
     const next = new BatchState(BATCH_ID, 10, LIMITS, carried);
-    expect(next.toCarried()).toEqual({ ...s.toCarried(), runNumber: s.runNumber + 1 });
+    const nextLane = new ItemLane(next, LANE_INPUT, SPEC, carried.inFlight, () => undefined, NEW_RUN);
+    expect({ ...next.toCarried(), ...nextLane.toCarried() }).toEqual({
+      ...s.toCarried(),
+      ...lane.toCarried(),
+      runNumber: s.runNumber + 1,
+    });
     // The carried limits (changed by setLimits) win over the ones the batch started with.
-    expect(next.limits).toEqual({ concurrency: 5, budget: 20 });
-    expect(next.committedCost).toBe(s.committedCost);
+    expect(next.limits).toEqual({ concurrency: 5, rate: undefined, budget: 20 });
+    expect(nextLane.committedCost).toBe(lane.committedCost);
+    expect(nextLane.committedCost).toBe(2 + 2 * 1.5);
     expect(next.currentStatus()).toBe('paused');
+    expect(next.cancelledPending).toEqual({ [key(8)]: 8 });
 
-    next.audit({ action: 'resume' });
+    next.resume({ kind: 'signal', name: 'resume' });
     expect(next.auditQueue.map((a) => [a.action, a.seq])).toEqual([
       ['pause', 1],
-      ['resume', 2],
+      ['set', 2],
+      ['resume', 3],
     ]);
-    next.applyOutcome(outcome(2));
-    expect(next.counts).toEqual({ succeeded: 2, failed: 1, skipped: 0, cancelled: 0 });
+    expect(nextLane.takeItemReport(outcome(2), {})).toBe('applied');
+    expect(next.counts).toEqual({ succeeded: 2, failed: 1, skipped: 1, cancelled: 0 });
     expect(s.counts.succeeded).toBe(1);
   });
 });
