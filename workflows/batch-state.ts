@@ -247,6 +247,7 @@ export class BatchState {
 
   /** An operator cancelled an item not started yet: counted skipped now, never started. */
   skipPending(key: string, index: number): void {
+    if (key in this._cancelledPending) return; // counted when it was first cancelled
     this._cancelledPending[key] = index;
     this.record(operatorSkipped({ index, key }));
   }
