@@ -8,7 +8,7 @@ import type { InFlightItem } from '../../workflows/carried-state';
 import type { ItemRunSpec } from '../../workflows/item-run';
 import { ItemLane } from '../../workflows/lanes/item-lane';
 import { PageLane } from '../../workflows/lanes/page-lane';
-import type { InFlightPage } from '../../workflows/page-slots';
+import type { InFlightPage } from '../../workflows/carried-state';
 import { PATCHES, type PatchName } from '../../workflows/patches';
 import type { BatchProgress, ItemOutcome, ItemStatus, Limits } from '../../workflows/types';
 

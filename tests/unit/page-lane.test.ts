@@ -3,7 +3,7 @@
 // wants a turn of the batch loop, and the budget's grant round. Starting pages and signalling them
 // need a workflow; everything here is what decides what they are told.
 import { describe, expect, it } from 'vitest';
-import type { InFlightPage } from '../../workflows/page-slots';
+import type { InFlightPage } from '../../workflows/carried-state';
 import { inFlightPage, itemLaneWith, key, newState, outcome, pageLaneWith } from '../helpers/engine-state';
 
 const OPERATOR = { kind: 'signal', name: 'pause' } as const;

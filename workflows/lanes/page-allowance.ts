@@ -20,7 +20,7 @@ export interface PageNeed {
   key: string;
 }
 
-/** A page's allowance exactly as carried on its InFlightPage (workflows/page-slots.ts): fixed names. */
+/** A page's allowance exactly as carried on its InFlightPage (workflows/carried-state.ts): fixed names. */
 export interface AllowanceFields {
   /** The cost the page may commit in all (absent: it started without a budget and was granted none). */
   allowance?: number;

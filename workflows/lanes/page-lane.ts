@@ -24,17 +24,27 @@ import { pageCancelItemSignal, pageControlSignal, type ItemsCompleted, type Page
 import { fromHolder, senderToken, tokensEnabled, type Sender } from '../message-validation';
 import { unranOutcome } from '../outcomes';
 import { pageWorkflow } from '../page';
-import {
-  grantAllowances,
-  type AllowanceBook,
-  pageCommitted,
-  pageUnreported,
-  pageUnusedAllowance,
-  type InFlightPage,
-} from '../page-slots';
+import type { InFlightPage } from '../carried-state';
 import type { PatchName } from '../patches';
 import { batchIdKey } from '../search-attributes';
 import type { ItemOutcome } from '../types';
+import {
+  allowanceControl,
+  allowanceControlIsNews,
+  allowanceFields,
+  allowanceOf,
+  anotherPageReported,
+  committedCost,
+  grantRound,
+  initialGrant,
+  needIsNews,
+  needOf,
+  pageReported,
+  reservedCost,
+  type BudgetLedger,
+  type PageAllowance,
+  type PageStanding,
+} from './page-allowance';
 import {
   ChildLane,
   closedWithoutReport,
@@ -81,7 +91,7 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
     let running = 0;
     for (const p of this.pages.values()) {
       // A page that said it starts no more (paused, or waiting for budget) runs what it last said.
-      const held = p.paused === true || p.need !== undefined;
+      const held = p.paused === true || needOf(allowanceOf(p)) !== undefined;
       running += Math.min(held ? (p.running ?? 0) : p.slots, pageUnreported(p));
     }
     return running;
@@ -89,16 +99,25 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
 
   /** Spent cost plus what pages committed beyond it (running items, outcomes not reported yet). */
   get committedCost(): number {
-    let c = this.state.stats.cost;
-    for (const p of this.pages.values()) c += p.pendingCost ?? 0;
-    return c;
+    return committedCost(this.state.stats.cost, this.standings());
   }
 
   /** Committed cost plus what pages may still commit within their allowances: never above the budget. */
   get reservedCost(): number {
-    let c = this.committedCost;
-    for (const p of this.pages.values()) c += pageUnusedAllowance(p);
-    return c;
+    return reservedCost(this.state.stats.cost, this.standings());
+  }
+
+  /** The pages as the budget sees them (workflows/lanes/page-allowance.ts). */
+  private standings(): PageStanding[] {
+    return [...this.pages.values()].map((p) => ({ allowance: allowanceOf(p), committed: p, slots: p.slots }));
+  }
+
+  /** The budget's figures, when the batch has a budget (a page lane has no item children of its own). */
+  private ledger(): BudgetLedger | undefined {
+    const { budget, concurrency } = this.state.limits;
+    return budget === undefined
+      ? undefined
+      : { budget, concurrency, committedOutsidePages: this.state.stats.cost };
   }
 
   // ---- filling the window ---------------------------------------------------------------------
@@ -169,8 +188,7 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
     if (this.slotsToGive) return true;
     const granting = this.state.limits.budget !== undefined && !this.state.paused;
     for (const p of this.pages.values()) {
-      const need = p.need !== undefined && !p.needWaits && !p.reclaim && p.slots > 0;
-      if (this.needsControl(p) || (granting && need)) return true;
+      if (this.needsControl(p) || (granting && needIsNews(allowanceOf(p), p.slots))) return true;
     }
     return false;
   }
@@ -182,8 +200,16 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
    */
   planSlots(): void {
     const pages = [...this.pages.values()];
-    const budget = this.state.limits.budget;
-    if (budget !== undefined) grantAllowances(this.allowanceBook(), budget, this.has('pageSlotSplit'));
+    const ledger = this.ledger();
+    if (ledger !== undefined) {
+      const before = this.standings();
+      const mayReclaim = this.has('pageSlotSplit');
+      const round = grantRound({ ...ledger, paused: this.state.paused, mayReclaim }, before);
+      pages.forEach((p, i) => {
+        if (round.allowances[i] !== before[i]!.allowance) setAllowance(p, round.allowances[i]!);
+      });
+      if (round.pause) this.state.pauseForBudget(ledger.budget, round.pause, this.committedCost);
+    }
     let over = this.usedSlots - this.state.limits.concurrency;
     for (const p of [...pages].sort((a, b) => b.slots - a.slots)) {
       if (over <= 0) break;
@@ -221,21 +247,6 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
     );
   }
 
-  /** What the budget's grant round reads and changes (workflows/page-slots.ts). */
-  private allowanceBook(): AllowanceBook {
-    const state = this.state;
-    return {
-      pages: this.pages,
-      get paused() {
-        return state.paused;
-      },
-      concurrency: this.state.limits.concurrency,
-      reservedCost: () => this.reservedCost,
-      pauseForBudget: (budget: number, need: { key: string; cost: number }) =>
-        this.state.pauseForBudget(budget, need, this.committedCost),
-    };
-  }
-
   /** The control a page should have now. */
   private desired(page: InFlightPage): PageControl {
     const { rate, concurrency, budget } = this.state.limits;
@@ -244,10 +255,10 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
       paused: this.state.paused || this.state.ending !== undefined,
       // Each page paces at its share of the rate, so all pages together never exceed it.
       ratePerSec: rate ? (rate * Math.max(page.slots, 1)) / concurrency : undefined,
-      ...(budget !== undefined
-        ? { costAllowance: page.allowance ?? 0, avgCost: averageCost(this.state.stats) }
-        : {}),
-      ...(page.reclaim ? { reclaim: page.reclaim.seq } : {}),
+      ...allowanceControl(
+        allowanceOf(page),
+        budget !== undefined ? averageCost(this.state.stats) : undefined,
+      ),
     };
   }
 
@@ -257,11 +268,8 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
     return (
       want.paused !== sent.paused ||
       want.ratePerSec !== sent.ratePerSec ||
-      // Only a larger allowance is news: a smaller one is taken back from a page that cannot use it.
-      (want.costAllowance ?? 0) > (sent.costAllowance ?? 0) ||
-      (want.costAllowance === undefined) !== (sent.costAllowance === undefined) ||
+      allowanceControlIsNews(want, sent) ||
       want.slots > sent.slots ||
-      (want.reclaim !== undefined && want.reclaim !== sent.reclaim) ||
       // Fewer slots than granted matter only while the page could still use them.
       (want.slots < sent.slots && want.slots < page.unfinished)
     );
@@ -293,12 +301,8 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
     this.tokens ??= tokensEnabled();
     const token = senderToken(this.tokens, this.input.messageSecret, childId);
     if (token !== undefined) page.token = token;
-    const budget = this.state.limits.budget;
-    if (budget !== undefined) {
-      // Its share of what the budget has left; it asks for more when its next item does not fit.
-      const headroom = Math.max(0, budget - this.reservedCost);
-      page.allowance = (headroom * slots) / this.state.limits.concurrency;
-    }
+    // Its share of what the budget has left; it asks for more when its next item does not fit.
+    setAllowance(page, initialGrant(this.ledger(), this.standings(), slots));
     page.sent = this.desired(page);
     this.pages.set(childId, page);
     this.starts.track(
@@ -356,32 +360,29 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
     const page = this.pages.get(childId);
     if (!page) return false;
     const done = page.done.split('');
+    const recordedCosts: (number | undefined)[] = [];
     for (const o of outcomes) {
       const at = o.index - page.first;
       if (at < 0 || at >= page.count || done[at] === '1') continue;
       done[at] = '1';
-      page.spent = (page.spent ?? 0) + (o.cost ?? 0);
+      recordedCosts.push(o.cost);
       this.state.record(o);
     }
     page.done = done.join('');
     page.unfinished = unfinished;
     page.running = report.running;
     page.paused = report.paused;
-    if (cost) {
-      page.pendingCost = Math.max(0, cost.spent - (page.spent ?? 0)) + cost.inflight;
-      page.need = cost.need !== undefined ? { cost: cost.need, key: cost.needKey ?? '?' } : undefined;
-    }
-    // The page has applied the reclaim: its cost above is all it committed, within the new allowance.
-    if (page.reclaim && report.ack !== undefined && report.ack >= page.reclaim.seq) page.reclaim = undefined;
+    // Its cost, its need, an acknowledged reclaim, allowance given back (page-allowance.ts).
+    const { running, ack } = report;
+    const next = pageReported(allowanceOf(page), page, { recordedCosts, unfinished, cost, running, ack });
+    setAllowance(page, next.allowance);
+    delete page.spent;
+    delete page.pendingCost;
+    Object.assign(page, next.committed);
     page.slots = Math.min(page.slots, Math.max(unfinished, 0));
-    // A page with nothing left to start cannot commit more: what it was allowed beyond its committed
-    // cost goes back to the budget, for the pages that still have items to start.
-    if (page.allowance !== undefined && report.running !== undefined && unfinished <= report.running) {
-      page.allowance = Math.min(page.allowance, pageCommitted(page));
-    }
     if (pageUnreported(page) === 0) this.pages.delete(childId);
     // A page waiting for budget other pages held is reconsidered after any page's report.
-    for (const p of this.pages.values()) p.needWaits = undefined;
+    for (const p of this.pages.values()) if (p !== page) setAllowance(p, anotherPageReported(allowanceOf(p)));
     return true;
   }
 
@@ -473,4 +474,21 @@ function withToken<T extends object>(message: T, token: string | undefined): T &
 function errorText(err: unknown): string {
   if (isCancellation(err)) return 'the page was cancelled before it started';
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Writes an allowance onto a page's carried record: its fields are what runs carry (fixed names). */
+function setAllowance(page: InFlightPage, allowance: PageAllowance): void {
+  delete page.allowance;
+  delete page.need;
+  delete page.reclaim;
+  delete page.reclaimed;
+  delete page.needWaits;
+  Object.assign(page, allowanceFields(allowance));
+}
+
+/** Items of a page whose outcome is not recorded yet. */
+export function pageUnreported(p: InFlightPage): number {
+  let n = 0;
+  for (const c of p.done) if (c !== '1') n += 1;
+  return n;
 }
