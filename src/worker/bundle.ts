@@ -30,14 +30,16 @@ export async function bundleWorkflows(
   return code;
 }
 
-async function sourcesHash(): Promise<string> {
+/** The cache key of a bundle of the workflow sources in `dir` (default workflows/) and the SDK's version. */
+export async function sourcesHash(dir = WORKFLOWS_DIR): Promise<string> {
   const hash = createHash('sha256');
   const pkg = JSON.parse(
     await readFile(createRequire(WORKFLOWS_ENTRY).resolve('@temporalio/workflow/package.json'), 'utf8'),
   ) as { version: string };
   hash.update(pkg.version);
-  const files = (await readdir(WORKFLOWS_DIR)).filter((f) => f.endsWith('.ts')).sort();
-  for (const f of files) hash.update(f).update(await readFile(path.join(WORKFLOWS_DIR, f)));
+  // Every source under workflows/, subfolders included (workflows/lanes/): an edit anywhere is a new bundle.
+  const files = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.ts')).sort();
+  for (const f of files) hash.update(f).update(await readFile(path.join(dir, f)));
   return hash.digest('hex').slice(0, 16);
 }
 
