@@ -13,7 +13,6 @@ import { workflowNowIso } from './clock';
 import { runItem } from './item-run';
 import { operatorSkipped, Pacer, sourcePauseOf } from './item-starts';
 import { PageBudget } from './page-budget';
-import { keysWithin, pageDetails, type PageInput, type PageSummary } from './page-parts';
 import { unranOutcome } from './outcomes';
 import { FailureType } from './failure-types';
 import {
@@ -27,6 +26,8 @@ import { itemKeysKey } from './search-attributes';
 import { ignored, neverThrows, parsePageCancelItem, parsePageControl } from './message-validation';
 import { ParentLink } from './parent-link';
 import type { Item, ItemOutcome } from './types';
+import type { ItemRunSpec } from './item-run';
+import type { StagedSourceRef } from './types';
 
 /**
  * Outcomes are sent to the parent in batches: at most this many, at least every FLUSH_MS; once the
@@ -38,6 +39,72 @@ const FLUSH_MS = 2_000;
 const TAIL_FLUSH_MS = 100;
 /** Keys listed in the ItemKeys search attribute (a KeywordList is bounded in size). */
 const MAX_SEARCH_KEYS_BYTES = 1_500; // the server refuses a value over 2,048 bytes (and fails the page)
+
+export interface PageInput extends ItemRunSpec {
+  /** The parent's workflow id (no run id: reports must reach whichever run is current). */
+  parentWorkflowId: string;
+  source: StagedSourceRef;
+  /** Index of the page's first item, and how many consecutive items it holds. */
+  first: number;
+  count: number;
+  control: PageControl;
+  /** Items of this page an operator cancelled before it started (already counted by the parent). */
+  skip: string[];
+  /**
+   * Sent with every report to the parent, and expected on every message from it: only the parent
+   * and this page know it (absent: a page started before tokens; messages are taken without).
+   */
+  reportToken?: string;
+}
+
+export interface PageSummary {
+  first: number;
+  count: number;
+  reported: number;
+}
+
+/** Current Details of a page: its items and their state (the first 100). */
+export function pageDetails(input: PageInput, state: Map<string, string>): string {
+  const counts: Record<string, number> = {};
+  for (const s of state.values()) counts[s] = (counts[s] ?? 0) + 1;
+  const summary = Object.entries(counts)
+    .map(([s, n]) => `${s} **${n}**`)
+    .join(' · ');
+  const rows = [...state.entries()].slice(0, 100).map(([k, s]) => `${k}: ${s}`);
+  return [
+    `**page** items ${input.first + 1}–${input.first + input.count} of batch ${input.batchId}`,
+    '',
+    summary,
+    '',
+    rows.join(' · ') + (state.size > 100 ? ' · …' : ''),
+  ].join('\n');
+}
+
+/**
+ * The first keys whose encoded size stays within `maxBytes`: a KeywordList search attribute is
+ * refused over 2,048 bytes. Pages with longer keys list only some of them in ItemKeys.
+ */
+export function keysWithin(keys: string[], maxBytes: number): string[] {
+  const out: string[] = [];
+  let size = 2; // the JSON list's brackets
+  for (const key of keys) {
+    const bytes = utf8Length(JSON.stringify(key)) + 1; // quoted and escaped, plus a comma
+    if (size + bytes > maxBytes) break;
+    size += bytes;
+    out.push(key);
+  }
+  return out;
+}
+
+/** UTF-8 length of a string, counted by hand: the workflow sandbox has no Buffer. */
+function utf8Length(text: string): number {
+  let n = 0;
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+  }
+  return n;
+}
 
 /**
  * A page of a batch: `count` consecutive items run in one child workflow, each item's steps as
