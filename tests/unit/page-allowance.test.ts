@@ -1,9 +1,10 @@
 // A page's budget allowance (workflows/lanes/page-allowance.ts) on data, no server: the round trip
-// through the carried fields, each transition, and equivalence with the engine's code of today
-// (grantAllowances in workflows/page-slots.ts, BatchState.applyPageOutcomes) on generated situations,
-// field for field, so the engine can switch to it without a running batch issuing another command.
+// through the carried fields, each transition, and equivalence on generated situations, field for
+// field, with the engine of release e838b02 (its grantAllowances and BatchState.applyPageOutcomes,
+// frozen in reference/allowance-e838b02.ts), so that batches it started replay on the new code
+// without issuing another command.
 import { describe, expect, it, vi } from 'vitest';
-import type { BatchState, InFlightPage } from '../../workflows/batch-state';
+import type { CarriedState } from '../../workflows/carried-state';
 import {
   allowanceControl,
   allowanceControlIsNews,
@@ -26,15 +27,19 @@ import {
   type PageCommitted,
   type PageStanding,
 } from '../../workflows/lanes/page-allowance';
-import { grantAllowances } from '../../workflows/page-slots';
-import { key, newState, outcome, startItems, startPage } from '../helpers/engine-state';
+import { key, outcome } from '../helpers/engine-state';
+import { grantAllowances, OldBatch, type OldPage } from './reference/allowance-e838b02';
 
-// The carried fields are those of InFlightPage, names and types alike (tsc checks).
+// The carried fields are those of a page in flight, names and types alike (tsc checks), today and
+// in the reference.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Exactly<A, B> = Same<keyof A, keyof B> & Same<Required<A>, Required<B>>;
-type Carried = Pick<InFlightPage, 'allowance' | 'need' | 'reclaim' | 'reclaimed' | 'needWaits'>;
-const _sameFields: Exactly<Carried, AllowanceFields> = true;
-const _sameCommitted: Exactly<Pick<InFlightPage, 'spent' | 'pendingCost'>, PageCommitted> = true;
+type CarriedPage = NonNullable<CarriedState['pages']>[number];
+type Allowance = 'allowance' | 'need' | 'reclaim' | 'reclaimed' | 'needWaits';
+const _sameFields: Exactly<Pick<CarriedPage, Allowance>, AllowanceFields> = true;
+const _sameCommitted: Exactly<Pick<CarriedPage, 'spent' | 'pendingCost'>, PageCommitted> = true;
+const _sameOldFields: Exactly<Pick<OldPage, Allowance>, AllowanceFields> = true;
+const _sameOldCommitted: Exactly<Pick<OldPage, 'spent' | 'pendingCost'>, PageCommitted> = true;
 
 const need = (cost: number, i = 9) => ({ cost, key: key(i) });
 const granted = (allowance: number, reclaims = 0): PageAllowance => ({
@@ -315,7 +320,7 @@ describe('the allowance transitions', () => {
   });
 });
 
-// ---- Equivalence with the engine's code of today, on generated situations ----
+// ---- Equivalence with the engine of e838b02 (reference/allowance-e838b02.ts), on generated situations ----
 
 /** mulberry32: a small seeded PRNG, so a failing case can be replayed. */
 function prng(seed: number) {
@@ -342,11 +347,11 @@ function prng(seed: number) {
 type Rng = ReturnType<typeof prng>;
 
 /** A page's allowance fields as a continue-as-new carries them: through JSON. */
-function carriedAllowance(p: InFlightPage): AllowanceFields {
+function carriedAllowance(p: OldPage): AllowanceFields {
   const { allowance, need, reclaim, reclaimed, needWaits } = p;
   return JSON.parse(JSON.stringify({ allowance, need, reclaim, reclaimed, needWaits })) as AllowanceFields;
 }
-function carriedCommitted(p: InFlightPage): PageCommitted {
+function carriedCommitted(p: OldPage): PageCommitted {
   const { spent, pendingCost } = p;
   return JSON.parse(JSON.stringify({ spent, pendingCost })) as PageCommitted;
 }
@@ -382,10 +387,29 @@ function randomAllowance(r: Rng, committed: number): AllowanceFields {
   }
 }
 
+/** Items `from`..`to` (inclusive) in flight as item children, as the old tests started them. */
+function startItems(s: OldBatch, from: number, to: number, expectedCost?: number): void {
+  for (let i = from; i <= to; i++) s.inFlight.set(key(i), { expectedCost });
+}
+
+/** A page child of `count` items from `first` holding `slots` slots, as the old tests started it. */
+function startPage(s: OldBatch, first: number, count: number, slots: number, extra: Partial<OldPage>): void {
+  const page: OldPage = {
+    childId: `b/page-${first}`,
+    first,
+    count,
+    slots,
+    unfinished: count,
+    done: '0'.repeat(count),
+    ...extra,
+  };
+  s.pages.set(page.childId, page);
+}
+
 /** A batch in page mode with a budget: recorded cost, a few item children, and pages in flight. */
-function randomSituation(r: Rng) {
+function randomSituation(r: Rng): OldBatch {
   const concurrency = 1 + r.int(8);
-  const s = newState(1000, { limits: { concurrency, budget: 1 } });
+  const s = new OldBatch({ concurrency, budget: 1 });
   for (let k = r.int(4); k > 0; k--) s.record(outcome(900 + k, 'succeeded', { cost: r.cost() }));
   if (r.chance(0.3)) startItems(s, 800, 800 + r.int(2), r.chance(0.7) ? r.cost() : undefined);
   let first = 0;
@@ -420,14 +444,14 @@ function randomSituation(r: Rng) {
   return s;
 }
 
-/** What the engine sums before the pages' pending cost (BatchState.committedCost, in its order). */
-function committedOutsidePages(s: BatchState): number {
+/** What the old engine sums before the pages' pending cost (its committedCost, in its order). */
+function committedOutsidePages(s: OldBatch): number {
   let c = s.stats.cost;
   for (const f of s.inFlight.values()) c += f.expectedCost ?? 0;
   return c;
 }
 
-function standings(s: BatchState): PageStanding[] {
+function standings(s: OldBatch): PageStanding[] {
   return [...s.pages.values()].map((p) => ({
     allowance: allowanceOf(carriedAllowance(p)),
     committed: carriedCommitted(p),
@@ -435,8 +459,8 @@ function standings(s: BatchState): PageStanding[] {
   }));
 }
 
-/** Today's grant round and the new one from the same state: the same pause, the same fields after. */
-function grantBoth(s: BatchState, reclaim: boolean, label: string): void {
+/** The old grant round and the new one from the same state: the same pause, the same fields after. */
+function grantBoth(s: OldBatch, reclaim: boolean, label: string): void {
   const budget = s.limits.budget!;
   const before = standings(s);
   const round = grantRound(
@@ -462,7 +486,7 @@ function grantBoth(s: BatchState, reclaim: boolean, label: string): void {
 }
 
 /** A page's report as the page could send it, and what the parent records of it for the first time. */
-function randomReport(r: Rng, page: InFlightPage) {
+function randomReport(r: Rng, page: OldPage) {
   const outcomes = Array.from({ length: r.int(4) }, () =>
     outcome(page.first - 1 + r.int(page.count + 2), 'succeeded', r.chance(0.8) ? { cost: r.cost() } : {}),
   );
@@ -488,8 +512,8 @@ function randomReport(r: Rng, page: InFlightPage) {
   return { outcomes, recordedCosts, unfinished, cost, running, ack };
 }
 
-/** Today's report handling and the new transitions on the same state. */
-function reportBoth(s: BatchState, r: Rng, label: string): void {
+/** The old report handling and the new transitions on the same state. */
+function reportBoth(s: OldBatch, r: Rng, label: string): void {
   const page = r.pick([...s.pages.values()]);
   const rep = randomReport(r, page);
   const others = [...s.pages.values()].filter((p) => p !== page);
@@ -503,7 +527,7 @@ function reportBoth(s: BatchState, r: Rng, label: string): void {
   const got = carriedAllowance(page);
   const wanted = allowanceFields(want.allowance);
   if (!s.pages.has(page.childId)) {
-    // Fully reported, it left the window: today's code does not wake its (discarded) need.
+    // Fully reported, it left the window: the old code does not wake its (discarded) need.
     delete got.needWaits;
     delete wanted.needWaits;
   }
@@ -511,14 +535,14 @@ function reportBoth(s: BatchState, r: Rng, label: string): void {
   expect(others.map(carriedAllowance), label).toStrictEqual(wantOthers.map(allowanceFields));
 }
 
-function expectRoundTrips(s: BatchState, label: string): void {
+function expectRoundTrips(s: OldBatch, label: string): void {
   for (const p of s.pages.values()) {
     const f = carriedAllowance(p);
     expect(allowanceFields(allowanceOf(f)), label).toStrictEqual(f);
   }
 }
 
-describe("the same as today's engine, on generated situations", () => {
+describe('the same as the engine of e838b02, on generated situations', () => {
   const CASES = 400;
 
   it(`grant round: the same allowance fields and the same pause (${CASES} situations)`, () => {
