@@ -31,6 +31,7 @@ import {
 } from './messages';
 import type { BatchProgress, StagedSourceRef } from './types';
 import { outcomesSince } from './outcomes-since';
+import { hasPatch } from './patches';
 import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
 import {
   fromHolder,
@@ -211,24 +212,34 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
         state.audit({ action: 'cancel', args: { item: key, result: action }, sender });
         return { key, action };
       };
-      // What the lane knows by key (an item's own child) is cancelled before any lookup; when nothing
-      // holds it, the lookup starts in this same turn (the order of commands histories recorded).
-      const holding = lane.cancelItem(key);
-      if (holding && (await holding) === 'cancelling') return done('cancelling');
+      // An item's own child is cancelled before any lookup; when none holds it, the lookup starts in
+      // this same turn (the order of commands histories recorded).
+      const running = lane.cancelRunning(key);
+      if (running) {
+        await running;
+        return done('cancelling');
+      }
       if (key in state.cancelledPending) return done('skipped');
       const found = await findItem({ source: ctx.source, key });
       if (!found)
         throw ApplicationFailure.nonRetryable(`no item with key "${key}" in this batch`, 'UnknownItem');
-      // The cursor may have moved while the item was looked up: the item may be in flight now, in its
-      // own child or in a page (which cancels it running, or skips it not started yet).
-      const held = await lane.cancelItem(key, found.index);
-      if (held === 'cancelling') return done('cancelling');
-      if (held === 'finished' || found.index < state.cursor) {
+      // The cursor may have moved while the item was looked up: check again.
+      const nowRunning = lane.cancelRunning(key);
+      if (nowRunning) {
+        await nowRunning;
+        return done('cancelling');
+      }
+      // Page mode: the page that holds it cancels it (running) or skips it (not started yet).
+      const inPage = await lane.cancelInPage(key, found.index);
+      if (inPage === 'cancelling') return done('cancelling');
+      if (inPage === 'finished' || found.index < state.cursor) {
         throw ApplicationFailure.nonRetryable(
           `item "${key}" already finished; nothing to cancel`,
           FailureType.ItemFinished,
         );
       }
+      // Another cancel of this item was taken while this one looked it up: it is counted once.
+      if (key in state.cancelledPending && hasPatch('cancelPendingOnce')) return done('skipped');
       state.skipPending(key, found.index);
       ctx.onChange();
       return done('skipped');

@@ -245,9 +245,11 @@ export class BatchState {
     this._cursor = Math.min(this.total, Math.max(this._cursor, index));
   }
 
-  /** An operator cancelled an item not started yet: counted skipped now, never started. */
+  /**
+   * An operator cancelled an item not started yet: counted skipped now, never started. The caller
+   * asks only once per item (`cancelledPending`): whether a second ask counts is a replay decision.
+   */
   skipPending(key: string, index: number): void {
-    if (key in this._cancelledPending) return; // counted when it was first cancelled
     this._cancelledPending[key] = index;
     this.record(operatorSkipped({ index, key }));
   }

@@ -78,7 +78,8 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
     while (!(state.walked && lane.idle)) {
       await lane.fill(gate);
       if (historyFull()) {
-        await lane.beforeContinueAsNew();
+        await lane.switchToSignals();
+        await lane.pagesStarted();
         await flushResults(true);
         await flushAudit(); // entries queued after it are carried over
         await condition(allHandlersFinished);

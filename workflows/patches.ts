@@ -19,6 +19,8 @@ export const PATCHES = {
   senderToken: 'internal-message-token',
   /** Cancelling one item waits until its holder's start is recorded (e838b02). */
   cancelAfterStart: 'item-cancel-after-start',
+  /** Two cancels of one pending item taken at once count it skipped once, not twice (issue 25). */
+  cancelPendingOnce: 'cancel-pending-once',
 } as const;
 
 export type PatchName = keyof typeof PATCHES;

@@ -244,9 +244,13 @@ export class ItemLane extends ChildLane<InFlightItem> implements Lane {
     return this.inFlight.get(key);
   }
 
-  cancelItem(key: string): Promise<'cancelling'> | undefined {
+  cancelRunning(key: string): Promise<void> | undefined {
     const running = this.inFlight.get(key);
-    return running && this.cancelChild(running.childId).then(() => 'cancelling' as const);
+    return running && this.cancelChild(running.childId);
+  }
+
+  cancelInPage(): undefined {
+    return undefined; // no page runs in this lane
   }
 
   private reported(outcome: ItemOutcome): void {
@@ -305,11 +309,18 @@ export class ItemLane extends ChildLane<InFlightItem> implements Lane {
     return Promise.resolve();
   }
 
-  protected async forceCancelled(why: string): Promise<void> {
+  protected forceCancelled(why: string): void {
     for (const f of [...this.inFlight.values()]) {
       this.settle(unranOutcome(f, 'cancelled', FailureType.Cancelled, why, f.startedAt));
     }
-    return Promise.resolve();
+  }
+
+  protected itemStartsRecorded(): Promise<void> {
+    return this.allStarted();
+  }
+
+  pagesStarted(): undefined {
+    return undefined; // no page runs in this lane
   }
 
   /**
@@ -318,7 +329,7 @@ export class ItemLane extends ChildLane<InFlightItem> implements Lane {
    * result is on its way to this run and is waited for (at most SWITCH_GRACE_MS, after which the
    * next run's closed-children check fails it).
    */
-  async beforeContinueAsNew(): Promise<void> {
+  async switchToSignals(): Promise<void> {
     await this.allStarted();
     const keys = [...this.byResult].filter((key) => this.inFlight.has(key));
     await Promise.all(

@@ -4,6 +4,12 @@
 // their reports, their cancellation and what it carries across continue-as-new. What both lanes do
 // with children alike (tracked starts, cancel requests, the check for children that closed without
 // reporting, the stop at the end) is the base class here.
+//
+// Replay: Temporal replays a running batch's history against this code, and the order of the
+// commands that coroutines issue within one workflow task depends on how many awaits each passes
+// through. So every path here keeps the awaits of the code that recorded older histories (one
+// ItemChildren object served both modes then): a wrapper that would add one is written as a plain
+// function returning the inner promise, and a wait that once was `await undefined` still is.
 import {
   condition,
   getExternalWorkflowHandle,
@@ -70,16 +76,24 @@ export interface Lane {
   /** Who holds the item `key` (a page may report a block before it read the item: `childId`). */
   holderOf(key: string, childId?: string): Holder | undefined;
   /**
-   * Cancels the item if something in flight holds it. Without `index` (the item not looked up yet)
-   * only what the lane knows by key; with it, also a page holding that index. Undefined, at once,
-   * when nothing holds it: the caller goes on in the same turn, so a running batch issues its
-   * commands in the order it always did.
+   * Cancels the item's own child if one is in flight; undefined, at once, when none is (the caller
+   * goes on in the same turn: the order of commands histories recorded).
    */
-  cancelItem(key: string, index?: number): Promise<'cancelling' | 'finished' | undefined> | undefined;
+  cancelRunning(key: string): Promise<void> | undefined;
+  /**
+   * Asks the page holding the item at `index` to cancel it: 'finished' when that page recorded it
+   * already, undefined when no page holds it (at once, without a page lane).
+   */
+  cancelInPage(key: string, index: number): Promise<'cancelling' | 'finished' | undefined> | undefined;
   /** Runs for the life of the run: fails children that closed without reporting (terminated). */
   watchUnreported(intervalMs: number): Promise<void>;
-  /** Before continue-as-new: every start recorded, every report routed to the next run. */
-  beforeContinueAsNew(): Promise<void>;
+  /**
+   * Before continue-as-new, first: children awaited by result here are told to report by signal
+   * (they would report to a closed run), after every start is recorded.
+   */
+  switchToSignals(): Promise<void>;
+  /** Before continue-as-new, then: every page start recorded (undefined, at once, without pages). */
+  pagesStarted(): Promise<void> | undefined;
   /** The batch is ending: cancels everything in flight and waits (at most `graceMs`) for it to stop. */
   stopAll(graceMs: number): Promise<void>;
   /** What is in flight, for the next run. */
@@ -115,6 +129,14 @@ export abstract class ChildLane<R extends ChildRecord> {
     return on;
   }
 
+  /**
+   * Asked at every use, never kept: a run replayed from before the change answers false only up to
+   * where its history recorded the marker, then true (the SDK's own rule for `patched`).
+   */
+  protected hasNow(name: PatchName): boolean {
+    return this.patches[name] ?? hasPatch(name);
+  }
+
   /** The records in flight. */
   protected abstract records(): Iterable<R>;
   /** Children that closed without reporting: their items are recorded failed, their slots freed. */
@@ -124,7 +146,13 @@ export abstract class ChildLane<R extends ChildRecord> {
     return true;
   }
   /** Records what did not confirm cancellation in time as cancelled. */
-  protected abstract forceCancelled(why: string): Promise<void>;
+  protected abstract forceCancelled(why: string): Promise<void> | void;
+  /**
+   * The two waits for starts before cancelling everything, in the order they always were: the item
+   * children's starts, then the pages' (an empty wait where a lane has none of that kind).
+   */
+  protected abstract itemStartsRecorded(): Promise<void>;
+  abstract pagesStarted(): Promise<void> | undefined;
 
   get idle(): boolean {
     for (const _ of this.records()) return false;
@@ -132,8 +160,8 @@ export abstract class ChildLane<R extends ChildRecord> {
   }
 
   /** Resolves when every issued start is recorded in history (or failed). */
-  async allStarted(): Promise<void> {
-    await this.starts.allStarted();
+  allStarted(): Promise<void> {
+    return this.starts.allStarted();
   }
 
   protected async requestCancel(childId: string): Promise<void> {
@@ -142,14 +170,6 @@ export abstract class ChildLane<R extends ChildRecord> {
       .catch((e: unknown) =>
         log.warn('cancel child failed', { batchId: this.batchId, childId, error: String(e) }),
       );
-  }
-
-  /**
-   * Cancelling one item waits until its holder's start is recorded: a cancel request sent to a child
-   * not started yet finds no workflow and was lost (the item ran to its end).
-   */
-  protected async startsRecordedBeforeCancel(): Promise<void> {
-    if (this.has('cancelAfterStart')) await this.allStarted();
   }
 
   /**
@@ -189,7 +209,9 @@ export abstract class ChildLane<R extends ChildRecord> {
    * child that closed normally reported before closing, earlier in this history).
    */
   protected async cancelChild(childId: string): Promise<void> {
-    await this.startsRecordedBeforeCancel();
+    // Its start must be recorded first: a cancel request sent to a child not started yet finds no
+    // workflow and was lost (the item ran to its end).
+    if (this.hasNow('cancelAfterStart')) await this.allStarted();
     await this.requestCancel(childId);
     await this.freeClosed([childId]);
   }
@@ -201,19 +223,32 @@ export abstract class ChildLane<R extends ChildRecord> {
    */
   async stopAll(graceMs: number): Promise<void> {
     if (this.idle) return;
-    await this.allStarted();
+    const cancelled = await this.cancelAll();
+    await condition(() => this.idle, graceMs);
+    await this.awaitClosed(cancelled, graceMs);
+    const forced = this.forceCancelled('did not confirm cancellation in time');
+    if (forced) await forced;
+  }
+
+  /** Requests cancellation of every child in flight; returns their workflow ids. */
+  private async cancelAll(): Promise<string[]> {
+    await this.itemStartsRecorded();
+    await this.pagesStarted();
     const ids = [...this.records()].map((r) => r.childId);
     await Promise.all(ids.map((id) => this.requestCancel(id)));
     await this.freeClosed(ids);
-    await condition(() => this.idle, graceMs);
-    const open = await stillOpen(this.batchId, ids, graceMs);
+    return ids;
+  }
+
+  /** Waits (at most `timeoutMs`) until these children are closed, whatever their outcome. */
+  private async awaitClosed(workflowIds: string[], timeoutMs: number): Promise<void> {
+    const open = await stillOpen(this.batchId, workflowIds, timeoutMs);
     if (open.length > 0) {
       log.warn('cancelled items still open when the batch ended', {
         batchId: this.batchId,
         open: open.slice(0, 20),
       });
     }
-    await this.forceCancelled('did not confirm cancellation in time');
   }
 
   private async freeClosed(workflowIds: string[]): Promise<void> {

@@ -25,6 +25,7 @@ import { fromHolder, senderToken, tokensEnabled, type Sender } from '../message-
 import { unranOutcome } from '../outcomes';
 import { pageWorkflow } from '../page';
 import type { InFlightPage } from '../carried-state';
+import { StartTracker } from '../item-starts';
 import type { PatchName } from '../patches';
 import { batchIdKey } from '../search-attributes';
 import type { ItemOutcome } from '../types';
@@ -54,6 +55,9 @@ import {
   type Lane,
   type Taken,
 } from './lane';
+
+/** No item child is ever started in this lane: its waits for their starts are empty. */
+const NO_STARTS = new StartTracker();
 
 export class PageLane extends ChildLane<InFlightPage> implements Lane {
   private readonly pages: Map<string, InFlightPage>;
@@ -122,8 +126,16 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
 
   // ---- filling the window ---------------------------------------------------------------------
 
-  /** Slots to the pages in flight first, then new pages for the free slots. */
+  /**
+   * Starts pages for the free slots. A plain wrapper, on purpose: the batch loop always awaited the
+   * page start loop through one more async function (replay keeps the awaits; see lane.ts).
+   */
   async fill(gate: Gate): Promise<void> {
+    return this.fillPages(gate);
+  }
+
+  /** Slots to the pages in flight first, then new pages for the free slots. */
+  private async fillPages(gate: Gate): Promise<void> {
     const state = this.state;
     await this.rebalance();
     let issued = 0;
@@ -392,16 +404,16 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
   }
 
   /** Asks the page holding the item at `index` to cancel it; undefined when no page in flight holds it. */
-  cancelItem(key: string, index?: number): Promise<'cancelling' | 'finished' | undefined> | undefined {
-    if (index === undefined) return undefined;
-    return this.cancelInPage(key, index);
+  cancelRunning(): undefined {
+    return undefined; // no item has a child of its own in this lane
   }
 
-  private async cancelInPage(key: string, index: number): Promise<'cancelling' | 'finished' | undefined> {
+  async cancelInPage(key: string, index: number): Promise<'cancelling' | 'finished' | undefined> {
     for (const p of this.pages.values()) {
       if (index < p.first || index >= p.first + p.count) continue;
       if (p.done[index - p.first] === '1') return 'finished';
-      await this.startsRecordedBeforeCancel();
+      // A page whose start is not recorded yet cannot take the signal.
+      if (this.hasNow('cancelAfterStart')) await this.allStarted();
       await getExternalWorkflowHandle(p.childId).signal(pageCancelItemSignal, withToken({ key }, p.token));
       return 'cancelling';
     }
@@ -457,9 +469,18 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
     this.pages.delete(page.childId);
   }
 
-  /** Before continue-as-new: every page start recorded (pages always report by signal). */
-  async beforeContinueAsNew(): Promise<void> {
-    await this.allStarted();
+  /** Pages always report by signal: nothing to switch (the waits of an empty item-children switch). */
+  async switchToSignals(): Promise<void> {
+    await NO_STARTS.allStarted();
+    await Promise.all([]);
+  }
+
+  protected itemStartsRecorded(): Promise<void> {
+    return NO_STARTS.allStarted();
+  }
+
+  pagesStarted(): Promise<void> {
+    return this.allStarted();
   }
 
   toCarried(): { inFlight: []; pages: InFlightPage[] } {
