@@ -1,7 +1,8 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
 // Two projects, so the fast tests never wait for a Temporal server:
-// - unit: pure logic, real files and processes, no server (`npm run test:unit`).
+// - unit: pure logic, real files and processes, replay of recorded histories, no server
+//   (`npm run test:unit`).
 // - server: integration, end-to-end and Web UI tests on one dev server that tests/global-setup.ts
 //   starts, only when a file of this project runs.
 // tests/cluster needs its own setup (a native Temporal cluster): `npm run test:cluster`.
@@ -19,6 +20,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],
+          // Bundles the workflows only (no server): recorded histories are replayed on them.
+          globalSetup: ['tests/bundle-setup.ts'],
           // Files share their workers' loaded modules: half the CPU of loading them per file. A unit
           // test file must therefore leave no state behind (environment variables, module caches).
           isolate: false,

@@ -19,8 +19,11 @@
 // item (historyLength of every workflow execution on the server, closed runs included). Prints one
 // JSON object per measurement, then a table; everything also goes to bench/results/peers-<date>.jsonl.
 //
-// --baseline REV|DIR adds the contender `per-item@base`: durabatch's per-item mode from another
-// revision (extracted with git archive) or directory, to measure "× today" in the same run.
+// --baseline REV|DIR adds, for every durabatch mode in --modes, the contender `<mode>@base`: that
+// mode from another revision (extracted with git archive) or directory, interleaved with the rest
+// round by round, to measure before and after in the same run. The report then gives each mode's
+// ratio to its own `<mode>@base` (items/s and CPU ms per item); the other ratios stay "× today",
+// i.e. to `per-item@base` when it ran (--baseline without per-item in --modes still adds it).
 // --engine REV|DIR runs the other durabatch contenders from that revision instead of the working
 // tree (a long run then does not pick up edits in progress). Issue 13's targets are checked at the end.
 //
@@ -33,7 +36,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkout as checkoutEngine, commitOf } from './lib/engine';
 import { runBullmq, runLoop, type Cleanups, type Turn } from './lib/peer-contenders';
-import { durabatchContender, durabatchModes } from './lib/peer-durabatch';
+import { BASE_SUFFIX, durabatchContender, durabatchModes } from './lib/peer-durabatch';
 import { report, toMeasurement, type Measurement, type RunSettings } from './lib/peer-report';
 import { startTargetProcess } from './lib/target';
 
@@ -61,7 +64,12 @@ const latencyMs = Number(values['latency-ms'] ?? (latencyScenario ? 200 : 0));
 const rounds = Number(values.rounds);
 const itemsPerPage = Number(values['page-size']);
 const modes = values.modes.split(',').map((m) => m.trim());
-if (values.baseline && !modes.includes('per-item@base')) modes.push('per-item@base');
+if (values.baseline) {
+  // Every durabatch mode asked for, from the baseline too; per-item@base always, as "today".
+  const bases = modes.filter((m) => m !== 'loop' && m !== 'bullmq' && !m.endsWith(BASE_SUFFIX));
+  if (!bases.includes('per-item')) bases.push('per-item');
+  for (const m of bases) if (!modes.includes(m + BASE_SUFFIX)) modes.push(m + BASE_SUFFIX);
+}
 const repo = path.resolve(import.meta.dirname, '..');
 /** What to stop if the run is interrupted (Ctrl-C, SIGTERM): servers, the target, temp dirs. */
 const cleanups: Cleanups = new Set();
@@ -94,11 +102,8 @@ mkdirSync(path.dirname(outFile), { recursive: true });
 const runId = new Date().toISOString();
 const run: RunSettings = { runId, items, concurrency, latencyMs, rounds };
 
-const DURABATCH = durabatchModes(
-  engineRoot,
-  itemsPerPage,
-  values.baseline ? checkout(values.baseline) : undefined,
-);
+const baselineRoot = values.baseline ? checkout(values.baseline) : undefined;
+const DURABATCH = durabatchModes(engineRoot, itemsPerPage, baselineRoot);
 for (const m of modes) {
   if (m !== 'loop' && m !== 'bullmq' && !(m in DURABATCH)) throw new Error(`unknown mode ${m}`);
 }
@@ -142,7 +147,7 @@ const meta = {
   skipped: Object.fromEntries(skipped),
   commit: commitOf(engineRoot),
   engine: engineRoot,
-  baseline: values.baseline ? commitOf(DURABATCH['per-item@base']!.root) : undefined,
+  baseline: baselineRoot ? commitOf(baselineRoot) : undefined,
   cpus: os.cpus().length,
   cpuModel: os.cpus()[0]?.model,
   memGb: Math.round(os.totalmem() / 2 ** 30),

@@ -1,9 +1,14 @@
 // Records the workflow histories of a few small batches run by durabatch at a given revision, for
-// tests/integration/replay-recorded.test.ts: the workflows of today must replay the histories that
-// batches started by an earlier release left on a server (a running batch is resumed by new code).
+// tests/unit/replay-recorded.test.ts: the workflows of today must replay the histories that batches
+// started by an earlier release left on a server (a running batch is resumed by new code).
 //   npx tsx scripts/record-histories.ts --engine <rev> [--out tests/histories/<rev>]
-// Scenarios: one child per item with retries, a budget pause with set + resume, an item cancelled,
-// pages of activities, pages of local activities, and continue-as-new.
+// Scenarios: one child per item with retries, a budget pause with set + resume, items cancelled
+// (one in flight, one pending) with a child per item and in pages, pages of activities, pages of
+// local activities, and continue-as-new.
+// To add a recording: run it at the release whose workflows record something new (before the change
+// that needs it replayed is merged), and commit tests/histories/<rev>/; the replay test reads every
+// folder there. A new scenario is a `record` call below; record it at the current release too.
+// A scenario whose settings an old release lacks is skipped.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +63,18 @@ const config = (name: string, extra: Record<string, unknown> = {}) =>
     ...extra,
   });
 
+/**
+ * Once an item runs, cancels `keys` (the first one in flight: a cancel reaching a started child or
+ * page takes the item-cancel-after-start path; a pending one is skipped) and says what each became.
+ */
+async function cancelItems(batchId: string, keys: string[]): Promise<void> {
+  while ((await batches.progress(batchId)).running < 1) await new Promise((r) => setTimeout(r, 50));
+  for (const key of keys) {
+    // Its answer as this release gives it (`{ action }` lately).
+    console.log(`  cancel ${key}: ${JSON.stringify(await batches.cancelItem(batchId, key))}`);
+  }
+}
+
 async function record(name: string, run: (batchId: string) => Promise<unknown>): Promise<void> {
   const batchId = `recorded-${name}`;
   try {
@@ -97,9 +114,13 @@ try {
   });
   await record('cancel-item', async (id) => {
     await batches.start(csv, config('cancel-item', { concurrency: 1, rate: 1 }));
-    await batches.cancelItem(id, 'K6');
+    await cancelItems(id, ['K1', 'K6']);
   });
   await record('page', () => batches.start(csv, config('page', { itemsPerChild: 2 })));
+  await record('page-cancel-item', async (id) => {
+    await batches.start(csv, config('page-cancel-item', { itemsPerChild: 2, concurrency: 1, rate: 1 }));
+    await cancelItems(id, ['K2', 'K6']);
+  });
   await record('page-local', () =>
     batches.start(csv, config('page-local', { itemsPerChild: 2, itemExecution: 'local' })),
   );

@@ -1,19 +1,17 @@
 // Starts one real Temporal dev server (on free ports, fresh database) and bundles the workflows once
-// for the whole run; test files get both through `inject`.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// for the whole run (tests/bundle-setup.ts); test files get both through `inject`.
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { startDevServer, type DevServer } from '../src/server/dev-server';
 import { freePort } from '../src/server/ports';
-import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_ENTRY } from '../src/worker/bundle';
+import { writeWorkflowBundle } from './bundle-setup';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
     temporalUiUrl: string | null;
-    workflowBundlePath: string;
     /** DURABATCH_HOME shared by tests (tools are cached in the project's .durabatch). */
     toolsHome: string;
     tmpRoot: string;
@@ -28,7 +26,7 @@ export async function setup(project: TestProject): Promise<void> {
   // Provisioned tools live in the project's own DURABATCH_HOME so every run reuses one install.
   const toolsHome = path.resolve('.durabatch');
   const port = await freePort();
-  const [started, bundle] = await Promise.all([
+  const [started, workflowBundlePath] = await Promise.all([
     startDevServer({
       home: toolsHome,
       dbFile: path.join(tmpRoot, 'temporal.db'),
@@ -36,15 +34,9 @@ export async function setup(project: TestProject): Promise<void> {
       uiPort: await freePort(),
       log: (m) => process.stderr.write(`[global-setup] ${m}\n`),
     }),
-    bundleWorkflowCode({
-      workflowsPath: WORKFLOWS_ENTRY,
-      workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
-      logger: new DefaultLogger('WARN'),
-    }),
+    writeWorkflowBundle(tmpRoot),
   ]);
   server = started;
-  const workflowBundlePath = path.join(tmpRoot, 'workflows-bundle.js');
-  await writeFile(workflowBundlePath, bundle.code);
   project.provide('temporalAddress', server.address);
   project.provide('temporalUiUrl', server.uiUrl);
   project.provide('workflowBundlePath', workflowBundlePath);

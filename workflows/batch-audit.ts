@@ -37,5 +37,5 @@ export async function flushAuditQueue(state: BatchState, outputDir: string): Pro
     });
   }
   // Entries queued while the activity ran stay queued.
-  state.auditQueue.splice(0, entries.length);
+  state.auditWritten(entries.length);
 }

@@ -10,9 +10,8 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { bookkeeping } from './activity-options';
-import type { ItemChildren } from './item-children';
-import type { PageChildren } from './page-children';
 import type { BatchState } from './batch-state';
+import type { Lane } from './lanes';
 import {
   cancelItemUpdate,
   failuresQuery,
@@ -30,9 +29,9 @@ import {
   type CancelItemInput,
   type SetLimitsInput,
 } from './messages';
-import type { StagedSourceRef } from './types';
-import { unranOutcome } from './outcomes';
+import type { BatchProgress, StagedSourceRef } from './types';
 import { outcomesSince } from './outcomes-since';
+import { hasPatch } from './patches';
 import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
 import {
   fromHolder,
@@ -54,14 +53,11 @@ const { findItem } = proxyActivities<ReturnType<typeof createActivities>>(
 
 export interface HandlerContext {
   state: BatchState;
-  children: ItemChildren;
-  /** Page mode only. */
-  pages?: PageChildren;
+  lane: Lane;
   source: StagedSourceRef;
-  outputDir: string;
-  webUiUrl: string | null;
   /** Outcomes per result page (workflows/results-writer.ts): where an unwritten outcome will lie. */
   resultsPageSize: number;
+  progress(): BatchProgress;
   /** Called after any message changed the batch (Current Details are refreshed). */
   onChange(): void;
   onStrayOutcome(key: string): void;
@@ -71,7 +67,7 @@ export interface HandlerContext {
 const updateSender = () => ({ kind: 'update' as const, updateId: currentUpdateInfo()?.id ?? '' });
 
 export function registerBatchHandlers(ctx: HandlerContext): void {
-  const { state, children } = ctx;
+  const { state, lane } = ctx;
   // Child → parent messages: any client can send them by name, so each is checked for its shape and
   // taken only from the child that holds the item (its id and token); anything else is logged and
   // ignored. No handler throws: that would fail the workflow task and stop the batch for good.
@@ -81,15 +77,15 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
       const parsed = parseItemCompleted(raw);
       if ('problem' in parsed) return ignored('itemCompleted', parsed.problem, { batchId: state.batchId });
       const { outcome, sender } = parsed.ok;
-      const holder = state.inFlight.get(outcome.key);
-      if (holder && (holder.index !== outcome.index || !fromHolder(holder, sender))) {
-        return ignored('itemCompleted', 'not sent by the child that holds the item', {
+      const taken = lane.takeItemReport(outcome, sender);
+      if (typeof taken === 'object') {
+        return ignored('itemCompleted', taken.ignored, {
           batchId: state.batchId,
           itemKey: shown(outcome.key),
           sender: shown(sender.childId),
         });
       }
-      if (!state.applyOutcome(outcome)) ctx.onStrayOutcome(shown(outcome.key));
+      if (taken === 'stray') ctx.onStrayOutcome(shown(outcome.key));
       ctx.onChange();
     }),
     { description: describe.itemCompleted },
@@ -99,17 +95,14 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
     neverThrows('itemsCompleted', (raw: unknown) => {
       const parsed = parseItemsCompleted(raw);
       if ('problem' in parsed) return ignored('itemsCompleted', parsed.problem, { batchId: state.batchId });
-      const { childId, outcomes, unfinished, cost, running, paused, ack, token } = parsed.ok;
-      const page = state.pages.get(childId);
-      if (page && (!fromHolder(page, { childId, token }) || unfinished > page.count)) {
-        return ignored('itemsCompleted', 'not sent by a page of this batch', {
+      const taken = lane.takePageReport(parsed.ok);
+      if (typeof taken === 'object') {
+        return ignored('itemsCompleted', taken.ignored, {
           batchId: state.batchId,
-          sender: shown(childId),
+          sender: shown(parsed.ok.childId),
         });
       }
-      if (!state.applyPageOutcomes(childId, outcomes, unfinished, cost, { running, paused, ack })) {
-        ctx.onStrayOutcome(shown(childId));
-      }
+      if (taken === 'stray') ctx.onStrayOutcome(shown(parsed.ok.childId));
       ctx.onChange();
     }),
     { description: describe.itemsCompleted },
@@ -124,9 +117,7 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
       const errorType = parsed.ok.errorType.slice(0, 100);
       const errorMessage = parsed.ok.errorMessage.slice(0, 500);
       // The item's own child, or the page that holds it (a page may block before reading an item).
-      const item = state.inFlight.get(key);
-      const page = childId !== undefined && !item ? state.pages.get(childId) : undefined;
-      const holder = item ?? page;
+      const holder = lane.holderOf(key, childId);
       if (!holder) return ctx.onStrayOutcome(shown(key));
       if (!fromHolder(holder, { childId, token })) {
         return ignored('itemBlocked', 'not sent by the child that holds the item', {
@@ -135,15 +126,14 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
           sender: shown(childId),
         });
       }
-      state.blocked[key] = holder.childId;
+      state.block(key, holder.childId);
       if (state.paused) return ctx.onChange();
       // Every item would fail the same way: stop starting items and say why, once.
-      state.paused = true;
-      state.pauseReason = SOURCE_PAUSE_TYPES.includes(errorType)
+      const reason = SOURCE_PAUSE_TYPES.includes(errorType)
         ? errorMessage
         : `the workers cannot run items (${errorType}): ${errorMessage}; ` +
           `fix it on the workers, then \`durabatch resume ${state.batchId}\` runs the waiting items again`;
-      state.audit({ action: 'pause', by: 'worker', args: { reason: state.pauseReason, item: key } });
+      state.pause({ reason, by: 'worker', args: { item: key } });
       ctx.onChange();
     }),
     { description: describe.itemBlocked },
@@ -153,14 +143,8 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
     neverThrows('pause', (raw: unknown) => {
       const parsed = parsePause(raw);
       if ('problem' in parsed) return ignored('pause', parsed.problem, { batchId: state.batchId });
-      const { reason } = parsed.ok;
-      state.paused = true;
-      state.pauseReason = reason ?? 'paused by operator';
-      state.audit({
-        action: 'pause',
-        args: { reason },
-        sender: { kind: 'signal', name: 'pause' },
-      });
+      const reason = parsed.ok.reason ?? 'paused by operator';
+      state.pause({ reason, sender: { kind: 'signal', name: 'pause' } });
       ctx.onChange();
     }),
     { description: describe.pause },
@@ -168,18 +152,15 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
   setHandler(
     resumeSignal,
     neverThrows('resume', async () => {
-      state.paused = false;
-      state.pauseReason = undefined;
-      state.audit({ action: 'resume', sender: { kind: 'signal', name: 'resume' } });
+      const woken = state.resume({ kind: 'signal', name: 'resume' });
       ctx.onChange();
       // Items that waited for the workers to be fixed run their step again: one retryItem to each
       // child holding such items (an item's own child, or the page that holds it).
       // Each holder's token goes with it: a child takes retryItem only from its parent.
       const holders = new Map<string, string | undefined>();
-      for (const [key, childId] of Object.entries(state.blocked)) {
-        const item = state.inFlight.get(key);
-        holders.set(childId, item?.childId === childId ? item.token : state.pages.get(childId)?.token);
-        delete state.blocked[key];
+      for (const [key, childId] of Object.entries(woken)) {
+        const holder = lane.holderOf(key, childId);
+        holders.set(childId, holder?.childId === childId ? holder.token : undefined);
       }
       await Promise.all(
         [...holders].map(async ([childId, token]) => {
@@ -199,28 +180,20 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
     }),
     { description: describe.resume },
   );
-  setHandler(progressQuery, () => state.progress(ctx.outputDir, ctx.webUiUrl), {
-    description: describe.progress,
-  });
+  setHandler(progressQuery, () => ctx.progress(), { description: describe.progress });
   setHandler(failuresQuery, () => [...state.failures], { description: describe.failures });
   setHandler(
     outcomesSinceQuery,
-    (from?: unknown) =>
-      outcomesSince(state, ctx.resultsPageSize, state.progress(ctx.outputDir, ctx.webUiUrl), from),
+    (from?: unknown) => outcomesSince(state, ctx.resultsPageSize, ctx.progress(), from),
     { description: describe.outcomesSince },
   );
 
   setHandler(
     setLimitsUpdate,
     rejectsOnError('setLimits', (req: SetLimitsInput) => {
-      state.limits = {
-        concurrency: req.concurrency ?? state.limits.concurrency,
-        rate: req.rate === undefined ? state.limits.rate : (req.rate ?? undefined),
-        budget: req.budget === undefined ? state.limits.budget : (req.budget ?? undefined),
-      };
-      state.audit({ action: 'set', args: { ...req }, sender: updateSender() });
+      const limits = state.setLimits(req, updateSender());
       ctx.onChange();
-      return state.limits;
+      return limits;
     }),
     {
       description: describe.setLimits,
@@ -239,9 +212,11 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
         state.audit({ action: 'cancel', args: { item: key, result: action }, sender });
         return { key, action };
       };
-      const running = () => state.inFlight.get(key);
-      if (running()) {
-        await children.cancel(running()!.childId);
+      // An item's own child is cancelled before any lookup; when none holds it, the lookup starts in
+      // this same turn (the order of commands histories recorded).
+      const running = lane.cancelRunning(key);
+      if (running) {
+        await running;
         return done('cancelling');
       }
       if (key in state.cancelledPending) return done('skipped');
@@ -249,13 +224,13 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
       if (!found)
         throw ApplicationFailure.nonRetryable(`no item with key "${key}" in this batch`, 'UnknownItem');
       // The cursor may have moved while the item was looked up: check again.
-      const nowRunning = running();
+      const nowRunning = lane.cancelRunning(key);
       if (nowRunning) {
-        await children.cancel(nowRunning.childId);
+        await nowRunning;
         return done('cancelling');
       }
       // Page mode: the page that holds it cancels it (running) or skips it (not started yet).
-      const inPage = await ctx.pages?.cancelItem(key, found.index);
+      const inPage = await lane.cancelInPage(key, found.index);
       if (inPage === 'cancelling') return done('cancelling');
       if (inPage === 'finished' || found.index < state.cursor) {
         throw ApplicationFailure.nonRetryable(
@@ -263,15 +238,9 @@ export function registerBatchHandlers(ctx: HandlerContext): void {
           FailureType.ItemFinished,
         );
       }
-      state.cancelledPending[key] = found.index;
-      state.record(
-        unranOutcome(
-          { index: found.index, key },
-          'skipped',
-          FailureType.CancelledBeforeStart,
-          'cancelled by an operator before it started',
-        ),
-      );
+      // Another cancel of this item was taken while this one looked it up: it is counted once.
+      if (key in state.cancelledPending && hasPatch('cancelPendingOnce')) return done('skipped');
+      state.skipPending(key, found.index);
       ctx.onChange();
       return done('skipped');
     }),

@@ -1,6 +1,6 @@
 // The batch workflow's input: a reference to the staged source (never the items), the steps, the
 // limits and policies, and the state carried across continue-as-new.
-import type { CarriedState } from './batch-state';
+import type { CarriedState } from './carried-state';
 import type { CostPolicy, FailurePolicy, ItemRetryPolicy, Limits, StagedSourceRef, StepSpec } from './types';
 
 export interface BatchInput {

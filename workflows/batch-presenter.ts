@@ -3,7 +3,6 @@
 // query) so they may change on every item; search attributes are history events, so they change only
 // every 5% or when the status changes.
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
-import type { BatchState } from './batch-state';
 import { batchProgressKey, batchStatusKey } from './search-attributes';
 import type { BatchProgress } from './types';
 
@@ -13,11 +12,7 @@ export class BatchPresenter {
   private lastPercent = -1;
   private lastStatus = '';
 
-  constructor(
-    private readonly state: BatchState,
-    private readonly outputDir: string,
-    private readonly webUiUrl: string | null,
-  ) {}
+  constructor(private readonly progress: () => BatchProgress) {}
 
   get reportedStatus(): string {
     return this.lastStatus;
@@ -25,7 +20,7 @@ export class BatchPresenter {
 
   /** Refreshes Current Details; cheap enough (about 20 µs) to call on every change. */
   refreshDetails(): BatchProgress {
-    const p = this.state.progress(this.outputDir, this.webUiUrl);
+    const p = this.progress();
     setCurrentDetails(progressMarkdown(p));
     return p;
   }

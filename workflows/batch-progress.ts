@@ -5,9 +5,14 @@ import { workflowNow } from './clock';
 import { latencySummary, stepLatencySummary } from './stats';
 import type { BatchProgress } from './types';
 
-export function progressOf(state: BatchState, outputDir: string, webUiUrl: string | null): BatchProgress {
+/** `running`: items running now, as the lane counts them (workflows/lanes/). */
+export function progressOf(
+  state: BatchState,
+  running: number,
+  outputDir: string,
+  webUiUrl: string | null,
+): BatchProgress {
   const c = state.counts;
-  const running = state.runningCount;
   const finished = state.finishedCount;
   const pending = Math.max(0, state.total - finished - running);
   const end = state.endedAt ? Date.parse(state.endedAt) : workflowNow();

@@ -1,18 +1,19 @@
-// The parent's bookkeeping: counters, the in-flight set, statistics and recent failures. Everything
-// here is carried across continue-as-new, so every collection is bounded by `concurrency`, by a fixed
-// cap, or by operator actions.
+// The facts of a batch: where the walk through the source is, what every finished item came to, the
+// limits, whether it is paused and why, what is waiting to be written, and how it ends. This class
+// is their only writer: every change is one of the named verbs below, so a fact changes the same way
+// whoever causes it (an operator's message, a worker's report, the budget, a full disk). Which items
+// are in flight is the lanes' business (workflows/lanes/); they report finished items here.
+// Everything is carried across continue-as-new, so every collection is bounded by `concurrency`, by
+// a fixed cap, or by operator actions.
 import { workflowNowIso } from './clock';
-import { progressOf } from './batch-progress';
-import type { CarriedState, InFlightItem } from './carried-state';
-import { pageCommitted, pageUnreported, pageUnusedAllowance, type InFlightPage } from './page-slots';
-
-export { pageUnreported, type InFlightPage };
-export type { CarriedState, InFlightItem };
+import type { CarriedState } from './carried-state';
 import { emptyStats, recordOutcome, type StatsState } from './stats';
+import { operatorSkipped } from './item-starts';
+import type { SetLimitsInput } from './messages';
 import type {
   AuditDraft,
-  BatchProgress,
   BatchStatus,
+  FailurePolicy,
   FailureRecord,
   ItemOutcome,
   ItemStatus,
@@ -21,37 +22,46 @@ import type {
 
 const MAX_RECENT_FAILURES = 50;
 
+/** Who paused the batch, as the audit log names it: the batch itself, or an operator's message. */
+export interface PauseCause {
+  reason: string;
+  /** The batch acted by itself: `budget`, `worker` (it cannot run items or write), `source`. */
+  by?: 'budget' | 'worker' | 'source';
+  /** An operator's message (its sender's identity is in history). */
+  sender?: AuditDraft['sender'];
+  /** More to record beside the reason (the item that was blocked, the budget's figures). */
+  args?: Record<string, unknown>;
+}
+
+type Ending = { status: BatchStatus; reason?: string };
+
 export class BatchState {
-  cursor: number;
-  readonly counts: Record<ItemStatus, number>;
-  readonly inFlight: Map<string, InFlightItem>;
-  readonly stats: StatsState;
-  readonly failures: FailureRecord[];
-  limits: Limits;
-  paused: boolean;
-  pauseReason?: string;
-  resultsPage: number;
-  unwrittenOutcomes: ItemOutcome[];
+  private _cursor: number;
+  private readonly _counts: Record<ItemStatus, number>;
+  private readonly _stats: StatsState;
+  private readonly _failures: FailureRecord[];
+  private _limits: Limits;
+  private _paused: boolean;
+  private _pauseReason?: string;
+  private _resultsPage: number;
+  private readonly _unwritten: ItemOutcome[];
   /** Pending items an operator cancelled (key → index): counted skipped at once, never started. */
-  readonly cancelledPending: Record<string, number>;
-  readonly startedAt: string;
-  readonly runNumber: number;
-  readonly blocked: Record<string, string>;
-  readonly pages: Map<string, InFlightPage>;
-  auditQueue: AuditDraft[];
+  private readonly _cancelledPending: Record<string, number>;
+  /** In-flight items waiting for a resume because the workers could not run them (key → holder id). */
+  private readonly _blocked: Record<string, string>;
+  private readonly _auditQueue: AuditDraft[];
   private auditSeq: number;
-  /**
-   * Set once the batch is ending: `cancelling` or `failed` (failure policy) while in-flight items are
-   * stopped, then the final status.
-   */
-  ending?: { status: BatchStatus; reason?: string };
-  endedAt?: string;
+  /** `cancelling` or `failed` (failure policy) while in-flight items are stopped, then the final status. */
+  private _ending?: Ending;
+  private _endedAt?: string;
   /**
    * Set while a result file cannot be written (disk full, unwritable output): the batch waits,
    * paused with it as its reason, even while ending (results-writer.ts). Not carried: the wait
    * happens before any continue-as-new.
    */
-  storageFailure?: string;
+  private _storageFailure?: string;
+  readonly startedAt: string;
+  readonly runNumber: number;
 
   constructor(
     readonly batchId: string,
@@ -59,212 +69,99 @@ export class BatchState {
     initialLimits: Limits,
     carried?: CarriedState,
   ) {
-    this.cursor = carried?.cursor ?? 0;
-    this.counts = carried?.counts ?? { succeeded: 0, failed: 0, skipped: 0, cancelled: 0 };
-    this.inFlight = new Map((carried?.inFlight ?? []).map((f) => [f.key, f]));
-    this.stats = carried?.stats ?? emptyStats();
-    this.failures = carried?.failures ?? [];
-    this.limits = carried?.limits ?? initialLimits;
-    this.paused = carried?.paused ?? false;
-    this.pauseReason = carried?.pauseReason;
-    this.resultsPage = carried?.resultsPage ?? 0;
-    this.unwrittenOutcomes = carried?.unwrittenOutcomes ?? [];
-    this.cancelledPending = carried?.skipAhead ?? {};
+    this._cursor = carried?.cursor ?? 0;
+    this._counts = carried?.counts ?? { succeeded: 0, failed: 0, skipped: 0, cancelled: 0 };
+    this._stats = carried?.stats ?? emptyStats();
+    this._failures = carried?.failures ?? [];
+    this._limits = carried?.limits ?? initialLimits;
+    this._paused = carried?.paused ?? false;
+    this._pauseReason = carried?.pauseReason;
+    this._resultsPage = carried?.resultsPage ?? 0;
+    this._unwritten = carried?.unwrittenOutcomes ?? [];
+    this._cancelledPending = carried?.skipAhead ?? {};
     this.startedAt = carried?.startedAt ?? workflowNowIso();
     this.runNumber = (carried?.runNumber ?? 0) + 1;
-    this.blocked = carried?.blocked ?? {};
-    this.pages = new Map((carried?.pages ?? []).map((p) => [p.childId, p]));
-    this.auditQueue = carried?.auditQueue ?? [];
+    this._blocked = carried?.blocked ?? {};
+    this._auditQueue = carried?.auditQueue ?? [];
     this.auditSeq = carried?.auditSeq ?? 0;
   }
 
-  /**
-   * Pauses before the item that would overspend the budget (it starts first on resume), saying how
-   * much is spent and in flight, and audits it: per-item and page mode alike.
-   */
-  pauseForBudget(budget: number, next: { key: string; cost: number }): void {
-    const round = (n: number) => Math.round(n * 1e6) / 1e6;
-    this.paused = true;
-    this.pauseReason =
-      `budget ${budget} reached: spent ${round(this.stats.cost)}, in flight ${round(this.committedCost - this.stats.cost)}, ` +
-      `next item ${next.key} would cost ${round(next.cost)}; raise it with \`durabatch set ${this.batchId} --budget N\` and resume`;
-    this.audit({
-      action: 'pause',
-      by: 'budget',
-      args: { budget, spent: this.stats.cost, committed: this.committedCost, reason: this.pauseReason },
-    });
-  }
+  // ---- readers -------------------------------------------------------------------------------
 
-  /** Queues an audit entry; the batch loop writes it (with the sender's identity) soon after. */
-  audit(draft: Omit<AuditDraft, 'seq' | 'at'>): void {
-    this.auditQueue.push({ ...draft, seq: ++this.auditSeq, at: workflowNowIso() });
+  /** Index of the next item no child has been given yet. */
+  get cursor(): number {
+    return this._cursor;
   }
-
-  toCarried(): CarriedState {
-    return {
-      cursor: this.cursor,
-      counts: { ...this.counts },
-      inFlight: [...this.inFlight.values()],
-      stats: this.stats,
-      failures: this.failures,
-      limits: this.limits,
-      paused: this.paused,
-      pauseReason: this.pauseReason,
-      resultsPage: this.resultsPage,
-      unwrittenOutcomes: this.unwrittenOutcomes,
-      skipAhead: this.cancelledPending,
-      startedAt: this.startedAt,
-      runNumber: this.runNumber,
-      blocked: this.blocked,
-      pages: [...this.pages.values()],
-      auditQueue: this.auditQueue,
-      auditSeq: this.auditSeq,
-    };
+  get counts(): Readonly<Record<ItemStatus, number>> {
+    return this._counts;
   }
-
-  /** Spent cost plus what items in flight are expected to cost (pages: what they committed). */
-  get committedCost(): number {
-    let c = this.stats.cost;
-    for (const f of this.inFlight.values()) c += f.expectedCost ?? 0;
-    for (const p of this.pages.values()) c += p.pendingCost ?? 0;
-    return c;
+  get stats(): Readonly<StatsState> {
+    return this._stats;
   }
-
-  /** Committed cost plus what pages may still commit within their allowances: never above the budget. */
-  get reservedCost(): number {
-    let c = this.committedCost;
-    for (const p of this.pages.values()) c += pageUnusedAllowance(p);
-    return c;
+  get failures(): readonly FailureRecord[] {
+    return this._failures;
+  }
+  get limits(): Readonly<Limits> {
+    return this._limits;
+  }
+  get paused(): boolean {
+    return this._paused;
+  }
+  get pauseReason(): string | undefined {
+    return this._pauseReason;
+  }
+  get resultsPage(): number {
+    return this._resultsPage;
+  }
+  /** Outcomes recorded but not yet in a result page, oldest first. */
+  get unwrittenOutcomes(): readonly ItemOutcome[] {
+    return this._unwritten;
+  }
+  get cancelledPending(): Readonly<Record<string, number>> {
+    return this._cancelledPending;
+  }
+  get blocked(): Readonly<Record<string, string>> {
+    return this._blocked;
+  }
+  get auditQueue(): readonly AuditDraft[] {
+    return this._auditQueue;
+  }
+  get ending(): Readonly<Ending> | undefined {
+    return this._ending;
+  }
+  get endedAt(): string | undefined {
+    return this._endedAt;
+  }
+  get storageFailure(): string | undefined {
+    return this._storageFailure;
   }
 
   get finishedCount(): number {
-    const c = this.counts;
+    const c = this._counts;
     return c.succeeded + c.failed + c.skipped + c.cancelled;
   }
 
-  /** True when every item has a terminal outcome. */
-  get allDone(): boolean {
-    return this.cursor >= this.total && this.inFlight.size === 0 && this.pages.size === 0;
+  /** Whether the walk reached the end of the source (every item was handed to a child or skipped). */
+  get walked(): boolean {
+    return this._cursor >= this.total;
   }
 
-  /** Slots held by items and pages in flight: never more than the concurrency. */
-  get usedSlots(): number {
-    let used = this.inFlight.size;
-    for (const p of this.pages.values()) used += p.slots;
-    return used;
-  }
-
-  /** Items running now (page items: as many as the page may run, at most those it has left). */
-  get runningCount(): number {
-    let running = this.inFlight.size;
-    for (const p of this.pages.values()) {
-      // A page that said it starts no more (paused, or waiting for budget) runs what it last said.
-      const held = p.paused === true || p.need !== undefined;
-      running += Math.min(held ? (p.running ?? 0) : p.slots, pageUnreported(p));
-    }
-    return running;
-  }
-
-  /**
-   * Applies a page's batch of outcomes; an outcome already recorded (a repeated signal) is ignored.
-   * The page's slots shrink to what it can still use; a fully reported page leaves the window.
-   */
-  applyPageOutcomes(
-    childId: string,
-    outcomes: ItemOutcome[],
-    unfinished: number,
-    cost?: { spent: number; inflight: number; need?: number; needKey?: string },
-    report: { running?: number; paused?: boolean; ack?: number } = {},
-  ): boolean {
-    const page = this.pages.get(childId);
-    if (!page) return false;
-    const done = page.done.split('');
-    for (const o of outcomes) {
-      const at = o.index - page.first;
-      if (at < 0 || at >= page.count || done[at] === '1') continue;
-      done[at] = '1';
-      delete this.blocked[o.key];
-      page.spent = (page.spent ?? 0) + (o.cost ?? 0);
-      this.record(o);
-    }
-    page.done = done.join('');
-    page.unfinished = unfinished;
-    page.running = report.running;
-    page.paused = report.paused;
-    if (cost) {
-      page.pendingCost = Math.max(0, cost.spent - (page.spent ?? 0)) + cost.inflight;
-      page.need = cost.need !== undefined ? { cost: cost.need, key: cost.needKey ?? '?' } : undefined;
-    }
-    // The page has applied the reclaim: its cost above is all it committed, within the new allowance.
-    if (page.reclaim && report.ack !== undefined && report.ack >= page.reclaim.seq) page.reclaim = undefined;
-    page.slots = Math.min(page.slots, Math.max(unfinished, 0));
-    // A page with nothing left to start cannot commit more: what it was allowed beyond its committed
-    // cost goes back to the budget, for the pages that still have items to start.
-    if (page.allowance !== undefined && report.running !== undefined && unfinished <= report.running) {
-      page.allowance = Math.min(page.allowance, pageCommitted(page));
-    }
-    if (pageUnreported(page) === 0) this.pages.delete(childId);
-    // A page waiting for budget other pages held is reconsidered after any page's report.
-    for (const p of this.pages.values()) p.needWaits = undefined;
-    return true;
-  }
-
-  /**
-   * Applies a terminal outcome. Returns false for an outcome of an item that is not in flight
-   * (a duplicate or stray signal), which must not be counted twice.
-   */
-  applyOutcome(outcome: ItemOutcome): boolean {
-    if (!this.inFlight.delete(outcome.key)) return false;
-    delete this.blocked[outcome.key];
-    this.record(outcome);
-    return true;
-  }
-
-  /** Records an outcome of an item that never ran (skipped, or cancelled before its start). */
-  record(outcome: ItemOutcome): void {
-    this.counts[outcome.status] += 1;
-    recordOutcome(this.stats, outcome);
-    this.unwrittenOutcomes.push(outcome);
-    if (outcome.status === 'failed') {
-      this.failures.push({
-        key: outcome.key,
-        index: outcome.index,
-        errorType: outcome.errorType ?? 'Error',
-        errorMessage: outcome.errorMessage ?? '',
-        attempts: outcome.attempts,
-        at: outcome.endedAt,
-      });
-      if (this.failures.length > MAX_RECENT_FAILURES)
-        this.failures.splice(0, this.failures.length - MAX_RECENT_FAILURES);
-    }
-  }
-
-  /**
-   * Counts every item that never started as cancelled (the batch is ending early) and returns the
-   * index from which the report must list them. Items already skipped by an operator are not recounted.
-   */
-  cancelNotStarted(): number {
-    const from = this.cursor;
-    const alreadySkipped = Object.values(this.cancelledPending).filter((i) => i >= from).length;
-    this.counts.cancelled += Math.max(0, this.total - from - alreadySkipped);
-    this.cursor = this.total;
-    return from;
+  currentStatus(): BatchStatus {
+    if (this._storageFailure !== undefined) return 'paused';
+    if (this._ending) return this._ending.status;
+    return this._paused ? 'paused' : 'running';
   }
 
   /** Returns the reason the failure policy ends the batch, if it does. */
-  failurePolicyBreach(policy: {
-    failFast: boolean;
-    maxFailures?: number;
-    maxFailureRate?: number;
-  }): string | undefined {
-    const failed = this.counts.failed;
+  failurePolicyBreach(policy: FailurePolicy): string | undefined {
+    const failed = this._counts.failed;
     if (failed === 0) return undefined;
-    if (policy.failFast) return `fail-fast: item failed (${this.failures.at(-1)?.key ?? '?'})`;
+    if (policy.failFast) return `fail-fast: item failed (${this._failures.at(-1)?.key ?? '?'})`;
     if (policy.maxFailures !== undefined && failed > policy.maxFailures) {
       return `${failed} items failed, more than --max-failures ${policy.maxFailures}`;
     }
     if (policy.maxFailureRate !== undefined) {
-      const done = this.counts.succeeded + failed;
+      const done = this._counts.succeeded + failed;
       const rate = (failed / Math.max(done, 1)) * 100;
       // Judge the rate only once a few items finished, so one early failure does not end a large batch.
       if (done >= Math.min(10, this.total) && rate > policy.maxFailureRate) {
@@ -274,13 +171,189 @@ export class BatchState {
     return undefined;
   }
 
-  currentStatus(): BatchStatus {
-    if (this.storageFailure !== undefined) return 'paused';
-    if (this.ending) return this.ending.status;
-    return this.paused ? 'paused' : 'running';
+  // ---- verbs -----------------------------------------------------------------------------------
+
+  /** Stops new starts and says why; every cause is audited in the same shape. */
+  pause({ reason, by, sender, args }: PauseCause): void {
+    this._paused = true;
+    this._pauseReason = reason;
+    this.audit({
+      action: 'pause',
+      ...(by !== undefined ? { by } : {}),
+      args: { ...args, reason },
+      ...(sender !== undefined ? { sender } : {}),
+    });
   }
 
-  progress(outputDir: string, webUiUrl: string | null): BatchProgress {
-    return progressOf(this, outputDir, webUiUrl);
+  /**
+   * Pauses before the item that would overspend the budget (it starts first on resume), saying how
+   * much is spent and in flight. `committed`: spent plus what items in flight are expected to cost.
+   */
+  pauseForBudget(budget: number, next: { key: string; cost: number }, committed: number): void {
+    const round = (n: number) => Math.round(n * 1e6) / 1e6;
+    this.pause({
+      by: 'budget',
+      reason:
+        `budget ${budget} reached: spent ${round(this._stats.cost)}, in flight ${round(committed - this._stats.cost)}, ` +
+        `next item ${next.key} would cost ${round(next.cost)}; raise it with \`durabatch set ${this.batchId} --budget N\` and resume`,
+      args: { budget, spent: this._stats.cost, committed },
+    });
+  }
+
+  /** A result file cannot be written: paused with the error as the reason until an operator resumes. */
+  pauseForStorage(reason: string): void {
+    this._storageFailure = reason;
+    this.pause({ by: 'worker', reason });
+  }
+
+  /** The write that paused for its storage is being tried again. */
+  storageRetried(): void {
+    this._storageFailure = undefined;
+  }
+
+  /**
+   * Lets items start again. Returns the items that waited for the workers to be fixed (key → the
+   * child holding it), which must be told to run their step again; they no longer count as blocked.
+   */
+  resume(sender: AuditDraft['sender']): Record<string, string> {
+    this._paused = false;
+    this._pauseReason = undefined;
+    this.audit({ action: 'resume', sender });
+    const woken = { ...this._blocked };
+    for (const key of Object.keys(woken)) delete this._blocked[key];
+    return woken;
+  }
+
+  /** An item cannot run until the workers are fixed: remembered until `resume` wakes its holder. */
+  block(key: string, holderId: string): void {
+    this._blocked[key] = holderId;
+  }
+
+  /** Changes the limits (only the fields given; `null` clears rate or budget) and audits it. */
+  setLimits(req: SetLimitsInput, sender: AuditDraft['sender']): Limits {
+    this._limits = {
+      concurrency: req.concurrency ?? this._limits.concurrency,
+      rate: req.rate === undefined ? this._limits.rate : (req.rate ?? undefined),
+      budget: req.budget === undefined ? this._limits.budget : (req.budget ?? undefined),
+    };
+    this.audit({ action: 'set', args: { ...req }, sender });
+    return this._limits;
+  }
+
+  /** The walk moved on: every item before `index` has been handed to a child or skipped. */
+  advanceTo(index: number): void {
+    this._cursor = Math.min(this.total, Math.max(this._cursor, index));
+  }
+
+  /**
+   * An operator cancelled an item not started yet: counted skipped now, never started. The caller
+   * asks only once per item (`cancelledPending`): whether a second ask counts is a replay decision.
+   */
+  skipPending(key: string, index: number): void {
+    this._cancelledPending[key] = index;
+    this.record(operatorSkipped({ index, key }));
+  }
+
+  /** Records a terminal outcome (an item's own, or of an item that never ran). */
+  record(outcome: ItemOutcome): void {
+    delete this._blocked[outcome.key];
+    this._counts[outcome.status] += 1;
+    recordOutcome(this._stats, outcome);
+    this._unwritten.push(outcome);
+    if (outcome.status === 'failed') {
+      this._failures.push({
+        key: outcome.key,
+        index: outcome.index,
+        errorType: outcome.errorType ?? 'Error',
+        errorMessage: outcome.errorMessage ?? '',
+        attempts: outcome.attempts,
+        at: outcome.endedAt,
+      });
+      if (this._failures.length > MAX_RECENT_FAILURES)
+        this._failures.splice(0, this._failures.length - MAX_RECENT_FAILURES);
+    }
+  }
+
+  /** The first `count` unwritten outcomes are in result page `resultsPage`, which is now written. */
+  resultsPageWritten(count: number): void {
+    this._unwritten.splice(0, count);
+    this._resultsPage += 1;
+  }
+
+  /** Queues an audit entry; the batch loop writes it (with the sender's identity) soon after. */
+  audit(draft: Omit<AuditDraft, 'seq' | 'at'>): void {
+    this._auditQueue.push({ ...draft, seq: ++this.auditSeq, at: workflowNowIso() });
+  }
+
+  /** The first `count` queued audit entries were written (or given up on). */
+  auditWritten(count: number): void {
+    this._auditQueue.splice(0, count);
+  }
+
+  /** The batch stops starting items: `cancelling` (a cancel request) or `failed` (the failure policy). */
+  beginEnding(status: 'cancelling' | 'failed', reason: string): void {
+    this._ending = { status, reason };
+    if (status === 'cancelling') this.audit({ action: 'cancel', sender: { kind: 'cancel' } });
+  }
+
+  /**
+   * Counts every item that never started as cancelled (the batch is ending early) and returns the
+   * index from which the report must list them. Items already skipped by an operator are not recounted.
+   */
+  cancelNotStarted(): number {
+    const from = this._cursor;
+    const alreadySkipped = Object.values(this._cancelledPending).filter((i) => i >= from).length;
+    this._counts.cancelled += Math.max(0, this.total - from - alreadySkipped);
+    this._cursor = this.total;
+    return from;
+  }
+
+  /**
+   * Nothing runs any more: the final status. Items failed and none succeeded means nothing of what was
+   * asked happened, so the batch failed (not a partial failure).
+   */
+  end(): BatchStatus {
+    const endedBy = this._ending?.status;
+    const nothingSucceeded = this._counts.failed > 0 && this._counts.succeeded === 0;
+    let status: BatchStatus = 'completed';
+    if (endedBy === 'cancelling') status = 'cancelled';
+    else if (endedBy === 'failed' || nothingSucceeded) status = 'failed';
+    else if (this._counts.failed > 0) status = 'partial_failure';
+    const reason =
+      this._ending?.reason ??
+      (nothingSucceeded && endedBy !== 'cancelling'
+        ? `no item succeeded: ${this._counts.failed} failed`
+        : undefined);
+    this._ending = { status, reason };
+    this._endedAt = workflowNowIso();
+    return status;
+  }
+
+  /** The ending's reason gains `more` (the report could not be written). */
+  amendEndingReason(more: string): string {
+    const ending = this._ending ?? { status: this.currentStatus() };
+    this._ending = { ...ending, reason: ending.reason ? `${ending.reason}; ${more}` : more };
+    return this._ending.reason!;
+  }
+
+  /** Plain data for the next run (the lane adds what it holds in flight). */
+  toCarried(): Omit<CarriedState, 'inFlight' | 'pages'> {
+    return {
+      cursor: this._cursor,
+      counts: { ...this._counts },
+      stats: this._stats,
+      failures: this._failures,
+      limits: this._limits,
+      paused: this._paused,
+      pauseReason: this._pauseReason,
+      resultsPage: this._resultsPage,
+      unwrittenOutcomes: this._unwritten,
+      skipAhead: this._cancelledPending,
+      startedAt: this.startedAt,
+      runNumber: this.runNumber,
+      blocked: this._blocked,
+      auditQueue: this._auditQueue,
+      auditSeq: this.auditSeq,
+    };
   }
 }

@@ -1,21 +1,7 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  condition,
-  getExternalWorkflowHandle,
-  log,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, log } from '@temporalio/workflow';
 import { runItem, type ItemRunSpec } from './item-run';
-import {
-  itemBlockedSignal,
-  itemCompletedSignal,
-  messageDescriptions,
-  reportBySignalSignal,
-  retryItemSignal,
-} from './messages';
-import { fromParent, ignored } from './message-validation';
+import { itemCompletedSignal } from './messages';
+import { ParentLink } from './parent-link';
 import type { Item, ItemOutcome } from './types';
 import { FailureType } from './failure-types';
 
@@ -50,43 +36,17 @@ export interface ItemInput extends ItemRunSpec {
  */
 export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
   const { item } = input;
-  let retryRequested = false;
   let bySignal = input.report !== 'result';
   // Only the parent knows this child's token: a message forged by another client is ignored.
-  const fromItsParent = (message: string, raw: unknown): boolean => {
-    if (fromParent(input.reportToken, raw)) return true;
-    ignored(message, 'not sent by the parent of this item', { batchId: input.batchId, itemKey: item.key });
-    return false;
-  };
-  setHandler(
-    reportBySignalSignal,
-    (raw?: unknown) => {
-      if (fromItsParent('reportBySignal', raw)) bySignal = true;
-    },
-    { description: messageDescriptions.reportBySignal },
-  );
-  setHandler(
-    retryItemSignal,
-    (raw?: unknown) => {
-      if (fromItsParent('retryItem', raw)) retryRequested = true;
-    },
-    { description: messageDescriptions.retryItem },
-  );
-  const parent = getExternalWorkflowHandle(input.parentWorkflowId);
-  // Who this report is from: the parent takes it only from the child that holds the item.
-  const sender = {
-    childId: workflowInfo().workflowId,
-    ...(input.reportToken !== undefined ? { token: input.reportToken } : {}),
-  };
+  const parent = new ParentLink(input, 'item', { batchId: input.batchId, itemKey: item.key });
+  parent.handle('reportBySignal', () => {
+    bySignal = true;
+  });
 
   // A cancellation of this workflow cancels the running step; runItem turns it into the outcome.
   let cancellation: unknown;
   const outcome = await runItem(input, item, {
-    async blocked(errorType, errorMessage) {
-      retryRequested = false;
-      await parent.signal(itemBlockedSignal, { key: item.key, errorType, errorMessage, ...sender });
-      await condition(() => retryRequested); // a cancellation ends the wait (and the item)
-    },
+    blocked: (errorType, errorMessage) => parent.waitForRetry(item.key, errorType, errorMessage),
   });
   if (outcome.status === 'cancelled') {
     cancellation = CancellationScope.current().consideredCancelled
@@ -100,7 +60,7 @@ export async function itemWorkflow(input: ItemInput): Promise<ItemOutcome> {
   if (bySignal || outcome.status === 'cancelled')
     await CancellationScope.nonCancellable(async () => {
       try {
-        await parent.signal(itemCompletedSignal, { ...outcome, ...sender });
+        await parent.report(itemCompletedSignal, outcome);
       } catch (err) {
         // The parent is gone (terminated or already closed); the item's own history still holds the outcome.
         log.warn('could not report outcome to parent', {

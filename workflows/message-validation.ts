@@ -3,7 +3,8 @@
 // it is checked here field by field and rebuilt with only the known fields. Hand-written, because
 // the workflow bundle stays free of runtime dependencies. Each parser returns the clean value, or a
 // string saying what is wrong (for the workflow's log).
-import { ApplicationFailure, log, patched, TemporalFailure, uuid4 } from '@temporalio/workflow';
+import { ApplicationFailure, log, TemporalFailure, uuid4 } from '@temporalio/workflow';
+import { hasPatch } from './patches';
 import type { ItemBlocked, ItemsCompleted, PageControl, PageCost } from './messages';
 import { childToken } from './message-token';
 import type { ItemOutcome, ItemStatus } from './types';
@@ -82,9 +83,6 @@ export function parseOutcome(v: unknown): Parsed<ItemOutcome> {
   return { ok: o };
 }
 
-/** Marks runs that give each child a token its reports must carry (runs from before take keys alone). */
-const SENDER_TOKEN_PATCH = 'internal-message-token';
-
 /**
  * The token the child `childId` is started with, or undefined in a run replayed from before tokens.
  * `enabled`: the caller's once-per-run decision (see `tokensEnabled`). With the batch's message
@@ -106,7 +104,7 @@ export function senderToken(
 
 /** Whether this run gives children tokens: call once per run, at the first child start. */
 export function tokensEnabled(): boolean {
-  return patched(SENDER_TOKEN_PATCH);
+  return hasPatch('senderToken');
 }
 
 /** Who says it sent a message: the child's workflow id and the token its parent gave it. */

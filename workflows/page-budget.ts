@@ -2,6 +2,7 @@
 // the allowance the parent granted it, and every report says what it committed and, while its next
 // item does not fit, what it needs.
 import { expectedCostOr } from './cost';
+import { COST_EPSILON } from './lanes/page-allowance';
 import type { PageControl, PageCost } from './messages';
 import type { CostPolicy, Item } from './types';
 
@@ -28,7 +29,8 @@ export class PageBudget {
   fits(item: Item): boolean {
     const allowance = this.control().costAllowance;
     return (
-      allowance === undefined || this.spent + this.inflightTotal() + this.expected(item) <= allowance + 1e-9
+      allowance === undefined ||
+      this.spent + this.inflightTotal() + this.expected(item) <= allowance + COST_EPSILON
     );
   }
 

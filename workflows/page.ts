@@ -1,42 +1,33 @@
 import {
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   condition,
-  getExternalWorkflowHandle,
   isCancellation,
   log,
   setCurrentDetails,
   setHandler,
   sleep,
   upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
 import { readPage } from './activity-options';
-import { workflowNow, workflowNowIso } from './clock';
+import { workflowNowIso } from './clock';
 import { runItem } from './item-run';
+import { operatorSkipped, Pacer, sourcePauseOf } from './item-starts';
 import { PageBudget } from './page-budget';
-import { keysWithin, pageDetails, type PageInput, type PageSummary } from './page-parts';
 import { unranOutcome } from './outcomes';
-import { SOURCE_PAUSE_TYPES, FailureType } from './failure-types';
+import { FailureType } from './failure-types';
 import {
-  itemBlockedSignal,
   itemsCompletedSignal,
   messageDescriptions as describe,
   pageCancelItemSignal,
   pageControlSignal,
-  retryItemSignal,
   type PageControl,
 } from './messages';
 import { itemKeysKey } from './search-attributes';
-import {
-  fromParent,
-  ignored,
-  neverThrows,
-  parsePageCancelItem,
-  parsePageControl,
-} from './message-validation';
+import { ignored, neverThrows, parsePageCancelItem, parsePageControl } from './message-validation';
+import { ParentLink } from './parent-link';
 import type { Item, ItemOutcome } from './types';
+import type { ItemRunSpec } from './item-run';
+import type { StagedSourceRef } from './types';
 
 /**
  * Outcomes are sent to the parent in batches: at most this many, at least every FLUSH_MS; once the
@@ -48,6 +39,72 @@ const FLUSH_MS = 2_000;
 const TAIL_FLUSH_MS = 100;
 /** Keys listed in the ItemKeys search attribute (a KeywordList is bounded in size). */
 const MAX_SEARCH_KEYS_BYTES = 1_500; // the server refuses a value over 2,048 bytes (and fails the page)
+
+export interface PageInput extends ItemRunSpec {
+  /** The parent's workflow id (no run id: reports must reach whichever run is current). */
+  parentWorkflowId: string;
+  source: StagedSourceRef;
+  /** Index of the page's first item, and how many consecutive items it holds. */
+  first: number;
+  count: number;
+  control: PageControl;
+  /** Items of this page an operator cancelled before it started (already counted by the parent). */
+  skip: string[];
+  /**
+   * Sent with every report to the parent, and expected on every message from it: only the parent
+   * and this page know it (absent: a page started before tokens; messages are taken without).
+   */
+  reportToken?: string;
+}
+
+export interface PageSummary {
+  first: number;
+  count: number;
+  reported: number;
+}
+
+/** Current Details of a page: its items and their state (the first 100). */
+export function pageDetails(input: PageInput, state: Map<string, string>): string {
+  const counts: Record<string, number> = {};
+  for (const s of state.values()) counts[s] = (counts[s] ?? 0) + 1;
+  const summary = Object.entries(counts)
+    .map(([s, n]) => `${s} **${n}**`)
+    .join(' · ');
+  const rows = [...state.entries()].slice(0, 100).map(([k, s]) => `${k}: ${s}`);
+  return [
+    `**page** items ${input.first + 1}–${input.first + input.count} of batch ${input.batchId}`,
+    '',
+    summary,
+    '',
+    rows.join(' · ') + (state.size > 100 ? ' · …' : ''),
+  ].join('\n');
+}
+
+/**
+ * The first keys whose encoded size stays within `maxBytes`: a KeywordList search attribute is
+ * refused over 2,048 bytes. Pages with longer keys list only some of them in ItemKeys.
+ */
+export function keysWithin(keys: string[], maxBytes: number): string[] {
+  const out: string[] = [];
+  let size = 2; // the JSON list's brackets
+  for (const key of keys) {
+    const bytes = utf8Length(JSON.stringify(key)) + 1; // quoted and escaped, plus a comma
+    if (size + bytes > maxBytes) break;
+    size += bytes;
+    out.push(key);
+  }
+  return out;
+}
+
+/** UTF-8 length of a string, counted by hand: the workflow sandbox has no Buffer. */
+function utf8Length(text: string): number {
+  let n = 0;
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+  }
+  return n;
+}
 
 /**
  * A page of a batch: `count` consecutive items run in one child workflow, each item's steps as
@@ -61,10 +118,8 @@ const MAX_SEARCH_KEYS_BYTES = 1_500; // the server refuses a value over 2,048 by
  */
 export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
   let control = input.control;
-  const parent = getExternalWorkflowHandle(input.parentWorkflowId);
   const outbox: ItemOutcome[] = [];
   let reported = 0;
-  let retryRequested = false;
   const running = new Map<string, { item: Item; scope: CancellationScope; startedAt: string }>();
   const pendingCancels = new Set<string>();
   const skipped = new Set(input.skip);
@@ -77,18 +132,14 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
   // The parent's messages: any client can send them by name, so each is checked for its shape and
   // its token (the one this page was started with); anything else is logged and ignored. No handler
   // throws: that would fail the workflow task and stop the page's items for good.
-  const fromItsParent = (message: string, raw: unknown): boolean => {
-    if (fromParent(input.reportToken, raw)) return true;
-    ignored(message, 'not sent by the parent of this page', { batchId: input.batchId });
-    return false;
-  };
+  const parent = new ParentLink(input, 'page', { batchId: input.batchId });
   setHandler(
     pageControlSignal,
     neverThrows('pageControl', (raw: unknown) => {
       const parsed = parsePageControl(raw);
       if ('problem' in parsed) return ignored('pageControl', parsed.problem, { batchId: input.batchId });
       const { token, ...c } = parsed.ok;
-      if (!fromItsParent('pageControl', { token })) return;
+      if (!parent.fromParent('pageControl', { token })) return;
       if (c.paused && !control.paused) reportDue = true;
       if (c.reclaim !== undefined && c.reclaim !== control.reclaim) reportDue = true;
       control = c;
@@ -96,32 +147,18 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
     { description: describe.pageControl },
   );
   setHandler(
-    retryItemSignal,
-    (raw?: unknown) => {
-      if (fromItsParent('retryItem', raw)) retryRequested = true;
-    },
-    { description: describe.retryItem },
-  );
-  setHandler(
     pageCancelItemSignal,
     neverThrows('pageCancelItem', (raw: unknown) => {
       const parsed = parsePageCancelItem(raw);
       if ('problem' in parsed) return ignored('pageCancelItem', parsed.problem, { batchId: input.batchId });
       const { key, token } = parsed.ok;
-      if (!fromItsParent('pageCancelItem', { token })) return;
+      if (!parent.fromParent('pageCancelItem', { token })) return;
       const r = running.get(key);
       if (r) return r.scope.cancel();
       const at = pending.findIndex((i) => i.key === key);
       if (at >= 0) {
         const [item] = pending.splice(at, 1);
-        record(
-          unranOutcome(
-            item!,
-            'skipped',
-            FailureType.CancelledBeforeStart,
-            'cancelled by an operator before it started',
-          ),
-        );
+        record(operatorSkipped(item!));
       } else pendingCancels.add(key); // not read yet: skipped when it is
     }),
     { description: describe.pageCancelItem },
@@ -137,15 +174,13 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
     while (outbox.length > 0 || always) {
       always = false;
       const batch = outbox.splice(0, FLUSH_MAX);
-      await parent.signal(itemsCompletedSignal, {
-        childId: workflowInfo().workflowId,
+      await parent.report(itemsCompletedSignal, {
         outcomes: batch,
         unfinished: pending.length + running.size + outbox.length,
         running: running.size,
         paused: control.paused,
         cost: budget.report(pending[0]),
         ...(control.reclaim !== undefined ? { ack: control.reclaim } : {}),
-        ...(input.reportToken !== undefined ? { token: input.reportToken } : {}),
       });
       reported += batch.length;
     }
@@ -156,21 +191,6 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
   const budget = new PageBudget(input.cost, () => control);
   let asked: PageControl | undefined;
 
-  /** Tells the parent why no item can run (it pauses the batch) and waits for its retryItem. */
-  async function waitForRetry(key: string, errorType: string, errorMessage: string): Promise<void> {
-    retryRequested = false;
-    const childId = workflowInfo().workflowId;
-    const token = input.reportToken;
-    await parent.signal(itemBlockedSignal, {
-      key,
-      errorType,
-      errorMessage,
-      childId,
-      ...(token !== undefined ? { token } : {}),
-    });
-    await condition(() => retryRequested);
-  }
-
   /** A page of the source; an edited source pauses the batch (never mixes two versions). */
   async function readPageOrWait(offset: number): Promise<Item[]> {
     for (;;) {
@@ -178,14 +198,9 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         const limit = input.first + input.count - offset;
         return await readPage({ batchId: input.batchId, source: input.source, offset, limit });
       } catch (err) {
-        const cause = err instanceof ActivityFailure ? err.cause : undefined;
-        if (!(cause instanceof ApplicationFailure) || !SOURCE_PAUSE_TYPES.includes(cause.type ?? ''))
-          throw err;
-        await waitForRetry(
-          `(items from ${offset + 1})`,
-          cause.type ?? FailureType.SourceChangedError,
-          cause.message,
-        );
+        const pause = sourcePauseOf(err);
+        if (!pause) throw err;
+        await parent.waitForRetry(`(items from ${offset + 1})`, pause.type, pause.message);
       }
     }
   }
@@ -199,14 +214,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       for (const item of items) {
         if (skipped.has(item.key)) continue; // the parent counted it already
         if (pendingCancels.delete(item.key)) {
-          record(
-            unranOutcome(
-              item,
-              'skipped',
-              FailureType.CancelledBeforeStart,
-              'cancelled by an operator before it started',
-            ),
-          );
+          record(operatorSkipped(item));
         } else if (item.invalid !== undefined) {
           record(unranOutcome(item, 'skipped', FailureType.InvalidItem, item.invalid));
         } else {
@@ -249,7 +257,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       void scope
         .run(() =>
           runItem(input, item, {
-            blocked: (errorType, errorMessage) => waitForRetry(item.key, errorType, errorMessage),
+            blocked: (errorType, errorMessage) => parent.waitForRetry(item.key, errorType, errorMessage),
           }),
         )
         .then((outcome) => {
@@ -259,7 +267,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
           refreshDetails();
         });
     };
-    let nextStartAt = 0;
+    const pacer = new Pacer();
     const canStart = () =>
       pending.length > 0 && !control.paused && running.size < control.slots && budget.fits(pending[0]!);
     // The next item does not fit the allowance: ask the parent once per control it sent.
@@ -286,12 +294,11 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         continue;
       }
       if (control.ratePerSec) {
-        const wait = nextStartAt - workflowNow();
+        const wait = pacer.reserve(control.ratePerSec);
         if (wait > 0) {
           await sleep(wait);
           continue; // slots, pause or cancel may have changed while waiting
         }
-        nextStartAt = Math.max(nextStartAt, workflowNow()) + 1000 / control.ratePerSec;
         startNext();
         continue;
       }

@@ -14,7 +14,6 @@ import {
   condition,
   isCancellation,
   log,
-  patched,
   proxyActivities,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
@@ -22,6 +21,7 @@ import type { WriteReportInput } from '../activities/results/report';
 import type { BatchState } from './batch-state';
 import { FILE_WORK, writeReport } from './activity-options';
 import { FailureType } from './failure-types';
+import { hasPatch } from './patches';
 
 const abandonedOnCancel = proxyActivities<ReturnType<typeof createActivities>>(FILE_WORK).writeResultsPage;
 const awaitedOnCancel = proxyActivities<ReturnType<typeof createActivities>>({
@@ -31,10 +31,10 @@ const awaitedOnCancel = proxyActivities<ReturnType<typeof createActivities>>({
 
 /** The results-page write of this run (batches started before the change keep theirs). */
 function resultsPageWrite(): typeof awaitedOnCancel {
-  return patched('results-write-awaited-on-cancel') ? awaitedOnCancel : abandonedOnCancel;
+  return hasPatch('resultsWriteAwaitedOnCancel') ? awaitedOnCancel : abandonedOnCancel;
 }
 
-type StorageState = Pick<BatchState, 'paused' | 'pauseReason' | 'storageFailure' | 'audit'>;
+type StorageState = Pick<BatchState, 'paused' | 'pauseForStorage' | 'storageRetried'>;
 
 /**
  * Failures of where the batch's files go, that only an operator fixes: a full or unwritable output,
@@ -66,13 +66,10 @@ async function untilWritten<T>(
     } catch (err) {
       const reason = storageError(err);
       if (reason === undefined) throw err;
-      state.storageFailure = reason;
-      state.paused = true;
-      state.pauseReason = reason;
-      state.audit({ action: 'pause', by: 'worker', args: { reason } });
+      state.pauseForStorage(reason);
       onPause?.();
       await condition(() => !state.paused);
-      state.storageFailure = undefined;
+      state.storageRetried();
     }
   }
 }
@@ -82,7 +79,7 @@ async function untilWritten<T>(
  * `force` also the last partial one. An outcome leaves the queue once its page is written.
  */
 export async function writeResultPages(
-  state: Pick<BatchState, 'unwrittenOutcomes' | 'resultsPage'> & StorageState,
+  state: Pick<BatchState, 'unwrittenOutcomes' | 'resultsPage' | 'resultsPageWritten'> & StorageState,
   batch: { outputDir: string; batchId: string },
   pageSize: number,
   force: boolean,
@@ -101,8 +98,7 @@ export async function writeResultPages(
         }),
       onPause,
     );
-    state.unwrittenOutcomes.splice(0, outcomes.length);
-    state.resultsPage += 1;
+    state.resultsPageWritten(outcomes.length);
   }
 }
 

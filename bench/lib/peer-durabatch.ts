@@ -17,23 +17,33 @@ export interface DurabatchMode {
   root: string;
 }
 
+/** The suffix of a mode run by the baseline checkout: `page@base` is `page` from another revision. */
+export const BASE_SUFFIX = '@base';
+
 /**
- * The durabatch modes by name; `per-item@base` only with a baseline checkout (per-item mode of
- * another revision, to measure "× today" in the same run).
+ * The durabatch modes by name; with a baseline checkout also each as `<mode>@base` (the same mode
+ * from another revision, to measure before and after in the same run).
  */
 export function durabatchModes(
   engineRoot: string,
   itemsPerPage: number,
   baselineRoot?: string,
 ): Record<string, DurabatchMode> {
-  return {
-    'per-item': { settings: {}, root: engineRoot },
-    page: { settings: { itemsPerChild: itemsPerPage }, root: engineRoot },
-    'page-local': { settings: { itemsPerChild: itemsPerPage, itemExecution: 'local' }, root: engineRoot },
+  const settings: Record<string, Record<string, unknown>> = {
+    'per-item': {},
+    page: { itemsPerChild: itemsPerPage },
+    'page-local': { itemsPerChild: itemsPerPage, itemExecution: 'local' },
     // Not in the default list: one child per item whose steps run as local activities (item 4).
-    'per-item-local': { settings: { itemExecution: 'local' }, root: engineRoot },
-    ...(baselineRoot ? { 'per-item@base': { settings: {}, root: baselineRoot } } : {}),
+    'per-item-local': { itemExecution: 'local' },
   };
+  const modes: Record<string, DurabatchMode> = {};
+  for (const [name, s] of Object.entries(settings)) modes[name] = { settings: s, root: engineRoot };
+  if (baselineRoot) {
+    for (const [name, s] of Object.entries(settings)) {
+      modes[name + BASE_SUFFIX] = { settings: s, root: baselineRoot };
+    }
+  }
+  return modes;
 }
 
 /**

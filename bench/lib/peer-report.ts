@@ -2,6 +2,7 @@
 // (medians and ratios over the rounds) as JSON and as a table, then issue 13's targets checked.
 import os from 'node:os';
 import type { Sample } from './peer-contenders';
+import { BASE_SUFFIX } from './peer-durabatch';
 import type { TargetProcess } from './target';
 
 export interface Measurement {
@@ -103,6 +104,10 @@ interface ContenderSummary {
   vsBullmq: number | null;
   vsPerItem: number | null;
   cpuVsPerItem: number | null;
+  /** Items/s over its own `<mode>@base` (median of per-round ratios); null without that contender. */
+  vsBase: number | null;
+  /** Total CPU ms per item over its own `<mode>@base`'s (medians): above 1 costs more than before. */
+  cpuMsVsBase: number | null;
   historyEventsPerItem: number | null;
   serverCpuMsPerItem: number | null;
   workerCpuMsPerItem: number | null;
@@ -113,7 +118,7 @@ interface ContenderSummary {
 /**
  * Emits the summary (`peers-summary`), prints the table, what was skipped or failed and the
  * versions, then checks issue 13's targets (`peers-targets`). Ratios are to `per-item@base` when it
- * ran, else to this checkout's per-item.
+ * ran, else to this checkout's per-item; besides, each mode's to its own `<mode>@base` when that ran.
  */
 export function report(opts: {
   run: RunSettings;
@@ -148,6 +153,9 @@ export function report(opts: {
     return a && b ? b / a : null;
   };
   const baseFor = active.includes('per-item@base') ? 'per-item@base' : 'per-item';
+  /** The same mode from the baseline checkout, when it ran (not for loop, BullMQ or a base itself). */
+  const ownBase = (contender: string): string | null =>
+    active.includes(contender + BASE_SUFFIX) ? contender + BASE_SUFFIX : null;
   const rows: string[][] = [];
   const summary: Record<string, ContenderSummary> = {};
   for (const contender of active) {
@@ -158,12 +166,15 @@ export function report(opts: {
       const xs = ms.map(f).filter((x): x is number => x !== null);
       return xs.length ? median(xs) : null;
     };
+    const own = ownBase(contender);
     const s: ContenderSummary = {
       itemsPerSecond: { min: Math.min(...ips), median: median(ips), max: Math.max(...ips) },
       vsLoop: ratioTo(contender, 'loop'),
       vsBullmq: ratioTo(contender, 'bullmq'),
       vsPerItem: ratioTo(contender, baseFor),
       cpuVsPerItem: cpuRatioTo(contender, baseFor),
+      vsBase: own ? ratioTo(contender, own) : null,
+      cpuMsVsBase: own ? cpuRatioTo(own, contender) : null,
       historyEventsPerItem: med((m) => m.historyEventsPerItem),
       serverCpuMsPerItem: med((m) => m.serverCpuMsPerItem),
       workerCpuMsPerItem: med((m) => m.workerCpuMsPerItem),
@@ -178,6 +189,8 @@ export function report(opts: {
       fmt(s.vsBullmq, 2),
       fmt(s.vsPerItem, 2),
       fmt(s.cpuVsPerItem, 2),
+      fmt(s.vsBase, 2),
+      fmt(s.cpuMsVsBase, 2),
       fmt(s.historyEventsPerItem, 2),
       fmt(s.serverCpuMsPerItem, 2),
       fmt(s.workerCpuMsPerItem, 2),
@@ -193,6 +206,8 @@ export function report(opts: {
     '× BullMQ',
     `× ${baseFor}`,
     `× ${baseFor} by CPU`,
+    '× own @base',
+    'CPU ms / item × own @base',
     'history events / item',
     'server CPU ms / item',
     'worker CPU ms / item',

@@ -1,8 +1,9 @@
 // `retry-failed`: a new batch of exactly the failed items of an ended batch, linked to it both ways.
 // The items come from the old batch's staged copy, never from its original file: that file may have
 // been edited since, and the retry must send what failed, with the same keys.
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { link, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { BatchInput } from '../../workflows/batch';
@@ -17,7 +18,7 @@ import type {
 import { appendAudit } from '../audit/audit-log';
 import { InputError } from '../errors';
 import { readManifest } from '../source/manifest';
-import { sourceRef, stageSource } from '../source/stage';
+import { fingerprintFile, sourceRef, stageSource } from '../source/stage';
 import { defaultBatchId, type BatchClient, type StartedBatch } from './batch-client';
 import { describeBatch, readBatchInput, requireOutputDir, type BatchMemo } from './batch-records';
 import { describeSteps } from './steps';
@@ -106,6 +107,39 @@ async function writeRetryFile(
   return written;
 }
 
+/**
+ * Writes the retry rows to `file` without ever rewriting a file already there. Two retries with the
+ * same batch id (an Idempotency-Key sent twice, a command run twice) both get here, and the one that
+ * loses the start must leave alone the source of the batch that won: rewriting it under that batch's
+ * staging, or while it runs, makes its source check pause it as an edited source. The rows go to a
+ * private file first and are linked into place only whole; a file already there with the same rows
+ * (a concurrent or earlier attempt) is used as it is.
+ */
+async function publishRetryFile(
+  stagedDir: string,
+  keys: Set<string>,
+  idColumn: string | undefined,
+  file: string,
+): Promise<void> {
+  const own = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeRetryFile(stagedDir, keys, idColumn, own);
+    try {
+      await link(own, file);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    if ((await fingerprintFile(file)) !== (await fingerprintFile(own)))
+      throw new InputError(
+        `${file} already exists with other rows than the failed items of this batch`,
+        'choose another output directory (or batch id); remove that file only if no batch runs from it',
+      );
+  } finally {
+    await rm(own, { force: true });
+  }
+}
+
 export async function startRetryFailed(
   client: BatchClient,
   oldId: string,
@@ -142,7 +176,7 @@ export async function startRetryFailed(
   const outputDir = path.resolve(overrides.outputDir ?? path.join('output', batchId));
   const file = path.join(outputDir, `retry-of-${oldId}.jsonl`);
   const idColumn = manifest.idColumn;
-  await writeRetryFile(input.source.dir, keys, idColumn, file);
+  await publishRetryFile(input.source.dir, keys, idColumn, file);
   const staged = await stageSource(file, {
     home: client.opts.home,
     format: 'jsonl',

@@ -6,6 +6,7 @@ import { createWriteStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { StagedSourceRef } from '../../workflows/types';
 import { InputError } from '../errors';
@@ -121,6 +122,20 @@ function emptySource(format: SourceFormat, size: number, glob?: string): [string
   return [`has no items: ${why}`, hint + check];
 }
 
+/** Once `out` takes writes again, or has failed: a failed stream never emits 'drain'. */
+function drainedOrFailed(out: Writable): Promise<void> {
+  if (out.errored || out.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
+}
+
 /** Stages a source (or reuses an identical earlier staging) and returns its reference. */
 export async function stageSource(sourcePath: string, opts: StageOptions): Promise<StagedSource> {
   if (opts.filesFor !== undefined && !opts.directoryOf) await refuseFilesWithoutDirectory(sourcePath, opts);
@@ -152,6 +167,8 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
   await mkdir(tmp, { recursive: true });
   const itemsFile = path.join(tmp, 'items.jsonl');
   const out = createWriteStream(itemsFile);
+  // Read from out.errored in the loop: an 'error' event with no listener would end the process.
+  out.on('error', () => undefined);
   const idColumn = opts.idColumn ?? (id.source.format === 'dir' ? (opts.columns?.file ?? 'file') : undefined);
   const builder = new ItemBuilder({
     file: abs,
@@ -192,7 +209,8 @@ export async function stageSource(sourcePath: string, opts: StageOptions): Promi
       const line = item.json + '\n';
       bytes += Buffer.byteLength(line);
       total += 1;
-      if (!out.write(line)) await new Promise<void>((r) => out.once('drain', () => r()));
+      if (!out.write(line)) await drainedOrFailed(out);
+      if (out.errored) throw out.errored;
       if (selection?.done) break; // the limit is reached: the rest of the source is not read
     }
     out.end();

@@ -13,14 +13,33 @@ export const WORKFLOWS_ENTRY = path.join(WORKFLOWS_DIR, 'index.ts');
 /** Workflow interceptors bundled with the workflows: every bundle of them must include these. */
 export const WORKFLOW_INTERCEPTOR_MODULES = [path.join(WORKFLOWS_DIR, 'interceptors.ts')];
 
-async function sourcesHash(): Promise<string> {
+/**
+ * Builds a bundle's code as a worker runs it (tests and the fixture of an old release's bundle use
+ * this too, so that what they run is what a worker runs). `entry`/`interceptorModules`: another
+ * checkout's workflows (default: this one's); `failureConverterPath`: as for workflowBundlePath.
+ */
+export async function bundleWorkflows(
+  opts: { entry?: string; interceptorModules?: string[]; failureConverterPath?: string } = {},
+): Promise<string> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: opts.entry ?? WORKFLOWS_ENTRY,
+    workflowInterceptorModules: opts.interceptorModules ?? WORKFLOW_INTERCEPTOR_MODULES,
+    ...(opts.failureConverterPath ? { failureConverterPath: opts.failureConverterPath } : {}),
+    logger: new DefaultLogger('WARN'),
+  });
+  return code;
+}
+
+/** The cache key of a bundle of the workflow sources in `dir` (default workflows/) and the SDK's version. */
+export async function sourcesHash(dir = WORKFLOWS_DIR): Promise<string> {
   const hash = createHash('sha256');
   const pkg = JSON.parse(
     await readFile(createRequire(WORKFLOWS_ENTRY).resolve('@temporalio/workflow/package.json'), 'utf8'),
   ) as { version: string };
   hash.update(pkg.version);
-  const files = (await readdir(WORKFLOWS_DIR)).filter((f) => f.endsWith('.ts')).sort();
-  for (const f of files) hash.update(f).update(await readFile(path.join(WORKFLOWS_DIR, f)));
+  // Every source under workflows/, subfolders included (workflows/lanes/): an edit anywhere is a new bundle.
+  const files = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.ts')).sort();
+  for (const f of files) hash.update(f).update(await readFile(path.join(dir, f)));
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -45,12 +64,7 @@ export async function workflowBundlePath(
   const cached = await readFile(file, 'utf8').catch(() => undefined);
   if (cached) return file;
   logger?.info('bundling workflow code (cached for next time)');
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_ENTRY,
-    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
-    ...(failureConverterPath ? { failureConverterPath } : {}),
-    logger: new DefaultLogger('WARN'),
-  });
+  const code = await bundleWorkflows({ failureConverterPath });
   await mkdir(dir, { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   await writeFile(tmp, code);

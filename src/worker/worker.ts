@@ -46,6 +46,8 @@ export interface BatchWorkerOptions {
   runtimeLogger?: Logger;
   /** Prebuilt workflow bundle (tests build one per run); default: the cached bundle under home. */
   workflowBundlePath?: string;
+  /** The worker's identity in histories (default the SDK's, `<pid>@<host>`). */
+  identity?: string;
   /** Per-operation log levels (workflow, processor, source, results, worker). */
   logLevels?: LogLevels;
   /** Activities running at once on this worker (default 200: item activities mostly wait on I/O). */
@@ -122,6 +124,7 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Batch
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowBundle: { codePath },
+    ...(opts.identity ? { identity: opts.identity } : {}),
     dataConverter,
     activities: createActivities({
       logger: opts.logger,
@@ -148,14 +151,17 @@ export async function createBatchWorker(opts: BatchWorkerOptions): Promise<Batch
       : {}),
   });
   let running: Promise<void> | undefined;
+  // Once only: a caller that stops its worker early and its clean-up may both call it.
+  let stopped: Promise<void> | undefined;
   return {
     worker,
     connection,
     run: () => (running ??= worker.run()),
-    shutdown: async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running?.catch(() => undefined);
-      await connection.close();
-    },
+    shutdown: () =>
+      (stopped ??= (async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running?.catch(() => undefined);
+        await connection.close();
+      })()),
   };
 }

@@ -26,6 +26,9 @@ export interface TestContext {
     env?: NodeJS.ProcessEnv;
     retryTracker?: RetryTracker;
     allow?: ProcessorAllowList;
+    /** Another workflow bundle than this checkout's (an earlier release's). */
+    workflowBundlePath?: string;
+    identity?: string;
   }): Promise<BatchWorker>;
   close(): Promise<void>;
 }
@@ -77,7 +80,8 @@ export async function createTestContext(name: string): Promise<TestContext> {
         taskQueue,
         home,
         logger,
-        workflowBundlePath: inject('workflowBundlePath'),
+        workflowBundlePath: opts.workflowBundlePath ?? inject('workflowBundlePath'),
+        identity: opts.identity,
         env: opts.env,
         retryTracker: opts.retryTracker,
         allow: opts.allow ?? ALLOW_ANY,

@@ -145,9 +145,15 @@ describe('engine: limits and operator messages', () => {
     expect(await cancelItem('K0008')).toEqual({ key: 'K0008', action: 'skipped' });
     // Asking again is harmless and not counted twice.
     expect(await cancelItem('K0008')).toEqual({ key: 'K0008', action: 'skipped' });
+    // Two cancels of one pending item at once: both look it up before either records it, and the
+    // second finds it skipped (counted once, not twice).
+    expect(await Promise.all([cancelItem('K0007'), cancelItem('K0007')])).toEqual([
+      { key: 'K0007', action: 'skipped' },
+      { key: 'K0007', action: 'skipped' },
+    ]);
     expect(await updateRejection(() => cancelItem('NOPE'))).toContain('no item with key');
     const mid = await liveProgress(b.handle);
-    expect(mid.skipped).toBe(1);
+    expect(mid.skipped).toBe(2);
     expect(finishedOf(mid) + mid.running + mid.pending).toBe(8);
 
     const end = await batchEnd(b.handle);
@@ -156,8 +162,8 @@ describe('engine: limits and operator messages', () => {
       progress: {
         status: 'completed',
         total: 8,
-        succeeded: 7,
-        skipped: 1,
+        succeeded: 6,
+        skipped: 2,
         failed: 0,
         cancelled: 0,
         running: 0,
@@ -166,13 +172,15 @@ describe('engine: limits and operator messages', () => {
     });
     const items = await readItems(b.outputDir);
     expect(items).toHaveLength(8);
+    expect(items.filter((i) => i.key === 'K0007')).toHaveLength(1);
     expect(items.find((i) => i.key === 'K0008')).toMatchObject({
       status: 'skipped',
       errorType: 'CancelledBeforeStart',
     });
     expect(receivedFor(b.target, b.batchId).has('K0008')).toBe(false);
-    expect(b.target.stats().requests).toBe(7);
-    expect(await childIds(h.ctx.client, b.batchId)).toHaveLength(7);
+    expect(receivedFor(b.target, b.batchId).has('K0007')).toBe(false);
+    expect(b.target.stats().requests).toBe(6);
+    expect(await childIds(h.ctx.client, b.batchId)).toHaveLength(6);
   });
 
   it('cancelItem cancels a running item; the batch goes on and ends with exact counts', async () => {

@@ -1,5 +1,6 @@
 // Costs and limits without a server: what an item is expected to cost, what the parent holds against
-// the budget (items and pages in flight), the budget pause, a page's allowance, and setLimits checks.
+// the budget (items or pages in flight, in their lane), the budget pause, a page's allowance, and
+// setLimits checks.
 import { describe, expect, it } from 'vitest';
 import { averageCost, expectedCost, itemCost } from '../../workflows/cost';
 import { validateLimits } from '../../workflows/messages';
@@ -7,7 +8,16 @@ import { PageBudget } from '../../workflows/page-budget';
 import type { PageControl } from '../../workflows/messages';
 import { emptyStats, recordOutcome } from '../../workflows/stats';
 import type { Item } from '../../workflows/types';
-import { key, newState, outcome, startItems, startPage } from '../helpers/engine-state';
+import { progressOf } from '../../workflows/batch-progress';
+import {
+  inFlightItems,
+  inFlightPage,
+  itemLaneOf,
+  key,
+  newState,
+  outcome,
+  pageLaneWith,
+} from '../helpers/engine-state';
 
 const item = (i: number, data: Record<string, unknown> = {}): Item => ({
   index: i,
@@ -43,25 +53,33 @@ describe('expected and recorded item costs', () => {
 });
 
 describe('the parent against its budget', () => {
-  it('holds spent cost, the expected cost of items in flight and what pages committed', () => {
+  it('holds spent cost and the expected cost of items in flight', () => {
     const s = newState(20, { limits: { concurrency: 10, budget: 20 } });
-    startItems(s, 0, 2, 1.5);
-    startItems(s, 3, 3); // a cost known only once it ran: nothing held
-    s.applyOutcome(outcome(0, 'succeeded', { cost: 2 }));
-    startPage(s, 4, 10, 2, { allowance: 10, spent: 3, pendingCost: 2 });
-    // 2 spent + 2 × 1.5 in flight + 2 the page committed beyond what it reported
-    expect(s.committedCost).toBe(7);
+    const lane = itemLaneOf(s, [
+      ...inFlightItems(0, 2, 1.5),
+      ...inFlightItems(3, 3), // a cost known only once it ran: nothing held
+    ]);
+    lane.takeItemReport(outcome(0, 'succeeded', { cost: 2 }), {});
+    // 2 spent + 2 × 1.5 in flight
+    expect(lane.committedCost).toBe(5);
+  });
+
+  it('holds spent cost, what pages committed and what they may still commit', () => {
+    const s = newState(20, { limits: { concurrency: 10, budget: 20 } });
+    s.record(outcome(0, 'succeeded', { cost: 2 }));
+    const lane = pageLaneWith(s, [inFlightPage(4, 10, 2, { allowance: 10, spent: 3, pendingCost: 2 })]);
+    // 2 spent + 2 the page committed beyond what it reported
+    expect(lane.committedCost).toBe(4);
     // + what the page may still commit: 10 − 3 − 2
-    expect(s.reservedCost).toBe(12);
+    expect(lane.reservedCost).toBe(9);
   });
 
   it('pauses for the budget saying what is spent, in flight and next, and audits it', () => {
     const s = newState(20, { limits: { concurrency: 3, budget: 10 } });
-    startItems(s, 0, 1, 1.5);
-    s.applyOutcome(outcome(0, 'succeeded', { cost: 0.1 }));
-    s.applyOutcome(outcome(1, 'succeeded', { cost: 0.2 }));
-    startItems(s, 2, 3, 4);
-    s.pauseForBudget(10, { key: key(4), cost: 2.5 });
+    const lane = itemLaneOf(s, [...inFlightItems(0, 1, 1.5), ...inFlightItems(2, 3, 4)]);
+    lane.takeItemReport(outcome(0, 'succeeded', { cost: 0.1 }), {});
+    lane.takeItemReport(outcome(1, 'succeeded', { cost: 0.2 }), {});
+    s.pauseForBudget(10, { key: key(4), cost: 2.5 }, lane.committedCost);
 
     const reason =
       'budget 10 reached: spent 0.3, in flight 8, next item K0005 would cost 2.5; ' +
@@ -78,7 +96,7 @@ describe('the parent against its budget', () => {
         at: expect.any(String) as string,
       },
     ]);
-    expect(s.progress('/out', null)).toMatchObject({
+    expect(progressOf(s, lane.running, '/out', null)).toMatchObject({
       status: 'paused',
       statusReason: reason,
       etaSeconds: null,
@@ -87,26 +105,25 @@ describe('the parent against its budget', () => {
 
   it("takes a page's reported cost once per outcome and gives back what a page can no longer commit", () => {
     const s = newState(4, { limits: { concurrency: 2, budget: 6 } });
-    const page = startPage(s, 0, 4, 2, { allowance: 6 });
+    const page = inFlightPage(0, 4, 2, { allowance: 6 });
+    const lane = pageLaneWith(s, [page]);
     const costs = { spent: 2, inflight: 1.5, need: 2, needKey: key(3) };
-    s.applyPageOutcomes(
+    lane.applyReport(
       page.childId,
       [outcome(0, 'succeeded', { cost: 1 }), outcome(1, 'succeeded', { cost: 1 })],
       2,
       costs,
-      {
-        running: 1,
-      },
+      { running: 1 },
     );
     expect(page).toMatchObject({ spent: 2, pendingCost: 1.5, need: { cost: 2, key: key(3) }, allowance: 6 });
-    expect([s.committedCost, s.reservedCost]).toEqual([3.5, 6]);
+    expect([lane.committedCost, lane.reservedCost]).toEqual([3.5, 6]);
 
     // A repeated report of the same outcome adds no cost.
-    s.applyPageOutcomes(page.childId, [outcome(1, 'succeeded', { cost: 1 })], 2, costs, { running: 1 });
+    lane.applyReport(page.childId, [outcome(1, 'succeeded', { cost: 1 })], 2, costs, { running: 1 });
     expect(page.spent).toBe(2);
 
     // Nothing left to start (1 unfinished, 1 running): its allowance shrinks to what it committed.
-    s.applyPageOutcomes(
+    lane.applyReport(
       page.childId,
       [outcome(2, 'succeeded', { cost: 1 })],
       1,
@@ -115,8 +132,9 @@ describe('the parent against its budget', () => {
         running: 1,
       },
     );
-    expect(page).toMatchObject({ spent: 3, pendingCost: 1, need: undefined, allowance: 4 });
-    expect([s.committedCost, s.reservedCost]).toEqual([4, 4]);
+    expect(page).toMatchObject({ spent: 3, pendingCost: 1, allowance: 4 });
+    expect(page.need).toBeUndefined();
+    expect([lane.committedCost, lane.reservedCost]).toEqual([4, 4]);
   });
 });
 

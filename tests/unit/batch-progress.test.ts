@@ -1,29 +1,42 @@
 // The batch's status object (workflows/batch-progress.ts) and its Current Details text
 // (workflows/batch-presenter.ts) without a server: counts that add up to the total, percent,
 // throughput, ETA, cost and the reason, and the markdown the Web UI shows.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { progressOf } from '../../workflows/batch-progress';
 import { progressMarkdown } from '../../workflows/batch-presenter';
 import type { BatchProgress } from '../../workflows/types';
-import { countsOf, newState, outcome, startItems, startPage } from '../helpers/engine-state';
+import {
+  countsOf,
+  inFlightItems,
+  inFlightPage,
+  itemLaneOf,
+  itemLaneWith,
+  newState,
+  outcome,
+  pageLaneWith,
+} from '../helpers/engine-state';
 
 /** 20 items: 8 succeeded (cost 0.5 each), 2 failed, 1 skipped, 3 in flight, 6 pending. */
 function midBatch(startedAt: string) {
   const s = newState(20, { startedAt, limits: { concurrency: 3, budget: 10, rate: 2 } });
-  startItems(s, 0, 9);
-  for (let i = 0; i < 8; i++) s.applyOutcome(outcome(i, 'succeeded', { cost: 0.5 }));
-  s.applyOutcome(outcome(8, 'failed', { errorType: 'PermanentTargetError' }));
-  s.applyOutcome(outcome(9, 'failed', { errorType: 'Timeout' }));
+  const lane = itemLaneOf(s, [...inFlightItems(0, 9), ...inFlightItems(11, 13)]);
+  for (let i = 0; i < 8; i++) lane.takeItemReport(outcome(i, 'succeeded', { cost: 0.5 }), {});
+  lane.takeItemReport(outcome(8, 'failed', { errorType: 'PermanentTargetError' }), {});
+  lane.takeItemReport(outcome(9, 'failed', { errorType: 'Timeout' }), {});
   s.record(outcome(10, 'skipped', { errorType: 'InvalidItem' }));
-  startItems(s, 11, 13);
-  return s;
+  return { s, lane };
 }
 
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
 
 describe('progress of a batch', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('running: counts add up to the total; throughput and ETA come from the time since the start', () => {
-    const s = midBatch(minutesAgo(10));
-    const p = s.progress('/out', 'http://ui/b');
+    const { s, lane } = midBatch(minutesAgo(10));
+    const p = progressOf(s, lane.running, '/out', 'http://ui/b');
     expect(countsOf(p)).toEqual({
       succeeded: 8,
       failed: 2,
@@ -56,10 +69,9 @@ describe('progress of a batch', () => {
   });
 
   it('paused: no ETA (nothing starts until a resume), and the reason is shown', () => {
-    const s = midBatch(minutesAgo(10));
-    s.paused = true;
-    s.pauseReason = 'paused by operator';
-    expect(s.progress('/out', null)).toMatchObject({
+    const { s, lane } = midBatch(minutesAgo(10));
+    s.pause({ reason: 'paused by operator', sender: { kind: 'signal', name: 'pause' } });
+    expect(progressOf(s, lane.running, '/out', null)).toMatchObject({
       status: 'paused',
       etaSeconds: null,
       statusReason: 'paused by operator',
@@ -68,8 +80,8 @@ describe('progress of a batch', () => {
 
   it('nothing finished yet: no throughput, no ETA', () => {
     const s = newState(5, { startedAt: minutesAgo(1) });
-    startItems(s, 0, 2);
-    const p = s.progress('/out', null);
+    const lane = itemLaneWith(s, 0, 2);
+    const p = progressOf(s, lane.running, '/out', null);
     expect(countsOf(p)).toEqual({
       succeeded: 0,
       failed: 0,
@@ -82,14 +94,16 @@ describe('progress of a batch', () => {
   });
 
   it('ended: measured up to its end, ETA 0, the ending reason over the pause reason', () => {
-    const s = midBatch('2024-05-01T10:00:00.000Z');
-    s.paused = true;
-    s.pauseReason = 'budget 10 reached';
-    for (let i = 11; i <= 13; i++) s.applyOutcome(outcome(i, 'cancelled', { errorType: 'Cancelled' }));
+    const { s, lane } = midBatch('2024-05-01T10:00:00.000Z');
+    s.pause({ reason: 'budget 10 reached', by: 'budget' });
+    s.beginEnding('cancelling', 'cancellation requested');
+    for (let i = 11; i <= 13; i++)
+      lane.takeItemReport(outcome(i, 'cancelled', { errorType: 'Cancelled' }), {});
     s.cancelNotStarted();
-    s.ending = { status: 'cancelled', reason: 'cancellation requested' };
-    s.endedAt = '2024-05-01T10:05:00.000Z';
-    const p = s.progress('/out', null);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2024-05-01T10:05:00.000Z'));
+    expect(s.end()).toBe('cancelled');
+    const p = progressOf(s, lane.running, '/out', null);
     expect(countsOf(p)).toEqual({
       succeeded: 8,
       failed: 2,
@@ -110,10 +124,10 @@ describe('progress of a batch', () => {
 
   it('counts page items: running are those a page may run, pending the rest', () => {
     const s = newState(30, { startedAt: minutesAgo(1), limits: { concurrency: 4 } });
-    const page = startPage(s, 0, 10, 4);
-    startPage(s, 10, 10, 0);
-    s.applyPageOutcomes(page.childId, [outcome(0), outcome(1)], 8, undefined, { running: 4 });
-    const p = s.progress('/out', null);
+    const page = inFlightPage(0, 10, 4);
+    const lane = pageLaneWith(s, [page, inFlightPage(10, 10, 0)]);
+    lane.applyReport(page.childId, [outcome(0), outcome(1)], 8, undefined, { running: 4 });
+    const p = progressOf(s, lane.running, '/out', null);
     expect(countsOf(p)).toEqual({
       succeeded: 2,
       failed: 0,
@@ -126,7 +140,11 @@ describe('progress of a batch', () => {
   });
 
   it('an empty batch is 100% done', () => {
-    expect(newState(0).progress('/out', null)).toMatchObject({ percent: 100, pending: 0, etaSeconds: 0 });
+    expect(progressOf(newState(0), 0, '/out', null)).toMatchObject({
+      percent: 100,
+      pending: 0,
+      etaSeconds: 0,
+    });
   });
 });
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { Config } from '../../src/config/schema';
 import { autoItemsPerChild, estimateModeSeconds, MODE_CPU_MS, modeOf } from '../../src/client/modes';
-import { keysWithin } from '../../workflows/page-parts';
+import { keysWithin } from '../../workflows/page';
 
 describe('execution modes', () => {
   it('auto keeps one child per item up to 1,000 items, pages of 100 above', () => {

@@ -144,6 +144,21 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
   /** Staging's findings as a client may read them: no server paths. */
   const clientText = (text: string) => hideServerPaths(text, { ...settings, home: ctx.home });
 
+  /** The answer for a started batch, from its count and staging findings: what a client may read. */
+  const startedAnswer = (
+    batchId: string,
+    staged: Pick<Started, 'total' | 'invalid' | 'problems' | 'warnings'>,
+    webUiUrl: string | null,
+  ): Started => ({
+    batchId,
+    total: staged.total,
+    invalid: staged.invalid,
+    problems: staged.problems.map(clientText),
+    warnings: staged.warnings.map(clientText),
+    status: 'running',
+    links: batchLinks(batchId, webUiUrl),
+  });
+
   /** Reads the request into `folder` (multipart files, inline items, the key list). */
   async function receive(req: FastifyRequest, folder: RequestFolder): Promise<Received> {
     let received: Received;
@@ -298,19 +313,22 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
       );
     const input = await readBatchInput(client, batchId);
     const manifest = await readManifest(input.source.dir).catch(() => undefined);
-    return {
+    return startedAnswer(
       batchId,
-      total: memo.total ?? input.source.total,
-      invalid: manifest?.invalid ?? 0,
-      problems: (manifest?.problems ?? []).map(clientText),
-      warnings: (manifest?.warnings ?? []).map(clientText),
-      status: 'running',
-      links: batchLinks(batchId, client.webUiUrl(batchId)),
-    };
+      {
+        total: memo.total ?? input.source.total,
+        invalid: manifest?.invalid ?? 0,
+        problems: manifest?.problems ?? [],
+        warnings: manifest?.warnings ?? [],
+      },
+      client.webUiUrl(batchId),
+    );
   }
 
+  const accepted = (reply: FastifyReply, answer: Started) =>
+    reply.code(202).header('location', answer.links.self).send(answer);
   const replay = (reply: FastifyReply, answer: Started) =>
-    reply.code(202).header('idempotent-replayed', 'true').header('location', answer.links.self).send(answer);
+    accepted(reply.header('idempotent-replayed', 'true'), answer);
 
   async function start(req: FastifyRequest, reply: FastifyReply, key: string | undefined) {
     const who = req.principal;
@@ -374,17 +392,8 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
         if (earlier instanceof ApiProblem) throw earlier;
         throw err;
       }
-      const answer: Started = {
-        batchId,
-        total: started.total,
-        invalid: started.invalid,
-        problems: started.problems.map(clientText),
-        warnings: started.warnings.map(clientText),
-        status: 'running',
-        links: batchLinks(batchId, started.webUiUrl),
-      };
       claimed = false; // the batch owns the folder now
-      return reply.code(202).header('location', answer.links.self).send(answer);
+      return accepted(reply, startedAnswer(batchId, started, started.webUiUrl));
     } finally {
       // Anything not started leaves nothing behind: neither an incoming folder nor a claimed one.
       if (claimed || folder.dir.includes(`${path.sep}.incoming${path.sep}`)) await removeFolder(folder);
@@ -511,16 +520,7 @@ export function registerSubmitRoutes(app: FastifyInstance, ctx: ApiContext): voi
           }
           throw err;
         }
-        const answer: Started = {
-          batchId,
-          total: started.total,
-          invalid: started.invalid,
-          problems: started.problems.map(clientText),
-          warnings: started.warnings.map(clientText),
-          status: 'running',
-          links: batchLinks(batchId, started.webUiUrl),
-        };
-        return reply.code(202).header('location', answer.links.self).send(answer);
+        return accepted(reply, startedAnswer(batchId, started, started.webUiUrl));
       },
     );
   });
