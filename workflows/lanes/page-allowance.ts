@@ -144,11 +144,10 @@ export function allowanceFields(a: PageAllowance): AllowanceFields {
   }
 }
 
-/** `page` with its allowance fields replaced by those of `a` (fields `a` does not set are removed). */
-export function withAllowance<P extends AllowanceFields>(page: P, a: PageAllowance): P {
-  const next = { ...page };
-  for (const field of ['allowance', 'need', 'reclaim', 'reclaimed', 'needWaits'] as const) delete next[field];
-  return { ...next, ...allowanceFields(a) };
+/** Writes `a` onto a page's carried record in place: its fields replaced, those `a` does not set removed. */
+export function setAllowance(page: AllowanceFields, a: PageAllowance): void {
+  for (const field of ['allowance', 'need', 'reclaim', 'reclaimed', 'needWaits'] as const) delete page[field];
+  Object.assign(page, allowanceFields(a));
 }
 
 /** The initial grant of a page being started: its slots' share of what the budget has left. */

@@ -32,7 +32,6 @@ import type { ItemOutcome } from '../types';
 import {
   allowanceControl,
   allowanceControlIsNews,
-  allowanceFields,
   allowanceOf,
   anotherPageReported,
   committedCost,
@@ -42,8 +41,8 @@ import {
   needOf,
   pageReported,
   reservedCost,
+  setAllowance,
   type BudgetLedger,
-  type PageAllowance,
   type PageStanding,
 } from './page-allowance';
 import {
@@ -495,16 +494,6 @@ function withToken<T extends object>(message: T, token: string | undefined): T &
 function errorText(err: unknown): string {
   if (isCancellation(err)) return 'the page was cancelled before it started';
   return err instanceof Error ? err.message : String(err);
-}
-
-/** Writes an allowance onto a page's carried record: its fields are what runs carry (fixed names). */
-function setAllowance(page: InFlightPage, allowance: PageAllowance): void {
-  delete page.allowance;
-  delete page.need;
-  delete page.reclaim;
-  delete page.reclaimed;
-  delete page.needWaits;
-  Object.assign(page, allowanceFields(allowance));
 }
 
 /** Items of a page whose outcome is not recorded yet. */
