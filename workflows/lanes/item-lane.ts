@@ -40,6 +40,7 @@ import {
   type Lane,
   type Taken,
 } from './lane';
+import { childTaskTimeout } from './local-task-timeout';
 
 /** How long the parent waits, before continuing-as-new, for a child that closed while being switched. */
 const SWITCH_GRACE_MS = 60_000;
@@ -190,6 +191,7 @@ export class ItemLane extends ChildLane<InFlightItem> implements Lane {
           // Children must outlive this run: the parent continues-as-new while they are in flight.
           parentClosePolicy: ParentClosePolicy.ABANDON,
           workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+          ...childTaskTimeout(this.spec),
           typedSearchAttributes: [
             { key: batchIdKey, value: this.batchId },
             { key: itemKeyKey, value: item.key },

@@ -54,6 +54,7 @@ import {
   type Lane,
   type Taken,
 } from './lane';
+import { childTaskTimeout } from './local-task-timeout';
 
 /** No item child is ever started in this lane: its waits for their starts are empty. */
 const NO_STARTS = new StartTracker();
@@ -334,6 +335,7 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
           ],
           parentClosePolicy: ParentClosePolicy.ABANDON,
           workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+          ...childTaskTimeout(this.spec),
           typedSearchAttributes: [{ key: batchIdKey, value: this.batchId }],
           staticSummary: `items ${first + 1}–${first + count} of batch ${this.batchId}`,
         }),
