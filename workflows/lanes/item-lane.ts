@@ -83,6 +83,11 @@ export class ItemLane extends ChildLane<InFlightItem> implements Lane {
     return false;
   }
 
+  /** Only this run starts items: once it has the pause, nothing new starts. */
+  pauseUnacknowledged(): string[] {
+    return [];
+  }
+
   /** Spent cost plus what items in flight are expected to cost. */
   get committedCost(): number {
     let c = this.state.stats.cost;

@@ -206,6 +206,15 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
   }
 
   /**
+   * Pages that may still start items although the batch is paused: each starts none once it has
+   * seen the pause, and says so in its next report (`paused: true`; workflows/page.ts).
+   */
+  pauseUnacknowledged(): string[] {
+    if (!this.state.paused) return [];
+    return [...this.pages.values()].filter((p) => p.paused !== true).map((p) => p.childId);
+  }
+
+  /**
    * Fits the pages' slots to the concurrency: lowered limits take slots back (largest pages first),
    * free slots go to pages that have more items than slots. Pure bookkeeping; `rebalance` also tells
    * the pages.
@@ -384,7 +393,8 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
     page.done = done.join('');
     page.unfinished = unfinished;
     page.running = report.running;
-    page.paused = report.paused;
+    // A report sent before the page saw a resume says nothing about the pause that may follow it.
+    page.paused = report.paused === true && !page.sent.paused ? false : report.paused;
     // Its cost, its need, an acknowledged reclaim, allowance given back (page-allowance.ts).
     const { running, ack } = report;
     const next = pageReported(allowanceOf(page), page, { recordedCosts, unfinished, cost, running, ack });
