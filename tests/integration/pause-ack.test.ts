@@ -104,6 +104,23 @@ describe('pause acknowledgement and cancel latency', () => {
     });
   });
 
+  it('page mode paused as it starts: every page acknowledges; nothing starts after', async () => {
+    // Paused at once: pages still starting, or reading their items, acknowledge like running ones.
+    const b = await h.start(
+      'ack-at-start',
+      controlRows(40, () => ({ delayMs: 500 })),
+      { concurrency: 8, itemsPerChild: 5 },
+    );
+    const ack = await h.ctx.batches.pause(b.batchId, 'at start');
+    expect(ack).toMatchObject({ acknowledged: true, status: 'paused', waitingFor: [] });
+    const requestsAtAck = b.target.stats().requests;
+    await sleep(2_500);
+    expect(b.target.stats().requests).toBe(requestsAtAck);
+    await h.ctx.batches.resume(b.batchId);
+    expect(await batchEnd(b.handle)).toMatchObject({ kind: 'returned', progress: allSucceeded(40) });
+    expect(b.target.stats()).toMatchObject({ requests: 40, effects: 40 });
+  });
+
   it('replays every history of the batches above without nondeterminism', async () => {
     const [replayed, listed] = await h.replayAll();
     expect(replayed).toBe(listed);
