@@ -5,12 +5,19 @@ import { workflowNow } from './clock';
 import { latencySummary, stepLatencySummary } from './stats';
 import type { BatchProgress } from './types';
 
-/** `running`: items running now, as the lane counts them (workflows/lanes/). */
+/** Page children named in the status while they have not acknowledged a pause. */
+const PAUSE_UNACKNOWLEDGED_SHOWN = 20;
+
+/**
+ * `running`: items running now, as the lane counts them (workflows/lanes/); `pauseUnacknowledged`:
+ * while paused, the children that may still start items (Lane.pauseUnacknowledged).
+ */
 export function progressOf(
   state: BatchState,
   running: number,
   outputDir: string,
   webUiUrl: string | null,
+  pauseUnacknowledged: readonly string[] = [],
 ): BatchProgress {
   const c = state.counts;
   const finished = state.finishedCount;
@@ -54,5 +61,13 @@ export function progressOf(
     runNumber: state.runNumber,
     errorsByType: { ...state.stats.errorsByType },
     statusReason: state.storageFailure ?? state.ending?.reason ?? state.pauseReason,
+    ...(status === 'paused'
+      ? {
+          pauseAcknowledged: pauseUnacknowledged.length === 0,
+          ...(pauseUnacknowledged.length > 0
+            ? { pauseUnacknowledgedBy: pauseUnacknowledged.slice(0, PAUSE_UNACKNOWLEDGED_SHOWN) }
+            : {}),
+        }
+      : {}),
   };
 }

@@ -40,7 +40,8 @@ export async function batchWorkflow(input: BatchInput): Promise<BatchProgress> {
   const resultsPageSize = input.resultsPageSize ?? 200;
   const canAfter = input.continueAsNewAfterEvents ?? 8_000;
   const webUiUrl = input.webUiUrl ?? null;
-  const progress = () => progressOf(state, lane.running, input.outputDir, webUiUrl);
+  const progress = () =>
+    progressOf(state, lane.running, input.outputDir, webUiUrl, lane.pauseUnacknowledged());
   const presenter = new BatchPresenter(progress);
   const lane = laneFor(input, state, () => presenter.refreshDetails());
 

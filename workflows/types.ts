@@ -231,6 +231,12 @@ export interface BatchProgress {
   runNumber: number;
   errorsByType: Record<string, number>;
   statusReason?: string;
+  /**
+   * Only while paused: whether the pause is acknowledged, i.e. no item starts any more (every page
+   * child has seen it; in per-item mode at once), and the page children that have not (the first 20).
+   */
+  pauseAcknowledged?: boolean;
+  pauseUnacknowledgedBy?: string[];
 }
 
 export interface FailureRecord {

@@ -50,6 +50,18 @@ export const BatchStatus = z
     errorsByType: z.record(z.string(), z.number()).optional(),
     statusReason: z.string().optional(),
     runNumber: z.number().int().optional(),
+    pauseAcknowledged: z
+      .boolean()
+      .optional()
+      .describe(
+        'Only while paused: true once no item starts any more (every page child has seen the pause).',
+      ),
+    pauseUnacknowledgedBy: z
+      .array(z.string())
+      .optional()
+      .describe(
+        'Only while a pause is not acknowledged: the page children that may still start items (the first 20).',
+      ),
   })
   .describe('A batch status: the counts always add up to total (same fields as `durabatch status --json`).');
 

@@ -1,6 +1,7 @@
 // The typed client API: everything the CLI does to a batch, for programs too.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import {
   Client,
@@ -28,6 +29,13 @@ import type { Config } from '../config/schema';
 import { BatchNotFoundError, InputError } from '../errors';
 import { recordBatchLocation } from '../home/batch-location';
 import { askAgainIfRefused } from './query-refused';
+import {
+  EXPLAINED_PAGES,
+  PAUSE_ACK_POLL_MS,
+  PAUSE_ACK_WAIT_MS,
+  whyNotAcknowledged,
+  type PauseAcknowledgement,
+} from './pause-acknowledgement';
 import { batchStall, BatchStalledError, type BatchStall } from './batch-health';
 import { serverIdentity } from '../server/server-identity';
 import { stageOptionsFromConfig } from '../config/stage-options';
@@ -358,8 +366,53 @@ export class BatchClient {
 
   // Pause, resume, set and cancel are audited by the batch workflow itself, with this client's
   // identity (see clientIdentity), so the Web UI's and other clients' actions are audited too.
-  async pause(batchId: string, reason?: string): Promise<void> {
-    await this.handle(batchId).signal(pauseSignal, { reason });
+  /**
+   * Pauses the batch and waits, at most `waitMs`, until the pause is acknowledged: no item starts any
+   * more (items in flight finish). Not acknowledged in time: what may still start items, and why.
+   */
+  async pause(batchId: string, reason?: string, waitMs = PAUSE_ACK_WAIT_MS): Promise<PauseAcknowledgement> {
+    const handle = this.handle(batchId);
+    await handle.signal(pauseSignal, { reason });
+    const started = Date.now();
+    const answer = (p: Pick<BatchProgress, 'status' | 'pauseUnacknowledgedBy'>, acknowledged: boolean) => ({
+      acknowledged,
+      status: p.status,
+      waitedMs: Date.now() - started,
+      waitingFor: [] as PauseAcknowledgement['waitingFor'],
+      moreWaiting: 0,
+    });
+    for (;;) {
+      let p: BatchProgress;
+      try {
+        p = await this.query(batchId, this.opts.taskQueue, () => handle.query(progressQuery));
+      } catch (err) {
+        if (!(err instanceof BatchStalledError)) throw err;
+        // The pause is recorded; the batch applies it once a worker runs it again.
+        return {
+          ...answer({ status: 'running' }, false),
+          waitingFor: [{ child: batchId, cause: err.message }],
+        };
+      }
+      // Ending (cancelled, failed, …): nothing new starts either.
+      if (p.status !== 'running' && p.status !== 'paused') return answer(p, true);
+      if (p.status === 'paused' && p.pauseAcknowledged !== false) return answer(p, true);
+      if (Date.now() - started >= waitMs) {
+        const pages = p.pauseUnacknowledgedBy ?? [];
+        const explained = pages.slice(0, EXPLAINED_PAGES);
+        const causes = await Promise.all(
+          explained.map((child) => whyNotAcknowledged(this.client, this.opts.namespace, child)),
+        );
+        return {
+          ...answer(p, false),
+          waitingFor:
+            p.status === 'paused'
+              ? explained.map((child, i) => ({ child, cause: causes[i]! }))
+              : [{ child: batchId, cause: 'the batch has not applied the pause yet (its workers are busy)' }],
+          moreWaiting: pages.length - explained.length,
+        };
+      }
+      await sleep(PAUSE_ACK_POLL_MS);
+    }
   }
 
   async resume(batchId: string): Promise<void> {

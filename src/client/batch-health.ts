@@ -57,7 +57,7 @@ export async function workflowPollers(
 const CAUSE_PREFIX = 'WORKFLOW_TASK_FAILED_CAUSE_';
 
 /** The latest WorkflowTaskFailed of the run: its cause and its failure's message. */
-async function lastWorkflowTaskFailure(
+export async function lastWorkflowTaskFailure(
   client: Client,
   namespace: string,
   desc: WorkflowExecutionDescription,

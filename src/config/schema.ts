@@ -102,8 +102,8 @@ export const Config = z
     itemsPerChild: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(1_000)]).default(1),
     /**
      * How a page child runs its items: `activity` (default) or `local` (local activities: cheapest, for
-     * short calls; no heartbeats, cancellation best effort). With itemsPerChild 1, each item child runs
-     * its steps as local activities.
+     * short calls; no heartbeats; a cancel reaches a running item within 2 s). With itemsPerChild 1,
+     * each item child runs its steps as local activities.
      */
     itemExecution: z.enum(['activity', 'local']).default('activity'),
     /**

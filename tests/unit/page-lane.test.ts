@@ -3,6 +3,7 @@
 // wants a turn of the batch loop, and the budget's grant round. Starting pages and signalling them
 // need a workflow; everything here is what decides what they are told.
 import { describe, expect, it } from 'vitest';
+import { progressOf } from '../../workflows/batch-progress';
 import type { InFlightPage } from '../../workflows/carried-state';
 import { inFlightPage, itemLaneWith, key, newState, outcome, pageLaneWith } from '../helpers/engine-state';
 
@@ -117,6 +118,7 @@ describe("applyReport: a page's report", () => {
       paused: undefined,
     });
 
+    page.sent = { ...page.sent, paused: true }; // the pause it was told of
     lane.applyReport(page.childId, [outcome(1)], 1, undefined, { running: 1, paused: true });
     expect(page).toMatchObject({ done: '11100', unfinished: 1, slots: 1, running: 1, paused: true });
     // Paused: it runs only what it said it runs.
@@ -318,5 +320,58 @@ describe('planSlots with a budget: the grant round', () => {
     lane.planSlots();
     // reserved 4 + 1 = 5: a gets its share of the 5 left (2.5, more than the 2 it needs)
     expect([a.allowance, a.need, b.reclaim, s.paused]).toEqual([6.5, undefined, undefined, false]);
+  });
+});
+
+describe('pauseUnacknowledged: pages that may still start items while paused', () => {
+  const paused = () => {
+    const s = newState(30, { limits: { concurrency: 4 } });
+    const [a, b, c] = [inFlightPage(0, 10, 2), inFlightPage(10, 10, 2), inFlightPage(20, 10, 0)];
+    const lane = pageLaneWith(s, [a, b, c]);
+    s.pause({ reason: 'paused by operator', sender: OPERATOR });
+    for (const p of [a, b, c]) p.sent = { ...p.sent, paused: true }; // as the loop's rebalance sends it
+    return { s, lane, a, b, c };
+  };
+
+  it('none while running; every page until its report says paused; none once all have', () => {
+    const running = pageLaneWith(newState(30, { limits: { concurrency: 4 } }), [inFlightPage(0, 10, 2)]);
+    expect(running.pauseUnacknowledged()).toEqual([]);
+
+    const { s, lane, a, b, c } = paused();
+    expect(lane.pauseUnacknowledged()).toEqual([a.childId, b.childId, c.childId]);
+    // A report sent before the page saw the pause (paused: false) acknowledges nothing.
+    lane.applyReport(a.childId, [outcome(0)], 9, undefined, { running: 2, paused: false });
+    lane.applyReport(b.childId, [], 10, undefined, { running: 2, paused: true });
+    expect(lane.pauseUnacknowledged()).toEqual([a.childId, c.childId]);
+    lane.applyReport(a.childId, [], 9, undefined, { running: 2, paused: true });
+    lane.applyReport(c.childId, [], 10, undefined, { running: 0, paused: true });
+    expect(lane.pauseUnacknowledged()).toEqual([]);
+    expect(progressOf(s, lane.running, '/out', null, lane.pauseUnacknowledged())).toMatchObject({
+      status: 'paused',
+      pauseAcknowledged: true,
+    });
+  });
+
+  it('a page that reports paused after a resume was sent to it is not counted as paused', () => {
+    const { lane, a } = paused();
+    a.sent = { ...a.sent, paused: false }; // resumed: the page will start items once it sees it
+    lane.applyReport(a.childId, [], 10, undefined, { running: 0, paused: true });
+    expect(a.paused).toBe(false);
+  });
+
+  it('the status names the pages that have not acknowledged, only while paused', () => {
+    const { s, lane, b, c } = paused();
+    lane.applyReport(b.childId, [], 10, undefined, { running: 2, paused: true });
+    const p = progressOf(s, lane.running, '/out', null, lane.pauseUnacknowledged());
+    expect(p).toMatchObject({
+      status: 'paused',
+      pauseAcknowledged: false,
+      pauseUnacknowledgedBy: [`${s.batchId}/page-0`, c.childId],
+    });
+    s.resume(UPDATE);
+    const resumed = progressOf(s, lane.running, '/out', null, lane.pauseUnacknowledged());
+    expect(resumed.status).toBe('running');
+    expect(resumed).not.toHaveProperty('pauseAcknowledged');
+    expect(resumed).not.toHaveProperty('pauseUnacknowledgedBy');
   });
 });

@@ -40,6 +40,7 @@ import {
   type Lane,
   type Taken,
 } from './lane';
+import { childTaskTimeout } from './local-task-timeout';
 
 /** How long the parent waits, before continuing-as-new, for a child that closed while being switched. */
 const SWITCH_GRACE_MS = 60_000;
@@ -80,6 +81,11 @@ export class ItemLane extends ChildLane<InFlightItem> implements Lane {
 
   get wantsTurn(): boolean {
     return false;
+  }
+
+  /** Only this run starts items: once it has the pause, nothing new starts. */
+  pauseUnacknowledged(): string[] {
+    return [];
   }
 
   /** Spent cost plus what items in flight are expected to cost. */
@@ -190,6 +196,7 @@ export class ItemLane extends ChildLane<InFlightItem> implements Lane {
           // Children must outlive this run: the parent continues-as-new while they are in flight.
           parentClosePolicy: ParentClosePolicy.ABANDON,
           workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+          ...childTaskTimeout(this.spec),
           typedSearchAttributes: [
             { key: batchIdKey, value: this.batchId },
             { key: itemKeyKey, value: item.key },

@@ -66,6 +66,11 @@ export interface Lane {
   readonly idle: boolean;
   /** Something in flight must be told of a change (page slots, pause, rate, budget): wake the loop. */
   readonly wantsTurn: boolean;
+  /**
+   * While the batch is paused: the children that may still start items, because they have not
+   * acknowledged the pause yet (empty once none may; always empty when only this run starts items).
+   */
+  pauseUnacknowledged(): string[];
 
   /** Starts what the window, the rate and the budget allow. */
   fill(gate: Gate): Promise<void>;

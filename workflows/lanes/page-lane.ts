@@ -54,6 +54,7 @@ import {
   type Lane,
   type Taken,
 } from './lane';
+import { childTaskTimeout } from './local-task-timeout';
 
 /** No item child is ever started in this lane: its waits for their starts are empty. */
 const NO_STARTS = new StartTracker();
@@ -205,6 +206,15 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
   }
 
   /**
+   * Pages that may still start items although the batch is paused: each starts none once it has
+   * seen the pause, and says so in its next report (`paused: true`; workflows/page.ts).
+   */
+  pauseUnacknowledged(): string[] {
+    if (!this.state.paused) return [];
+    return [...this.pages.values()].filter((p) => p.paused !== true).map((p) => p.childId);
+  }
+
+  /**
    * Fits the pages' slots to the concurrency: lowered limits take slots back (largest pages first),
    * free slots go to pages that have more items than slots. Pure bookkeeping; `rebalance` also tells
    * the pages.
@@ -334,6 +344,7 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
           ],
           parentClosePolicy: ParentClosePolicy.ABANDON,
           workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+          ...childTaskTimeout(this.spec),
           typedSearchAttributes: [{ key: batchIdKey, value: this.batchId }],
           staticSummary: `items ${first + 1}–${first + count} of batch ${this.batchId}`,
         }),
@@ -382,7 +393,8 @@ export class PageLane extends ChildLane<InFlightPage> implements Lane {
     page.done = done.join('');
     page.unfinished = unfinished;
     page.running = report.running;
-    page.paused = report.paused;
+    // A report sent before the page saw a resume says nothing about the pause that may follow it.
+    page.paused = report.paused === true && !page.sent.paused ? false : report.paused;
     // Its cost, its need, an acknowledged reclaim, allowance given back (page-allowance.ts).
     const { running, ack } = report;
     const next = pageReported(allowanceOf(page), page, { recordedCosts, unfinished, cost, running, ack });

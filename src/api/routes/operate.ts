@@ -24,6 +24,21 @@ const Requested = z
   })
   .describe('An operation the batch has been asked to carry out.');
 
+const PauseRequested = Requested.extend({
+  acknowledged: z
+    .boolean()
+    .describe(
+      'Whether the pause is acknowledged: no item starts any more (items in flight finish). The answer waits for it, at most 10 s.',
+    ),
+  waitingFor: z
+    .array(z.object({ child: z.string(), cause: z.string() }))
+    .optional()
+    .describe(
+      'Not acknowledged in time: the page children (or the batch) that may still start items, and why each has not answered (the first 5).',
+    ),
+  moreWaiting: z.number().int().optional().describe('Children not listed in `waitingFor`.'),
+}).describe('A pause, and whether the batch has acknowledged it.');
+
 const PauseBody = z
   .object({ reason: z.string().max(500).optional().describe('Shown in the status and the audit log.') })
   .strict()
@@ -94,18 +109,25 @@ export function registerOperateRoutes(app: FastifyInstance, ctx: ApiContext): vo
       config: { scope: 'operate' },
       schema: {
         summary: 'Pause a batch',
-        description: 'No new item starts; items in flight finish. Pausing a paused batch changes nothing.',
+        description:
+          'No new item starts; items in flight finish. Answers once the pause is acknowledged (no item can start any more: in page mode every page child has seen it), or after 10 s with what may still start items and why. Pausing a paused batch changes nothing.',
         tags: ['operate'],
         params: BatchIdParam,
         body: PauseBody,
-        response: { 202: Requested, ...OPERATION_PROBLEMS },
+        response: { 202: PauseRequested, ...OPERATION_PROBLEMS },
       },
     },
     async (req, reply) => {
       const { id } = req.params;
       const c = ctx.clientFor(req.principal);
-      await actOnBatch(c, id, 'pause', () => c.pause(id, req.body?.reason));
-      return reply.code(202).send({ batchId: id, action: 'pause', status: 'requested' });
+      const ack = await actOnBatch(c, id, 'pause', () => c.pause(id, req.body?.reason));
+      return reply.code(202).send({
+        batchId: id,
+        action: 'pause',
+        status: 'requested',
+        acknowledged: ack.acknowledged,
+        ...(ack.acknowledged ? {} : { waitingFor: ack.waitingFor, moreWaiting: ack.moreWaiting }),
+      });
     },
   );
 

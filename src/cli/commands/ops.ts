@@ -104,13 +104,27 @@ export function registerOps(program: Command): void {
     .command('pause')
     .argument('<batchId>')
     .option('--reason <text>', 'shown in status and audit')
-    .description('stop starting new items; items in flight finish')
+    .description('stop starting new items; items in flight finish (waits until no item can start)')
     .action((batchId: string, opts: { reason?: string }) =>
       withClient(batchId, async (c) => {
-        await c.pause(batchId, opts.reason);
-        confirm(
-          `paused ${batchId}: no new item starts; items in flight finish (\`durabatch status ${batchId}\`)`,
+        const ack = await c.pause(batchId, opts.reason);
+        if (ack.acknowledged) {
+          confirm(
+            ack.status === 'paused'
+              ? `paused ${batchId}: no new item starts; items in flight finish (\`durabatch status ${batchId}\`)`
+              : `${batchId} is ${ack.status}: no new item starts`,
+          );
+          return;
+        }
+        // The pause is recorded and will be applied: say what may still start items, and why.
+        process.stderr.write(
+          `durabatch: pause of ${batchId} requested, not yet acknowledged after ${Math.round(ack.waitedMs / 1000)} s; ` +
+            `items may still start in:\n` +
+            ack.waitingFor.map((w) => `  ${w.child}: ${w.cause}\n`).join('') +
+            (ack.moreWaiting > 0 ? `  … and ${ack.moreWaiting} more\n` : '') +
+            `  check: \`durabatch status ${batchId} --json\` (pauseAcknowledged)\n`,
         );
+        process.exitCode = 1;
       }),
     );
 

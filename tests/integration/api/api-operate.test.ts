@@ -57,12 +57,20 @@ describe('service: operating batches', () => {
       json: { reason: 'api test' },
     });
     expect(paused.status).toBe(202);
-    expect(paused.body).toEqual({ batchId: b.batchId, action: 'pause', status: 'requested' });
+    // Answered once the pause is acknowledged: no item starts from here on.
+    expect(paused.body).toEqual({
+      batchId: b.batchId,
+      action: 'pause',
+      status: 'requested',
+      acknowledged: true,
+    });
+    const requestsAtAck = b.target.stats().requests;
     const drained = await waitFor('in-flight items to drain', async () => {
       const p = await liveProgress(b.handle);
       return p.status === 'paused' && p.running === 0 ? p : undefined;
     });
     const requestsAtDrain = b.target.stats().requests;
+    expect(requestsAtDrain).toBe(requestsAtAck);
     await sleep(1_500);
     const later = await liveProgress(b.handle);
     expect(later).toMatchObject({ status: 'paused', statusReason: 'api test', succeeded: drained.succeeded });
