@@ -3,7 +3,7 @@
 // must pause the batch instead, what an item an operator cancelled before it started records, and
 // that a start once issued completes. None of it holds state of a particular workflow.
 import { ActivityFailure, ApplicationFailure, CancellationScope } from '@temporalio/workflow';
-import { FailureType, SOURCE_PAUSE_TYPES } from './failure-types';
+import { SOURCE_PAUSE_TYPES } from './failure-types';
 import { operatorSkipped } from './outcomes';
 
 // It lives with the other unran outcomes (the runner activity builds it too); kept here for callers.

@@ -113,6 +113,9 @@ class PageRunner {
   private readonly running = new Map<string, Running>();
   private readonly outbox: ItemOutcome[] = [];
   private firstUnsentAt: number | undefined;
+  /** Items started since the last report: the page's Current Details show them within RUNNER_REPORT_MS. */
+  private startedSinceReport = false;
+  private lastReportAt = 0;
   private sent = 0;
   private applied = 0;
   /** The view version whose cost need was sent (ask once per allowance the page gives). */
@@ -324,7 +327,11 @@ class PageRunner {
   /** Milliseconds until the outbox must go to the page (0: now). */
   private reportDueIn(): number {
     if (this.reportNow || this.outbox.length >= RUNNER_REPORT_MAX) return 0;
-    if (this.firstUnsentAt === undefined) return Infinity;
+    if (this.firstUnsentAt === undefined) {
+      return this.startedSinceReport
+        ? Math.max(0, this.lastReportAt + RUNNER_REPORT_MS - Date.now())
+        : Infinity;
+    }
     // Nothing left to start here: every finished item frees a slot another page could use.
     const within = this.queue.length === 0 ? RUNNER_TAIL_REPORT_MS : RUNNER_REPORT_MS;
     return Math.max(0, this.firstUnsentAt + within - Date.now());
@@ -353,6 +360,8 @@ class PageRunner {
     }
     this.outbox.splice(0, outcomes.length);
     this.sent += outcomes.length;
+    this.startedSinceReport = false;
+    this.lastReportAt = Date.now();
     this.firstUnsentAt = this.outbox.length > 0 ? Date.now() : undefined;
   }
 
@@ -376,6 +385,7 @@ class PageRunner {
   private start(item: Item): void {
     const r: Running = { item, abort: new AbortController(), attempt: 0 };
     this.running.set(item.key, r);
+    this.startedSinceReport = true;
     this.budget.started(item);
     void this.runItem(r).then(
       (outcome) => {

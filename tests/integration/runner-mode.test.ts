@@ -97,4 +97,121 @@ describe('runner mode', () => {
     expect(failed).toMatchObject({ key: key(7), attempts: 1, httpStatus: 422 });
     expect(b.target.stats().effects).toBe(119);
   });
+
+  it('pause: no item starts once acknowledged; setLimits takes effect live; resume completes', async () => {
+    const b = await h.start(
+      'runner-ops',
+      controlRows(80, () => ({ delayMs: 300 })),
+      { itemsPerChild: 40, itemExecution: 'runner', concurrency: 4 },
+    );
+    await waitFor('a few items done', async () => (await liveProgress(b.handle)).succeeded >= 4);
+    await h.ctx.batches.pause(b.batchId, 'checking');
+    const paused = await waitFor('in-flight items drained', async () => {
+      const p = await liveProgress(b.handle);
+      return p.status === 'paused' && p.running === 0 && b.target.stats().inFlight === 0 ? p : undefined;
+    });
+    const requestsWhenPaused = b.target.stats().requests;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(b.target.stats().requests).toBe(requestsWhenPaused); // nothing started while paused
+    expect(paused.succeeded).toBe(requestsWhenPaused);
+    expect(finishedOf(paused) + paused.pending).toBe(80);
+
+    await h.ctx.batches.setLimits(b.batchId, { concurrency: 9 });
+    await h.ctx.batches.resume(b.batchId);
+    const asked = Date.now();
+    // The raised limit reaches the runners at their next poll (250 ms) and the page's next control.
+    await waitFor('more than 4 items in flight', () => b.target.stats().inFlight > 4, 5_000);
+    const tookMs = Date.now() - asked;
+    const end = await batchEnd(b.handle);
+    expect(end).toMatchObject({ kind: 'returned', progress: allSucceeded(80) });
+    expect(b.target.stats().maxInFlight).toBeLessThanOrEqual(9);
+    expect(b.target.stats().effects).toBe(80);
+    expect(tookMs).toBeLessThan(5_000);
+  });
+
+  it('cancels a running item within 2 s (request aborted) and a pending one, then the batch: exact counts', async () => {
+    const rows = controlRows(40, (i) => ({ delayMs: i === 0 ? 60_000 : 400 }));
+    const b = await h.start('runner-cancel', rows, {
+      itemsPerChild: 10,
+      itemExecution: 'runner',
+      concurrency: 2,
+    });
+    await waitFor('K0001 running at the target', () => b.target.stats().inFlight >= 1);
+    const asked = Date.now();
+    expect(await h.ctx.batches.cancelItem(b.batchId, key(0))).toEqual({ key: key(0), action: 'cancelling' });
+    // K0005 is in the first page, not started yet (concurrency 2): skipped by the runner.
+    expect(await h.ctx.batches.cancelItem(b.batchId, key(4))).toEqual({ key: key(4), action: 'cancelling' });
+    // K0035 is in a page not started yet: skipped by the parent.
+    expect(await h.ctx.batches.cancelItem(b.batchId, key(34))).toEqual({ key: key(34), action: 'skipped' });
+    await waitFor('K0001 aborted at the target', () => b.target.stats().abandoned === 1, 5_000);
+    expect(b.target.stats().lastAbandonedAt! - asked).toBeLessThan(2_000);
+    await waitFor('some more done', async () => (await liveProgress(b.handle)).succeeded >= 6);
+    await h.ctx.batches.cancel(b.batchId);
+    expect(await batchEnd(b.handle)).toEqual({ kind: 'cancelled' });
+    const p = await h.ctx.batches.progress(b.batchId);
+    expect(p).toMatchObject({
+      status: 'cancelled',
+      total: 40,
+      failed: 0,
+      skipped: 2,
+      running: 0,
+      pending: 0,
+    });
+    expect(p.succeeded + p.cancelled).toBe(38);
+    const items = await readItems(b.outputDir);
+    const byKey = new Map(items.map((i) => [i.key, i]));
+    expect(byKey.get(key(0))).toMatchObject({ status: 'cancelled', errorType: 'Cancelled', attempts: 1 });
+    expect(byKey.get(key(4))).toMatchObject({ status: 'skipped', errorType: 'CancelledBeforeStart' });
+    expect(byKey.get(key(34))).toMatchObject({ status: 'skipped', errorType: 'CancelledBeforeStart' });
+    // K0001's request and those of the items running when the batch was cancelled were aborted.
+    const abortedWhileRunning = items.filter((i) => i.status === 'cancelled' && i.errorType === 'Cancelled');
+    expect(b.target.stats().abandoned).toBe(abortedWhileRunning.length);
+    // Nothing acts on the target once the batch is cancelled.
+    expect(b.target.stats().inFlight).toBe(0);
+  });
+
+  it('fail-fast ends a runner-mode batch as failed', async () => {
+    const rows = controlRows(50, (i) => ({ status: i === 12 ? 422 : 0, delayMs: 50 }));
+    const b = await h.start('runner-failfast', rows, {
+      itemsPerChild: 10,
+      itemExecution: 'runner',
+      concurrency: 3,
+      failFast: true,
+    });
+    const end = await batchEnd(b.handle);
+    expect(end).toMatchObject({ kind: 'failed', progress: { status: 'failed', failed: 1, total: 50 } });
+    if (end.kind !== 'failed') return;
+    expect(finishedOf(end.progress)).toBe(50);
+    expect(end.progress.succeeded).toBeLessThan(50);
+    expect(b.target.stats().inFlight).toBe(0);
+  });
+
+  it("the page's Current Details list its items' states", async () => {
+    const b = await h.start(
+      'runner-details',
+      controlRows(30, (i) => ({ delayMs: i < 2 ? 3_000 : 10 })),
+      { itemsPerChild: 30, itemExecution: 'runner', concurrency: 2 },
+    );
+    const details = await waitFor('the runner to report its running items', async () => {
+      const text = await currentDetails(b.batchId).catch(() => ''); // the page may not exist yet
+      return text.includes(`${key(0)}: running`) ? text : undefined;
+    });
+    expect(details).toContain('pending **28**');
+    expect(details).toContain('running **2**');
+    expect(await batchEnd(b.handle)).toMatchObject({ kind: 'returned', progress: allSucceeded(30) });
+  });
+
+  /** The first page's Current Details (Temporal's built-in metadata query). */
+  async function currentDetails(batchId: string): Promise<string> {
+    const meta = await h.ctx.client.workflow
+      .getHandle(`${batchId}/page-0`)
+      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    return meta.currentDetails ?? '';
+  }
+
+  it('replays every history of the batches above without nondeterminism', async () => {
+    const [replayed, listed] = await h.replayAll();
+    expect(replayed).toBe(listed);
+    expect(listed).toBeGreaterThan(8);
+  });
 });
