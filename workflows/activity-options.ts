@@ -58,18 +58,21 @@ export const { readPage, writeReport } = proxyActivities<ReturnType<typeof creat
 
 /**
  * A page's runner (`--item-execution runner`): it runs for as long as the page has items, paused
- * pages included, so its bound is its heartbeat; a dead worker's runner is retried within seconds,
- * without end, except for what retrying cannot mend (the page pauses the batch for those).
+ * pages included, so its bound is its heartbeat (the batch's heartbeat timeout, default 10 s): a dead
+ * worker's runner is retried within seconds, without end, except for what retrying cannot mend (the
+ * page pauses the batch for those).
  */
-export const { runPageItems } = proxyActivities<ReturnType<typeof createActivities>>({
-  startToCloseTimeout: '24 hours',
-  heartbeatTimeout: RUNNER_HEARTBEAT_TIMEOUT_MS,
-  // The page ends only once its runner has: no item still acts on the target after that.
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: {
-    initialInterval: '1 second',
-    maximumInterval: '10 seconds',
-    nonRetryableErrorTypes: [...BLOCKING_FAILURE_TYPES, ...SOURCE_PAUSE_TYPES],
-  },
-  summary: "runner: the page's items",
-});
+export function runnerActivity(heartbeatTimeoutMs: number | undefined) {
+  return proxyActivities<ReturnType<typeof createActivities>>({
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: heartbeatTimeoutMs ?? RUNNER_HEARTBEAT_TIMEOUT_MS,
+    // The page ends only once its runner has: no item still acts on the target after that.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '1 second',
+      maximumInterval: '10 seconds',
+      nonRetryableErrorTypes: [...BLOCKING_FAILURE_TYPES, ...SOURCE_PAUSE_TYPES],
+    },
+    summary: "runner: the page's items",
+  }).runPageItems;
+}

@@ -9,7 +9,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { readPage, runPageItems } from './activity-options';
+import { readPage, runnerActivity } from './activity-options';
 import { workflowNowIso } from './clock';
 import { runItem } from './item-run';
 import { operatorSkipped, Pacer, sourcePauseOf } from './item-starts';
@@ -292,6 +292,7 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       pageWorkflowId: workflowInfo().workflowId,
       ...(input.reportToken !== undefined ? { token: input.reportToken } : {}),
     };
+    const runPageItems = runnerActivity(input.retry.heartbeatTimeoutMs);
     while (pending.length > 0) {
       link.active = true;
       let ended = false;
