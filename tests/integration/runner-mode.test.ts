@@ -12,11 +12,14 @@ import {
   key,
   liveProgress,
   listIds,
+  quietTarget,
   readItems,
   tally,
   waitFor,
 } from '../helpers/engine';
-import { engineHarness, type EngineHarness } from '../helpers/harness';
+import { controlUrl, engineHarness, type EngineHarness } from '../helpers/harness';
+import { createTestContext } from '../helpers/context';
+import { writeCsv } from '../helpers/files';
 
 describe('runner mode', () => {
   let h: EngineHarness;
@@ -208,6 +211,56 @@ describe('runner mode', () => {
       .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     return meta.currentDetails ?? '';
   }
+
+  it('a worker stopping mid-page: done items are never sent again, attempts of items in flight count on', async () => {
+    // A context of its own: this test stops its worker and starts another.
+    const ctx = await createTestContext('runner-stop');
+    const target = await quietTarget();
+    try {
+      const first = await ctx.startWorker({ identity: 'first' });
+      const rows = controlRows(100, (i) => ({ delayMs: 150, failAttempts: i === 0 ? 2 : 0 }));
+      const batchId = `runner-stop-${Date.now()}`;
+      const csv = await writeCsv(ctx.dir, `${batchId}.csv`, rows);
+      const config = ctx.config({
+        batchId,
+        idColumn: 'id',
+        http: { url: controlUrl(target) },
+        itemsPerChild: 100,
+        itemExecution: 'runner',
+        concurrency: 5,
+        // K0001 fails its first attempt, then waits 4 s to retry: the worker stops meanwhile.
+        initialIntervalMs: 4_000,
+        heartbeatTimeoutMs: 2_000,
+      });
+      const b = await ctx.batches.start(csv, config);
+      await waitFor('40 items done', async () => (await liveProgress(b.handle)).succeeded >= 40);
+      await first.shutdown();
+      const stoppedAt = target.stats().requests;
+      await ctx.startWorker({ identity: 'second' });
+      const end = await batchEnd(b.handle);
+      expect(end).toMatchObject({ kind: 'returned', progress: allSucceeded(100) });
+      expect(target.stats().effects).toBe(100);
+      // Sent twice: only what was in flight when the first worker stopped (at most `concurrency`),
+      // and K0001's failed attempts; never an item the page had recorded.
+      const again = target
+        .received()
+        .filter((r) => r.attempts > 1 && !r.idempotencyKey.endsWith(`:${key(0)}`))
+        .map((r) => r.idempotencyKey);
+      expect(again.length).toBeLessThanOrEqual(5);
+      expect(target.stats().requests).toBeLessThanOrEqual(100 + 2 + 5);
+      expect(stoppedAt).toBeGreaterThanOrEqual(40);
+      const items = await readItems(b.outputDir);
+      expect(tally(items)).toEqual({ succeeded: 100 });
+      // K0001's attempts went on counting in the second worker: 3, as the target saw them.
+      const k1 = items.find((i) => i.key === key(0))!;
+      expect(target.received().find((r) => r.idempotencyKey.endsWith(`:${key(0)}`))?.attempts).toBe(3);
+      expect(k1.attempts).toBe(3);
+      h.batchIds.push(batchId);
+    } finally {
+      await ctx.close();
+      await target.close();
+    }
+  });
 
   it('replays every history of the batches above without nondeterminism', async () => {
     const [replayed, listed] = await h.replayAll();
