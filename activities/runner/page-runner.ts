@@ -9,8 +9,7 @@
 //   `Retry-After`, non-retryable types; a retry waiting keeps its slot, as in every other mode;
 // - finished items go to the page in batches; the attempt numbers of running items are in the
 //   heartbeat details, so after a crash an item in flight goes on counting its attempts.
-import { ApplicationFailure } from '@temporalio/common';
-import { msOptionalToNumber } from '@temporalio/common/lib/time';
+import { ApplicationFailure, msOptionalToNumber } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { pageRunnerQuery, runnerReportSignal } from '../../workflows/messages';

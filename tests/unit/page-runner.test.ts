@@ -13,7 +13,7 @@ import type { RunnerReport, RunPageItemsInput } from '../../workflows/runner-pro
 import type { Item, ItemOutcome, ItemRetryPolicy, StepResult } from '../../workflows/types';
 
 const items = (n: number): Item[] =>
-  Array.from({ length: n }, (_, i) => ({ index: i, key: `K${i + 1}`, data: { n: i } }) as Item);
+  Array.from({ length: n }, (_, i) => ({ index: i, line: i + 2, key: `K${i + 1}`, data: { n: i } }) as Item);
 
 /** The page as the runner sees it: the page's RunnerLink, its control, and the outcomes it recorded. */
 class MemoryPage implements RunnerPage {
