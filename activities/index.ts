@@ -126,6 +126,19 @@ export function createActivities(deps: ActivityDeps) {
       throw err;
     }
   };
+  /** The batch's output directory is allowed here and visible: else the item's step cannot run. */
+  const checkStorage = async (input: { batchId: string; outputDir: string }): Promise<void> => {
+    await checkPaths({ outputDir: input.outputDir }, processorLog, input.batchId);
+    await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, processorLog, true);
+  };
+  // The secrets a step resolves, once per step object: a runner's items share theirs.
+  const stepSecrets = new WeakMap<StepSpec, string[]>();
+  const secretsOfStep = (step: StepSpec, batchEnvRefs: string[] | undefined): string[] => {
+    let secrets = stepSecrets.get(step);
+    if (!secrets) stepSecrets.set(step, (secrets = secretsOf(step.processor, env, batchEnvRefs)));
+    return secrets;
+  };
+
   /**
    * One attempt of one item step, whoever retries it: Temporal (processItem) or the runner
    * (runPageItems). Everything an attempt must hold to is here: paths and storage checked first, only
@@ -134,11 +147,11 @@ export function createActivities(deps: ActivityDeps) {
   const stepAttempt = async (input: ProcessItemInput, a: StepAttemptContext): Promise<StepResult> => {
     const { step, item } = input;
     const { attempt } = a;
-    await checkPaths({ outputDir: input.outputDir }, processorLog, input.batchId);
-    await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, processorLog, true);
+    // A runner checks its batch's storage itself, at most once a second (checkStorage below).
+    if (!a.storageChecked) await checkStorage(input);
     // Every secret this attempt may resolve is masked in all that leaves it: failure, outcome,
     // heartbeat details and log lines (activities/processors/secret-scrub.ts).
-    const scrub = new SecretScrubber(secretsOf(step.processor, env, input.batchEnvRefs));
+    const scrub = new SecretScrubber(secretsOfStep(step, input.batchEnvRefs));
     const log = scrub.logger(
       batchLogs
         .op(input.outputDir, 'processor')
@@ -259,6 +272,7 @@ export function createActivities(deps: ActivityDeps) {
       await checkPaths({ outputDir: input.spec.outputDir }, processorLog, input.spec.batchId);
       return runPageItems(input, {
         attempt: stepAttempt,
+        checkStorage: () => checkStorage(input.spec),
         readItems: (offset, limit) =>
           readSourcePage({ batchId: input.spec.batchId, source: input.source, offset, limit }),
         page: pageOfRunner(ctx.client, input),

@@ -34,6 +34,7 @@ import {
   parseRunnerReport,
 } from './message-validation';
 import { RunnerLink } from './page-runner';
+import { reportSize } from './runner-protocol';
 import { blockingFailure } from './step-retry';
 import { messageExcerpt } from './excerpt';
 import { ParentLink } from './parent-link';
@@ -235,7 +236,8 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
   async function flush(always = false): Promise<void> {
     while (outbox.length > 0 || always) {
       always = false;
-      const batch = outbox.splice(0, FLUSH_MAX);
+      // A runner's reports pass on whole (they are larger: page-runner.ts).
+      const batch = outbox.splice(0, runner ? reportSize(outbox) : FLUSH_MAX);
       await parent.report(itemsCompletedSignal, {
         outcomes: batch,
         unfinished: pending.length + running.size + outbox.length,

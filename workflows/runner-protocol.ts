@@ -17,10 +17,17 @@ import type { ItemOutcome, StagedSourceRef } from './types';
 
 /** How often the runner asks the page for its control: pause, cancel and limits apply within it. */
 export const RUNNER_POLL_MS = 250;
-/** A runner report carries at most this many outcomes (bounded signal payload). */
-export const RUNNER_REPORT_MAX = 400;
-/** A finished item waits at most this long in the runner before it is sent to the page. */
-export const RUNNER_REPORT_MS = 1_000;
+/**
+ * A runner report carries at most this many outcomes, and at most RUNNER_REPORT_MAX_BYTES of them
+ * (far below Temporal's 2 MB payload limit); the page passes them on to the parent the same way.
+ */
+export const RUNNER_REPORT_MAX = 1_000;
+export const RUNNER_REPORT_MAX_BYTES = 256 * 1024;
+/**
+ * A finished item waits at most this long in the runner before it is sent to the page: every report
+ * costs the page and the parent a signal and a workflow task each.
+ */
+export const RUNNER_REPORT_MS = 2_000;
 /** Once the runner has no item left to start, a finished item is sent within this. */
 export const RUNNER_TAIL_REPORT_MS = 100;
 /** A runner that does not heartbeat for this long is retried on another worker. */
@@ -82,6 +89,16 @@ export interface RunnerReport {
 export interface RunnerHeartbeat {
   /** [item index, last attempt begun] of each item started and not reported. */
   attempts: [number, number][];
+}
+
+/** How many outcomes from the head of `outcomes` one report carries (count and bytes bounded). */
+export function reportSize(outcomes: readonly ItemOutcome[]): number {
+  let n = 0;
+  for (let bytes = 0; n < outcomes.length && n < RUNNER_REPORT_MAX; n++) {
+    bytes += JSON.stringify(outcomes[n]).length;
+    if (bytes > RUNNER_REPORT_MAX_BYTES && n > 0) break;
+  }
+  return n;
 }
 
 /** Index ranges [from, to) of a sorted list of indexes (a page's todo list stays small). */

@@ -24,6 +24,7 @@ import {
   RUNNER_KEYS_SHOWN,
   RUNNER_POLL_MS,
   RUNNER_REPORT_MAX,
+  RUNNER_REPORT_MAX_BYTES,
   RUNNER_REPORT_MS,
   RUNNER_TAIL_REPORT_MS,
   type RunnerHeartbeat,
@@ -31,6 +32,7 @@ import {
   type RunnerView,
   type RunPageItemsInput,
   type RunPageItemsResult,
+  reportSize,
 } from '../../workflows/runner-protocol';
 import type { Item, ItemOutcome, StepResult, StepSpec } from '../../workflows/types';
 import type { ProcessItemInput } from '../index';
@@ -45,6 +47,8 @@ export interface StepAttemptContext {
   lastHeartbeatDetails: unknown;
   /** Whether the stop is a cancellation (not a timeout): a cancelled attempt is no failure. */
   cancelRequested(): boolean;
+  /** The batch's storage was checked by the caller (a runner checks once a second for all its items). */
+  storageChecked?: boolean;
 }
 
 /** The page as the runner sees it. */
@@ -55,6 +59,8 @@ export interface RunnerPage {
 
 export interface RunnerDeps {
   attempt(input: ProcessItemInput, a: StepAttemptContext): Promise<StepResult>;
+  /** The batch's output directory is allowed and visible on this worker (throws what an attempt would). */
+  checkStorage(): Promise<void>;
   readItems(offset: number, limit: number): Promise<Item[]>;
   page: RunnerPage;
   heartbeat(details: RunnerHeartbeat): void;
@@ -111,6 +117,10 @@ class PageRunner {
   private readonly queue: Item[] = [];
   private readonly running = new Map<string, Running>();
   private readonly outbox: ItemOutcome[] = [];
+  /** JSON size of the outcomes in the outbox: a full report goes at once. */
+  private outboxBytes = 0;
+  private storageCheckedAt = 0;
+  private storageCheck: Promise<void> | undefined;
   private firstUnsentAt: number | undefined;
   /** Items started since the last report: the page's Current Details show them within RUNNER_REPORT_MS. */
   private startedSinceReport = false;
@@ -326,6 +336,7 @@ class PageRunner {
   /** Milliseconds until the outbox must go to the page (0: now). */
   private reportDueIn(): number {
     if (this.reportNow || this.outbox.length >= RUNNER_REPORT_MAX) return 0;
+    if (this.outboxBytes >= RUNNER_REPORT_MAX_BYTES) return 0;
     if (this.firstUnsentAt === undefined) {
       return this.startedSinceReport
         ? Math.max(0, this.lastReportAt + RUNNER_REPORT_MS - Date.now())
@@ -339,7 +350,7 @@ class PageRunner {
   /** Sends one report (the outbox's head); a failed send keeps its outcomes for the next. */
   private async report(): Promise<void> {
     this.reportNow = false;
-    const outcomes = this.outbox.slice(0, RUNNER_REPORT_MAX);
+    const outcomes = this.outbox.slice(0, reportSize(this.outbox));
     const cost = this.budget.report(this.queue[0]);
     const running = [...this.running.keys()];
     try {
@@ -358,6 +369,7 @@ class PageRunner {
       return;
     }
     this.outbox.splice(0, outcomes.length);
+    this.outboxBytes = this.outbox.reduce((sum, o) => sum + JSON.stringify(o).length, 0);
     this.sent += outcomes.length;
     this.startedSinceReport = false;
     this.lastReportAt = Date.now();
@@ -377,6 +389,7 @@ class PageRunner {
 
   private finish(outcome: ItemOutcome): void {
     this.outbox.push(outcome);
+    this.outboxBytes += JSON.stringify(outcome).length;
     this.firstUnsentAt ??= Date.now();
     this.wake();
   }
@@ -497,6 +510,22 @@ class PageRunner {
     return end(succeededFields(item, this.spec.cost, Object.values(results)));
   }
 
+  /** Checks the batch's storage unless a check passed within STORAGE_CHECK_MS (one for all items). */
+  private async storageFresh(): Promise<void> {
+    if (Date.now() - this.storageCheckedAt < STORAGE_CHECK_MS) return;
+    this.storageCheck ??= this.deps.checkStorage().then(
+      () => {
+        this.storageCheckedAt = Date.now();
+        this.storageCheck = undefined;
+      },
+      (err: unknown) => {
+        this.storageCheck = undefined;
+        throw err;
+      },
+    );
+    await this.storageCheck;
+  }
+
   /** One attempt of one step: its result, its failure, or that it was stopped. */
   private async attemptStep(
     r: Running,
@@ -516,6 +545,7 @@ class PageRunner {
       step.processor.timeoutMs + stopGraceMs + 5_000,
     );
     try {
+      await this.storageFresh();
       const result = await this.deps.attempt(
         {
           batchId: this.spec.batchId,
@@ -534,6 +564,7 @@ class PageRunner {
           heartbeat: () => {},
           lastHeartbeatDetails: undefined,
           cancelRequested: () => r.abort.signal.aborted,
+          storageChecked: true,
         },
       );
       if (r.abort.signal.aborted) return { stopped: true };
@@ -557,6 +588,9 @@ class PageRunner {
     }
   }
 }
+
+/** How long a storage check holds for the runner's items (the processItem activity checks every attempt). */
+const STORAGE_CHECK_MS = 1_000;
 
 interface Failure {
   type: string;

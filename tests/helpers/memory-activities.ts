@@ -127,6 +127,7 @@ export class MemoryActivities {
       runPageItems: (input) => {
         const ctx = Context.current();
         return runPageItems(input, {
+          checkStorage: () => Promise.resolve(),
           attempt: async ({ item, step }, a): Promise<StepResult> => {
             const started = Date.now();
             if (!this.started.includes(item.key)) this.started.push(item.key);

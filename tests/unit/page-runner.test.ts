@@ -75,6 +75,7 @@ async function run(
   const page = opts.page ?? new MemoryPage(all);
   const result = await runPageItems(runnerInput(n, opts.policy), {
     attempt,
+    checkStorage: () => Promise.resolve(),
     readItems: (offset, limit) => Promise.resolve(all.slice(offset, offset + limit)),
     page,
     heartbeat: (d) => opts.heartbeats?.push(d),
