@@ -11,6 +11,8 @@ import { batchEndFields, batchEndMessage } from '../src/logging/batch-events';
 import { findStagedItem, MAX_PAGE_BYTES, readStagedPage } from '../src/source/page-reader';
 import type { Item, StagedSourceRef, StepResult, StepSpec } from '../workflows/types';
 import { startHeartbeats, whileAlive } from './heartbeats';
+import { pageOfRunner, runPageItems, type StepAttemptContext } from './runner/page-runner';
+import type { RunPageItemsInput, RunPageItemsResult } from '../workflows/runner-protocol';
 import { AttemptJournal } from './item-journal';
 import { runProcessor } from './processors';
 import { ALLOW_ANY, assertAllowed, type ProcessorAllowList } from './processors/allow-list';
@@ -124,21 +126,104 @@ export function createActivities(deps: ActivityDeps) {
       throw err;
     }
   };
+  /** The batch's output directory is allowed here and visible: else the item's step cannot run. */
+  const checkStorage = async (input: { batchId: string; outputDir: string }): Promise<void> => {
+    await checkPaths({ outputDir: input.outputDir }, processorLog, input.batchId);
+    await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, processorLog, true);
+  };
+  // The secrets a step resolves, once per step object: a runner's items share theirs.
+  const stepSecrets = new WeakMap<StepSpec, string[]>();
+  const secretsOfStep = (step: StepSpec, batchEnvRefs: string[] | undefined): string[] => {
+    let secrets = stepSecrets.get(step);
+    if (!secrets) stepSecrets.set(step, (secrets = secretsOf(step.processor, env, batchEnvRefs)));
+    return secrets;
+  };
+
+  /**
+   * One attempt of one item step, whoever retries it: Temporal (processItem) or the runner
+   * (runPageItems). Everything an attempt must hold to is here: paths and storage checked first, only
+   * what this worker allows runs, secrets masked in all that leaves it, the item journal written.
+   */
+  const stepAttempt = async (input: ProcessItemInput, a: StepAttemptContext): Promise<StepResult> => {
+    const { step, item } = input;
+    const { attempt } = a;
+    // A runner checks its batch's storage itself, at most once a second (checkStorage below).
+    if (!a.storageChecked) await checkStorage(input);
+    // Every secret this attempt may resolve is masked in all that leaves it: failure, outcome,
+    // heartbeat details and log lines (activities/processors/secret-scrub.ts).
+    const scrub = new SecretScrubber(secretsOfStep(step, input.batchEnvRefs));
+    const log = scrub.logger(
+      batchLogs
+        .op(input.outputDir, 'processor')
+        .child(
+          { batchId: input.batchId, itemKey: item.key, step: step.name, attempt },
+          step.logLevel ? { level: step.logLevel } : undefined,
+        ),
+    );
+    const idempotencyKey = input.pipeline
+      ? `${input.batchId}:${item.key}:${step.name}`
+      : `${input.batchId}:${item.key}`;
+    // What the workflow does not record: the attempt began, its error, its progress (the service's
+    // items view and events stream read them: src/output-dir/item-journal.ts).
+    const journal = new AttemptJournal(
+      input.outputDir,
+      item,
+      attempt,
+      input.pipeline ? step.name : undefined,
+    );
+    journal.begin(Object.keys(input.steps).length === 0);
+    const started = Date.now();
+    try {
+      // The workflow input names the processor, and anyone who can start a workflow writes it:
+      // only what this worker's own configuration allows runs.
+      await assertAllowed(step.processor, allow, { item, steps: input.steps, env });
+      const out = await runProcessor(step.processor, {
+        batchId: input.batchId,
+        item,
+        stepName: input.pipeline ? step.name : undefined,
+        idempotencyKey,
+        attempt,
+        signal: a.signal,
+        heartbeat: (details?: unknown) => a.heartbeat(scrub.value(details)),
+        progress: (percent: number) => journal.progress(percent),
+        lastHeartbeatDetails: a.lastHeartbeatDetails,
+        steps: input.steps,
+        outputDir: input.outputDir,
+        stopGraceMs: input.stopGraceMs ?? DEFAULT_STOP_GRACE_MS,
+        env,
+        log,
+      });
+      const latencyMs = Date.now() - started;
+      log.info({ httpStatus: out.httpStatus, latencyMs }, 'step succeeded');
+      return scrub.value({ ...out, name: step.name, attempt, latencyMs });
+    } catch (err) {
+      scrub.error(err);
+      log.info({ err: (err as Error).message }, 'step attempt failed');
+      if (!a.cancelRequested()) journal.failed(err);
+      throw err;
+    } finally {
+      journal.end();
+    }
+  };
+
+  /** A page of the staged source, as the batch's items: an edited source pauses the batch. */
+  const readSourcePage = async (input: ReadPageInput): Promise<Item[]> => {
+    await checkPaths({ stagedDir: input.source.dir }, sourceLog, input.batchId);
+    await requireStorage({ batchId: input.batchId, stagedDir: input.source.dir }, sourceLog, true);
+    try {
+      await checkSourceUnchanged(input.source);
+    } catch (err) {
+      if (!(err instanceof SourceChangedError)) throw err;
+      sourceLog.warn({ batchId: input.batchId, source: input.source.originalPath }, err.message);
+      // Retrying cannot help: the batch pauses with this reason (see workflows/batch.ts).
+      throw ApplicationFailure.nonRetryable(err.message, FailureType.SourceChangedError);
+    }
+    // Bounded in bytes too: a page of wide rows must stay far below Temporal's payload limit.
+    return readStagedPage(input.source, input.offset, input.limit, MAX_PAGE_BYTES);
+  };
+
   return {
-    readPage: keptAlive(async (input: ReadPageInput): Promise<Item[]> => {
-      await checkPaths({ stagedDir: input.source.dir }, sourceLog, input.batchId);
-      await requireStorage({ batchId: input.batchId, stagedDir: input.source.dir }, sourceLog, true);
-      try {
-        await checkSourceUnchanged(input.source);
-      } catch (err) {
-        if (!(err instanceof SourceChangedError)) throw err;
-        sourceLog.warn({ batchId: input.batchId, source: input.source.originalPath }, err.message);
-        // Retrying cannot help: the batch pauses with this reason (see workflows/batch.ts).
-        throw ApplicationFailure.nonRetryable(err.message, FailureType.SourceChangedError);
-      }
-      // Bounded in bytes too: a page of wide rows must stay far below Temporal's payload limit.
-      return readStagedPage(input.source, input.offset, input.limit, MAX_PAGE_BYTES);
-    }),
+    readPage: keptAlive(readSourcePage),
 
     findItem: keptAlive(
       async (input: { source: StagedSourceRef; key: string }): Promise<Item | undefined> => {
@@ -155,73 +240,48 @@ export function createActivities(deps: ActivityDeps) {
     async processItem(input: ProcessItemInput): Promise<StepResult> {
       const ctx = Context.current();
       const { attempt } = ctx.info;
-      const { step, item } = input;
-      await checkPaths({ outputDir: input.outputDir }, processorLog, input.batchId);
-      await requireStorage({ batchId: input.batchId, outputDir: input.outputDir }, processorLog, true);
-      // Every secret this attempt may resolve is masked in all that leaves it: failure, outcome,
-      // heartbeat details and log lines (activities/processors/secret-scrub.ts).
-      const scrub = new SecretScrubber(secretsOf(step.processor, env, input.batchEnvRefs));
-      const log = scrub.logger(
-        batchLogs
-          .op(input.outputDir, 'processor')
-          .child(
-            { batchId: input.batchId, itemKey: item.key, step: step.name, attempt },
-            step.logLevel ? { level: step.logLevel } : undefined,
-          ),
-      );
-      const idempotencyKey = input.pipeline
-        ? `${input.batchId}:${item.key}:${step.name}`
-        : `${input.batchId}:${item.key}`;
-      // What the workflow does not record: the attempt began, its error, its progress (the service's
-      // items view and events stream read them: src/output-dir/item-journal.ts).
-      const journal = new AttemptJournal(
-        input.outputDir,
-        item,
-        attempt,
-        input.pipeline ? step.name : undefined,
-      );
-      journal.begin(Object.keys(input.steps).length === 0);
-      const started = Date.now();
       // A local activity has no heartbeats (the core only logs a warning for each): skip them.
       const heartbeats = ctx.info.isLocal
         ? undefined
         : startHeartbeats((details) => ctx.heartbeat(details), ctx.info.heartbeatDetails);
       try {
-        // The workflow input names the processor, and anyone who can start a workflow writes it:
-        // only what this worker's own configuration allows runs.
-        await assertAllowed(step.processor, allow, { item, steps: input.steps, env });
-        const out = await runProcessor(step.processor, {
-          batchId: input.batchId,
-          item,
-          stepName: input.pipeline ? step.name : undefined,
-          idempotencyKey,
+        return await stepAttempt(input, {
           attempt,
           signal: ctx.cancellationSignal,
-          heartbeat: (details?: unknown) => heartbeats?.record(scrub.value(details)),
-          progress: (percent: number) => journal.progress(percent),
+          heartbeat: (details) => heartbeats?.record(details),
           lastHeartbeatDetails: ctx.info.heartbeatDetails as unknown,
-          steps: input.steps,
-          outputDir: input.outputDir,
-          stopGraceMs: input.stopGraceMs ?? DEFAULT_STOP_GRACE_MS,
-          env,
-          log,
+          cancelRequested: () => ctx.cancellationDetails?.cancelRequested ?? false,
         });
-        const latencyMs = Date.now() - started;
-        log.info({ httpStatus: out.httpStatus, latencyMs }, 'step succeeded');
-        return scrub.value({ ...out, name: step.name, attempt, latencyMs });
       } catch (err) {
-        scrub.error(err);
-        log.info({ err: (err as Error).message }, 'step attempt failed');
         // A cancelled attempt says which attempt it was (the workflow cannot know: retries are the
         // server's), so a cancelled item's outcome counts the attempts it made (workflows/item-run.ts).
         if (ctx.cancellationDetails?.cancelRequested)
           throw new CancelledFailure('attempt cancelled', [{ attempt }]);
-        journal.failed(err);
         throw err;
       } finally {
-        journal.end();
         heartbeats?.stop();
       }
+    },
+
+    /**
+     * Runs a page's items inside this one heartbeating activity (`--item-execution runner`): the
+     * page's loop without a history event per item (activities/runner/page-runner.ts).
+     */
+    async runPageItems(input: RunPageItemsInput): Promise<RunPageItemsResult> {
+      const ctx = Context.current();
+      await checkPaths({ outputDir: input.spec.outputDir }, processorLog, input.spec.batchId);
+      return runPageItems(input, {
+        attempt: stepAttempt,
+        checkStorage: () => checkStorage(input.spec),
+        readItems: (offset, limit) =>
+          readSourcePage({ batchId: input.spec.batchId, source: input.source, offset, limit }),
+        page: pageOfRunner(ctx.client, input),
+        heartbeat: (details) => ctx.heartbeat(details),
+        lastHeartbeatDetails: ctx.info.heartbeatDetails as unknown,
+        cancelled: ctx.cancellationSignal,
+        cancelRequested: () => ctx.cancellationDetails?.cancelRequested ?? false,
+        log: processorLog.child({ batchId: input.spec.batchId, page: input.pageWorkflowId }),
+      });
     },
 
     recordAudit: keptAlive(async (input: RecordAuditInput): Promise<void> => {

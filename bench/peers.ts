@@ -2,7 +2,7 @@
 // in-process loop and BullMQ, interleaved round by round in one run, on the same target.
 //
 //   npx tsx bench/peers.ts [--items 2000] [--concurrency 100] [--rounds 3] [--latency-ms 0]
-//                          [--modes loop,bullmq,per-item,page,page-local(,per-item-local)]
+//                          [--modes loop,bullmq,per-item,page,page-local,runner(,per-item-local)]
 //                          [--baseline REV|DIR] [--engine REV|DIR] [--page-size 100]
 //   npx tsx bench/peers.ts --scenario latency      # = --latency-ms 200 --concurrency 50
 //
@@ -47,7 +47,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'latency-ms': { type: 'string' },
     scenario: { type: 'string', default: 'zero' },
-    modes: { type: 'string', default: 'loop,bullmq,per-item,page,page-local' },
+    modes: { type: 'string', default: 'loop,bullmq,per-item,page,page-local,runner' },
     baseline: { type: 'string' },
     engine: { type: 'string' },
     'page-size': { type: 'string', default: '100' },

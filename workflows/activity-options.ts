@@ -4,9 +4,10 @@
 // and with only a start-to-close timeout a worker killed mid-way held the whole batch for it (two
 // minutes per kill). Since workers take activities eagerly, the one running a workflow task often
 // runs its activities too, so this is the common case when a worker dies, not a rare one.
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { RUNNER_HEARTBEAT_TIMEOUT_MS } from './runner-protocol';
 import type { createActivities } from '../activities';
-import { FailureType } from './failure-types';
+import { BLOCKING_FAILURE_TYPES, FailureType, SOURCE_PAUSE_TYPES } from './failure-types';
 
 /** A bookkeeping activity whose worker died is retried elsewhere after this long. */
 export const BOOKKEEPING_HEARTBEAT_TIMEOUT = '10 seconds';
@@ -54,3 +55,24 @@ export const FILE_WORK = bookkeeping({
 
 /** The parent's and the pages' reads of the source, and the parent's report. */
 export const { readPage, writeReport } = proxyActivities<ReturnType<typeof createActivities>>(FILE_WORK);
+
+/**
+ * A page's runner (`--item-execution runner`): it runs for as long as the page has items, paused
+ * pages included, so its bound is its heartbeat (the batch's heartbeat timeout, default 10 s): a dead
+ * worker's runner is retried within seconds, without end, except for what retrying cannot mend (the
+ * page pauses the batch for those).
+ */
+export function runnerActivity(heartbeatTimeoutMs: number | undefined) {
+  return proxyActivities<ReturnType<typeof createActivities>>({
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: heartbeatTimeoutMs ?? RUNNER_HEARTBEAT_TIMEOUT_MS,
+    // The page ends only once its runner has: no item still acts on the target after that.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '1 second',
+      maximumInterval: '10 seconds',
+      nonRetryableErrorTypes: [...BLOCKING_FAILURE_TYPES, ...SOURCE_PAUSE_TYPES],
+    },
+    summary: "runner: the page's items",
+  }).runPageItems;
+}

@@ -32,8 +32,11 @@ export interface BatchInput {
    * N consecutive items, each item an activity in it (page mode).
    */
   itemsPerChild?: number;
-  /** Page mode: run items as activities (default) or as local activities (`local`, short calls). */
-  itemExecution?: 'activity' | 'local';
+  /**
+   * Page mode: run items as activities (default), as local activities (`local`, short calls), or
+   * inside runner activities (`runner`, workflows/runner-protocol.ts).
+   */
+  itemExecution?: 'activity' | 'local' | 'runner';
   /**
    * Random secret drawn by the client that starts the batch (never by the workflow, whose randomness
    * is a function of its public run id); each child's message token is derived from it

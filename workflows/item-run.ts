@@ -16,7 +16,7 @@ import {
 import { RetryState } from '@temporalio/common';
 import type { createActivities } from '../activities';
 import { workflowNow, workflowNowIso } from './clock';
-import { itemCost } from './cost';
+import { envRefsOf, MAX_MESSAGE, succeededFields } from './item-outcome';
 import { messageExcerpt } from './excerpt';
 import { FailureType } from './failure-types';
 import {
@@ -28,11 +28,6 @@ import {
 } from './step-retry';
 import type { CostPolicy, Item, ItemOutcome, ItemRetryPolicy, StepResult, StepSpec } from './types';
 
-const MAX_MESSAGE = 500;
-
-/** Files listed in an item's outcome (the documents folder holds them all). */
-const MAX_OUTCOME_FILES = 20;
-
 /** What every item of a batch runs with (part of both child workflows' input). */
 export interface ItemRunSpec {
   batchId: string;
@@ -43,6 +38,8 @@ export interface ItemRunSpec {
   outputDir: string;
   /** Run steps as local activities (page mode with `--item-execution local`). */
   local?: boolean;
+  /** Run the page's items inside runner activities (`--item-execution runner`, workflows/runner-protocol.ts). */
+  runner?: boolean;
 }
 
 export interface ItemRunHooks {
@@ -78,17 +75,6 @@ function stepActivity(step: StepSpec, batchRetry: ItemRetryPolicy, local: boolea
     retry: retryPolicy,
     summary: `${step.name}: ${step.processor.type}`,
   }).processItem;
-}
-
-const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
-
-/** The worker variables the steps refer to as `${env:NAME}`, by name (the values stay on the worker). */
-function envRefsOf(steps: readonly StepSpec[]): string[] {
-  const names = new Set<string>();
-  for (const step of steps) {
-    for (const match of JSON.stringify(step.processor).matchAll(ENV_REF)) names.add(match[1]!);
-  }
-  return [...names];
 }
 
 /** Runs the item's steps in order; never throws (a cancellation becomes a `cancelled` outcome). */
@@ -134,24 +120,7 @@ export async function runItem(spec: ItemRunSpec, item: Item, hooks: ItemRunHooks
         }
       }
     }
-    const all = Object.values(results);
-    const last = all.at(-1);
-    // Outcomes travel in signals and pages of results: the list is bounded, its length is not lost.
-    const files = [...new Set(all.flatMap((r) => r.files ?? []))];
-    const costs = all.map((r) => r.cost).filter((c): c is number => c !== undefined);
-    return finish({
-      status: 'succeeded',
-      attempts: Math.max(...all.map((r) => r.attempt)),
-      httpStatus: last?.httpStatus,
-      cost: itemCost(item, spec.cost, costs.length > 0 ? costs.reduce((a, b) => a + b, 0) : undefined),
-      output: last?.output,
-      ...(files.length > 0 ? { files: files.slice(0, MAX_OUTCOME_FILES) } : {}),
-      ...(files.length > MAX_OUTCOME_FILES ? { filesTotal: files.length } : {}),
-      steps:
-        all.length > 1
-          ? all.map((r) => ({ name: r.name, attempts: r.attempt, latencyMs: r.latencyMs }))
-          : undefined,
-    });
+    return finish(succeededFields(item, spec.cost, Object.values(results)));
   } catch (err) {
     const stepName = spec.steps.length > 1 ? current?.name : undefined;
     // A step whose attempt failed after the item was cancelled is not retried, and the item is

@@ -3,30 +3,12 @@
 // must pause the batch instead, what an item an operator cancelled before it started records, and
 // that a start once issued completes. None of it holds state of a particular workflow.
 import { ActivityFailure, ApplicationFailure, CancellationScope } from '@temporalio/workflow';
-import { workflowNow } from './clock';
-import { FailureType, SOURCE_PAUSE_TYPES } from './failure-types';
-import { unranOutcome } from './outcomes';
-import type { ItemOutcome } from './types';
+import { SOURCE_PAUSE_TYPES } from './failure-types';
+import { operatorSkipped } from './outcomes';
 
-/** Spaces starts at most `perSec` a second apart, in workflow time (`now` is injectable for tests). */
-export class Pacer {
-  private nextAt = 0;
-
-  constructor(private readonly now: () => number = workflowNow) {}
-
-  /**
-   * Milliseconds to wait before the next start at `perSec` a second; 0 = go now (unpaced, or the start
-   * is booked). The caller sleeps and asks again: what it waits for may have changed meanwhile.
-   */
-  reserve(perSec: number | undefined): number {
-    if (!perSec) return 0;
-    const now = this.now();
-    const wait = this.nextAt - now;
-    if (wait > 0) return wait;
-    this.nextAt = now + 1000 / perSec;
-    return 0;
-  }
-}
+// It lives with the other unran outcomes (the runner activity builds it too); kept here for callers.
+export { operatorSkipped };
+export { Pacer } from './pacer';
 
 /** The failure of reading the source that pauses the batch (SOURCE_PAUSE_TYPES), if `err` is one. */
 export function sourcePauseOf(err: unknown): (ApplicationFailure & { readonly type: string }) | undefined {
@@ -34,16 +16,6 @@ export function sourcePauseOf(err: unknown): (ApplicationFailure & { readonly ty
   if (!(cause instanceof ApplicationFailure) || !SOURCE_PAUSE_TYPES.includes(cause.type ?? ''))
     return undefined;
   return cause as ApplicationFailure & { readonly type: string };
-}
-
-/** The outcome of an item an operator cancelled before it started: skipped, never run. */
-export function operatorSkipped(item: { index: number; key: string }): ItemOutcome {
-  return unranOutcome(
-    item,
-    'skipped',
-    FailureType.CancelledBeforeStart,
-    'cancelled by an operator before it started',
-  );
 }
 
 /**

@@ -7,6 +7,7 @@ import { ApplicationFailure, log, TemporalFailure, uuid4 } from '@temporalio/wor
 import { hasPatch } from './patches';
 import type { ItemBlocked, ItemsCompleted, PageControl, PageCost } from './messages';
 import { childToken } from './message-token';
+import { RUNNER_KEYS_SHOWN, type RunnerReport } from './runner-protocol';
 import type { ItemOutcome, ItemStatus } from './types';
 
 export type Parsed<T> = { ok: T } | { problem: string };
@@ -211,6 +212,38 @@ export function parsePageControl(v: unknown): Parsed<PageControl & { token?: str
   if (v.reclaim !== undefined) c.reclaim = v.reclaim as number;
   if (v.token !== undefined) c.token = v.token as string;
   return { ok: c };
+}
+
+/** A runner activity's `runnerReport` to its page. */
+export function parseRunnerReport(v: unknown): Parsed<RunnerReport> {
+  if (!isObject(v)) return { problem: `runnerReport is not an object: ${shown(v)}` };
+  const bad = (field: string) => ({ problem: `runnerReport has an invalid "${field}"` });
+  if (!Array.isArray(v.outcomes)) return bad('outcomes');
+  if (!isCount(v.applied)) return bad('applied');
+  if (!isCount(v.running)) return bad('running');
+  if (!Array.isArray(v.runningKeys) || !v.runningKeys.every(isText)) return bad('runningKeys');
+  const nonNegative = (n: unknown) => isNumber(n) && n >= 0;
+  if (!optional(v.inflight, nonNegative)) return bad('inflight');
+  if (!optional(v.need, nonNegative)) return bad('need');
+  if (!optional(v.needKey, isText)) return bad('needKey');
+  if (!optional(v.token, isText)) return bad('token');
+  const outcomes: ItemOutcome[] = [];
+  for (const raw of v.outcomes as unknown[]) {
+    const o = parseOutcome(raw);
+    if ('problem' in o) return { problem: `runnerReport: ${o.problem}` };
+    outcomes.push(o.ok);
+  }
+  const out: RunnerReport = {
+    outcomes,
+    applied: v.applied,
+    running: v.running,
+    runningKeys: (v.runningKeys).slice(0, RUNNER_KEYS_SHOWN),
+  };
+  if (v.inflight !== undefined) out.inflight = v.inflight as number;
+  if (v.need !== undefined) out.need = v.need as number;
+  if (v.needKey !== undefined) out.needKey = v.needKey as string;
+  if (v.token !== undefined) out.token = v.token as string;
+  return { ok: out };
 }
 
 /** The parent's `pageCancelItem` to a page. */

@@ -2,6 +2,7 @@
 // sides agree on names and payload shapes. Descriptions show up in the Temporal Web UI.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { MAX_CONCURRENCY, MAX_RATE } from './limits';
+import type { RunnerReport, RunnerView } from './runner-protocol';
 import type { BatchProgress, FailureRecord, ItemOutcome, Limits } from './types';
 
 /** Child → parent: an item reached a terminal state (sent on success, failure and cancellation). */
@@ -86,6 +87,15 @@ export interface PageControl {
 
 /** Parent → page child: cancel one of its items (running: its activity; not started: skipped). */
 export const pageCancelItemSignal = defineSignal<[{ key: string; token?: string }]>('pageCancelItem');
+
+/**
+ * Runner activity → its page: finished items, and what the runner applied and runs
+ * (`--item-execution runner`, workflows/runner-protocol.ts).
+ */
+export const runnerReportSignal = defineSignal<[RunnerReport]>('runnerReport');
+
+/** Runner activity → its page: what it may do now (limits, pause, cancels; the items left if `todo`). */
+export const pageRunnerQuery = defineQuery<RunnerView, [{ todo?: boolean }?]>('pageRunner');
 
 /**
  * Parent → an item child that reports by its result: the parent run that awaits that result is about
@@ -176,6 +186,9 @@ export const messageDescriptions = {
   pageControl:
     "Internal: how many of this page's items may run at once, pause and rate. Use the batch's pause/resume/setLimits instead",
   pageCancelItem: "Internal: cancels one item of this page. Use the batch's cancelItem instead",
+  runnerReport: "Internal: the page's runner activity reports finished items. Not for operators.",
+  pageRunner:
+    'Internal: what the page\'s runner activity may do now (slots, pause, rate, cancelled items). Input (optional): {"todo": true} adds the items left',
   pause: 'Stop starting new items; items in flight finish. Input (optional): {"reason": "why"}',
   resume:
     'Start new items again after a pause (also after a budget, source-changed or module-load pause; blocked items run again). Input: none',

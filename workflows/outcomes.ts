@@ -3,6 +3,7 @@
 // record has the same shape (no attempts, no latency).
 import { workflowNowIso } from './clock';
 import { messageExcerpt } from './excerpt';
+import { FailureType } from './failure-types';
 import type { ItemOutcome } from './types';
 
 /** Longest message kept: an invalid row's reason can list many problems (staging caps it at 2,000). */
@@ -29,4 +30,14 @@ export function unranOutcome(
     // Reports show it in one cell: an invalid row's reason quotes its values, line breaks included.
     errorMessage: messageExcerpt(errorMessage, MAX_MESSAGE),
   };
+}
+
+/** The outcome of an item an operator cancelled before it started: skipped, never run. */
+export function operatorSkipped(item: { index: number; key: string }): ItemOutcome {
+  return unranOutcome(
+    item,
+    'skipped',
+    FailureType.CancelledBeforeStart,
+    'cancelled by an operator before it started',
+  );
 }

@@ -7,13 +7,19 @@ import type { PageControl, PageCost } from './messages';
 import type { CostPolicy, Item } from './types';
 
 export class PageBudget {
-  private spent = 0;
   private readonly inflight = new Map<string, number>();
 
   constructor(
     private readonly policy: CostPolicy | undefined,
     private readonly control: () => PageControl,
+    /** Cost already spent (a runner starts with what the page's recorded outcomes cost). */
+    private spent = 0,
   ) {}
+
+  /** Cost of the finished items. */
+  get spentSoFar(): number {
+    return this.spent;
+  }
 
   private expected(item: Item): number {
     return expectedCostOr(item, this.policy, this.control().avgCost ?? 0);

@@ -7,8 +7,9 @@ import {
   setHandler,
   sleep,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
-import { readPage } from './activity-options';
+import { readPage, runnerActivity } from './activity-options';
 import { workflowNowIso } from './clock';
 import { runItem } from './item-run';
 import { operatorSkipped, Pacer, sourcePauseOf } from './item-starts';
@@ -20,10 +21,22 @@ import {
   messageDescriptions as describe,
   pageCancelItemSignal,
   pageControlSignal,
+  pageRunnerQuery,
+  runnerReportSignal,
   type PageControl,
 } from './messages';
 import { itemKeysKey } from './search-attributes';
-import { ignored, neverThrows, parsePageCancelItem, parsePageControl } from './message-validation';
+import {
+  ignored,
+  neverThrows,
+  parsePageCancelItem,
+  parsePageControl,
+  parseRunnerReport,
+} from './message-validation';
+import { RunnerLink } from './page-runner';
+import { reportSize } from './runner-protocol';
+import { blockingFailure } from './step-retry';
+import { messageExcerpt } from './excerpt';
 import { ParentLink } from './parent-link';
 import type { Item, ItemOutcome } from './types';
 import type { ItemRunSpec } from './item-run';
@@ -140,8 +153,13 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       if ('problem' in parsed) return ignored('pageControl', parsed.problem, { batchId: input.batchId });
       const { token, ...c } = parsed.ok;
       if (!parent.fromParent('pageControl', { token })) return;
-      if (c.paused && !control.paused) reportDue = true;
-      if (c.reclaim !== undefined && c.reclaim !== control.reclaim) reportDue = true;
+      if (runner) {
+        // A running runner acknowledges through its next report, once it starts nothing more.
+        if (runner.controlChanged(control, c)) reportDue = true;
+      } else {
+        if (c.paused && !control.paused) reportDue = true;
+        if (c.reclaim !== undefined && c.reclaim !== control.reclaim) reportDue = true;
+      }
       control = c;
     }),
     { description: describe.pageControl },
@@ -153,6 +171,12 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       if ('problem' in parsed) return ignored('pageCancelItem', parsed.problem, { batchId: input.batchId });
       const { key, token } = parsed.ok;
       if (!parent.fromParent('pageCancelItem', { token })) return;
+      if (runner) {
+        // Only the runner knows whether it started the item: it aborts or skips it.
+        if (state.get(key) === 'pending' || state.get(key) === 'running') runner.cancel(key);
+        else if (!state.has(key)) pendingCancels.add(key);
+        return;
+      }
       const r = running.get(key);
       if (r) return r.scope.cancel();
       const at = pending.findIndex((i) => i.key === key);
@@ -164,22 +188,62 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
     { description: describe.pageCancelItem },
   );
 
+  // Runner mode: the page's items run in a runner activity that reports them here (page-runner.ts).
+  const runner = input.runner ? new RunnerLink() : undefined;
+  if (runner) {
+    setHandler(
+      runnerReportSignal,
+      neverThrows('runnerReport', (raw: unknown) => {
+        const parsed = parseRunnerReport(raw);
+        if ('problem' in parsed) return ignored('runnerReport', parsed.problem, { batchId: input.batchId });
+        if (!parent.fromParent('runnerReport', { token: parsed.ok.token })) return;
+        for (const outcome of parsed.ok.outcomes) {
+          const s = state.get(outcome.key);
+          if (s !== 'pending' && s !== 'running') continue; // not this page's, or already recorded
+          record(outcome);
+          budget.finished(outcome.key, outcome.cost);
+        }
+        if (runner.reported(parsed.ok)) reportDue = true;
+        for (const key of parsed.ok.runningKeys) if (state.get(key) === 'pending') state.set(key, 'running');
+        refreshDetails();
+      }),
+      { description: describe.runnerReport },
+    );
+    setHandler(
+      pageRunnerQuery,
+      (args?: { todo?: boolean }) =>
+        runner.view(
+          control,
+          budget.spentSoFar,
+          args?.todo === true ? pending.map((i) => i.index).sort((a, b) => a - b) : undefined,
+        ),
+      { description: describe.pageRunner },
+    );
+  }
+
   function record(outcome: ItemOutcome): void {
     outbox.push(outcome);
     state.set(outcome.key, outcome.status);
+    if (runner) {
+      // Runner mode: `pending` holds every item without an outcome (the runner's own state is its own).
+      const at = pending.findIndex((i) => i.key === outcome.key);
+      if (at >= 0) pending.splice(at, 1);
+      runner.finished(outcome.key);
+    }
   }
 
   /** Sends the outcomes not sent yet (or, with `always`, at least a report of the page's state). */
   async function flush(always = false): Promise<void> {
     while (outbox.length > 0 || always) {
       always = false;
-      const batch = outbox.splice(0, FLUSH_MAX);
+      // A runner's reports pass on whole (they are larger: page-runner.ts).
+      const batch = outbox.splice(0, runner ? reportSize(outbox) : FLUSH_MAX);
       await parent.report(itemsCompletedSignal, {
         outcomes: batch,
         unfinished: pending.length + running.size + outbox.length,
-        running: running.size,
+        running: runner ? runner.running : running.size,
         paused: control.paused,
-        cost: budget.report(pending[0]),
+        cost: runner ? runnerCost() : budget.report(pending[0]),
         ...(control.reclaim !== undefined ? { ack: control.reclaim } : {}),
       });
       reported += batch.length;
@@ -189,6 +253,11 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
   const refreshDetails = () => setCurrentDetails(pageDetails(input, state));
 
   const budget = new PageBudget(input.cost, () => control);
+  /** The cost part of a report in runner mode: the page's recorded spend, the runner's commitments. */
+  const runnerCost = () =>
+    control.costAllowance === undefined
+      ? undefined
+      : { spent: budget.spentSoFar, inflight: runner!.inflight, ...(runner!.need ?? {}) };
   let asked: PageControl | undefined;
 
   /** A page of the source; an edited source pauses the batch (never mixes two versions). */
@@ -202,6 +271,72 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         if (!pause) throw err;
         await parent.waitForRetry(`(items from ${offset + 1})`, pause.type, pause.message);
       }
+    }
+  }
+
+  /**
+   * Runner mode: runner activities run the items left until none is, reporting here; a runner the
+   * workers cannot run (a module that does not import, an edited source, storage gone) pauses the
+   * batch, and a new one starts after the resume. A cancelled page's runner stops its items.
+   */
+  async function runWithRunner(link: RunnerLink): Promise<void> {
+    const runnerInput = {
+      spec: {
+        batchId: input.batchId,
+        steps: input.steps,
+        retry: input.retry,
+        cost: input.cost,
+        outputDir: input.outputDir,
+      },
+      source: input.source,
+      first: input.first,
+      count: input.count,
+      pageWorkflowId: workflowInfo().workflowId,
+      ...(input.reportToken !== undefined ? { token: input.reportToken } : {}),
+    };
+    const runPageItems = runnerActivity(input.retry.heartbeatTimeoutMs);
+    while (pending.length > 0) {
+      link.active = true;
+      let ended = false;
+      let failure: unknown;
+      let result: { sent: number; stopped: boolean } | undefined;
+      const settle = () => {
+        ended = true;
+        if (link.ended()) reportDue = true;
+      };
+      void runPageItems(runnerInput).then(
+        (r) => {
+          result = r;
+          settle();
+        },
+        (err: unknown) => {
+          failure = err;
+          settle();
+        },
+      );
+      for (;;) {
+        await condition(() => ended || reportDue);
+        if (!reportDue) break;
+        reportDue = false;
+        await flush(true);
+      }
+      if (failure === undefined) {
+        if (pending.length > 0 && result?.sent === 0) {
+          log.warn('runner ended with items left and none reported; starting another', {
+            batchId: input.batchId,
+            left: pending.length,
+          });
+          await sleep(1_000);
+        }
+        continue;
+      }
+      if (isCancellation(failure)) throw failure as Error;
+      const pause = sourcePauseOf(failure);
+      const blocked = pause
+        ? { errorType: pause.type, errorMessage: messageExcerpt(pause.message, 500) }
+        : blockingFailure(failure, 500);
+      if (!blocked) throw failure as Error;
+      await parent.waitForRetry('(runner)', blocked.errorType, blocked.errorMessage);
     }
   }
 
@@ -235,7 +370,8 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       try {
         while (!done) {
           await condition(() => done || outbox.length > 0);
-          if (!done && outbox.length < FLUSH_MAX) {
+          // A runner's report is a batch already: passed on at once.
+          if (!done && outbox.length < FLUSH_MAX && !runner) {
             await condition(() => done || outbox.length >= FLUSH_MAX || pending.length === 0, FLUSH_MS);
           }
           if (!done && outbox.length < FLUSH_MAX && pending.length === 0) {
@@ -247,6 +383,8 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
         if (!isCancellation(err)) throw err; // a cancelled page flushes at its end
       }
     })();
+
+    if (runner) await runWithRunner(runner);
 
     const startNext = (): void => {
       const item = pending.shift()!;
@@ -278,7 +416,8 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
       control.slots > 0 &&
       asked !== control &&
       !budget.fits(pending[0]!);
-    for (;;) {
+    // Runner mode ran its items above; the condition keeps this loop's awaits as they were.
+    while (!runner) {
       await condition(
         () => (pending.length === 0 && running.size === 0) || canStart() || mustAsk() || reportDue,
       );
@@ -312,13 +451,14 @@ export async function pageWorkflow(input: PageInput): Promise<PageSummary> {
   } catch (err) {
     if (!isCancellation(err)) throw err;
     cancelled = err;
+    if (runner) runner.stopping = true; // the runner stops its items within its next poll
   }
 
   // Cancelled: running items are being cancelled (their scopes are children of this one); every item
   // not started is reported cancelled, and the last outcomes are sent whatever happens.
   return await CancellationScope.nonCancellable(async () => {
     if (cancelled !== undefined) {
-      await condition(() => running.size === 0);
+      await condition(() => running.size === 0 && !runner?.active);
       for (const item of pending.splice(0)) {
         record(
           unranOutcome(item, 'cancelled', FailureType.NotStarted, 'the batch ended before this item started'),

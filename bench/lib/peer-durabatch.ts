@@ -33,6 +33,8 @@ export function durabatchModes(
     'per-item': {},
     page: { itemsPerChild: itemsPerPage },
     'page-local': { itemsPerChild: itemsPerPage, itemExecution: 'local' },
+    // Runner pages are as large as a page may be: their fixed cost spreads over 1,000 items.
+    runner: { itemsPerChild: 1_000, itemExecution: 'runner' },
     // Not in the default list: one child per item whose steps run as local activities (item 4).
     'per-item-local': { itemExecution: 'local' },
   };

@@ -141,7 +141,7 @@ export const BATCH_FLAGS = {
   itemExecution: {
     field: 'itemExecution',
     arg: '<mode>',
-    help: 'page mode: activity (default) or local (local activities, cheapest, for short calls)',
+    help: 'page mode: activity (default), local (local activities, for short calls) or runner (items inside heartbeating runner activities, fastest; needs --items-per-child N or auto)',
   },
   stopGrace: {
     field: 'stopGraceMs',

@@ -51,7 +51,7 @@ async function estimateCost(stagedDir: string, config: Config, runnable: number)
 
 /** The mode these settings run in (resolving `auto` for this many items), and every mode's estimate. */
 function modePlan(config: Config, runnable: number, latencyMs: number) {
-  const itemsPerChild = config.itemsPerChild === 'auto' ? autoItemsPerChild(runnable) : config.itemsPerChild;
+  const itemsPerChild = config.itemsPerChild === 'auto' ? autoItemsPerChild(runnable, config.itemExecution) : config.itemsPerChild;
   const chosen = modeOf(itemsPerChild, config.itemExecution);
   const modes = MODES.map((m) => ({
     ...m,

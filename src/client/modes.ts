@@ -1,10 +1,12 @@
 // How a batch's items map onto child workflows, and which way suits a batch: estimated durations per
 // mode from the costs measured in docs/performance.md, and the rule `--items-per-child auto` applies.
 
+export type ItemExecution = 'activity' | 'local' | 'runner';
+
 export interface ModeChoice {
-  name: 'per-item' | 'page' | 'page-local';
+  name: 'per-item' | 'page' | 'page-local' | 'runner';
   itemsPerChild: number;
-  itemExecution: 'activity' | 'local';
+  itemExecution: ItemExecution;
 }
 
 /**
@@ -16,10 +18,16 @@ export const MODE_CPU_MS: Record<ModeChoice['name'], number> = {
   'per-item': 45,
   page: 5,
   'page-local': 4,
+  runner: 1.2,
 };
 
 /** Page size `auto` uses for large batches. */
 export const AUTO_PAGE_SIZE = 100;
+/**
+ * Page size of runner mode with `auto`: a page's fixed cost (its child, its runner, a query every
+ * 250 ms) spread over as many items as a page may hold.
+ */
+export const RUNNER_PAGE_SIZE = 1_000;
 /** Up to this many items, `auto` keeps one child per item: every item visible in the Web UI. */
 export const AUTO_PER_ITEM_MAX = 1_000;
 
@@ -27,6 +35,7 @@ export const MODES: ModeChoice[] = [
   { name: 'per-item', itemsPerChild: 1, itemExecution: 'activity' },
   { name: 'page', itemsPerChild: AUTO_PAGE_SIZE, itemExecution: 'activity' },
   { name: 'page-local', itemsPerChild: AUTO_PAGE_SIZE, itemExecution: 'local' },
+  { name: 'runner', itemsPerChild: RUNNER_PAGE_SIZE, itemExecution: 'runner' },
 ];
 
 /** Waves of `concurrency` items each taking `latencyMs`, the rate, or the machine's CPU: the tightest. */
@@ -50,12 +59,15 @@ export function estimateModeSeconds(
  * by one). Local items are never chosen automatically: they trade cancellation and heartbeats for
  * speed, which only the user can judge.
  */
-export function autoItemsPerChild(items: number): number {
+export function autoItemsPerChild(items: number, itemExecution: ItemExecution = 'activity'): number {
+  // Runner mode always runs pages: its items are never children of their own.
+  if (itemExecution === 'runner') return RUNNER_PAGE_SIZE;
   return items <= AUTO_PER_ITEM_MAX ? 1 : AUTO_PAGE_SIZE;
 }
 
 /** The mode a resolved itemsPerChild / itemExecution pair is. */
-export function modeOf(itemsPerChild: number, itemExecution: 'activity' | 'local'): ModeChoice['name'] {
+export function modeOf(itemsPerChild: number, itemExecution: ItemExecution): ModeChoice['name'] {
+  if (itemExecution === 'runner') return 'runner';
   if (itemsPerChild === 1) return 'per-item';
   return itemExecution === 'local' ? 'page-local' : 'page';
 }

@@ -101,11 +101,13 @@ export const Config = z
      */
     itemsPerChild: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(1_000)]).default(1),
     /**
-     * How a page child runs its items: `activity` (default) or `local` (local activities: cheapest, for
-     * short calls; no heartbeats; a cancel reaches a running item within 2 s). With itemsPerChild 1,
-     * each item child runs its steps as local activities.
+     * How a page child runs its items: `activity` (default), `local` (local activities: cheap, for
+     * short calls; no heartbeats; a cancel reaches a running item within 2 s) or `runner` (the page's
+     * items run inside heartbeating runner activities: no history event per item, for millions of
+     * short calls; needs pages: itemsPerChild N > 1 or auto). With itemsPerChild 1 and `local`, each
+     * item child runs its steps as local activities.
      */
-    itemExecution: z.enum(['activity', 'local']).default('activity'),
+    itemExecution: z.enum(['activity', 'local', 'runner']).default('activity'),
     /**
      * Items in flight at once, or `auto`: this machine's core count (for local commands such as
      * conversions, which each keep a core busy). Default 10, at most 1000.
@@ -179,6 +181,14 @@ export const Config = z
   })
   .superRefine((c, ctx) => {
     // Settings that cannot work together, named by the field the user should change.
+    if (c.itemExecution === 'runner' && c.itemsPerChild === 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['itemsPerChild'],
+        message:
+          'runner mode runs items inside pages: set itemsPerChild to auto (pages of 1000) or a page size from 2 to 1000, e.g. --items-per-child auto',
+      });
+    }
     const longest = Math.max(c.http.timeoutMs, c.command?.timeoutMs ?? 0, c.module?.timeoutMs ?? 0);
     if (c.itemExecution === 'local' && longest > 600_000) {
       ctx.addIssue({

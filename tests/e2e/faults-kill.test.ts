@@ -2,8 +2,9 @@
 // processes are killed with SIGKILL again and again and the Temporal server itself is killed and
 // started again on the same database. The invariant checker then compares the report with what the
 // target really received: nothing lost, nothing duplicated, every count exact. Run once with one
-// child workflow per item and once in page mode (100 items per child), where an item finished inside
-// a page that is not finished must never run again.
+// child workflow per item, once in page mode (100 items per child), where an item finished inside
+// a page that is not finished must never run again, and once in runner mode, where items run inside
+// a runner activity that is killed with its worker: only the items in flight then may be sent again.
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,6 +31,12 @@ const MODES = [
     name: 'page mode',
     slug: 'page',
     settings: { itemsPerChild: 100 },
+    replayTypes: ['batchWorkflow', 'pageWorkflow'],
+  },
+  {
+    name: 'runner mode',
+    slug: 'runner',
+    settings: { itemsPerChild: 100, itemExecution: 'runner' as const },
     replayTypes: ['batchWorkflow', 'pageWorkflow'],
   },
 ];

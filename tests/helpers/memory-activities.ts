@@ -8,11 +8,14 @@ import { Context } from '@temporalio/activity';
 import type { createActivities } from '../../activities';
 import { awaitWorkflowsClosed, findClosedWorkflows } from '../../activities/child-workflows/workflows-closed';
 import type { WriteReportInput } from '../../activities/results/report';
+import { pageOfRunner, runPageItems } from '../../activities/runner/page-runner';
+import pino from 'pino';
 import type { AuditDraft, Item, ItemOutcome, StepResult } from '../../workflows/types';
 
 type Activities = ReturnType<typeof createActivities>;
 
 const HEARTBEAT_MS = 100;
+const silentLogger = pino({ level: 'silent' });
 
 /** A promise the test resolves from outside. */
 function gate(): { promise: Promise<void>; open(): void } {
@@ -119,6 +122,43 @@ export class MemoryActivities {
         this.succeeded.push(item.key);
         const { attempt } = Context.current().info;
         return { name: step.name, attempt, latencyMs: Date.now() - started };
+      },
+      // The real runner, with this class's items and an attempt that succeeds (or waits, when held).
+      runPageItems: (input) => {
+        const ctx = Context.current();
+        return runPageItems(input, {
+          checkStorage: () => Promise.resolve(),
+          attempt: async ({ item, step }, a): Promise<StepResult> => {
+            const started = Date.now();
+            if (!this.started.includes(item.key)) this.started.push(item.key);
+            if (this.opts.holdItems) {
+              const g = gate();
+              this.held.set(item.key, g);
+              try {
+                await Promise.race([
+                  g.promise,
+                  new Promise((_, reject) =>
+                    a.signal.addEventListener('abort', () => reject(new Error('aborted'))),
+                  ),
+                ]);
+              } catch (err) {
+                this.cancelled.push(item.key);
+                throw err;
+              } finally {
+                this.held.delete(item.key);
+              }
+            }
+            this.succeeded.push(item.key);
+            return { name: step.name, attempt: a.attempt, latencyMs: Date.now() - started };
+          },
+          readItems: (offset, limit) => Promise.resolve(this.items.slice(offset, offset + limit)),
+          page: pageOfRunner(ctx.client, input),
+          heartbeat: (details) => ctx.heartbeat(details),
+          lastHeartbeatDetails: ctx.info.heartbeatDetails as unknown,
+          cancelled: ctx.cancellationSignal,
+          cancelRequested: () => ctx.cancellationDetails?.cancelRequested ?? false,
+          log: silentLogger,
+        });
       },
       recordAudit: ({ entries }) => {
         for (const e of entries) this.audit.set(e.seq, e);

@@ -32,6 +32,12 @@ describe('cost budget', () => {
     // Two pages share the 3 slots (2 + 1) and each commits within its allowance: the next item is
     // the first not started of whichever page asked last.
     { mode: 'page mode', settings: { itemsPerChild: 10 }, next: /next item K00\d\d would cost 1\.5/ },
+    // A runner commits within its page's allowance the same way.
+    {
+      mode: 'runner mode',
+      settings: { itemsPerChild: 10, itemExecution: 'runner' as const },
+      next: /next item K00\d\d would cost 1\.5/,
+    },
   ])(
     '$mode: pauses at the item that would exceed the budget, counting items in flight',
     async ({ settings, next }) => {
@@ -73,34 +79,41 @@ describe('cost budget', () => {
     },
   );
 
-  it('page mode: allowance another page holds but has not committed is taken back before the batch pauses', async () => {
-    // Two pages share 2 slots and the budget of 6 (allowances 3 and 1.5). Page 1's items are quick,
-    // page 2's slow: page 1 runs out of allowance while page 2 holds 0.5 it has not committed. That
-    // half is taken back (page 2 acknowledges), so the batch spends the whole budget before pausing.
-    const rows = controlRows(20, (i) => ({ delayMs: i < 10 ? 50 : 1_500 }));
-    const b = await h.start('budget-reclaim', rows, {
-      concurrency: 2,
-      costPerItem: 1,
-      budget: 6,
-      itemsPerChild: 10,
-    });
-    const paused = await pausedAndDrained(b.batchId);
-    expect(paused).toMatchObject({ succeeded: 6, cost: 6, budget: 6, pending: 14 });
-    // Paused only when the whole budget was committed: what had finished plus what was in flight.
-    const match = /budget 6 reached: spent (\d+), in flight (\d+), next item K00\d\d would cost 1;/.exec(
-      paused.statusReason ?? '',
-    );
-    expect(match, paused.statusReason).not.toBeNull();
-    expect(Number(match![1]) + Number(match![2])).toBe(6);
-    expect(b.target.stats().requests).toBe(6);
-    await h.ctx.batches.setLimits(b.batchId, { budget: 20 });
-    await h.ctx.batches.resume(b.batchId);
-    expect(await batchEnd(b.handle)).toMatchObject({
-      kind: 'returned',
-      progress: { status: 'completed', succeeded: 20, cost: 20 },
-    });
-    expect(b.target.stats().effects).toBe(20);
-  });
+  it.each([
+    { mode: 'page mode', settings: {} },
+    { mode: 'runner mode', settings: { itemExecution: 'runner' as const } },
+  ])(
+    '$mode: allowance another page holds but has not committed is taken back before the batch pauses',
+    async ({ settings }) => {
+      // Two pages share 2 slots and the budget of 6 (allowances 3 and 1.5). Page 1's items are quick,
+      // page 2's slow: page 1 runs out of allowance while page 2 holds 0.5 it has not committed. That
+      // half is taken back (page 2 acknowledges), so the batch spends the whole budget before pausing.
+      const rows = controlRows(20, (i) => ({ delayMs: i < 10 ? 50 : 1_500 }));
+      const b = await h.start('budget-reclaim', rows, {
+        concurrency: 2,
+        costPerItem: 1,
+        budget: 6,
+        itemsPerChild: 10,
+        ...settings,
+      });
+      const paused = await pausedAndDrained(b.batchId);
+      expect(paused).toMatchObject({ succeeded: 6, cost: 6, budget: 6, pending: 14 });
+      // Paused only when the whole budget was committed: what had finished plus what was in flight.
+      const match = /budget 6 reached: spent (\d+), in flight (\d+), next item K00\d\d would cost 1;/.exec(
+        paused.statusReason ?? '',
+      );
+      expect(match, paused.statusReason).not.toBeNull();
+      expect(Number(match![1]) + Number(match![2])).toBe(6);
+      expect(b.target.stats().requests).toBe(6);
+      await h.ctx.batches.setLimits(b.batchId, { budget: 20 });
+      await h.ctx.batches.resume(b.batchId);
+      expect(await batchEnd(b.handle)).toMatchObject({
+        kind: 'returned',
+        progress: { status: 'completed', succeeded: 20, cost: 20 },
+      });
+      expect(b.target.stats().effects).toBe(20);
+    },
+  );
 
   it("plan's cost estimate matches the measured cost of the batch", async () => {
     const rows = controlRows(12).map((r, i) => ({ ...r, price: (i % 4) + 0.25 }));

@@ -13,11 +13,17 @@ describe('execution modes', () => {
     expect(autoItemsPerChild(1_000_000)).toBe(100);
   });
 
+  it('auto in runner mode: pages of 1,000 whatever the size (a runner never runs one item per child)', () => {
+    expect(autoItemsPerChild(10, 'runner')).toBe(1_000);
+    expect(autoItemsPerChild(1_000_000, 'runner')).toBe(1_000);
+  });
+
   it('names the mode of a setting pair', () => {
     expect(modeOf(1, 'activity')).toBe('per-item');
     expect(modeOf(1, 'local')).toBe('per-item');
     expect(modeOf(100, 'activity')).toBe('page');
     expect(modeOf(100, 'local')).toBe('page-local');
+    expect(modeOf(1_000, 'runner')).toBe('runner');
   });
 
   it('estimates the tightest limit: waves of concurrency, the rate, or CPU per item on 2 cores', () => {
@@ -45,6 +51,11 @@ describe('execution modes', () => {
     });
     expect(local.error?.issues[0]?.message).toContain('local items are for short calls');
     expect(Config.parse({ itemExecution: 'local', itemsPerChild: 1 }).itemExecution).toBe('local');
+    // Runner mode needs pages, and says which setting to change.
+    const runnerPerItem = Config.safeParse({ itemExecution: 'runner' });
+    expect(runnerPerItem.error?.issues[0]).toMatchObject({ path: ['itemsPerChild'] });
+    expect(runnerPerItem.error?.issues[0]?.message).toContain('set itemsPerChild to auto');
+    expect(Config.parse({ itemExecution: 'runner', itemsPerChild: 'auto' }).itemExecution).toBe('runner');
   });
 });
 

@@ -18,6 +18,7 @@ export function laneFor(input: BatchInput, state: BatchState, onOutcome: () => v
     cost: input.cost,
     outputDir: input.outputDir,
     local: input.itemExecution === 'local',
+    ...(input.itemExecution === 'runner' ? { runner: true } : {}),
   };
   const itemsPerChild = input.itemsPerChild ?? 1;
   return itemsPerChild > 1
