@@ -1,7 +1,7 @@
 // Size benchmark (issue 13, item 7): one large batch in page mode, run to the end (or stopped at a
 // deadline and recorded as incomplete), with its memory, database size and parent runs.
 //
-//   npx tsx bench/scale.ts --items N [--items-per-child 100] [--item-execution activity|local]
+//   npx tsx bench/scale.ts --items N [--items-per-child 100] [--item-execution activity|local|runner]
 //                          [--concurrency 100] [--engine REV|DIR] [--max-seconds S] [--stop-at ISO]
 //                          [--sqlite-pragmas p1=v1,p2=v2] [--sample-seconds 60] [--note TEXT]
 //
@@ -58,15 +58,22 @@ const concurrency = Number(values.concurrency);
 if (!(items > 0) || !(itemsPerChild > 0) || !(concurrency > 0)) {
   throw new Error('--items, --items-per-child and --concurrency must be positive numbers');
 }
-if (itemExecution !== 'activity' && itemExecution !== 'local') {
-  throw new Error(`--item-execution must be activity or local, not ${itemExecution}`);
+if (itemExecution !== 'activity' && itemExecution !== 'local' && itemExecution !== 'runner') {
+  throw new Error(`--item-execution must be activity, local or runner, not ${itemExecution}`);
 }
 const sampleSeconds = Number(values['sample-seconds']);
 if (!(sampleSeconds > 0)) throw new Error('--sample-seconds must be a positive number');
 const sqlitePragmas = values['sqlite-pragmas']?.split(',').filter(Boolean);
 const outFile = values.out ?? path.join(repoRoot, 'bench', 'results', 'scale.jsonl');
 mkdirSync(path.dirname(outFile), { recursive: true });
-const mode = itemsPerChild > 1 ? (itemExecution === 'local' ? 'page-local' : 'page') : 'per-item';
+const mode =
+  itemExecution === 'runner'
+    ? 'runner'
+    : itemsPerChild > 1
+      ? itemExecution === 'local'
+        ? 'page-local'
+        : 'page'
+      : 'per-item';
 
 const MB = 1e6;
 const r1 = (n: number): number => Math.round(n * 10) / 10;
