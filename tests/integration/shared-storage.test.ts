@@ -17,6 +17,8 @@ describe('storage the worker cannot see', () => {
   it.each([
     { mode: 'per item', settings: {} },
     { mode: 'page mode', settings: { itemsPerChild: 10 } },
+    // The runner stops, the page pauses the batch, and a new runner starts on resume.
+    { mode: 'runner mode', settings: { itemsPerChild: 10, itemExecution: 'runner' as const } },
   ])(
     '$mode: a missing output directory pauses the batch with its path; resume finishes it',
     async ({ settings }) => {
