@@ -14,6 +14,7 @@ import {
   liveProgress,
   listIds,
   quietTarget,
+  readSummary,
   readItems,
   tally,
   waitFor,
@@ -21,6 +22,7 @@ import {
 import { controlUrl, engineHarness, type EngineHarness } from '../helpers/harness';
 import { createTestContext } from '../helpers/context';
 import { writeCsv } from '../helpers/files';
+import { startRetryFailed } from '../../src/client/retry-failed';
 
 describe('runner mode', () => {
   let h: EngineHarness;
@@ -172,6 +174,32 @@ describe('runner mode', () => {
     expect(b.target.stats().abandoned).toBe(abortedWhileRunning.length);
     // Nothing acts on the target once the batch is cancelled.
     expect(b.target.stats().inFlight).toBe(0);
+  });
+
+  it('retry-failed runs exactly the failed items again, in runner mode; the report counts them', async () => {
+    const rows = controlRows(30, (i) => ({ status: i % 10 === 3 ? 422 : 0 }));
+    const b = await h.start('runner-retry', rows, {
+      itemsPerChild: 10,
+      itemExecution: 'runner',
+      concurrency: 4,
+    });
+    const end = await batchEnd(b.handle);
+    expect(end).toMatchObject({
+      kind: 'returned',
+      progress: { status: 'partial_failure', succeeded: 27, failed: 3 },
+    });
+    const summary = await readSummary(b.outputDir);
+    expect(summary).toMatchObject({ total: 30, succeeded: 27, failed: 3 });
+    // The retry sends the failed rows (their 422 column included) again, with the same keys.
+    const retried = await startRetryFailed(h.ctx.batches, b.batchId, { batchId: `${b.batchId}-retry` });
+    h.batchIds.push(retried.batchId);
+    const again = await batchEnd(retried.handle);
+    expect(again).toMatchObject({ kind: 'returned', progress: { total: 3, failed: 3 } });
+    expect((await retried.handle.describe()).memo).toMatchObject({ retryOf: b.batchId, total: 3 });
+    const items = await readItems(retried.outputDir);
+    expect(items.map((i) => i.key).sort()).toEqual([key(3), key(13), key(23)]);
+    // Runner mode carried over: the retry ran in a runner page, not in item children.
+    expect(await pagesOf(retried.batchId)).toEqual([`${retried.batchId}/page-0`]);
   });
 
   it('fail-fast ends a runner-mode batch as failed', async () => {
