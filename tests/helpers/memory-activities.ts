@@ -100,57 +100,51 @@ export class MemoryActivities {
     this.waitingWrite?.open();
   }
 
+  /** One item's step: it succeeds, or waits until released when items are held (`wait` sees its cancellation). */
+  private async runItem(
+    item: Item,
+    stepName: string,
+    attempt: number,
+    wait: (until: Promise<void>) => Promise<void>,
+  ): Promise<StepResult> {
+    const started = Date.now();
+    if (!this.started.includes(item.key)) this.started.push(item.key);
+    if (this.opts.holdItems) {
+      const g = gate();
+      this.held.set(item.key, g);
+      try {
+        await wait(g.promise);
+      } catch (err) {
+        this.cancelled.push(item.key);
+        throw err;
+      } finally {
+        this.held.delete(item.key);
+      }
+    }
+    this.succeeded.push(item.key);
+    return { name: stepName, attempt, latencyMs: Date.now() - started };
+  }
+
   activities(): Activities {
     return {
       readPage: ({ offset, limit }) => Promise.resolve(this.items.slice(offset, offset + limit)),
       findItem: ({ key }) => Promise.resolve(this.items.find((i) => i.key === key)),
-      processItem: async ({ item, step }): Promise<StepResult> => {
-        const started = Date.now();
-        if (!this.started.includes(item.key)) this.started.push(item.key);
-        if (this.opts.holdItems) {
-          const g = gate();
-          this.held.set(item.key, g);
-          try {
-            await waitHeartbeating(g.promise);
-          } catch (err) {
-            this.cancelled.push(item.key);
-            throw err;
-          } finally {
-            this.held.delete(item.key);
-          }
-        }
-        this.succeeded.push(item.key);
-        const { attempt } = Context.current().info;
-        return { name: step.name, attempt, latencyMs: Date.now() - started };
-      },
+      processItem: ({ item, step }) =>
+        this.runItem(item, step.name, Context.current().info.attempt, waitHeartbeating),
       // The real runner, with this class's items and an attempt that succeeds (or waits, when held).
       runPageItems: (input) => {
         const ctx = Context.current();
         return runPageItems(input, {
           checkStorage: () => Promise.resolve(),
-          attempt: async ({ item, step }, a): Promise<StepResult> => {
-            const started = Date.now();
-            if (!this.started.includes(item.key)) this.started.push(item.key);
-            if (this.opts.holdItems) {
-              const g = gate();
-              this.held.set(item.key, g);
-              try {
-                await Promise.race([
-                  g.promise,
-                  new Promise((_, reject) =>
-                    a.signal.addEventListener('abort', () => reject(new Error('aborted'))),
-                  ),
-                ]);
-              } catch (err) {
-                this.cancelled.push(item.key);
-                throw err;
-              } finally {
-                this.held.delete(item.key);
-              }
-            }
-            this.succeeded.push(item.key);
-            return { name: step.name, attempt: a.attempt, latencyMs: Date.now() - started };
-          },
+          attempt: ({ item, step }, a) =>
+            this.runItem(item, step.name, a.attempt, (until) =>
+              Promise.race([
+                until,
+                new Promise<void>((_, reject) =>
+                  a.signal.addEventListener('abort', () => reject(new Error('aborted'))),
+                ),
+              ]),
+            ),
           readItems: (offset, limit) => Promise.resolve(this.items.slice(offset, offset + limit)),
           page: pageOfRunner(ctx.client, input),
           heartbeat: (details) => ctx.heartbeat(details),
