@@ -3,7 +3,7 @@
 //
 //   npx tsx bench/peers.ts [--items 2000] [--concurrency 100] [--rounds 3] [--latency-ms 0]
 //                          [--modes loop,bullmq,per-item,page,page-local,runner(,per-item-local)]
-//                          [--baseline REV|DIR] [--engine REV|DIR] [--page-size 100]
+//                          [--cli each|none|only] [--baseline REV|DIR] [--engine REV|DIR] [--page-size 100]
 //   npx tsx bench/peers.ts --scenario latency      # = --latency-ms 200 --concurrency 50
 //
 // Every contender sends the same request per item (durabatch's own runHttp: POST of the row as
@@ -18,6 +18,16 @@
 // worker, the client and the bench; process.cpuUsage), and for durabatch the history events per
 // item (historyLength of every workflow execution on the server, closed runs included). Prints one
 // JSON object per measurement, then a table; everything also goes to bench/results/peers-<date>.jsonl.
+//
+// --cli each (the default) adds, for every durabatch mode in --modes, the contender `<mode>+cli`:
+// the same batch run end to end by `durabatch run` as a user starts it (node bin/durabatch.js of the
+// same checkout, the mode's settings as its flags, its in-process worker, progress, result pages and
+// report, CI=true, its own task queue) against a fresh dev server the bench starts. Its items/s are
+// from the spawn to the exit; its worker CPU is the CLI process's (worker included, and any children
+// it waited for). Its record also splits the command into `cli` phases (start-up to the batch
+// started, following it to the summary, the exit), and the report gives each `+cli` row its ratio to
+// its engine-only mode. --cli none leaves them out; --cli only runs them in place of the engine-only
+// modes. One small batch through the CLI warms it up (its build, the workflow bundle) before round 1.
 //
 // --baseline REV|DIR adds, for every durabatch mode in --modes, the contender `<mode>@base`: that
 // mode from another revision (extracted with git archive) or directory, interleaved with the rest
@@ -36,7 +46,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkout as checkoutEngine, commitOf } from './lib/engine';
 import { runBullmq, runLoop, type Cleanups, type Turn } from './lib/peer-contenders';
-import { BASE_SUFFIX, durabatchContender, durabatchModes } from './lib/peer-durabatch';
+import { BASE_SUFFIX, CLI_SUFFIX, durabatchContender, durabatchModes } from './lib/peer-durabatch';
 import { report, toMeasurement, type Measurement, type RunSettings } from './lib/peer-report';
 import { startTargetProcess } from './lib/target';
 
@@ -48,6 +58,7 @@ const { values } = parseArgs({
     'latency-ms': { type: 'string' },
     scenario: { type: 'string', default: 'zero' },
     modes: { type: 'string', default: 'loop,bullmq,per-item,page,page-local,runner' },
+    cli: { type: 'string', default: 'each' },
     baseline: { type: 'string' },
     engine: { type: 'string' },
     'page-size': { type: 'string', default: '100' },
@@ -63,10 +74,21 @@ const concurrency = Number(values.concurrency ?? (latencyScenario ? 50 : 100));
 const latencyMs = Number(values['latency-ms'] ?? (latencyScenario ? 200 : 0));
 const rounds = Number(values.rounds);
 const itemsPerPage = Number(values['page-size']);
-const modes = values.modes.split(',').map((m) => m.trim());
+if (!['each', 'none', 'only'].includes(values.cli)) throw new Error(`--cli must be each, none or only`);
+const isDurabatch = (m: string): boolean => m !== 'loop' && m !== 'bullmq';
+// Every durabatch mode asked for, also end to end through `durabatch run` (or only that way).
+const modes = values.modes
+  .split(',')
+  .map((m) => m.trim())
+  .flatMap((m) => {
+    if (!isDurabatch(m) || m.includes(CLI_SUFFIX) || m.endsWith(BASE_SUFFIX) || values.cli === 'none')
+      return [m];
+    return values.cli === 'only' ? [m + CLI_SUFFIX] : [m, m + CLI_SUFFIX];
+  })
+  .filter((m, k, all) => all.indexOf(m) === k);
 if (values.baseline) {
   // Every durabatch mode asked for, from the baseline too; per-item@base always, as "today".
-  const bases = modes.filter((m) => m !== 'loop' && m !== 'bullmq' && !m.endsWith(BASE_SUFFIX));
+  const bases = modes.filter((m) => isDurabatch(m) && !m.endsWith(BASE_SUFFIX));
   if (!bases.includes('per-item')) bases.push('per-item');
   for (const m of bases) if (!modes.includes(m + BASE_SUFFIX)) modes.push(m + BASE_SUFFIX);
 }
@@ -105,7 +127,7 @@ const run: RunSettings = { runId, items, concurrency, latencyMs, rounds };
 const baselineRoot = values.baseline ? checkout(values.baseline) : undefined;
 const DURABATCH = durabatchModes(engineRoot, itemsPerPage, baselineRoot);
 for (const m of modes) {
-  if (m !== 'loop' && m !== 'bullmq' && !(m in DURABATCH)) throw new Error(`unknown mode ${m}`);
+  if (isDurabatch(m) && !(m in DURABATCH)) throw new Error(`unknown mode ${m}`);
 }
 const durabatch = durabatchContender({ modes: DURABATCH, home, cleanups });
 let redisVersion: string | undefined;
@@ -161,6 +183,19 @@ const all: Measurement[] = [];
 try {
   // Warm up this process's HTTP path (JIT, connection pool) before the first timed round.
   await runLoop({ target, round: 0, dir: work, items: Math.min(items, 500), concurrency });
+  // The CLI of each checkout once, on a small batch: its build and the workflow bundle are then
+  // ready, as for a user's second `run`. Not measured.
+  const warmUpItems = Math.min(items, 50);
+  const warmUpCsv = path.join(work, 'warm-up.csv');
+  await writeFile(
+    warmUpCsv,
+    'id\n' + Array.from({ length: warmUpItems }, (_, i) => `warm-${i}`).join('\n') + '\n',
+  );
+  const cliRoots = new Map<string, string>();
+  for (const m of active) if (DURABATCH[m]?.via === 'cli') cliRoots.set(DURABATCH[m].root, m);
+  for (const m of cliRoots.values()) {
+    await durabatch.run(m, { target, round: 0, dir: work, items: warmUpItems, concurrency }, warmUpCsv);
+  }
   for (let round = 1; round <= rounds; round++) {
     // Rotate the order every round so no contender always runs first (or right after a heavy one).
     const order = active.map((_, k) => active[(k + round - 1) % active.length]!);

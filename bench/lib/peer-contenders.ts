@@ -34,7 +34,23 @@ export interface Sample {
   historyEvents?: number;
   workflowExecutions?: number;
   parentRuns?: number;
+  /** A `+cli` contender: its command's phases (./peer-cli.ts). */
+  cli?: CliPhases;
   note?: string;
+}
+
+/**
+ * The phases of one `durabatch run`, wall seconds and CPU ms of its process (its worker included):
+ * `startup` from the spawn to the batch started (connect, staging, worker, start), `follow` to the
+ * summary printed (the batch running, progress), `exit` to the process gone (worker shutdown).
+ */
+export interface CliPhases {
+  startupSeconds: number;
+  startupCpuMs: number;
+  followSeconds: number;
+  followCpuMs: number;
+  exitSeconds: number;
+  exitCpuMs: number;
 }
 
 export function httpSpec(url: string, concurrency: number): HttpProcessorSpec & { connections: number } {

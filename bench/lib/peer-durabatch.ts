@@ -1,28 +1,35 @@
 // The durabatch contenders of bench/peers.ts: each mode is a set of extra Config settings run by the
-// engine of one checkout (this tree, or an extracted revision), on a fresh embedded dev server and
-// one in-process worker per turn.
+// engine of one checkout (this tree, or an extracted revision), on a fresh embedded dev server per
+// turn, either by one worker in the bench process (engine only) or by `durabatch run` as a user
+// starts it (`<mode>+cli`, ./peer-cli.ts).
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from '@temporalio/client';
 import { loadEngine, startEngineStack, type Engine } from './engine';
+import { runThroughCli } from './peer-cli';
 import { httpSpec, type Cleanups, type Sample, type Turn } from './peer-contenders';
+import { historyOf, settledIdleCpu, untilAllClosed } from './peer-server';
 import { processTreeCpuMs, selfCpuMs } from './proc-cpu';
 
-/** A durabatch contender: extra Config settings and the checkout whose engine runs them. */
+/** A durabatch contender: extra Config settings, the checkout whose engine runs them, and how. */
 export interface DurabatchMode {
   settings: Record<string, unknown>;
   root: string;
+  /** `engine`: a worker in the bench, batches started by its client; `cli`: `durabatch run`. */
+  via: 'engine' | 'cli';
 }
 
 /** The suffix of a mode run by the baseline checkout: `page@base` is `page` from another revision. */
 export const BASE_SUFFIX = '@base';
+/** The suffix of a mode run end to end by `durabatch run`: `page+cli` (`page+cli@base` from the base). */
+export const CLI_SUFFIX = '+cli';
 
 /**
- * The durabatch modes by name; with a baseline checkout also each as `<mode>@base` (the same mode
- * from another revision, to measure before and after in the same run).
+ * The durabatch modes by name, each also as `<mode>+cli` (the same batch through `durabatch run`);
+ * with a baseline checkout also each as `<mode>@base` and `<mode>+cli@base` (the same from another
+ * revision, to measure before and after in the same run).
  */
 export function durabatchModes(
   engineRoot: string,
@@ -39,10 +46,12 @@ export function durabatchModes(
     'per-item-local': { itemExecution: 'local' },
   };
   const modes: Record<string, DurabatchMode> = {};
-  for (const [name, s] of Object.entries(settings)) modes[name] = { settings: s, root: engineRoot };
-  if (baselineRoot) {
+  const roots: [string, string][] = [['', engineRoot]];
+  if (baselineRoot) roots.push([BASE_SUFFIX, baselineRoot]);
+  for (const [suffix, root] of roots) {
     for (const [name, s] of Object.entries(settings)) {
-      modes[name + BASE_SUFFIX] = { settings: s, root: baselineRoot };
+      modes[name + suffix] = { settings: s, root, via: 'engine' };
+      modes[name + CLI_SUFFIX + suffix] = { settings: s, root, via: 'cli' };
     }
   }
   return modes;
@@ -76,9 +85,15 @@ export function durabatchContender(opts: {
     return parsed.success ? null : parsed.error.issues.map((i) => i.message).join('; ');
   }
 
-  async function run(mode: string, { target, round, concurrency }: Turn, csv: string): Promise<Sample> {
-    const { settings, root } = modes[mode]!;
+  async function run(mode: string, turn: Turn, csv: string): Promise<Sample> {
+    const { settings, root, via } = modes[mode]!;
     const e = await engine(root);
+    if (via === 'cli') {
+      const sample = await runThroughCli({ engine: e, mode, settings, home, turn, csv, cleanups });
+      temporalVersion ??= sample.temporalVersion;
+      return sample;
+    }
+    const { target, round, concurrency } = turn;
     const dir = await mkdtemp(path.join(os.tmpdir(), 'durabatch-peers-'));
     const {
       server,
@@ -109,10 +124,7 @@ export function durabatchContender(opts: {
         ...settings,
       });
       // Let the server settle after start-up, and measure what it burns idle.
-      await delay(2_000);
-      const idle0 = processTreeCpuMs(server.pid);
-      await delay(2_000);
-      const serverIdle = (processTreeCpuMs(server.pid) - idle0) / 2;
+      const serverIdle = await settledIdleCpu(server.pid);
       const server0 = processTreeCpuMs(server.pid);
       const cpu0 = selfCpuMs();
       const t0 = performance.now();
@@ -134,26 +146,10 @@ export function durabatchContender(opts: {
         console.error(`${mode} round ${round}: ${result.failed} items failed; first: ${note}`);
       }
       // CPU until the last workflow is closed (children finish just after the parent has counted them).
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline) {
-        const { count } = await client.workflow.count('ExecutionStatus = "Running"');
-        if (count === 0) break;
-        await delay(200);
-      }
+      await untilAllClosed(client);
       const serverCpuMs = processTreeCpuMs(server.pid) - server0;
       const workerCpuMs = selfCpuMs() - cpu0;
-      // History events of every execution on this fresh server: parent runs and children.
-      let historyEvents = 0;
-      let workflowExecutions = 0;
-      let parentRuns = 0;
-      for await (const wf of client.workflow.list()) {
-        workflowExecutions++;
-        if (wf.type === 'batchWorkflow') parentRuns++;
-        let length = wf.historyLength;
-        if (!length)
-          length = (await client.workflow.getHandle(wf.workflowId, wf.runId).describe()).historyLength;
-        historyEvents += length;
-      }
+      const history = await historyOf(client);
       return {
         ok: result.succeeded,
         failed: result.failed,
@@ -161,9 +157,7 @@ export function durabatchContender(opts: {
         serverCpuMs,
         workerCpuMs,
         serverIdleCpuMsPerSecond: serverIdle,
-        historyEvents,
-        workflowExecutions,
-        parentRuns,
+        ...history,
         note,
       };
     } finally {

@@ -2,7 +2,7 @@
 // (medians and ratios over the rounds) as JSON and as a table, then issue 13's targets checked.
 import os from 'node:os';
 import type { Sample } from './peer-contenders';
-import { BASE_SUFFIX } from './peer-durabatch';
+import { BASE_SUFFIX, CLI_SUFFIX } from './peer-durabatch';
 import type { TargetProcess } from './target';
 
 export interface Measurement {
@@ -19,7 +19,7 @@ export interface Measurement {
   itemsPerSecond: number;
   /** Temporal dev server or redis-server (with descendants); null for the plain loop. */
   serverCpuMsPerItem: number | null;
-  /** This process: worker + client + bench (+ the BullMQ Worker, or the loop). */
+  /** This process: worker + client + bench (+ the BullMQ Worker, or the loop); `+cli`: the `durabatch run` process. */
   workerCpuMsPerItem: number;
   totalCpuMsPerItem: number;
   /** Idle CPU of the server before the start, ms per second (what it burns doing nothing). */
@@ -33,6 +33,15 @@ export interface Measurement {
   targetCpuMsPerItem: number;
   workerRssMb: number;
   loadAverage1m: number;
+  /** A `+cli` contender: its command's phases, wall seconds and its process's CPU ms per item. */
+  cli?: {
+    startupSeconds: number;
+    startupCpuMsPerItem: number;
+    followSeconds: number;
+    followCpuMsPerItem: number;
+    exitSeconds: number;
+    exitCpuMsPerItem: number;
+  };
   note?: string;
 }
 
@@ -94,6 +103,18 @@ export function toMeasurement(
     targetCpuMsPerItem: r2((after.cpuMs - before.cpuMs) / items),
     workerRssMb: Math.round(process.memoryUsage().rss / 1e6),
     loadAverage1m: r2(os.loadavg()[0]!),
+    ...(sample.cli
+      ? {
+          cli: {
+            startupSeconds: r2(sample.cli.startupSeconds),
+            startupCpuMsPerItem: r2(sample.cli.startupCpuMs / items),
+            followSeconds: r2(sample.cli.followSeconds),
+            followCpuMsPerItem: r2(sample.cli.followCpuMs / items),
+            exitSeconds: r2(sample.cli.exitSeconds),
+            exitCpuMsPerItem: r2(sample.cli.exitCpuMs / items),
+          },
+        }
+      : {}),
     ...(sample.note ? { note: sample.note } : {}),
   };
 }
@@ -108,6 +129,10 @@ interface ContenderSummary {
   vsBase: number | null;
   /** Total CPU ms per item over its own `<mode>@base`'s (medians): above 1 costs more than before. */
   cpuMsVsBase: number | null;
+  /** A `+cli` contender: items/s over its engine-only mode's (median of per-round ratios). */
+  vsEngineOnly: number | null;
+  /** A `+cli` contender: total CPU ms per item over its engine-only mode's (medians). */
+  cpuMsVsEngineOnly: number | null;
   historyEventsPerItem: number | null;
   serverCpuMsPerItem: number | null;
   workerCpuMsPerItem: number | null;
@@ -156,6 +181,11 @@ export function report(opts: {
   /** The same mode from the baseline checkout, when it ran (not for loop, BullMQ or a base itself). */
   const ownBase = (contender: string): string | null =>
     active.includes(contender + BASE_SUFFIX) ? contender + BASE_SUFFIX : null;
+  /** The engine-only mode a `+cli` contender runs through the CLI, when it ran. */
+  const engineOnly = (contender: string): string | null => {
+    const mode = contender.replace(CLI_SUFFIX, '');
+    return mode !== contender && active.includes(mode) ? mode : null;
+  };
   const rows: string[][] = [];
   const summary: Record<string, ContenderSummary> = {};
   for (const contender of active) {
@@ -167,6 +197,7 @@ export function report(opts: {
       return xs.length ? median(xs) : null;
     };
     const own = ownBase(contender);
+    const engine = engineOnly(contender);
     const s: ContenderSummary = {
       itemsPerSecond: { min: Math.min(...ips), median: median(ips), max: Math.max(...ips) },
       vsLoop: ratioTo(contender, 'loop'),
@@ -175,6 +206,8 @@ export function report(opts: {
       cpuVsPerItem: cpuRatioTo(contender, baseFor),
       vsBase: own ? ratioTo(contender, own) : null,
       cpuMsVsBase: own ? cpuRatioTo(own, contender) : null,
+      vsEngineOnly: engine ? ratioTo(contender, engine) : null,
+      cpuMsVsEngineOnly: engine ? cpuRatioTo(engine, contender) : null,
       historyEventsPerItem: med((m) => m.historyEventsPerItem),
       serverCpuMsPerItem: med((m) => m.serverCpuMsPerItem),
       workerCpuMsPerItem: med((m) => m.workerCpuMsPerItem),
@@ -191,6 +224,8 @@ export function report(opts: {
       fmt(s.cpuVsPerItem, 2),
       fmt(s.vsBase, 2),
       fmt(s.cpuMsVsBase, 2),
+      fmt(s.vsEngineOnly, 2),
+      fmt(s.cpuMsVsEngineOnly, 2),
       fmt(s.historyEventsPerItem, 2),
       fmt(s.serverCpuMsPerItem, 2),
       fmt(s.workerCpuMsPerItem, 2),
@@ -208,6 +243,8 @@ export function report(opts: {
     `× ${baseFor} by CPU`,
     '× own @base',
     'CPU ms / item × own @base',
+    '+cli: × engine only',
+    '+cli: CPU ms / item × engine only',
     'history events / item',
     'server CPU ms / item',
     'worker CPU ms / item',

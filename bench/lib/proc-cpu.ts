@@ -57,3 +57,15 @@ export function selfCpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
+
+/**
+ * CPU milliseconds (user + system) of this process's children that have ended and been waited for
+ * (cutime + cstime of /proc/self/stat), their own waited-for descendants included: what a child used
+ * in all, read after it has exited, when /proc/<pid> is gone.
+ */
+export function endedChildrenCpuMs(): number {
+  const text = readFileSync('/proc/self/stat', 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state): cutime is field 16, cstime 17.
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / TICKS_PER_SECOND;
+}

@@ -45,6 +45,10 @@ export async function storagePathProblem(
   if (!path.isAbsolute(dir)) return 'is not an absolute path';
   if (dir.split(/[\\/]/).includes('..')) return 'climbs with ".."';
   const real = await realPathOf(dir);
+  // A real path lexically inside a root is inside its real path too (the root is then a prefix of
+  // a resolved path: no symlink in it to resolve), so the roots are resolved only when none
+  // contains it as written: one realpath per check instead of one more per root (every item's).
+  if (roots.some((root) => inside(real, path.resolve(root)))) return undefined;
   for (const root of roots) {
     if (inside(real, await realPathOf(path.resolve(root)))) return undefined;
   }
