@@ -4,7 +4,14 @@ import path from 'node:path';
 import { knownCost } from '../../workflows/cost';
 import type { Item } from '../../workflows/types';
 import { checkModulesLoad } from '../processor-modules/load';
-import { autoItemsPerChild, estimateModeSeconds, MODES, modeOf } from '../client/modes';
+import {
+  AUTO_PAGE_SIZE,
+  autoItemsPerChild,
+  estimateModeSeconds,
+  fasterMode,
+  MODES,
+  modeOf,
+} from '../client/modes';
 import { describeSteps, stepsFromConfig } from '../client/steps';
 import { InputError } from '../errors';
 import type { Config } from '../config/schema';
@@ -51,7 +58,10 @@ async function estimateCost(stagedDir: string, config: Config, runnable: number)
 
 /** The mode these settings run in (resolving `auto` for this many items), and every mode's estimate. */
 function modePlan(config: Config, runnable: number, latencyMs: number) {
-  const itemsPerChild = config.itemsPerChild === 'auto' ? autoItemsPerChild(runnable, config.itemExecution) : config.itemsPerChild;
+  const itemsPerChild =
+    config.itemsPerChild === 'auto'
+      ? autoItemsPerChild(runnable, config.itemExecution)
+      : config.itemsPerChild;
   const chosen = modeOf(itemsPerChild, config.itemExecution);
   const modes = MODES.map((m) => ({
     ...m,
@@ -120,6 +130,8 @@ export async function planOf(source: string, config: Config, latencyMs: number) 
     estimate: { latencyMs, latencySource: 'assumed', seconds },
     mode: mode.chosen,
     modes: mode.modes,
+    /** A mode estimated to take at most two thirds of the chosen one's time (large batches), or null. */
+    suggestion: fasterMode(mode.modes, mode.chosen.name, runnable) ?? null,
     cost,
     staged: { dir: staged.dir, fingerprint: staged.fingerprint },
   };
@@ -168,6 +180,12 @@ export async function planBatch(source: string, flags: PlanFlags): Promise<void>
       `${mode.chosen.why === 'auto' ? ', chosen by auto' : ''}); estimated ` +
       mode.modes.map((m) => `${m.name} ~${spacedDuration(m.seconds * 1000)}`).join(', '),
   );
+  if (plan.suggestion) {
+    const s = plan.suggestion;
+    out.push(
+      `  faster      ${s.name} ~${spacedDuration(s.seconds * 1000)}: --items-per-child ${s.itemsPerChild === AUTO_PAGE_SIZE || s.name === 'runner' ? 'auto' : s.itemsPerChild} --item-execution ${s.itemExecution}`,
+    );
+  }
   const costText =
     cost.total === null
       ? '-'

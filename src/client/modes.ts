@@ -18,7 +18,8 @@ export const MODE_CPU_MS: Record<ModeChoice['name'], number> = {
   'per-item': 45,
   page: 5,
   'page-local': 4,
-  runner: 1.2,
+  // 1.8 at 2,000 items (bench/peers.ts), 1.3 at 1,000,000 (bench/scale.ts): docs/performance.md.
+  runner: 1.8,
 };
 
 /** Page size `auto` uses for large batches. */
@@ -70,4 +71,24 @@ export function modeOf(itemsPerChild: number, itemExecution: ItemExecution): Mod
   if (itemExecution === 'runner') return 'runner';
   if (itemsPerChild === 1) return 'per-item';
   return itemExecution === 'local' ? 'page-local' : 'page';
+}
+
+/** How much faster another mode must be estimated before `plan` names it: a clear gain, not noise. */
+const SUGGEST_BELOW = 2 / 3;
+
+/**
+ * The mode `plan` suggests instead of the chosen one: the fastest estimate when it takes at most two
+ * thirds of the chosen mode's time, for batches above AUTO_PER_ITEM_MAX items (smaller ones keep one
+ * child per item, every item visible in the Web UI). Undefined when the chosen mode is as good.
+ */
+export function fasterMode<M extends { name: ModeChoice['name']; seconds: number }>(
+  modes: readonly M[],
+  chosen: ModeChoice['name'],
+  items: number,
+): M | undefined {
+  if (items <= AUTO_PER_ITEM_MAX) return undefined;
+  const current = modes.find((m) => m.name === chosen);
+  const fastest = [...modes].sort((a, b) => a.seconds - b.seconds)[0];
+  if (!current || !fastest || fastest.name === chosen) return undefined;
+  return fastest.seconds <= current.seconds * SUGGEST_BELOW ? fastest : undefined;
 }

@@ -2,7 +2,14 @@
 // `plan` prints (the tightest of concurrency waves, rate and the machine's CPU).
 import { describe, expect, it } from 'vitest';
 import { Config } from '../../src/config/schema';
-import { autoItemsPerChild, estimateModeSeconds, MODE_CPU_MS, modeOf } from '../../src/client/modes';
+import {
+  autoItemsPerChild,
+  estimateModeSeconds,
+  fasterMode,
+  MODE_CPU_MS,
+  MODES,
+  modeOf,
+} from '../../src/client/modes';
 import { keysWithin } from '../../workflows/page';
 
 describe('execution modes', () => {
@@ -56,6 +63,24 @@ describe('execution modes', () => {
     expect(runnerPerItem.error?.issues[0]).toMatchObject({ path: ['itemsPerChild'] });
     expect(runnerPerItem.error?.issues[0]?.message).toContain('set itemsPerChild to auto');
     expect(Config.parse({ itemExecution: 'runner', itemsPerChild: 'auto' }).itemExecution).toBe('runner');
+  });
+});
+
+describe('the mode plan suggests', () => {
+  const estimates = (items: number, latencyMs: number) =>
+    MODES.map((m) => ({ ...m, seconds: estimateModeSeconds(m.name, items, 100, latencyMs) }));
+
+  it('names runner for a large CPU-bound batch in per-item or page mode', () => {
+    // 100,000 instant items: per item 45 ms of CPU each on 2 cores, runner 1.8.
+    expect(fasterMode(estimates(100_000, 0), 'per-item', 100_000)?.name).toBe('runner');
+    expect(fasterMode(estimates(100_000, 0), 'page', 100_000)?.name).toBe('runner');
+    expect(fasterMode(estimates(100_000, 0), 'runner', 100_000)).toBeUndefined();
+  });
+
+  it('names nothing when the target is the limit (every mode waits the same) or the batch is small', () => {
+    // 1 s calls at concurrency 100: 1,000 waves whatever the mode, CPU far below.
+    expect(fasterMode(estimates(100_000, 1_000), 'page', 100_000)).toBeUndefined();
+    expect(fasterMode(estimates(500, 0), 'per-item', 500)).toBeUndefined();
   });
 });
 
