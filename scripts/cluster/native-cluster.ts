@@ -18,7 +18,7 @@ import { makeCertificates, type ClusterTls } from './certificates';
 import { createTemporalSchemas, startPostgres } from './postgres';
 import { stopProcesses, type Proc } from './processes';
 import { clusterConnectionOptions, registerNamespace, temporalServer } from './temporal-server';
-import { writeServerConfig } from './temporal-server-config';
+import { writeServerConfig, type ServerTuning } from './temporal-server-config';
 import { startUiServer } from './ui-server';
 
 export { makeCertificates, type ClusterTls };
@@ -42,6 +42,10 @@ export interface NativeClusterOptions {
   ui?: boolean;
   /** Browser origins the UI server allows for its codec endpoint calls and API (CORS). */
   codecEndpoint?: string;
+  /** Server settings a measurement varies; the defaults otherwise. */
+  serverTuning?: ServerTuning;
+  /** PostgreSQL `-c name=value` settings laid over the test's. */
+  postgresSettings?: string[];
   log?: (msg: string) => void;
 }
 
@@ -78,7 +82,12 @@ export async function startNativeCluster(opts: NativeClusterOptions): Promise<Na
       await rm(dir, { recursive: true, force: true });
   };
   try {
-    const { port: postgresPort } = await startPostgres({ dir, procs, log });
+    const { port: postgresPort } = await startPostgres({
+      dir,
+      procs,
+      settings: opts.postgresSettings,
+      log,
+    });
     await createTemporalSchemas({
       sqlTool: opts.tools.sqlTool,
       schemaDir: opts.tools.schemaDir,
@@ -87,7 +96,12 @@ export async function startNativeCluster(opts: NativeClusterOptions): Promise<Na
     });
 
     const tls = opts.tls ? await makeCertificates(path.join(dir, 'certs')) : undefined;
-    const { configFile, frontendPort } = await writeServerConfig({ dir, postgresPort, tls });
+    const { configFile, frontendPort } = await writeServerConfig({
+      dir,
+      postgresPort,
+      tls,
+      tuning: opts.serverTuning,
+    });
     const address = `localhost:${frontendPort}`;
     const connectionOptions = () => clusterConnectionOptions(address, tls);
     const server = temporalServer({ binary: opts.tools.server, dir, configFile, address, tls, procs, log });

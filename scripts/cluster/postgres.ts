@@ -35,6 +35,8 @@ export interface StartPostgresInput {
   dir: string;
   /** The cluster's processes to stop: PostgreSQL is added as soon as it is started. */
   procs: Proc[];
+  /** `name=value` settings laid over the ones below (a later -c wins). */
+  settings?: string[];
   log: (msg: string) => void;
 }
 
@@ -43,7 +45,12 @@ export interface StartedPostgres {
 }
 
 /** Phase 1: PostgreSQL, in a directory of its own, on a free port; resolves once it accepts connections. */
-export async function startPostgres({ dir, procs, log }: StartPostgresInput): Promise<StartedPostgres> {
+export async function startPostgres({
+  dir,
+  procs,
+  settings = [],
+  log,
+}: StartPostgresInput): Promise<StartedPostgres> {
   const bin = postgresBin();
   const pgData = path.join(dir, 'pg');
   const pgSock = path.join(dir, 'pg-sock');
@@ -92,6 +99,7 @@ export async function startPostgres({ dir, procs, log }: StartPostgresInput): Pr
     'synchronous_commit=off',
     '-c',
     'full_page_writes=off',
+    ...settings.flatMap((s) => ['-c', s]),
   ]);
   const postgres: Proc = {
     ...startProcess(pg.file, pg.args, path.join(dir, 'postgres.log'), { cwd: dir }),

@@ -12,6 +12,14 @@ export interface ServerConfigInput {
   dir: string;
   postgresPort: number;
   tls?: ClusterTls;
+  tuning?: ServerTuning;
+}
+
+/** Settings a measurement varies (bench/cluster-throughput.ts); the test runs the defaults. */
+export interface ServerTuning {
+  numHistoryShards?: number;
+  /** Dynamic config keys laid over ours, each as the value for every namespace. */
+  dynamicConfig?: Record<string, unknown>;
 }
 
 export interface ServerConfig {
@@ -25,6 +33,7 @@ export async function writeServerConfig({
   dir,
   postgresPort,
   tls,
+  tuning = {},
 }: ServerConfigInput): Promise<ServerConfig> {
   const taken = new Set<number>();
   const certs = path.join(dir, 'certs');
@@ -74,7 +83,7 @@ export async function writeServerConfig({
     persistence: {
       defaultStore: 'postgres-default',
       visibilityStore: 'postgres-visibility',
-      numHistoryShards: 4,
+      numHistoryShards: tuning.numHistoryShards ?? 4,
       datastores: {
         'postgres-default': datastore('temporal', 20),
         'postgres-visibility': datastore('temporal_visibility', 10),
@@ -114,7 +123,16 @@ export async function writeServerConfig({
   await writeFile(path.join(dir, 'config', 'production.yaml'), JSON.stringify(config, null, 2));
   await writeFile(
     path.join(dir, 'config', 'dynamicconfig.yaml'),
-    JSON.stringify({ 'limit.maxIDLength': [{ value: 255 }] }, null, 2),
+    JSON.stringify(
+      {
+        'limit.maxIDLength': [{ value: 255 }],
+        ...Object.fromEntries(
+          Object.entries(tuning.dynamicConfig ?? {}).map(([key, value]) => [key, [{ value }]]),
+        ),
+      },
+      null,
+      2,
+    ),
   );
   return { configFile: path.join(dir, 'config', 'production.yaml'), frontendPort };
 }

@@ -11,6 +11,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startTargetApi, type TargetApi } from '../../examples/target-api/server';
+import {
+  batchHistory,
+  costBetween,
+  cpuSeconds,
+  readMeters,
+  type BatchCost,
+} from '../../scripts/cluster/measure';
 import { startNativeCluster, type NativeCluster } from '../../scripts/cluster/native-cluster';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import type { BatchProgress } from '../../workflows/types';
@@ -19,7 +26,15 @@ import { patientRows, writeCsv } from '../helpers/files';
 import { chromiumInstalled, launchChromium } from '../ui/web-ui-driver';
 import { installTools, toolPaths } from './tools';
 
-const ITEMS = Number(process.env.DURABATCH_CLUSTER_ITEMS ?? 2_000);
+// Per-item mode costs the server the most per item: its batch is the smallest that still spans the kills.
+const ITEMS = Number(process.env.DURABATCH_CLUSTER_ITEMS ?? 1_000);
+const PAGED_ITEMS = Number(process.env.DURABATCH_CLUSTER_PAGED_ITEMS ?? 3_000);
+type BatchMode = 'item' | 'page' | 'runner';
+const MODE_FLAGS: Record<BatchMode, string[]> = {
+  item: [],
+  page: ['--items-per-child', '100'],
+  runner: ['--items-per-child', '1000', '--item-execution', 'runner'],
+};
 const BIN = path.resolve('bin/durabatch.js');
 const ARTIFACTS = path.resolve('test-artifacts', 'cluster');
 
@@ -36,7 +51,8 @@ describe('durabatch on a native Temporal cluster (PostgreSQL, mutual TLS)', () =
   let target: TargetApi;
   let shared: string; // the "shared storage": DURABATCH_HOME and outputs of every process
   const workers: WorkerProc[] = [];
-  const timings: Record<string, number> = {};
+  // Start-up figures in ms, and per mode what its batch cost the cluster (scripts/cluster/measure.ts).
+  const timings: Record<string, number | BatchCost> = {};
 
   const envFor = (namespace: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
     ...cluster.clientEnv(namespace),
@@ -67,6 +83,12 @@ describe('durabatch on a native Temporal cluster (PostgreSQL, mutual TLS)', () =
     return w;
   };
 
+  const stopWorkers = async () => {
+    for (const w of workers)
+      if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.exited));
+  };
+
   const client = async (namespace: string) => {
     const connection = await Connection.connect(cluster.connectionOptions());
     return { connection, client: new Client({ connection, namespace }) };
@@ -95,9 +117,7 @@ describe('durabatch on a native Temporal cluster (PostgreSQL, mutual TLS)', () =
   });
 
   afterAll(async () => {
-    for (const w of workers)
-      if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
-    await Promise.all(workers.map((w) => w.exited));
+    await stopWorkers();
     await target?.close();
     await cluster?.stop();
     await mkdir(ARTIFACTS, { recursive: true });
@@ -163,22 +183,31 @@ describe('durabatch on a native Temporal cluster (PostgreSQL, mutual TLS)', () =
     }
   });
 
-  it(`two workers, ${ITEMS} items, kill -9 of a worker and of the server: verify --effects OK`, async () => {
+  /**
+   * One batch on two fresh workers through a kill -9 of a worker at 25% and of the server at 50%
+   * (restarted on the same database), then `verify --effects`; returns what it cost the cluster.
+   */
+  let namespaceCreated: Promise<void> | undefined;
+  const runThroughKills = async (
+    mode: BatchMode,
+    items: number,
+    checks?: (batchId: string) => Promise<void>,
+  ) => {
     const ns = 'durabatch';
-    await cluster.createNamespace(ns);
-    const bytesBefore = await databaseBytes(cluster);
-    const cpuBefore = await cpuSeconds(cluster.serverPid());
+    namespaceCreated ??= cluster.createNamespace(ns); // once: every mode's batch runs in it
+    await namespaceCreated;
+    await stopWorkers(); // the previous mode's: each batch runs on two workers of its own
     // A target of its own: its ledger holds this batch's effects only.
     const target = await startTargetApi({ failureRate: 0.03, rateLimitRate: 0.01, latencyMs: [5, 40] });
     onTestFinished(() => target.close());
     const metricsPort = 20_000 + Math.floor(Math.random() * 10_000);
     const [first] = [
-      spawnWorker(ns, 'worker-1', { DURABATCH_METRICS_ADDRESS: `127.0.0.1:${metricsPort}` }),
-      spawnWorker(ns, 'worker-2'),
+      spawnWorker(ns, `${mode}-worker-1`, { DURABATCH_METRICS_ADDRESS: `127.0.0.1:${metricsPort}` }),
+      spawnWorker(ns, `${mode}-worker-2`),
     ];
-    const csv = await writeCsv(shared, 'patients.csv', patientRows(ITEMS));
-    const batchId = `cluster-${Date.now()}`;
-    const started = Date.now();
+    const csv = await writeCsv(shared, `${mode}.csv`, patientRows(items));
+    const batchId = `cluster-${mode}-${Date.now()}`;
+    const before = await readMeters(cluster);
     const start = await runCli(
       [
         'start',
@@ -195,6 +224,7 @@ describe('durabatch on a native Temporal cluster (PostgreSQL, mutual TLS)', () =
         '30',
         '--heartbeat-timeout',
         '5s',
+        ...MODE_FLAGS[mode],
       ],
       { env: envFor(ns), cwd: shared },
     );
@@ -218,20 +248,21 @@ describe('durabatch on a native Temporal cluster (PostgreSQL, mutual TLS)', () =
     const log: string[] = [];
 
     // The worker's Prometheus endpoint serves the SDK's metrics while it works.
-    const at0 = await until(Math.floor(ITEMS / 10));
+    const at0 = await until(Math.floor(items / 10));
     const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/temporal_/);
 
-    const at1 = await until(Math.floor(ITEMS / 4));
+    const at1 = await until(Math.floor(items / 4));
     first.child.kill('SIGKILL');
     await first.exited;
     log.push(
       `kill -9 worker-1 (pid ${first.child.pid}) at ${finished(at1)} finished (first check at ${finished(at0)})`,
     );
-    spawnWorker(ns, 'worker-3');
+    spawnWorker(ns, `${mode}-worker-3`);
 
-    const at2 = await until(Math.floor(ITEMS / 2));
-    const cpuFirstServer = (await cpuSeconds(cluster.serverPid())) - cpuBefore;
+    const at2 = await until(Math.floor(items / 2));
+    // A killed process's CPU is gone with it: read the server's just before.
+    const killedServerCpu = await cpuSeconds(cluster.serverPid());
     const pid = await cluster.killServer();
     log.push(`kill -9 temporal server (pid ${pid}) at ${finished(at2)} finished`);
     await sleep(2_000);
@@ -239,10 +270,10 @@ describe('durabatch on a native Temporal cluster (PostgreSQL, mutual TLS)', () =
     log.push(`temporal server restarted (pid ${cluster.serverPid()}) on the same database`);
 
     const final = (await c.workflow.getHandle(batchId).result()) as BatchProgress;
-    timings.batchMs = Date.now() - started;
-    timings.items = ITEMS;
-    timings.serverCpuSeconds = cpuFirstServer + (await cpuSeconds(cluster.serverPid()));
-    expect(final).toMatchObject({ status: 'completed', total: ITEMS, succeeded: ITEMS, failed: 0 });
+    const after = await readMeters(cluster);
+    expect(final).toMatchObject({ status: 'completed', total: items, succeeded: items, failed: 0 });
+    // The kills hit the batch while it ran, not after it.
+    expect(finished(at2)).toBeLessThan(items);
 
     const verify = await runCli(['verify', batchId, '--effects', `${target.url}/_received`], {
       env: envFor(ns),
@@ -251,42 +282,55 @@ describe('durabatch on a native Temporal cluster (PostgreSQL, mutual TLS)', () =
     });
     log.push(verify.stdout.trim());
     await mkdir(ARTIFACTS, { recursive: true });
-    await writeFile(path.join(ARTIFACTS, `verify-${ITEMS}.txt`), log.join('\n') + '\n');
+    await writeFile(path.join(ARTIFACTS, `verify-${mode}-${items}.txt`), log.join('\n') + '\n');
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-    expect(target.stats().effects).toBe(ITEMS);
+    expect(target.stats().effects).toBe(items);
 
-    // The batch is visible through the UI server (its HTTP API is what the Web UI reads).
-    const query = encodeURIComponent(`BatchId = "${batchId}" AND WorkflowType = "batchWorkflow"`);
-    const res = await fetch(`${cluster.uiUrl}/api/v1/namespaces/${ns}/workflows?query=${query}`);
-    expect(res.ok).toBe(true);
-    const body = (await res.json()) as { executions?: { execution?: { workflowId?: string } }[] };
-    expect(body.executions?.map((e) => e.execution?.workflowId)).toContain(batchId);
-
-    // One screenshot of the batch in the Web UI served by the UI server, for docs/deployment.md.
-    if (chromiumInstalled()) {
-      const browser = await launchChromium();
-      try {
-        const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-        const all = encodeURIComponent(`BatchId = "${batchId}"`); // the batch and its items
-        await page.goto(`${cluster.uiUrl}/namespaces/${ns}/workflows?query=${all}`);
-        await page.getByText(batchId, { exact: true }).first().waitFor({ timeout: 60_000 });
-        await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-cluster-batch.png') });
-      } finally {
-        await browser.close();
-      }
-    }
-
-    // Database growth, for docs/deployment.md.
-    timings.postgresBytesBefore = bytesBefore;
-    timings.postgresBytesAfter = await databaseBytes(cluster);
+    const history = await batchHistory(c, batchId);
+    timings[mode] = costBetween(before, after, items, history, killedServerCpu);
+    await checks?.(batchId);
     await connection.close();
+  };
+
+  // Runner mode first, then page mode, then per-item: each batch's database growth is read on a
+  // database whose earlier batches left little for autovacuum to truncate meanwhile (a per-item
+  // batch's churn, truncated during a later batch, made it shrink).
+  it(`runner mode (--items-per-child 1000), ${PAGED_ITEMS} items, through the same kills: verify --effects OK`, async () => {
+    await runThroughKills('runner', PAGED_ITEMS);
+  });
+
+  it(`page mode (--items-per-child 100), ${PAGED_ITEMS} items, through the same kills: verify --effects OK`, async () => {
+    await runThroughKills('page', PAGED_ITEMS);
+  });
+
+  it(`per-item mode, two workers, ${ITEMS} items, kill -9 of a worker and of the server: verify --effects OK`, async () => {
+    await runThroughKills('item', ITEMS, async (batchId) => {
+      // The batch is visible through the UI server (its HTTP API is what the Web UI reads).
+      const query = encodeURIComponent(`BatchId = "${batchId}" AND WorkflowType = "batchWorkflow"`);
+      const res = await fetch(`${cluster.uiUrl}/api/v1/namespaces/durabatch/workflows?query=${query}`);
+      expect(res.ok).toBe(true);
+      const body = (await res.json()) as { executions?: { execution?: { workflowId?: string } }[] };
+      expect(body.executions?.map((e) => e.execution?.workflowId)).toContain(batchId);
+
+      // One screenshot of the batch in the Web UI served by the UI server, for docs/deployment.md.
+      if (chromiumInstalled()) {
+        const browser = await launchChromium();
+        try {
+          const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+          const all = encodeURIComponent(`BatchId = "${batchId}"`); // the batch and its items
+          await page.goto(`${cluster.uiUrl}/namespaces/durabatch/workflows?query=${all}`);
+          await page.getByText(batchId, { exact: true }).first().waitFor({ timeout: 60_000 });
+          await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-cluster-batch.png') });
+        } finally {
+          await browser.close();
+        }
+      }
+    });
   });
 
   it('SIGTERM drains a worker: it takes no new work, finishes what it runs, and exits 0', async () => {
     const ns = 'durabatch';
-    for (const w of workers)
-      if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
-    await Promise.all(workers.map((w) => w.exited));
+    await stopWorkers();
     const slowTarget = await startTargetApi({ latencyMs: [3_000, 3_000] });
     try {
       const w = spawnWorker(ns, 'drain-worker', { DURABATCH_STOP_GRACE_SECONDS: '20' });
@@ -337,32 +381,3 @@ describe('durabatch on a native Temporal cluster (PostgreSQL, mutual TLS)', () =
     }
   });
 });
-
-/** CPU time (user + system) a process has used, from /proc. */
-async function cpuSeconds(pid: number | undefined): Promise<number> {
-  if (!pid) return 0;
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100; // clock ticks (USER_HZ 100)
-}
-
-/** Total size of Temporal's two databases. */
-async function databaseBytes(cluster: NativeCluster): Promise<number> {
-  const { execFile } = await import('node:child_process');
-  const { promisify } = await import('node:util');
-  const bin = (await import('node:fs')).readdirSync('/usr/lib/postgresql').sort().at(-1);
-  const { stdout } = await promisify(execFile)(`/usr/lib/postgresql/${bin}/bin/psql`, [
-    '-h',
-    '127.0.0.1',
-    '-p',
-    String(cluster.postgresPort),
-    '-U',
-    'temporal',
-    '-d',
-    'temporal',
-    '-At',
-    '-c',
-    "select sum(pg_database_size(datname)) from pg_database where datname in ('temporal','temporal_visibility')",
-  ]);
-  return Number(stdout.trim());
-}
