@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { PG_USER } from './postgres';
+import { PG_USER, postgresBin } from './postgres';
 
 const run = promisify(execFile);
 const TICKS_PER_SECOND = 100; // USER_HZ of /proc/<pid>/stat times on every Linux we run on
@@ -58,9 +58,7 @@ export async function postgresCpuSeconds(clusterDir: string): Promise<number> {
 
 /** Total size in bytes of Temporal's two databases (history and visibility). */
 export async function databaseBytes(postgresPort: number): Promise<number> {
-  const base = '/usr/lib/postgresql';
-  const major = readdirSync(base).sort((a, b) => Number(b) - Number(a))[0];
-  const { stdout } = await run(path.join(base, major ?? '', 'bin', 'psql'), [
+  const { stdout } = await run(path.join(postgresBin(), 'psql'), [
     '-h',
     '127.0.0.1',
     '-p',

@@ -10,7 +10,7 @@ export const PG_USER = 'temporal';
 export const PG_PASSWORD = 'temporal';
 
 /** PostgreSQL's binaries from Debian's packages (the newest major installed). */
-function postgresBin(): string {
+export function postgresBin(): string {
   const base = '/usr/lib/postgresql';
   const majors = existsSync(base)
     ? readdirSync(base)
