@@ -237,7 +237,7 @@ export function parseRunnerReport(v: unknown): Parsed<RunnerReport> {
     outcomes,
     applied: v.applied,
     running: v.running,
-    runningKeys: (v.runningKeys).slice(0, RUNNER_KEYS_SHOWN),
+    runningKeys: v.runningKeys.slice(0, RUNNER_KEYS_SHOWN),
   };
   if (v.inflight !== undefined) out.inflight = v.inflight as number;
   if (v.need !== undefined) out.need = v.need as number;

@@ -30,7 +30,9 @@ export function batchInputFromConfig(
     resultsWorkbook: { enabled: config.resultsWorkbook, sheet: config.sheet },
     csvFormulas: config.csvFormulas,
     itemsPerChild:
-      config.itemsPerChild === 'auto' ? autoItemsPerChild(batch.source.total, config.itemExecution) : config.itemsPerChild,
+      config.itemsPerChild === 'auto'
+        ? autoItemsPerChild(batch.source.total, config.itemExecution)
+        : config.itemsPerChild,
     itemExecution: config.itemExecution,
     cost:
       config.costPerItem !== undefined || config.costField

@@ -13,7 +13,7 @@ import type { RunnerReport, RunPageItemsInput } from '../../workflows/runner-pro
 import type { Item, ItemOutcome, ItemRetryPolicy, StepResult } from '../../workflows/types';
 
 const items = (n: number): Item[] =>
-  Array.from({ length: n }, (_, i) => ({ index: i, line: i + 2, key: `K${i + 1}`, data: { n: i } }) as Item);
+  Array.from({ length: n }, (_, i) => ({ index: i, line: i + 2, key: `K${i + 1}`, data: { n: i } }));
 
 /** The page as the runner sees it: the page's RunnerLink, its control, and the outcomes it recorded. */
 class MemoryPage implements RunnerPage {
@@ -235,7 +235,10 @@ describe('runner: slots, pause and cancels from the page', () => {
     page.link.cancel(waiting); // not started: skipped by the runner
     page.setControl({ slots: 2, paused: false });
     await runner;
-    expect(page.outcomes.get(waiting)).toMatchObject({ status: 'skipped', errorType: 'CancelledBeforeStart' });
+    expect(page.outcomes.get(waiting)).toMatchObject({
+      status: 'skipped',
+      errorType: 'CancelledBeforeStart',
+    });
     expect([...page.outcomes.values()].filter((o) => o.status === 'succeeded')).toHaveLength(4);
     expect(started).not.toContain(waiting);
   });
