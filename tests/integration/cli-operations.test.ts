@@ -194,7 +194,7 @@ describe('durabatch list, report, retry-failed, plan', () => {
     expect(text.stdout).toContain('nothing was started');
     // The mode it would run in, and each mode's estimate: 2 items at 1 s, concurrency 2 → 1 s.
     expect(text.stdout).toContain(
-      '  mode        per-item (--items-per-child 1); estimated per-item ~1s, page ~1s, page-local ~1s\n',
+      '  mode        per-item (--items-per-child 1); estimated per-item ~1s, page ~1s, page-local ~1s, runner ~1s\n',
     );
     const auto = await durabatch([
       'plan',
