@@ -567,7 +567,7 @@ class PageRunner {
           storageChecked: true,
         },
       );
-      if (r.abort.signal.aborted) return { stopped: true };
+      // An attempt that succeeded took effect, even if a stop came meanwhile: it is recorded as such.
       return { result };
     } catch (err) {
       if (r.abort.signal.aborted) return { stopped: true };

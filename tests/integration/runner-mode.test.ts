@@ -169,9 +169,11 @@ describe('runner mode', () => {
     expect(byKey.get(key(0))).toMatchObject({ status: 'cancelled', errorType: 'Cancelled', attempts: 1 });
     expect(byKey.get(key(4))).toMatchObject({ status: 'skipped', errorType: 'CancelledBeforeStart' });
     expect(byKey.get(key(34))).toMatchObject({ status: 'skipped', errorType: 'CancelledBeforeStart' });
-    // K0001's request and those of the items running when the batch was cancelled were aborted.
+    // K0001's request was aborted, and so were those of the items running when the batch was
+    // cancelled that had reached the target (one may have been about to send its request).
     const abortedWhileRunning = items.filter((i) => i.status === 'cancelled' && i.errorType === 'Cancelled');
-    expect(b.target.stats().abandoned).toBe(abortedWhileRunning.length);
+    expect(b.target.stats().abandoned).toBeGreaterThanOrEqual(1);
+    expect(b.target.stats().abandoned).toBeLessThanOrEqual(abortedWhileRunning.length);
     // Nothing acts on the target once the batch is cancelled.
     expect(b.target.stats().inFlight).toBe(0);
   });
