@@ -137,7 +137,6 @@ class PageRunner {
   private readonly resumed = new Map<number, number>();
   private wake: () => void = () => {};
   private closed = false;
-  private reporting: Promise<void> | undefined;
 
   constructor(
     private readonly input: RunPageItemsInput,
@@ -380,7 +379,7 @@ class PageRunner {
   private async flushAll(): Promise<void> {
     this.reportNow = true;
     for (let tries = 0; this.outbox.length > 0 || this.reportNow; tries++) {
-      if (tries > 0 && this.deps.cancelled.aborted && tries > 20) {
+      if (this.deps.cancelled.aborted && tries > 20) {
         throw new Error(`could not report ${this.outbox.length} outcomes to the page`);
       }
       await this.report();
